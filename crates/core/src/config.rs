@@ -1,0 +1,517 @@
+//! Environments as data: `environments/common.toml` plus one file per environment, merged key by
+//! key (the environment's file wins). The core owns the top-level keys (naming, region, account
+//! guard, tags, infrastructure-layer inputs); each family crate owns its own section and reads it
+//! with [`Environment::section`]. Every error names the file, the key and the fix.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::naming::NamingId;
+use crate::tags::Tags;
+use crate::{Error, Result};
+
+/// The keys the core owns at the top level of an environment file.
+const CORE_KEYS: &[&str] = &[
+    "naming_id",
+    "region",
+    "allowed_account_ids",
+    "assume_role_arn",
+    "endpoint_url",
+    "local",
+    "protected",
+    "concurrency",
+    "max_attempts",
+    "wait_timeout_minutes",
+    "tags",
+    "infrastructure",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoreFile {
+    naming_id: String,
+    region: String,
+    allowed_account_ids: Vec<String>,
+    #[serde(default)]
+    assume_role_arn: Option<String>,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    #[serde(default)]
+    local: bool,
+    #[serde(default)]
+    protected: bool,
+    concurrency: usize,
+    max_attempts: u32,
+    wait_timeout_minutes: u64,
+    #[serde(default)]
+    tags: Tags,
+    infrastructure: InfrastructureInputs,
+}
+
+/// The infrastructure layer's outputs this layer builds on: given in config, or discovered by
+/// tags when `discover` is on. What is neither given nor found is named in one error.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InfrastructureInputs {
+    /// Discover what is not given, by `discover_tags`.
+    #[serde(default)]
+    pub discover: bool,
+    /// The tags that mark the infrastructure layer's resources.
+    #[serde(default)]
+    pub discover_tags: Tags,
+    /// The VPC.
+    pub vpc_id: Option<String>,
+    /// The VPC's CIDR block (security group rules allow it).
+    pub vpc_cidr: Option<String>,
+    /// Isolated subnets (Aurora, ElastiCache, interface endpoints).
+    pub isolated_subnet_ids: Option<Vec<String>>,
+    /// Private subnets (Grafana).
+    pub private_subnet_ids: Option<Vec<String>>,
+    /// The general-purpose KMS key (Aurora, ElastiCache, S3, Performance Insights).
+    pub general_kms_key_arn: Option<String>,
+    /// The CloudWatch Logs KMS key.
+    pub logs_kms_key_arn: Option<String>,
+    /// The Secrets Manager KMS key.
+    pub secrets_kms_key_arn: Option<String>,
+    /// The security group of the VPC interface endpoints.
+    pub vpc_endpoint_security_group_id: Option<String>,
+    /// The S3 gateway endpoint the bucket policies allow.
+    pub s3_gateway_endpoint_id: Option<String>,
+    /// The log group Managed Prometheus logs to.
+    pub prometheus_log_group_arn: Option<String>,
+}
+
+/// The infrastructure inputs, all present.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Infrastructure {
+    /// The VPC.
+    pub vpc_id: String,
+    /// Its CIDR block.
+    pub vpc_cidr: String,
+    /// Isolated subnets.
+    pub isolated_subnet_ids: Vec<String>,
+    /// Private subnets.
+    pub private_subnet_ids: Vec<String>,
+    /// General-purpose KMS key.
+    pub general_kms_key_arn: String,
+    /// CloudWatch Logs KMS key.
+    pub logs_kms_key_arn: String,
+    /// Secrets Manager KMS key.
+    pub secrets_kms_key_arn: String,
+    /// Interface endpoint security group.
+    pub vpc_endpoint_security_group_id: String,
+    /// S3 gateway endpoint.
+    pub s3_gateway_endpoint_id: String,
+    /// Prometheus log group.
+    pub prometheus_log_group_arn: String,
+}
+
+impl InfrastructureInputs {
+    /// Fill what is missing here from `found` (discovery), keeping what config gave.
+    pub fn fill_from(&mut self, found: InfrastructureInputs) {
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = found.$f; } )* };
+        }
+        fill!(
+            vpc_id,
+            vpc_cidr,
+            isolated_subnet_ids,
+            private_subnet_ids,
+            general_kms_key_arn,
+            logs_kms_key_arn,
+            secrets_kms_key_arn,
+            vpc_endpoint_security_group_id,
+            s3_gateway_endpoint_id,
+            prometheus_log_group_arn
+        );
+    }
+
+    /// Every input, or one error that lists all that are missing.
+    pub fn require(&self, env: &Environment) -> Result<Infrastructure> {
+        let mut missing = Vec::new();
+        macro_rules! take {
+            ($f:ident) => {
+                match &self.$f {
+                    Some(v) if !is_empty(v) => v.clone(),
+                    _ => {
+                        missing.push(stringify!($f));
+                        Default::default()
+                    }
+                }
+            };
+        }
+        let infra = Infrastructure {
+            vpc_id: take!(vpc_id),
+            vpc_cidr: take!(vpc_cidr),
+            isolated_subnet_ids: take!(isolated_subnet_ids),
+            private_subnet_ids: take!(private_subnet_ids),
+            general_kms_key_arn: take!(general_kms_key_arn),
+            logs_kms_key_arn: take!(logs_kms_key_arn),
+            secrets_kms_key_arn: take!(secrets_kms_key_arn),
+            vpc_endpoint_security_group_id: take!(vpc_endpoint_security_group_id),
+            s3_gateway_endpoint_id: take!(s3_gateway_endpoint_id),
+            prometheus_log_group_arn: take!(prometheus_log_group_arn),
+        };
+        if missing.is_empty() {
+            return Ok(infra);
+        }
+        let how = if self.discover {
+            format!("they were not found by the tags {:?}", self.discover_tags)
+        } else {
+            "discovery is off".to_string()
+        };
+        Err(Error::Config(format!(
+            "missing infrastructure-layer inputs for environment `{}`: {} ({how}); set them under [infrastructure] in {} or deploy the infrastructure layer first",
+            env.name,
+            missing.join(", "),
+            env.file.display()
+        )))
+    }
+}
+
+trait MaybeEmpty {
+    fn empty(&self) -> bool;
+}
+impl MaybeEmpty for String {
+    fn empty(&self) -> bool {
+        self.is_empty()
+    }
+}
+impl MaybeEmpty for Vec<String> {
+    fn empty(&self) -> bool {
+        self.is_empty()
+    }
+}
+fn is_empty<T: MaybeEmpty>(v: &T) -> bool {
+    v.empty()
+}
+
+/// A loaded environment.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// Its name (`dev`, `test`, `prod`, `sbx`, `local`).
+    pub name: String,
+    /// The environment's own file.
+    pub file: PathBuf,
+    /// The naming id every default name is built from.
+    pub naming_id: NamingId,
+    /// The AWS region.
+    pub region: String,
+    /// The accounts this environment may be deployed to.
+    pub allowed_account_ids: Vec<String>,
+    /// A role to assume before any call.
+    pub assume_role_arn: Option<String>,
+    /// An endpoint instead of AWS (the local gateway).
+    pub endpoint_url: Option<String>,
+    /// Whether this is the local emulator environment.
+    pub local: bool,
+    /// Whether destroy, replacement, purge and rotation need `--confirm-env`.
+    pub protected: bool,
+    /// How many resources to work on at once.
+    pub concurrency: usize,
+    /// Attempts per AWS call, retries with backoff included.
+    pub max_attempts: u32,
+    /// How long to wait for a slow resource.
+    pub wait_timeout: Duration,
+    /// The environment's own tags, added to the ownership tags.
+    pub tags: Tags,
+    /// The infrastructure-layer inputs as configured (before discovery).
+    pub infrastructure: InfrastructureInputs,
+    sections: toml::Table,
+    origins: BTreeMap<String, PathBuf>,
+}
+
+/// The environments that ship with the tool, in the order they are listed to the operator.
+pub fn environment_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).map(str::to_string))
+                .filter(|n| n != "common")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn read_table(path: &Path) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))?;
+    text.parse::<toml::Table>()
+        .map_err(|e| Error::Config(format!("{}: not valid TOML: {e}", path.display())))
+}
+
+/// Merge `over` into `base`, recording which file set each leaf.
+fn merge(base: &mut toml::Table, over: toml::Table, file: &Path, prefix: &str, origins: &mut BTreeMap<String, PathBuf>) {
+    for (k, v) in over {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, file, &path, origins),
+            (_, v) => {
+                record(&v, file, &path, origins);
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn record(v: &toml::Value, file: &Path, path: &str, origins: &mut BTreeMap<String, PathBuf>) {
+    origins.insert(path.to_string(), file.to_path_buf());
+    if let toml::Value::Table(t) = v {
+        for (k, v) in t {
+            record(v, file, &format!("{path}.{k}"), origins);
+        }
+    }
+}
+
+impl Environment {
+    /// Load environment `name` from `dir` (normally `environments/`), with the family sections
+    /// the caller knows about. Anything else at the top level is an error.
+    pub fn load(dir: &Path, name: &str, families: &[&str]) -> Result<Self> {
+        let names = environment_names(dir);
+        let file = dir.join(format!("{name}.toml"));
+        if name == "common" || !names.iter().any(|n| n == name) {
+            return Err(Error::Config(format!(
+                "unknown environment `{name}`: choose one of {} (the files in {})",
+                names.join(", "),
+                dir.display()
+            )));
+        }
+        let common = dir.join("common.toml");
+        let mut origins = BTreeMap::new();
+        let mut merged = toml::Table::new();
+        if common.exists() {
+            merge(&mut merged, read_table(&common)?, &common, "", &mut origins);
+        }
+        merge(&mut merged, read_table(&file)?, &file, "", &mut origins);
+
+        let mut core = toml::Table::new();
+        let mut sections = toml::Table::new();
+        for (k, v) in merged {
+            if CORE_KEYS.contains(&k.as_str()) {
+                core.insert(k, v);
+            } else if families.contains(&k.as_str()) {
+                sections.insert(k, v);
+            } else {
+                let mut valid: Vec<&str> = CORE_KEYS.iter().chain(families).copied().collect();
+                valid.sort();
+                return Err(Error::Config(format!(
+                    "{}: unknown key `{k}`; remove it or use one of: {}",
+                    origins.get(&k).unwrap_or(&file).display(),
+                    valid.join(", ")
+                )));
+            }
+        }
+        let mut env = Environment {
+            name: name.to_string(),
+            file: file.clone(),
+            naming_id: NamingId::parse("placeholder").expect("valid"),
+            region: String::new(),
+            allowed_account_ids: Vec::new(),
+            assume_role_arn: None,
+            endpoint_url: None,
+            local: false,
+            protected: false,
+            concurrency: 10,
+            max_attempts: 3,
+            wait_timeout: Duration::from_secs(0),
+            tags: Tags::new(),
+            infrastructure: InfrastructureInputs::default(),
+            sections,
+            origins,
+        };
+        let c: CoreFile = env.deserialize("", toml::Value::Table(core))?;
+        env.naming_id = NamingId::parse(&c.naming_id).map_err(|e| env.invalid("naming_id", &e))?;
+        if !c.region.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') || c.region.is_empty() {
+            return Err(env.invalid("region", &format!("`{}` is not a region name such as eu-central-2", c.region)));
+        }
+        if c.allowed_account_ids.is_empty()
+            || c.allowed_account_ids.iter().any(|a| a.len() != 12 || !a.chars().all(|ch| ch.is_ascii_digit()))
+        {
+            return Err(env.invalid("allowed_account_ids", "list at least one 12-digit AWS account id"));
+        }
+        if c.concurrency == 0 || c.concurrency > 64 {
+            return Err(env.invalid("concurrency", "use a number from 1 to 64"));
+        }
+        if c.max_attempts == 0 {
+            return Err(env.invalid("max_attempts", "use 1 or more"));
+        }
+        if c.local && c.endpoint_url.is_none() {
+            return Err(env.invalid("endpoint_url", "the local environment needs the local endpoint, e.g. http://127.0.0.1:4566"));
+        }
+        if let Some(url) = &c.endpoint_url {
+            url::Url::parse(url).map_err(|e| env.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
+        }
+        env.region = c.region;
+        env.allowed_account_ids = c.allowed_account_ids;
+        env.assume_role_arn = c.assume_role_arn;
+        env.endpoint_url = c.endpoint_url;
+        env.local = c.local;
+        env.protected = c.protected;
+        env.concurrency = c.concurrency;
+        env.max_attempts = c.max_attempts;
+        env.wait_timeout = Duration::from_secs(c.wait_timeout_minutes * 60);
+        env.tags = c.tags;
+        env.infrastructure = c.infrastructure;
+        Ok(env)
+    }
+
+    /// The file that set `key` (a dotted path), for error messages.
+    pub fn file_of(&self, key: &str) -> String {
+        let mut k = key;
+        loop {
+            if let Some(f) = self.origins.get(k) {
+                return f.display().to_string();
+            }
+            match k.rsplit_once('.') {
+                Some((parent, _)) => k = parent,
+                None => return self.file.display().to_string(),
+            }
+        }
+    }
+
+    /// A config error for an impossible value: names the file, the key and the fix.
+    pub fn invalid(&self, key: &str, fix: &str) -> Error {
+        Error::Config(format!("{}: key `{key}`: {fix}", self.file_of(key)))
+    }
+
+    fn deserialize<T: DeserializeOwned>(&self, prefix: &str, value: toml::Value) -> Result<T> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let inner = e.path().to_string();
+            let key = match (prefix.is_empty(), inner.as_str()) {
+                (true, _) => inner.clone(),
+                (false, ".") => prefix.to_string(),
+                (false, _) => format!("{prefix}.{inner}"),
+            };
+            let msg = e.into_inner().to_string();
+            let fix = if msg.contains("missing field") {
+                "add it (environments/common.toml documents every key)"
+            } else if msg.contains("unknown field") {
+                "remove or rename it"
+            } else {
+                "fix its value"
+            };
+            Error::Config(format!("{}: key `{key}`: {msg}; {fix}", self.file_of(&key)))
+        })
+    }
+
+    /// A family's section, deserialized into the family's own settings type. A missing section
+    /// deserializes from an empty table, so a family with all-optional settings needs none.
+    pub fn section<T: DeserializeOwned>(&self, family: &str) -> Result<T> {
+        let value = self.sections.get(family).cloned().unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        self.deserialize(family, value)
+    }
+
+    /// The ownership tags plus the environment's own.
+    pub fn resource_tags(&self) -> Tags {
+        crate::tags::ownership_tags(&self.name, &self.tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMON: &str = r#"
+region = "eu-central-2"
+concurrency = 10
+max_attempts = 5
+wait_timeout_minutes = 60
+tags = { Project = "platform" }
+[infrastructure]
+discover = false
+[fam]
+size = 2
+"#;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Fam {
+        size: u32,
+    }
+
+    fn dir_with(env: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("common.toml"), COMMON).unwrap();
+        std::fs::write(d.path().join("dev.toml"), env).unwrap();
+        d
+    }
+
+    const DEV: &str = "naming_id = \"dal-dev\"\nallowed_account_ids = [\"123456789012\"]\n";
+
+    #[test]
+    fn merges_common_and_environment() {
+        let d = dir_with(&format!("{DEV}tags = {{ Owner = \"me\" }}\n[fam]\nsize = 3\n"));
+        let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
+        assert_eq!(env.naming_id.as_str(), "dal-dev");
+        assert_eq!(env.tags.len(), 2, "tables merge key by key: {:?}", env.tags);
+        assert_eq!(env.section::<Fam>("fam").unwrap().size, 3);
+        assert_eq!(env.resource_tags()["Environment"], "dev");
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_choices() {
+        let d = dir_with(DEV);
+        let e = Environment::load(d.path(), "prdo", &["fam"]).unwrap_err().to_string();
+        assert!(e.contains("unknown environment `prdo`") && e.contains("choose one of dev"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let d = dir_with(&format!("{DEV}regoin = \"x\"\n"));
+        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
+        assert!(e.contains("dev.toml") && e.contains("unknown key `regoin`"), "{e}");
+        let d = dir_with(&format!("{DEV}[fam]\nsise = 3\n"));
+        let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
+        let e = env.section::<Fam>("fam").unwrap_err().to_string();
+        assert!(e.contains("dev.toml") && e.contains("sise"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_file_and_key() {
+        let d = dir_with(&format!("{DEV}[fam]\nsize = \"two\"\n"));
+        let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
+        let e = env.section::<Fam>("fam").unwrap_err().to_string();
+        assert!(e.contains("dev.toml") && e.contains("`fam.size`"), "{e}");
+        let d = dir_with(&format!("{DEV}concurrency = \"ten\"\n"));
+        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
+        assert!(e.contains("dev.toml") && e.contains("`concurrency`"), "{e}");
+    }
+
+    #[test]
+    fn impossible_values_are_errors() {
+        let d = dir_with("naming_id = \"Dal_Dev\"\nallowed_account_ids = [\"123456789012\"]\n");
+        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
+        assert!(e.contains("naming_id"), "{e}");
+        let d = dir_with("naming_id = \"dal\"\nallowed_account_ids = [\"12\"]\n");
+        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
+        assert!(e.contains("allowed_account_ids") && e.contains("12-digit"), "{e}");
+    }
+
+    #[test]
+    fn missing_infrastructure_inputs_are_listed_in_one_error() {
+        let d = dir_with(&format!("{DEV}[infrastructure]\nvpc_id = \"vpc-1\"\n"));
+        let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
+        let e = env.infrastructure.require(&env).unwrap_err().to_string();
+        for k in ["vpc_cidr", "isolated_subnet_ids", "general_kms_key_arn", "s3_gateway_endpoint_id"] {
+            assert!(e.contains(k), "{k} not named: {e}");
+        }
+        assert!(!e.contains("vpc_id,"), "{e}");
+    }
+
+    #[test]
+    fn shell_region_must_agree() {
+        let d = dir_with(DEV);
+        let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
+        let e = crate::aws::check_shell(&env, |k| (k == "AWS_REGION").then(|| "us-east-1".to_string())).unwrap_err();
+        assert!(e.to_string().contains("AWS_REGION=us-east-1"), "{e}");
+        let e = crate::aws::check_shell(&env, |k| (k == "AWS_ENDPOINT_URL").then(|| "http://x".to_string())).unwrap_err();
+        assert!(e.to_string().contains("talks to AWS itself"), "{e}");
+        assert!(crate::aws::check_shell(&env, |k| (k == "AWS_REGION").then(|| "eu-central-2".to_string())).is_ok());
+    }
+}

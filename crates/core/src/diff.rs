@@ -1,0 +1,79 @@
+//! Field-by-field diff of a desired spec against an observed one.
+//!
+//! Specs are serialized to JSON and compared recursively through objects; arrays and scalars are
+//! compared whole. Types whose AWS form differs from ours (policy documents, engine versions)
+//! normalize themselves before they reach this function, so the diff stays a plain comparison.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plan::FieldChange;
+
+/// Diff two specs. `replace_fields` lists the top-level fields that cannot change in place.
+pub fn diff<S: Serialize>(desired: &S, observed: &S, replace_fields: &[&str]) -> Vec<FieldChange> {
+    let desired = serde_json::to_value(desired).expect("specs serialize to JSON");
+    let observed = serde_json::to_value(observed).expect("specs serialize to JSON");
+    let mut out = Vec::new();
+    walk("", Some(&observed), Some(&desired), replace_fields, &mut out);
+    out
+}
+
+fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, replace: &[&str], out: &mut Vec<FieldChange>) {
+    match (before, after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                walk(&p, b.get(k), a.get(k), replace, out);
+            }
+        }
+        (b, a) if b == a => {}
+        (b, a) => {
+            let top = path.split('.').next().unwrap_or(path);
+            // A null is how an optional field serializes: treat it as absent.
+            let b = b.filter(|v| !v.is_null()).cloned();
+            let a = a.filter(|v| !v.is_null()).cloned();
+            if b != a {
+                out.push(FieldChange {
+                    path: path.to_string(),
+                    before: b,
+                    after: a,
+                    forces_replacement: replace.contains(&top),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_fields_are_named_and_replacement_marked() {
+        let desired = json!({"versioning": "Enabled", "port": 6380, "tags": {"Env": "dev", "New": "x"}, "opt": null});
+        let observed = json!({"versioning": "Suspended", "port": 6379, "tags": {"Env": "dev", "Old": "y"}, "opt": null});
+        let changes = diff(&desired, &observed, &["port"]);
+        let paths: Vec<_> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["port", "tags.New", "tags.Old", "versioning"]);
+        assert!(changes[0].forces_replacement);
+        assert!(!changes[3].forces_replacement);
+        assert_eq!(changes[1].before, None);
+        assert_eq!(changes[2].after, None);
+        assert_eq!(changes[3].before, Some(json!("Suspended")));
+    }
+
+    #[test]
+    fn equal_specs_have_no_diff() {
+        let v = json!({"a": [1, 2], "b": {"c": true}});
+        assert!(diff(&v, &v, &[]).is_empty());
+        // Arrays are compared whole, in order.
+        assert_eq!(diff(&json!({"a": [2, 1]}), &v, &[]).iter().filter(|c| c.path == "a").count(), 1);
+    }
+
+    #[test]
+    fn null_and_absent_are_the_same() {
+        assert!(diff(&json!({"a": null}), &json!({}), &[]).is_empty());
+    }
+}

@@ -1,0 +1,291 @@
+//! The engine: turns a set of [`Resource`]s into a plan by observing them, checks the plan
+//! against the safety flags, and applies or destroys it through the one [`executor`].
+//!
+//! Resources are type-erased here so that one graph holds every family's resources.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::executor::{self, Direction, Node, Outcome, Report};
+use crate::outputs::{Inputs, Outputs};
+use crate::plan::{Action, Plan, PlannedChange};
+use crate::resource::{Address, Context, Observation, Observed, Resource, ResourceKind};
+use crate::safety::Flag;
+use crate::{tags, Error, Result};
+
+/// Whether we plan to converge the layer or to remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Converge to the desired state.
+    Deploy,
+    /// Remove everything that carries our tags.
+    Destroy,
+}
+
+/// The planned change of one resource, with what was observed, for apply to act on.
+pub struct Step {
+    /// The change as shown in the plan.
+    pub change: PlannedChange,
+    /// The outputs observed (empty when the resource does not exist yet).
+    pub outputs: Outputs,
+    observed: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+/// A resource with its types erased, so resources of every family sit in one graph.
+#[async_trait]
+pub trait AnyResource: Send + Sync {
+    /// See [`Resource::address`].
+    fn address(&self) -> Address;
+    /// See [`Resource::depends_on`].
+    fn depends_on(&self) -> Vec<Address>;
+    /// Observe and decide what to do.
+    async fn plan(&self, cx: &Context, inputs: &Inputs, mode: Mode) -> Result<Step>;
+    /// Carry out a planned step and return the outputs after it.
+    async fn execute(&self, cx: &Context, step: &Step, inputs: &Inputs) -> Result<Outputs>;
+}
+
+#[async_trait]
+impl<R: Resource> AnyResource for R {
+    fn address(&self) -> Address {
+        Resource::address(self)
+    }
+
+    fn depends_on(&self) -> Vec<Address> {
+        Resource::depends_on(self)
+    }
+
+    async fn plan(&self, cx: &Context, inputs: &Inputs, mode: Mode) -> Result<Step> {
+        let observation = self.observe(cx, inputs).await?;
+        let mut change = PlannedChange::new(self.address(), self.name(), Action::NoOp);
+        let Observation::Present(observed) = observation else {
+            if mode == Mode::Deploy {
+                change.action = Action::Create;
+            }
+            return Ok(Step { change, outputs: Outputs::new(), observed: None });
+        };
+        let owned = tags::is_owned(&observed.tags, &cx.environment);
+        match mode {
+            Mode::Destroy if !owned => {
+                change.note = Some("exists without our tags: left alone".into());
+            }
+            Mode::Destroy => {
+                change.action = Action::Delete;
+                if let Some((flag, why)) = self.delete_guard(&observed) {
+                    change.requires = Some(flag);
+                    change.note = Some(why);
+                }
+            }
+            Mode::Deploy => match self.desired(cx, inputs) {
+                Err(Error::Unknown(what)) => {
+                    change.action = if owned { Action::Update } else { Action::Adopt };
+                    change.note = Some(format!("depends on {what}, known after apply"));
+                }
+                Err(e) => return Err(e),
+                Ok(desired) => {
+                    change.fields = self.diff(&desired, &observed.spec);
+                    let reasons: Vec<String> = change
+                        .fields
+                        .iter()
+                        .filter(|f| f.forces_replacement)
+                        .map(|f| f.field().to_string())
+                        .collect();
+                    if !owned {
+                        change.action = Action::Adopt;
+                        change.requires = Some(Flag::Adopt);
+                        change.note = Some(format!("`{}` exists without our tags; apply tags it and takes it over only with --adopt", self.name()));
+                    } else if !reasons.is_empty() {
+                        if self.kind() == ResourceKind::Stateful {
+                            change.requires = Some(Flag::AllowReplace);
+                            change.note = Some(format!("replacing `{}` deletes the data it holds", self.name()));
+                        }
+                        let mut reasons = reasons;
+                        reasons.dedup();
+                        change.action = Action::Replace { reasons };
+                    } else if !change.fields.is_empty() {
+                        change.action = Action::Update;
+                    }
+                }
+            },
+        }
+        let outputs = observed.outputs.clone();
+        Ok(Step { change, outputs, observed: Some(Arc::new(observed)) })
+    }
+
+    async fn execute(&self, cx: &Context, step: &Step, inputs: &Inputs) -> Result<Outputs> {
+        let observed = || -> Result<&Observed<R::Spec>> {
+            step.observed
+                .as_ref()
+                .and_then(|o| o.downcast_ref::<Observed<R::Spec>>())
+                .ok_or_else(|| Error::Other(format!("{}: no observation to act on", self.address())))
+        };
+        match &step.change.action {
+            Action::NoOp => return Ok(step.outputs.clone()),
+            Action::Create => {
+                let desired = self.desired(cx, inputs)?;
+                self.create(cx, &desired, inputs).await?;
+            }
+            Action::Update | Action::Adopt => {
+                let desired = self.desired(cx, inputs)?;
+                let observed = observed()?;
+                // Inputs unknown at plan time are known now: diff again.
+                let changes = self.diff(&desired, &observed.spec);
+                if changes.iter().any(|c| c.forces_replacement) {
+                    return Err(Error::Other(format!(
+                        "{}: a value known only after apply forces a replacement; run plan again",
+                        self.address()
+                    )));
+                }
+                self.update(cx, &desired, observed, &changes, inputs).await?;
+            }
+            Action::Replace { .. } => {
+                let desired = self.desired(cx, inputs)?;
+                self.delete(cx, observed()?).await?;
+                self.create(cx, &desired, inputs).await?;
+            }
+            Action::Delete => {
+                self.delete(cx, observed()?).await?;
+                return Ok(Outputs::new());
+            }
+        }
+        match self.observe(cx, inputs).await? {
+            Observation::Present(o) => Ok(o.outputs),
+            Observation::Absent => Err(Error::Other(format!("{}: not found after apply", self.address()))),
+        }
+    }
+}
+
+/// The resources of a layer, with the concurrency to walk them.
+#[derive(Clone)]
+pub struct Engine {
+    resources: Vec<Arc<dyn AnyResource>>,
+    concurrency: usize,
+}
+
+/// A plan together with the observations apply needs.
+pub struct PlanRun {
+    /// The plan, in dependency order.
+    pub plan: Plan,
+    steps: BTreeMap<Address, Step>,
+    mode: Mode,
+}
+
+impl PlanRun {
+    /// The outputs as observed: what exists now.
+    pub fn observed_outputs(&self) -> Outputs {
+        self.steps.values().flat_map(|s| s.outputs.clone()).collect()
+    }
+}
+
+/// A walk where some resources failed; the others went on.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed for {count} resource(s):\n{summary}")]
+pub struct WalkError {
+    what: &'static str,
+    count: usize,
+    summary: String,
+    /// The outputs of the resources that did succeed.
+    pub partial: Outputs,
+}
+
+impl Engine {
+    /// An engine over these resources.
+    pub fn new(resources: Vec<Arc<dyn AnyResource>>, concurrency: usize) -> Self {
+        Engine { resources, concurrency }
+    }
+
+    fn nodes(&self) -> Vec<Node<Arc<dyn AnyResource>>> {
+        self.resources
+            .iter()
+            .map(|r| Node { address: r.address(), depends_on: r.depends_on(), payload: r.clone() })
+            .collect()
+    }
+
+    fn order(&self) -> Vec<Address> {
+        self.resources.iter().map(|r| r.address()).collect()
+    }
+
+    /// Observe every resource (read-only, in parallel where independent) and plan.
+    pub async fn plan(&self, cx: &Context, mode: Mode) -> Result<PlanRun> {
+        let steps = std::sync::Mutex::new(BTreeMap::new());
+        let report = executor::run(self.nodes(), self.concurrency, Direction::Forward, |r, inputs| {
+            let steps = &steps;
+            async move {
+                let step = r.plan(cx, &inputs, mode).await?;
+                let outputs = step.outputs.clone();
+                steps.lock().expect("not poisoned").insert(r.address(), step);
+                Ok(outputs)
+            }
+        })
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?;
+        finish("observing", &report)?;
+        let steps = steps.into_inner().expect("not poisoned");
+        let mut order = self.order();
+        if mode == Mode::Destroy {
+            order.reverse();
+        }
+        let plan = Plan { changes: order.iter().filter_map(|a| steps.get(a)).map(|s| s.change.clone()).collect() };
+        Ok(PlanRun { plan, steps, mode })
+    }
+
+    /// Apply a plan (check it against the safety flags first) and return the layer's outputs.
+    pub async fn apply(&self, cx: &Context, run: PlanRun) -> Result<Outputs, ApplyError> {
+        let direction = match run.mode {
+            Mode::Deploy => Direction::Forward,
+            Mode::Destroy => Direction::Reverse,
+        };
+        let steps = &run.steps;
+        let report = executor::run(self.nodes(), self.concurrency, direction, |r, inputs| async move {
+            match steps.get(&r.address()) {
+                Some(step) => {
+                    if step.change.action != Action::NoOp {
+                        tracing::info!(address = %step.change.address, action = ?step.change.action, "applying");
+                    }
+                    r.execute(cx, step, &inputs).await
+                }
+                None => Err(Error::Other(format!("{}: not in the plan", r.address()))),
+            }
+        })
+        .await
+        .map_err(|e| ApplyError::Other(Error::Other(e.to_string())))?;
+        let outputs: Outputs = report
+            .outcomes
+            .values()
+            .filter_map(|o| match o {
+                Outcome::Done(out) => Some(out.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if report.is_success() {
+            Ok(outputs)
+        } else {
+            let count = report.outcomes.values().filter(|o| !matches!(o, Outcome::Done(_))).count();
+            Err(ApplyError::Partial(WalkError { what: "apply", count, summary: report.failure_summary(), partial: outputs }))
+        }
+    }
+}
+
+/// Why an apply did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Some resources failed; the rest were applied.
+    #[error(transparent)]
+    Partial(WalkError),
+    /// The walk could not start.
+    #[error(transparent)]
+    Other(Error),
+}
+
+fn finish(what: &'static str, report: &Report) -> Result<()> {
+    if report.is_success() {
+        return Ok(());
+    }
+    let count = report.outcomes.values().filter(|o| !matches!(o, Outcome::Done(_))).count();
+    Err(Error::Other(
+        WalkError { what, count, summary: report.failure_summary(), partial: Outputs::new() }.to_string(),
+    ))
+}

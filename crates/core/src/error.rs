@@ -1,0 +1,64 @@
+//! The core error type.
+//!
+//! Family crates classify their SDK errors before they reach this type, so that an error here is
+//! either something the operator can act on or a failure to report with its cause.
+
+use crate::safety::Refusal;
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core and in the resource families.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An environment file is wrong; the message names the file, the key and the fix.
+    #[error("{0}")]
+    Config(String),
+    /// A change was refused for safety before any mutating call (exit code 3).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The credentials belong to an account the environment does not allow.
+    #[error("{0}")]
+    WrongAccount(String),
+    /// A resource under our name belongs to someone else (another account's bucket, …).
+    #[error("{0}")]
+    Foreign(String),
+    /// A call to AWS failed; `operation` names what we were doing.
+    #[error("{operation}: {message}")]
+    Aws {
+        /// What we were doing, e.g. `PutBucketVersioning on dal-dev-ai-data`.
+        operation: String,
+        /// The service's error code and message.
+        message: String,
+    },
+    /// A value needed from another resource is not known yet (plan before create).
+    #[error("value not known until apply: {0}")]
+    Unknown(String),
+    /// Anything else, with context.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// Build an [`Error::Aws`] from an SDK error, keeping its code and message but never its raw
+    /// request or response (which could carry a secret value).
+    pub fn aws<E>(operation: impl Into<String>, err: &E) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    {
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            (Some(code), None) => code.to_string(),
+            _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+        };
+        Error::Aws { operation: operation.into(), message }
+    }
+
+    /// The process exit code this error maps to (see [`crate::ExitCode`]).
+    pub fn exit_code(&self) -> crate::ExitCode {
+        match self {
+            Error::Refused(_) => crate::ExitCode::Refused,
+            _ => crate::ExitCode::Error,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The core of the data-and-ai layer: the resource contract, the plan model, the one executor,
+//! environments as data, naming and ownership, the safety vocabulary, and AWS configuration.
+//!
+//! Family crates (`data-s3`, `data-aurora`, …) implement [`Resource`] for their resources and
+//! depend on this crate only; the `layer` crate composes them.
+
+pub mod aws;
+pub mod config;
+pub mod diff;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod naming;
+pub mod outputs;
+pub mod plan;
+pub mod policy;
+pub mod resource;
+pub mod safety;
+pub mod tags;
+
+pub use error::{Error, Result};
+pub use outputs::{Inputs, Outputs};
+pub use plan::{Action, FieldChange, Plan, PlannedChange};
+pub use resource::{Address, Context, Observation, Observed, Resource, ResourceKind};
+pub use safety::{ExitCode, Flag, SafetyFlags};
+pub use tags::Tags;
+
+/// The name the tool gives itself in user agents and in the `ManagedBy` tag.
+pub const TOOL_NAME: &str = "data-and-ai-layer";
+
+/// The value of the `Layer` ownership tag.
+pub const LAYER: &str = "data-and-ai";

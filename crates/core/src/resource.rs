@@ -1,0 +1,148 @@
+//! The resource contract: observe with read-only calls, diff against a typed desired spec, apply,
+//! tear down. Family crates implement [`Resource`]; the engine drives it.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::outputs::{Inputs, Outputs};
+use crate::plan::FieldChange;
+use crate::safety::{Flag, SafetyFlags};
+use crate::tags::Tags;
+use crate::Result;
+
+/// Where a resource sits in the layer, Terraform style: `aws_s3_bucket.application_data`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Address(String);
+
+impl Address {
+    /// An address from its text.
+    pub fn new(s: impl Into<String>) -> Self {
+        Address(s.into())
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether a resource holds data, which makes its replacement a guarded change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// Can be replaced without losing anything.
+    Stateless,
+    /// Holds data (database, cache, bucket): replacement needs `--allow-replace`.
+    Stateful,
+}
+
+/// How long and how often to wait for slow resources.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitSettings {
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Poll this often.
+    pub poll: Duration,
+}
+
+/// What every resource call gets: the environment, its tags and the operator's flags.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The environment's name (`dev`, `local`, …).
+    pub environment: String,
+    /// The tags every resource that takes tags carries: ownership tags plus the environment's.
+    pub tags: Tags,
+    /// The operator's safety flags.
+    pub flags: SafetyFlags,
+    /// Waiting for slow resources.
+    pub wait: WaitSettings,
+}
+
+/// A resource as observed in AWS.
+#[derive(Debug, Clone)]
+pub struct Observed<S> {
+    /// The managed fields as AWS reports them, in the spec's own type.
+    pub spec: S,
+    /// The resource's tags, to decide ownership.
+    pub tags: Tags,
+    /// What the resource exposes to dependents and to the layer's outputs.
+    pub outputs: Outputs,
+    /// Whether it holds data now (a bucket with objects, …).
+    pub holds_data: bool,
+}
+
+/// The result of observing a resource.
+#[derive(Debug, Clone)]
+pub enum Observation<S> {
+    /// Nothing under our name.
+    Absent,
+    /// Something under our name; ours or not is decided by its tags.
+    Present(Observed<S>),
+}
+
+/// One resource: a typed desired spec, read-only observation, and the calls that converge it.
+///
+/// Implementations make only read-only calls in [`Resource::observe`], and make `create`,
+/// `update` and `delete` idempotent, so an interrupted apply is finished by running it again.
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The desired (and observed) state of the fields we manage.
+    type Spec: Serialize + Send + Sync + 'static;
+
+    /// The resource's address in the layer.
+    fn address(&self) -> Address;
+
+    /// Its name in AWS.
+    fn name(&self) -> String;
+
+    /// Whether it holds data.
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::Stateless
+    }
+
+    /// The resources whose outputs this one needs.
+    fn depends_on(&self) -> Vec<Address> {
+        Vec::new()
+    }
+
+    /// Top-level spec fields that cannot change in place.
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The desired spec; [`crate::Error::Unknown`] while an input is not known yet.
+    fn desired(&self, cx: &Context, inputs: &Inputs) -> Result<Self::Spec>;
+
+    /// Observe with read-only calls.
+    async fn observe(&self, cx: &Context, inputs: &Inputs) -> Result<Observation<Self::Spec>>;
+
+    /// Field-level changes from `observed` to `desired`.
+    fn diff(&self, desired: &Self::Spec, observed: &Self::Spec) -> Vec<FieldChange> {
+        crate::diff::diff(desired, observed, self.replace_fields())
+    }
+
+    /// The flag deleting this resource needs, and why (a bucket holding objects, …).
+    fn delete_guard(&self, _observed: &Observed<Self::Spec>) -> Option<(Flag, String)> {
+        None
+    }
+
+    /// Create it.
+    async fn create(&self, cx: &Context, desired: &Self::Spec, inputs: &Inputs) -> Result<()>;
+
+    /// Change the fields in `changes` in place (tags included, which is also how adoption works).
+    async fn update(
+        &self,
+        cx: &Context,
+        desired: &Self::Spec,
+        observed: &Observed<Self::Spec>,
+        changes: &[FieldChange],
+        inputs: &Inputs,
+    ) -> Result<()>;
+
+    /// Delete it, and whatever only it holds (a bucket's objects with `--purge-buckets`, a user's keys).
+    async fn delete(&self, cx: &Context, observed: &Observed<Self::Spec>) -> Result<()>;
+}

@@ -1,0 +1,94 @@
+//! Call counting: every request through the gateway, by service and operation, split into
+//! mutating and read-only calls. Readable from Rust and over HTTP (`GET /_gateway/calls`),
+//! resettable (`POST /_gateway/calls/reset`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// One call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Call {
+    /// The SigV4 service name (`s3`, `iam`, `ec2`, …).
+    pub service: String,
+    /// The operation (`PutBucketVersioning`, `CreateUser`, …).
+    pub operation: String,
+    /// Whether the call changes anything.
+    pub mutating: bool,
+    /// The resource it named, where the request shows one (an S3 bucket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// Counts of one operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OperationCount {
+    /// Calls made.
+    pub count: usize,
+    /// Whether the operation mutates.
+    pub mutating: bool,
+}
+
+/// The summary served over HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CallSummary {
+    /// All calls.
+    pub total: usize,
+    /// Mutating calls.
+    pub mutating: usize,
+    /// Read-only calls.
+    pub read_only: usize,
+    /// By `service:Operation`.
+    pub by_operation: BTreeMap<String, OperationCount>,
+}
+
+/// The log of calls.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    calls: Mutex<Vec<Call>>,
+}
+
+impl CallLog {
+    /// Record a call.
+    pub fn record(&self, call: Call) {
+        self.calls.lock().expect("not poisoned").push(call);
+    }
+
+    /// Every call so far, in order.
+    pub fn snapshot(&self) -> Vec<Call> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
+
+    /// The mutating calls so far.
+    pub fn mutating(&self) -> Vec<Call> {
+        self.snapshot().into_iter().filter(|c| c.mutating).collect()
+    }
+
+    /// Forget every call.
+    pub fn reset(&self) {
+        self.calls.lock().expect("not poisoned").clear();
+    }
+
+    /// Counts.
+    pub fn summary(&self) -> CallSummary {
+        let calls = self.snapshot();
+        let mut s = CallSummary { total: calls.len(), ..Default::default() };
+        for c in calls {
+            if c.mutating {
+                s.mutating += 1;
+            } else {
+                s.read_only += 1;
+            }
+            let e = s.by_operation.entry(format!("{}:{}", c.service, c.operation)).or_default();
+            e.count += 1;
+            e.mutating = c.mutating;
+        }
+        s
+    }
+}
+
+/// Whether an operation name is read-only by AWS's naming (`Get…`, `List…`, `Describe…`, `Head…`).
+pub fn is_read_only(operation: &str) -> bool {
+    ["Get", "List", "Describe", "Head", "Lookup", "BatchGet"].iter().any(|p| operation.starts_with(p))
+}

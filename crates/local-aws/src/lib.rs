@@ -1,0 +1,54 @@
+//! Local AWS: the pinned moto server behind a small gateway of ours.
+//!
+//! The gateway serves the local AWS endpoint, passes requests to moto, counts calls per service
+//! and operation (mutating and read-only), and corrects moto's known deviations from AWS so that
+//! product code never carries a special case for the emulator. [`LocalAws`] runs both for a test
+//! or a benchmark; [`daemon`] runs them in the background for `cargo xtask local up`.
+
+pub mod calls;
+pub mod daemon;
+pub mod gateway;
+pub mod moto;
+pub mod standin;
+
+use std::path::Path;
+
+pub use calls::{Call, CallLog, CallSummary};
+pub use gateway::{Gateway, GatewayOptions};
+pub use moto::Moto;
+
+/// Moto, pinned: the emulator the project is tested against.
+pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
+
+/// A running moto server with our gateway in front of it, owned by this process.
+#[derive(Debug)]
+pub struct LocalAws {
+    moto: Moto,
+    gateway: Gateway,
+}
+
+impl LocalAws {
+    /// Start moto (from the venv in `venv`, installed there if missing) on a free port and the
+    /// gateway on `listen_port` (0 for a free one).
+    pub async fn start(venv: &Path, listen_port: u16) -> anyhow::Result<Self> {
+        let python = moto::ensure_venv(venv)?;
+        let moto = Moto::start(&python, 0).await?;
+        let gateway = Gateway::start(GatewayOptions { listen_port, upstream_port: moto.port() }).await?;
+        Ok(LocalAws { moto, gateway })
+    }
+
+    /// The local AWS endpoint, e.g. `http://127.0.0.1:4566`.
+    pub fn endpoint(&self) -> String {
+        self.gateway.endpoint()
+    }
+
+    /// The gateway's call log.
+    pub fn calls(&self) -> &CallLog {
+        self.gateway.calls()
+    }
+
+    /// The moto server's port (for tests that must reach moto without the gateway).
+    pub fn moto_port(&self) -> u16 {
+        self.moto.port()
+    }
+}

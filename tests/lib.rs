@@ -1,0 +1,1 @@
+//! End-to-end tests of the data-and-ai layer against the local AWS emulator.
