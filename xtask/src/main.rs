@@ -1,1 +1,42 @@
-fn main() {}
+//! `cargo xtask`: the layer's commands (see `layer::cli`) plus the project's own tasks.
+//! Thin by design: it parses arguments and calls libraries.
+
+mod ci;
+
+use std::path::{Path, PathBuf};
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the project root")
+        .to_path_buf()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let root = project_root();
+    if args.get(1).map(String::as_str) == Some("ci") {
+        std::process::exit(match ci::run(&root) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        });
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let inv = layer::cli::Invocation {
+        root,
+        program: std::env::current_exe().expect("own path"),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let mut argv = args;
+    argv[0] = "cargo xtask".into();
+    std::process::exit(runtime.block_on(layer::cli::run(argv, &inv)));
+}

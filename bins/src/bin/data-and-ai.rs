@@ -1,1 +1,21 @@
-fn main() {}
+//! `data-and-ai`: the layer's commands as an installable binary. The project root (holding
+//! `environments/` and `.local/`) is `DAL_ROOT` or the current directory.
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let root = std::env::var_os("DAL_ROOT")
+        .map(Into::into)
+        .unwrap_or_else(|| std::env::current_dir().expect("current directory"));
+    let inv = layer::cli::Invocation {
+        root,
+        program: std::env::current_exe().expect("own path"),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    std::process::exit(runtime.block_on(layer::cli::run(std::env::args(), &inv)));
+}

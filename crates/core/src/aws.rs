@@ -64,23 +64,31 @@ pub async fn sdk_config(env: &Environment) -> Result<SdkConfig> {
         loader = loader.credentials_provider(Credentials::from_keys("local", "local", None));
     }
     let base = loader.load().await;
-    let Some(role) = &env.assume_role_arn else { return Ok(base) };
+    let Some(role) = &env.assume_role_arn else {
+        return Ok(base);
+    };
     let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
         .session_name(format!("{}-{}", crate::TOOL_NAME, env.name))
         .configure(&base)
         .build()
         .await;
-    Ok(base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build())
+    Ok(base
+        .into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build())
 }
 
 /// Check, through STS, that the credentials belong to an allowed account. Returns the account id.
 pub async fn check_account(config: &SdkConfig, env: &Environment) -> Result<String> {
     let sts = aws_sdk_sts::Client::new(config);
-    let who = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| Error::aws("sts:GetCallerIdentity (checking which account the credentials belong to)", &e))?;
+    let who = sts.get_caller_identity().send().await.map_err(|e| {
+        Error::aws(
+            "sts:GetCallerIdentity (checking which account the credentials belong to)",
+            &e,
+        )
+    })?;
     let account = who.account().unwrap_or_default().to_string();
     if env.allowed_account_ids.iter().any(|a| a == &account) {
         Ok(account)

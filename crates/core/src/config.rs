@@ -230,7 +230,12 @@ pub fn environment_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".toml"))
+                        .map(str::to_string)
+                })
                 .filter(|n| n != "common")
                 .collect()
         })
@@ -247,11 +252,23 @@ fn read_table(path: &Path) -> Result<toml::Table> {
 }
 
 /// Merge `over` into `base`, recording which file set each leaf.
-fn merge(base: &mut toml::Table, over: toml::Table, file: &Path, prefix: &str, origins: &mut BTreeMap<String, PathBuf>) {
+fn merge(
+    base: &mut toml::Table,
+    over: toml::Table,
+    file: &Path,
+    prefix: &str,
+    origins: &mut BTreeMap<String, PathBuf>,
+) {
     for (k, v) in over {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, file, &path, origins),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
+                merge(b, o, file, &path, origins)
+            }
             (_, v) => {
                 record(&v, file, &path, origins);
                 base.insert(k, v);
@@ -327,13 +344,26 @@ impl Environment {
         };
         let c: CoreFile = env.deserialize("", toml::Value::Table(core))?;
         env.naming_id = NamingId::parse(&c.naming_id).map_err(|e| env.invalid("naming_id", &e))?;
-        if !c.region.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') || c.region.is_empty() {
-            return Err(env.invalid("region", &format!("`{}` is not a region name such as eu-central-2", c.region)));
+        if !c
+            .region
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            || c.region.is_empty()
+        {
+            return Err(env.invalid(
+                "region",
+                &format!("`{}` is not a region name such as eu-central-2", c.region),
+            ));
         }
         if c.allowed_account_ids.is_empty()
-            || c.allowed_account_ids.iter().any(|a| a.len() != 12 || !a.chars().all(|ch| ch.is_ascii_digit()))
+            || c.allowed_account_ids
+                .iter()
+                .any(|a| a.len() != 12 || !a.chars().all(|ch| ch.is_ascii_digit()))
         {
-            return Err(env.invalid("allowed_account_ids", "list at least one 12-digit AWS account id"));
+            return Err(env.invalid(
+                "allowed_account_ids",
+                "list at least one 12-digit AWS account id",
+            ));
         }
         if c.concurrency == 0 || c.concurrency > 64 {
             return Err(env.invalid("concurrency", "use a number from 1 to 64"));
@@ -342,10 +372,14 @@ impl Environment {
             return Err(env.invalid("max_attempts", "use 1 or more"));
         }
         if c.local && c.endpoint_url.is_none() {
-            return Err(env.invalid("endpoint_url", "the local environment needs the local endpoint, e.g. http://127.0.0.1:4566"));
+            return Err(env.invalid(
+                "endpoint_url",
+                "the local environment needs the local endpoint, e.g. http://127.0.0.1:4566",
+            ));
         }
         if let Some(url) = &c.endpoint_url {
-            url::Url::parse(url).map_err(|e| env.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
+            url::Url::parse(url)
+                .map_err(|e| env.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
         }
         env.region = c.region;
         env.allowed_account_ids = c.allowed_account_ids;
@@ -403,7 +437,11 @@ impl Environment {
     /// A family's section, deserialized into the family's own settings type. A missing section
     /// deserializes from an empty table, so a family with all-optional settings needs none.
     pub fn section<T: DeserializeOwned>(&self, family: &str) -> Result<T> {
-        let value = self.sections.get(family).cloned().unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let value = self
+            .sections
+            .get(family)
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
         self.deserialize(family, value)
     }
 
@@ -446,7 +484,9 @@ size = 2
 
     #[test]
     fn merges_common_and_environment() {
-        let d = dir_with(&format!("{DEV}tags = {{ Owner = \"me\" }}\n[fam]\nsize = 3\n"));
+        let d = dir_with(&format!(
+            "{DEV}tags = {{ Owner = \"me\" }}\n[fam]\nsize = 3\n"
+        ));
         let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
         assert_eq!(env.naming_id.as_str(), "dal-dev");
         assert_eq!(env.tags.len(), 2, "tables merge key by key: {:?}", env.tags);
@@ -457,15 +497,25 @@ size = 2
     #[test]
     fn unknown_environment_lists_the_choices() {
         let d = dir_with(DEV);
-        let e = Environment::load(d.path(), "prdo", &["fam"]).unwrap_err().to_string();
-        assert!(e.contains("unknown environment `prdo`") && e.contains("choose one of dev"), "{e}");
+        let e = Environment::load(d.path(), "prdo", &["fam"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown environment `prdo`") && e.contains("choose one of dev"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_key_names_file_and_key() {
         let d = dir_with(&format!("{DEV}regoin = \"x\"\n"));
-        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
-        assert!(e.contains("dev.toml") && e.contains("unknown key `regoin`"), "{e}");
+        let e = Environment::load(d.path(), "dev", &["fam"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dev.toml") && e.contains("unknown key `regoin`"),
+            "{e}"
+        );
         let d = dir_with(&format!("{DEV}[fam]\nsise = 3\n"));
         let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
         let e = env.section::<Fam>("fam").unwrap_err().to_string();
@@ -479,18 +529,27 @@ size = 2
         let e = env.section::<Fam>("fam").unwrap_err().to_string();
         assert!(e.contains("dev.toml") && e.contains("`fam.size`"), "{e}");
         let d = dir_with(&format!("{DEV}concurrency = \"ten\"\n"));
-        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
+        let e = Environment::load(d.path(), "dev", &["fam"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dev.toml") && e.contains("`concurrency`"), "{e}");
     }
 
     #[test]
     fn impossible_values_are_errors() {
         let d = dir_with("naming_id = \"Dal_Dev\"\nallowed_account_ids = [\"123456789012\"]\n");
-        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
+        let e = Environment::load(d.path(), "dev", &["fam"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("naming_id"), "{e}");
         let d = dir_with("naming_id = \"dal\"\nallowed_account_ids = [\"12\"]\n");
-        let e = Environment::load(d.path(), "dev", &["fam"]).unwrap_err().to_string();
-        assert!(e.contains("allowed_account_ids") && e.contains("12-digit"), "{e}");
+        let e = Environment::load(d.path(), "dev", &["fam"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("allowed_account_ids") && e.contains("12-digit"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -498,7 +557,12 @@ size = 2
         let d = dir_with(&format!("{DEV}[infrastructure]\nvpc_id = \"vpc-1\"\n"));
         let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
         let e = env.infrastructure.require(&env).unwrap_err().to_string();
-        for k in ["vpc_cidr", "isolated_subnet_ids", "general_kms_key_arn", "s3_gateway_endpoint_id"] {
+        for k in [
+            "vpc_cidr",
+            "isolated_subnet_ids",
+            "general_kms_key_arn",
+            "s3_gateway_endpoint_id",
+        ] {
             assert!(e.contains(k), "{k} not named: {e}");
         }
         assert!(!e.contains("vpc_id,"), "{e}");
@@ -508,10 +572,18 @@ size = 2
     fn shell_region_must_agree() {
         let d = dir_with(DEV);
         let env = Environment::load(d.path(), "dev", &["fam"]).unwrap();
-        let e = crate::aws::check_shell(&env, |k| (k == "AWS_REGION").then(|| "us-east-1".to_string())).unwrap_err();
+        let e = crate::aws::check_shell(&env, |k| {
+            (k == "AWS_REGION").then(|| "us-east-1".to_string())
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("AWS_REGION=us-east-1"), "{e}");
-        let e = crate::aws::check_shell(&env, |k| (k == "AWS_ENDPOINT_URL").then(|| "http://x".to_string())).unwrap_err();
+        let e = crate::aws::check_shell(&env, |k| {
+            (k == "AWS_ENDPOINT_URL").then(|| "http://x".to_string())
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("talks to AWS itself"), "{e}");
-        assert!(crate::aws::check_shell(&env, |k| (k == "AWS_REGION").then(|| "eu-central-2".to_string())).is_ok());
+        assert!(crate::aws::check_shell(&env, |k| (k == "AWS_REGION")
+            .then(|| "eu-central-2".to_string()))
+        .is_ok());
     }
 }

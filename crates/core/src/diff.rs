@@ -14,16 +14,32 @@ pub fn diff<S: Serialize>(desired: &S, observed: &S, replace_fields: &[&str]) ->
     let desired = serde_json::to_value(desired).expect("specs serialize to JSON");
     let observed = serde_json::to_value(observed).expect("specs serialize to JSON");
     let mut out = Vec::new();
-    walk("", Some(&observed), Some(&desired), replace_fields, &mut out);
+    walk(
+        "",
+        Some(&observed),
+        Some(&desired),
+        replace_fields,
+        &mut out,
+    );
     out
 }
 
-fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, replace: &[&str], out: &mut Vec<FieldChange>) {
+fn walk(
+    path: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    replace: &[&str],
+    out: &mut Vec<FieldChange>,
+) {
     match (before, after) {
         (Some(Value::Object(b)), Some(Value::Object(a))) => {
             let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for k in keys {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 walk(&p, b.get(k), a.get(k), replace, out);
             }
         }
@@ -69,7 +85,13 @@ mod tests {
         let v = json!({"a": [1, 2], "b": {"c": true}});
         assert!(diff(&v, &v, &[]).is_empty());
         // Arrays are compared whole, in order.
-        assert_eq!(diff(&json!({"a": [2, 1]}), &v, &[]).iter().filter(|c| c.path == "a").count(), 1);
+        assert_eq!(
+            diff(&json!({"a": [2, 1]}), &v, &[])
+                .iter()
+                .filter(|c| c.path == "a")
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -64,7 +64,11 @@ impl<R: Resource> AnyResource for R {
             if mode == Mode::Deploy {
                 change.action = Action::Create;
             }
-            return Ok(Step { change, outputs: Outputs::new(), observed: None });
+            return Ok(Step {
+                change,
+                outputs: Outputs::new(),
+                observed: None,
+            });
         };
         let owned = tags::is_owned(&observed.tags, &cx.environment);
         match mode {
@@ -99,7 +103,10 @@ impl<R: Resource> AnyResource for R {
                     } else if !reasons.is_empty() {
                         if self.kind() == ResourceKind::Stateful {
                             change.requires = Some(Flag::AllowReplace);
-                            change.note = Some(format!("replacing `{}` deletes the data it holds", self.name()));
+                            change.note = Some(format!(
+                                "replacing `{}` deletes the data it holds",
+                                self.name()
+                            ));
                         }
                         let mut reasons = reasons;
                         reasons.dedup();
@@ -111,7 +118,11 @@ impl<R: Resource> AnyResource for R {
             },
         }
         let outputs = observed.outputs.clone();
-        Ok(Step { change, outputs, observed: Some(Arc::new(observed)) })
+        Ok(Step {
+            change,
+            outputs,
+            observed: Some(Arc::new(observed)),
+        })
     }
 
     async fn execute(&self, cx: &Context, step: &Step, inputs: &Inputs) -> Result<Outputs> {
@@ -119,7 +130,9 @@ impl<R: Resource> AnyResource for R {
             step.observed
                 .as_ref()
                 .and_then(|o| o.downcast_ref::<Observed<R::Spec>>())
-                .ok_or_else(|| Error::Other(format!("{}: no observation to act on", self.address())))
+                .ok_or_else(|| {
+                    Error::Other(format!("{}: no observation to act on", self.address()))
+                })
         };
         match &step.change.action {
             Action::NoOp => return Ok(step.outputs.clone()),
@@ -138,7 +151,8 @@ impl<R: Resource> AnyResource for R {
                         self.address()
                     )));
                 }
-                self.update(cx, &desired, observed, &changes, inputs).await?;
+                self.update(cx, &desired, observed, &changes, inputs)
+                    .await?;
             }
             Action::Replace { .. } => {
                 let desired = self.desired(cx, inputs)?;
@@ -152,7 +166,10 @@ impl<R: Resource> AnyResource for R {
         }
         match self.observe(cx, inputs).await? {
             Observation::Present(o) => Ok(o.outputs),
-            Observation::Absent => Err(Error::Other(format!("{}: not found after apply", self.address()))),
+            Observation::Absent => Err(Error::Other(format!(
+                "{}: not found after apply",
+                self.address()
+            ))),
         }
     }
 }
@@ -175,7 +192,10 @@ pub struct PlanRun {
 impl PlanRun {
     /// The outputs as observed: what exists now.
     pub fn observed_outputs(&self) -> Outputs {
-        self.steps.values().flat_map(|s| s.outputs.clone()).collect()
+        self.steps
+            .values()
+            .flat_map(|s| s.outputs.clone())
+            .collect()
     }
 }
 
@@ -193,13 +213,20 @@ pub struct WalkError {
 impl Engine {
     /// An engine over these resources.
     pub fn new(resources: Vec<Arc<dyn AnyResource>>, concurrency: usize) -> Self {
-        Engine { resources, concurrency }
+        Engine {
+            resources,
+            concurrency,
+        }
     }
 
     fn nodes(&self) -> Vec<Node<Arc<dyn AnyResource>>> {
         self.resources
             .iter()
-            .map(|r| Node { address: r.address(), depends_on: r.depends_on(), payload: r.clone() })
+            .map(|r| Node {
+                address: r.address(),
+                depends_on: r.depends_on(),
+                payload: r.clone(),
+            })
             .collect()
     }
 
@@ -210,15 +237,23 @@ impl Engine {
     /// Observe every resource (read-only, in parallel where independent) and plan.
     pub async fn plan(&self, cx: &Context, mode: Mode) -> Result<PlanRun> {
         let steps = std::sync::Mutex::new(BTreeMap::new());
-        let report = executor::run(self.nodes(), self.concurrency, Direction::Forward, |r, inputs| {
-            let steps = &steps;
-            async move {
-                let step = r.plan(cx, &inputs, mode).await?;
-                let outputs = step.outputs.clone();
-                steps.lock().expect("not poisoned").insert(r.address(), step);
-                Ok(outputs)
-            }
-        })
+        let report = executor::run(
+            self.nodes(),
+            self.concurrency,
+            Direction::Forward,
+            |r, inputs| {
+                let steps = &steps;
+                async move {
+                    let step = r.plan(cx, &inputs, mode).await?;
+                    let outputs = step.outputs.clone();
+                    steps
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(r.address(), step);
+                    Ok(outputs)
+                }
+            },
+        )
         .await
         .map_err(|e| Error::Other(e.to_string()))?;
         finish("observing", &report)?;
@@ -227,7 +262,13 @@ impl Engine {
         if mode == Mode::Destroy {
             order.reverse();
         }
-        let plan = Plan { changes: order.iter().filter_map(|a| steps.get(a)).map(|s| s.change.clone()).collect() };
+        let plan = Plan {
+            changes: order
+                .iter()
+                .filter_map(|a| steps.get(a))
+                .map(|s| s.change.clone())
+                .collect(),
+        };
         Ok(PlanRun { plan, steps, mode })
     }
 
@@ -263,8 +304,17 @@ impl Engine {
         if report.is_success() {
             Ok(outputs)
         } else {
-            let count = report.outcomes.values().filter(|o| !matches!(o, Outcome::Done(_))).count();
-            Err(ApplyError::Partial(WalkError { what: "apply", count, summary: report.failure_summary(), partial: outputs }))
+            let count = report
+                .outcomes
+                .values()
+                .filter(|o| !matches!(o, Outcome::Done(_)))
+                .count();
+            Err(ApplyError::Partial(WalkError {
+                what: "apply",
+                count,
+                summary: report.failure_summary(),
+                partial: outputs,
+            }))
         }
     }
 }
@@ -284,8 +334,18 @@ fn finish(what: &'static str, report: &Report) -> Result<()> {
     if report.is_success() {
         return Ok(());
     }
-    let count = report.outcomes.values().filter(|o| !matches!(o, Outcome::Done(_))).count();
+    let count = report
+        .outcomes
+        .values()
+        .filter(|o| !matches!(o, Outcome::Done(_)))
+        .count();
     Err(Error::Other(
-        WalkError { what, count, summary: report.failure_summary(), partial: Outputs::new() }.to_string(),
+        WalkError {
+            what,
+            count,
+            summary: report.failure_summary(),
+            partial: Outputs::new(),
+        }
+        .to_string(),
     ))
 }

@@ -51,7 +51,10 @@ impl Error {
             (Some(code), None) => code.to_string(),
             _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
         };
-        Error::Aws { operation: operation.into(), message }
+        Error::Aws {
+            operation: operation.into(),
+            message,
+        }
     }
 
     /// The process exit code this error maps to (see [`crate::ExitCode`]).

@@ -58,7 +58,9 @@ pub struct Report {
 impl Report {
     /// Whether every node ran and succeeded.
     pub fn is_success(&self) -> bool {
-        self.outcomes.values().all(|o| matches!(o, Outcome::Done(_)))
+        self.outcomes
+            .values()
+            .all(|o| matches!(o, Outcome::Done(_)))
     }
 
     /// The failed nodes with their errors.
@@ -75,7 +77,9 @@ impl Report {
         for (a, o) in &self.outcomes {
             match o {
                 Outcome::Failed(e) => lines.push(format!("  - {a}: {e}")),
-                Outcome::Skipped { because } => lines.push(format!("  - {a}: not attempted, it waits for {because}")),
+                Outcome::Skipped { because } => {
+                    lines.push(format!("  - {a}: not attempted, it waits for {because}"))
+                }
                 Outcome::Done(_) => {}
             }
         }
@@ -104,7 +108,12 @@ pub enum GraphError {
 
 /// Walk the graph. `work` gets each node's payload and the outputs of its direct dependencies
 /// (in reverse direction, no inputs); at most `concurrency` run at once.
-pub async fn run<T, F, Fut>(nodes: Vec<Node<T>>, concurrency: usize, direction: Direction, work: F) -> Result<Report, GraphError>
+pub async fn run<T, F, Fut>(
+    nodes: Vec<Node<T>>,
+    concurrency: usize,
+    direction: Direction,
+    work: F,
+) -> Result<Report, GraphError>
 where
     F: Fn(T, Inputs) -> Fut,
     Fut: Future<Output = Result<Outputs, Error>>,
@@ -120,9 +129,10 @@ where
     let mut deps = vec![Vec::new(); n];
     for (i, node) in nodes.iter().enumerate() {
         for d in &node.depends_on {
-            let j = *index
-                .get(d)
-                .ok_or_else(|| GraphError::UnknownDependency { from: node.address.clone(), to: d.clone() })?;
+            let j = *index.get(d).ok_or_else(|| GraphError::UnknownDependency {
+                from: node.address.clone(),
+                to: d.clone(),
+            })?;
             deps[i].push(j);
         }
     }
@@ -159,7 +169,10 @@ where
             let Some(i) = ready.pop_front() else { break };
             let inputs = match direction {
                 Direction::Forward => Inputs::new(
-                    preds[i].iter().filter_map(|&j| outputs[j].clone().map(|o| (addresses[j].clone(), o))).collect(),
+                    preds[i]
+                        .iter()
+                        .filter_map(|&j| outputs[j].clone().map(|o| (addresses[j].clone(), o)))
+                        .collect(),
                 ),
                 Direction::Reverse => Inputs::default(),
             };
@@ -167,15 +180,21 @@ where
             let fut = work(payload, inputs);
             running.push(async move { (i, fut.await) });
         }
-        let Some((i, result)) = running.next().await else { break };
+        let Some((i, result)) = running.next().await else {
+            break;
+        };
         report.finished.push(addresses[i].clone());
         match result {
             Ok(out) => {
                 outputs[i] = Some(out.clone());
-                report.outcomes.insert(addresses[i].clone(), Outcome::Done(out));
+                report
+                    .outcomes
+                    .insert(addresses[i].clone(), Outcome::Done(out));
             }
             Err(e) => {
-                report.outcomes.insert(addresses[i].clone(), Outcome::Failed(e));
+                report
+                    .outcomes
+                    .insert(addresses[i].clone(), Outcome::Failed(e));
                 // Everything downstream of a failure is skipped; independent branches go on.
                 let mut stack = succs[i].clone();
                 while let Some(s) = stack.pop() {
@@ -191,7 +210,12 @@ where
             if waiting[s] == 0 {
                 match &blocked[s] {
                     Some(because) => {
-                        report.outcomes.insert(addresses[s].clone(), Outcome::Skipped { because: because.clone() });
+                        report.outcomes.insert(
+                            addresses[s].clone(),
+                            Outcome::Skipped {
+                                because: because.clone(),
+                            },
+                        );
                     }
                     None => ready.push_back(s),
                 }
@@ -201,7 +225,10 @@ where
     // Skipped nodes whose remaining predecessors were themselves skipped never reached zero.
     for (i, b) in blocked.into_iter().enumerate() {
         if let Some(because) = b {
-            report.outcomes.entry(addresses[i].clone()).or_insert(Outcome::Skipped { because });
+            report
+                .outcomes
+                .entry(addresses[i].clone())
+                .or_insert(Outcome::Skipped { because });
         }
     }
     Ok(report)
@@ -230,7 +257,12 @@ fn check_acyclic<T>(nodes: &[Node<T>], preds: &[Vec<usize>]) -> Result<(), Graph
     if seen == n {
         Ok(())
     } else {
-        Err(GraphError::Cycle((0..n).filter(|&i| indeg[i] > 0).map(|i| nodes[i].address.clone()).collect()))
+        Err(GraphError::Cycle(
+            (0..n)
+                .filter(|&i| indeg[i] > 0)
+                .map(|i| nodes[i].address.clone())
+                .collect(),
+        ))
     }
 }
 
@@ -242,16 +274,28 @@ mod tests {
     use std::time::Duration;
 
     fn node(a: &str, deps: &[&str]) -> Node<String> {
-        Node { address: Address::new(a), depends_on: deps.iter().map(|d| Address::new(*d)).collect(), payload: a.to_string() }
+        Node {
+            address: Address::new(a),
+            depends_on: deps.iter().map(|d| Address::new(*d)).collect(),
+            payload: a.to_string(),
+        }
     }
 
     fn pos(order: &[Address], a: &str) -> usize {
-        order.iter().position(|x| x.to_string() == a).unwrap_or_else(|| panic!("{a} did not finish"))
+        order
+            .iter()
+            .position(|x| x.to_string() == a)
+            .unwrap_or_else(|| panic!("{a} did not finish"))
     }
 
     #[tokio::test]
     async fn dependencies_first_and_outputs_flow() {
-        let nodes = vec![node("c", &["b"]), node("b", &["a"]), node("a", &[]), node("d", &["a", "c"])];
+        let nodes = vec![
+            node("c", &["b"]),
+            node("b", &["a"]),
+            node("a", &[]),
+            node("d", &["a", "c"]),
+        ];
         let seen = Arc::new(Mutex::new(Vec::new()));
         let report = run(nodes, 10, Direction::Forward, |name, inputs| {
             let seen = seen.clone();
@@ -271,16 +315,26 @@ mod tests {
         .unwrap();
         assert!(report.is_success());
         let f = &report.finished;
-        assert!(pos(f, "a") < pos(f, "b") && pos(f, "b") < pos(f, "c") && pos(f, "c") < pos(f, "d"));
+        assert!(
+            pos(f, "a") < pos(f, "b") && pos(f, "b") < pos(f, "c") && pos(f, "c") < pos(f, "d")
+        );
         let seen = seen.lock().unwrap();
         let d = seen.iter().find(|(n, _)| n == "d").unwrap();
-        assert_eq!(d.1, vec!["a".to_string(), "c".to_string()], "d gets exactly its direct dependencies");
+        assert_eq!(
+            d.1,
+            vec!["a".to_string(), "c".to_string()],
+            "d gets exactly its direct dependencies"
+        );
     }
 
     #[tokio::test]
     async fn reverse_walks_dependents_first() {
         let nodes = vec![node("a", &[]), node("b", &["a"]), node("c", &["b"])];
-        let report = run(nodes, 10, Direction::Reverse, |_, _| async { Ok(Outputs::new()) }).await.unwrap();
+        let report = run(nodes, 10, Direction::Reverse, |_, _| async {
+            Ok(Outputs::new())
+        })
+        .await
+        .unwrap();
         let f = &report.finished;
         assert!(pos(f, "c") < pos(f, "b") && pos(f, "b") < pos(f, "a"));
     }
@@ -303,7 +357,11 @@ mod tests {
         .await
         .unwrap();
         assert!(report.is_success());
-        assert_eq!(peak.load(Ordering::SeqCst), 3, "runs up to the bound at once, never more");
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            3,
+            "runs up to the bound at once, never more"
+        );
     }
 
     #[tokio::test]
@@ -329,11 +387,24 @@ mod tests {
         assert!(!report.is_success());
         let failed: Vec<String> = report.failures().map(|(a, _)| a.to_string()).collect();
         assert_eq!(failed, ["a", "x"]);
-        assert!(matches!(&report.outcomes[&Address::new("b")], Outcome::Skipped { because } if because.to_string() == "a"));
-        assert!(matches!(&report.outcomes[&Address::new("c")], Outcome::Skipped { .. }));
-        assert!(matches!(report.outcomes[&Address::new("z")], Outcome::Done(_)));
+        assert!(
+            matches!(&report.outcomes[&Address::new("b")], Outcome::Skipped { because } if because.to_string() == "a")
+        );
+        assert!(matches!(
+            &report.outcomes[&Address::new("c")],
+            Outcome::Skipped { .. }
+        ));
+        assert!(matches!(
+            report.outcomes[&Address::new("z")],
+            Outcome::Done(_)
+        ));
         let summary = report.failure_summary();
-        assert!(summary.contains("a: a broke") && summary.contains("x: x broke") && summary.contains("c: not attempted"), "{summary}");
+        assert!(
+            summary.contains("a: a broke")
+                && summary.contains("x: x broke")
+                && summary.contains("c: not attempted"),
+            "{summary}"
+        );
     }
 
     #[tokio::test]
@@ -343,7 +414,13 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Ok(Outputs::new()) }
         };
-        let cyc = run(vec![node("a", &["b"]), node("b", &["a"]), node("c", &[])], 4, Direction::Forward, work).await;
+        let cyc = run(
+            vec![node("a", &["b"]), node("b", &["a"]), node("c", &[])],
+            4,
+            Direction::Forward,
+            work,
+        )
+        .await;
         assert!(matches!(cyc, Err(GraphError::Cycle(_))));
         let unknown = run(vec![node("a", &["nope"])], 4, Direction::Forward, work).await;
         assert!(matches!(unknown, Err(GraphError::UnknownDependency { .. })));

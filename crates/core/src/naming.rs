@@ -18,7 +18,8 @@ impl NamingId {
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && !s.ends_with('-')
             && !s.contains("--")
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if ok {
             Ok(NamingId(s.to_string()))
         } else {
@@ -107,7 +108,10 @@ impl NameRule {
             NameRule::TagValue => (255, None),
         };
         if name.is_empty() || name.len() > max {
-            return Err(format!("`{name}` is {} characters; the limit is {max}", name.len()));
+            return Err(format!(
+                "`{name}` is {} characters; the limit is {max}",
+                name.len()
+            ));
         }
         match problem {
             Some(p) => Err(format!("`{name}` is not a valid name here: use {p}")),
@@ -152,7 +156,9 @@ mod tests {
         assert!(NameRule::S3Bucket.check(&"a".repeat(64)).is_err());
         assert!(NameRule::S3Bucket.check("Upper-case").is_err());
         assert!(NameRule::IamName.check("Dal-s3-access").is_err());
-        assert!(NameRule::InferenceProfileName.check("dal-dev-claude-3-haiku").is_ok());
+        assert!(NameRule::InferenceProfileName
+            .check("dal-dev-claude-3-haiku")
+            .is_ok());
         let err = resolve("application_data", "x".into(), None, NameRule::S3Bucket).unwrap_err();
         assert!(err.contains("names.application_data"), "{err}");
     }

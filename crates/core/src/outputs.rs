@@ -43,7 +43,10 @@ pub fn terraform_json(outputs: &Outputs) -> Value {
         .iter()
         .map(|(k, v)| {
             let ty = terraform_type(v);
-            (k.clone(), serde_json::json!({ "sensitive": false, "type": ty, "value": v }))
+            (
+                k.clone(),
+                serde_json::json!({ "sensitive": false, "type": ty, "value": v }),
+            )
         })
         .collect::<serde_json::Map<_, _>>();
     Value::Object(map)
@@ -57,11 +60,16 @@ fn terraform_type(v: &Value) -> Value {
         Value::Bool(_) => "bool".into(),
         Value::Null => "dynamic".into(),
         Value::Array(items) => {
-            serde_json::json!(["tuple", items.iter().map(terraform_type).collect::<Vec<_>>()])
+            serde_json::json!([
+                "tuple",
+                items.iter().map(terraform_type).collect::<Vec<_>>()
+            ])
         }
         Value::Object(map) => {
-            let fields =
-                map.iter().map(|(k, v)| (k.clone(), terraform_type(v))).collect::<serde_json::Map<_, _>>();
+            let fields = map
+                .iter()
+                .map(|(k, v)| (k.clone(), terraform_type(v)))
+                .collect::<serde_json::Map<_, _>>();
             serde_json::json!(["object", fields])
         }
     }
@@ -82,6 +90,9 @@ mod tests {
         assert_eq!(j["s3_bucket_ai_data_id"]["type"], "string");
         assert_eq!(j["s3_bucket_ai_data_id"]["sensitive"], false);
         assert_eq!(j["elasticache_port"]["type"], "number");
-        assert_eq!(j["postgresql_databases"]["type"], serde_json::json!(["tuple", ["string"]]));
+        assert_eq!(
+            j["postgresql_databases"]["type"],
+            serde_json::json!(["tuple", ["string"]])
+        );
     }
 }

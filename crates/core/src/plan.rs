@@ -85,7 +85,14 @@ pub struct PlannedChange {
 impl PlannedChange {
     /// A change with no fields, flag or note.
     pub fn new(address: Address, name: impl Into<String>, action: Action) -> Self {
-        PlannedChange { address, name: name.into(), action, fields: Vec::new(), requires: None, note: None }
+        PlannedChange {
+            address,
+            name: name.into(),
+            action,
+            fields: Vec::new(),
+            requires: None,
+            note: None,
+        }
     }
 }
 
@@ -153,7 +160,10 @@ impl fmt::Display for Plan {
                 Action::Create => "will be created".to_string(),
                 Action::Update => "will be updated in-place".to_string(),
                 Action::Replace { reasons } => {
-                    format!("must be replaced ({} cannot change in place)", reasons.join(", "))
+                    format!(
+                        "must be replaced ({} cannot change in place)",
+                        reasons.join(", ")
+                    )
                 }
                 Action::Delete => "will be destroyed".to_string(),
                 Action::Adopt => "exists without our tags and will be adopted".to_string(),
@@ -168,7 +178,11 @@ impl fmt::Display for Plan {
             }
             writeln!(out, "{:>3} {}", c.action.symbol(), c.address)?;
             for field in &c.fields {
-                let marker = if field.forces_replacement { "  # forces replacement" } else { "" };
+                let marker = if field.forces_replacement {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
                 let sym = match (&field.before, &field.after) {
                     (None, Some(_)) => "+",
                     (Some(_), None) => "-",
@@ -186,7 +200,11 @@ impl fmt::Display for Plan {
         }
         let s = self.summary();
         if self.has_changes() {
-            write!(out, "Plan: {} to add, {} to change, {} to destroy.", s.add, s.change, s.destroy)?;
+            write!(
+                out,
+                "Plan: {} to add, {} to change, {} to destroy.",
+                s.add, s.change, s.destroy
+            )?;
         } else {
             write!(out, "No changes. Your infrastructure matches the configuration.\n0 to add, 0 to change, 0 to destroy.")?;
         }
@@ -205,7 +223,8 @@ mod tests {
 
     #[test]
     fn renders_like_terraform() {
-        let mut update = PlannedChange::new(addr("aws_s3_bucket.ai_data"), "dal-ai-data", Action::Update);
+        let mut update =
+            PlannedChange::new(addr("aws_s3_bucket.ai_data"), "dal-ai-data", Action::Update);
         update.fields.push(FieldChange {
             path: "versioning".into(),
             before: Some(json!("Suspended")),
@@ -215,7 +234,9 @@ mod tests {
         let mut replace = PlannedChange::new(
             addr("aws_elasticache_replication_group.redis"),
             "dal-redis",
-            Action::Replace { reasons: vec!["port".into()] },
+            Action::Replace {
+                reasons: vec!["port".into()],
+            },
         );
         replace.fields.push(FieldChange {
             path: "port".into(),
@@ -226,7 +247,11 @@ mod tests {
         replace.requires = Some(Flag::AllowReplace);
         let plan = Plan {
             changes: vec![
-                PlannedChange::new(addr("aws_iam_user.s3_access"), "dal-s3-access", Action::Create),
+                PlannedChange::new(
+                    addr("aws_iam_user.s3_access"),
+                    "dal-s3-access",
+                    Action::Create,
+                ),
                 update,
                 replace,
                 PlannedChange::new(addr("aws_s3_bucket.old"), "old", Action::Delete),
@@ -236,13 +261,28 @@ mod tests {
         let text = plan.to_string();
         assert!(text.contains("  + aws_iam_user.s3_access"), "{text}");
         assert!(text.contains("  ~ aws_s3_bucket.ai_data"), "{text}");
-        assert!(text.contains("~ versioning: \"Suspended\" -> \"Enabled\""), "{text}");
-        assert!(text.contains("-/+ aws_elasticache_replication_group.redis"), "{text}");
-        assert!(text.contains("port: 6379 -> 6380  # forces replacement"), "{text}");
+        assert!(
+            text.contains("~ versioning: \"Suspended\" -> \"Enabled\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("-/+ aws_elasticache_replication_group.redis"),
+            "{text}"
+        );
+        assert!(
+            text.contains("port: 6379 -> 6380  # forces replacement"),
+            "{text}"
+        );
         assert!(text.contains("needs --allow-replace"), "{text}");
         assert!(text.contains("  - aws_s3_bucket.old"), "{text}");
-        assert!(!text.contains("aws_s3_bucket.same"), "no-ops are not listed: {text}");
-        assert!(text.ends_with("Plan: 2 to add, 1 to change, 2 to destroy."), "{text}");
+        assert!(
+            !text.contains("aws_s3_bucket.same"),
+            "no-ops are not listed: {text}"
+        );
+        assert!(
+            text.ends_with("Plan: 2 to add, 1 to change, 2 to destroy."),
+            "{text}"
+        );
         let j = plan.to_json();
         assert_eq!(j["summary"], json!({"add": 2, "change": 1, "destroy": 2}));
         assert_eq!(j["changes"][2]["action"]["kind"], "replace");
@@ -251,8 +291,12 @@ mod tests {
 
     #[test]
     fn empty_plan_says_no_changes() {
-        let plan = Plan { changes: vec![PlannedChange::new(addr("a.b"), "b", Action::NoOp)] };
+        let plan = Plan {
+            changes: vec![PlannedChange::new(addr("a.b"), "b", Action::NoOp)],
+        };
         assert!(!plan.has_changes());
-        assert!(plan.to_string().ends_with("0 to add, 0 to change, 0 to destroy."));
+        assert!(plan
+            .to_string()
+            .ends_with("0 to add, 0 to change, 0 to destroy."));
     }
 }

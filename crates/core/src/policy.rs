@@ -88,7 +88,12 @@ impl Statement {
     }
 
     /// Add a condition `operator: {key: [values]}`.
-    pub fn condition<I: IntoIterator<Item = S>, S: Into<String>>(mut self, operator: &str, key: &str, values: I) -> Self {
+    pub fn condition<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        operator: &str,
+        key: &str,
+        values: I,
+    ) -> Self {
         self.condition
             .entry(operator.to_string())
             .or_default()
@@ -103,7 +108,15 @@ impl Statement {
         if let Some(sid) = &self.sid {
             m.insert("Sid".into(), sid.clone().into());
         }
-        m.insert("Effect".into(), if self.effect == Effect::Allow { "Allow" } else { "Deny" }.into());
+        m.insert(
+            "Effect".into(),
+            if self.effect == Effect::Allow {
+                "Allow"
+            } else {
+                "Deny"
+            }
+            .into(),
+        );
         match &self.principal {
             Some(Principal::Any) => {
                 m.insert("Principal".into(), "*".into());
@@ -149,7 +162,10 @@ impl PolicyDocument {
     pub fn new(statements: impl IntoIterator<Item = Statement>) -> Self {
         let mut statements: Vec<_> = statements.into_iter().collect();
         statements.sort();
-        PolicyDocument { version: "2012-10-17".into(), statements }
+        PolicyDocument {
+            version: "2012-10-17".into(),
+            statements,
+        }
     }
 
     /// The statements, in normalized order.
@@ -185,10 +201,19 @@ impl PolicyDocument {
     }
 
     fn from_value(v: &Value) -> Result<Self, PolicyParseError> {
-        let obj = v.as_object().ok_or_else(|| PolicyParseError("not an object".into()))?;
-        let version = obj.get("Version").and_then(Value::as_str).unwrap_or("2008-10-17").to_string();
+        let obj = v
+            .as_object()
+            .ok_or_else(|| PolicyParseError("not an object".into()))?;
+        let version = obj
+            .get("Version")
+            .and_then(Value::as_str)
+            .unwrap_or("2008-10-17")
+            .to_string();
         let statements = match obj.get("Statement") {
-            Some(Value::Array(items)) => items.iter().map(parse_statement).collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(parse_statement)
+                .collect::<Result<Vec<_>, _>>()?,
             Some(one @ Value::Object(_)) => vec![parse_statement(one)?],
             _ => Vec::new(),
         };
@@ -221,7 +246,9 @@ fn scalar_string(v: &Value) -> String {
 }
 
 fn parse_statement(v: &Value) -> Result<Statement, PolicyParseError> {
-    let obj = v.as_object().ok_or_else(|| PolicyParseError("statement is not an object".into()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| PolicyParseError("statement is not an object".into()))?;
     let effect = match obj.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
@@ -230,23 +257,32 @@ fn parse_statement(v: &Value) -> Result<Statement, PolicyParseError> {
     let principal = match obj.get("Principal") {
         None => None,
         Some(Value::String(s)) if s == "*" => Some(Principal::Any),
-        Some(Value::Object(m)) => {
-            Some(Principal::Map(m.iter().map(|(k, v)| (k.clone(), string_set(Some(v)))).collect()))
-        }
+        Some(Value::Object(m)) => Some(Principal::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), string_set(Some(v))))
+                .collect(),
+        )),
         Some(other) => return Err(PolicyParseError(format!("unknown principal {other}"))),
     };
     let mut condition = BTreeMap::new();
     if let Some(Value::Object(ops)) = obj.get("Condition") {
         for (op, keys) in ops {
-            let keys = keys.as_object().ok_or_else(|| PolicyParseError("condition is not an object".into()))?;
-            let entry: &mut BTreeMap<String, BTreeSet<String>> = condition.entry(op.clone()).or_default();
+            let keys = keys
+                .as_object()
+                .ok_or_else(|| PolicyParseError("condition is not an object".into()))?;
+            let entry: &mut BTreeMap<String, BTreeSet<String>> =
+                condition.entry(op.clone()).or_default();
             for (k, vals) in keys {
                 entry.insert(k.clone(), string_set(Some(vals)));
             }
         }
     }
     Ok(Statement {
-        sid: obj.get("Sid").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string),
+        sid: obj
+            .get("Sid")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         effect,
         principal,
         action: string_set(obj.get("Action")),
@@ -278,7 +314,10 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        assert_eq!(PolicyDocument::parse(&ours().to_json_string()).unwrap(), ours());
+        assert_eq!(
+            PolicyDocument::parse(&ours().to_json_string()).unwrap(),
+            ours()
+        );
     }
 
     #[test]
@@ -291,7 +330,8 @@ mod tests {
         assert_eq!(PolicyDocument::parse(aws).unwrap(), ours());
         // IAM returns documents URL-encoded.
         let encoded: String =
-            percent_encoding::utf8_percent_encode(aws, percent_encoding::NON_ALPHANUMERIC).to_string();
+            percent_encoding::utf8_percent_encode(aws, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         assert_eq!(PolicyDocument::parse(&encoded).unwrap(), ours());
         // A single statement as an object rather than an array.
         let single = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;

@@ -102,7 +102,11 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "refused for safety, nothing was changed:")?;
         for c in &self.changes {
-            write!(f, "\n  - {}: {}; pass {} to allow it", c.address, c.reason, c.flag)?;
+            write!(
+                f,
+                "\n  - {}: {}; pass {} to allow it",
+                c.address, c.reason, c.flag
+            )?;
         }
         Ok(())
     }
@@ -112,18 +116,30 @@ impl fmt::Display for Refusal {
 ///
 /// `protected` is the environment's `protected` setting (prod): destroy, replacement, purge and
 /// rotation then also need `--confirm-env <environment>`, which `--auto-approve` never stands in for.
-pub fn check(plan: &Plan, environment: &str, protected: bool, flags: &SafetyFlags) -> Result<(), Refusal> {
+pub fn check(
+    plan: &Plan,
+    environment: &str,
+    protected: bool,
+    flags: &SafetyFlags,
+) -> Result<(), Refusal> {
     let mut changes = Vec::new();
     let confirmed = flags.confirm_env.as_deref() == Some(environment);
     for c in &plan.changes {
         if let Some(flag) = c.requires {
             if !flags.has(flag) {
                 let reason = c.note.clone().unwrap_or_else(|| match &c.action {
-                    Action::Replace { reasons } => format!("replacing it would lose its data ({} changed)", reasons.join(", ")),
+                    Action::Replace { reasons } => format!(
+                        "replacing it would lose its data ({} changed)",
+                        reasons.join(", ")
+                    ),
                     Action::Adopt => format!("`{}` exists without our tags", c.name),
                     other => format!("{other:?} is guarded"),
                 });
-                changes.push(RefusedChange { address: c.address.to_string(), reason, flag: flag.to_string() });
+                changes.push(RefusedChange {
+                    address: c.address.to_string(),
+                    reason,
+                    flag: flag.to_string(),
+                });
                 continue;
             }
         }
@@ -161,7 +177,16 @@ mod tests {
         let p = plan_with(Action::Delete, Some(Flag::PurgeBuckets));
         let err = check(&p, "dev", false, &SafetyFlags::default()).unwrap_err();
         assert!(err.to_string().contains("--purge-buckets"), "{err}");
-        assert!(check(&p, "dev", false, &SafetyFlags { purge_buckets: true, ..Default::default() }).is_ok());
+        assert!(check(
+            &p,
+            "dev",
+            false,
+            &SafetyFlags {
+                purge_buckets: true,
+                ..Default::default()
+            }
+        )
+        .is_ok());
     }
 
     #[test]
@@ -170,12 +195,24 @@ mod tests {
         assert!(check(&p, "prod", false, &SafetyFlags::default()).is_ok());
         let err = check(&p, "prod", true, &SafetyFlags::default()).unwrap_err();
         assert!(err.to_string().contains("--confirm-env prod"), "{err}");
-        let wrong = SafetyFlags { confirm_env: Some("dev".into()), ..Default::default() };
+        let wrong = SafetyFlags {
+            confirm_env: Some("dev".into()),
+            ..Default::default()
+        };
         assert!(check(&p, "prod", true, &wrong).is_err());
-        let right = SafetyFlags { confirm_env: Some("prod".into()), ..Default::default() };
+        let right = SafetyFlags {
+            confirm_env: Some("prod".into()),
+            ..Default::default()
+        };
         assert!(check(&p, "prod", true, &right).is_ok());
         // Creating or updating needs no confirmation.
-        assert!(check(&plan_with(Action::Update, None), "prod", true, &SafetyFlags::default()).is_ok());
+        assert!(check(
+            &plan_with(Action::Update, None),
+            "prod",
+            true,
+            &SafetyFlags::default()
+        )
+        .is_ok());
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
-    ExpirationStatus, LifecycleRule as SdkRule, LifecycleRuleFilter, ObjectIdentifier, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule as SdkRule,
+    LifecycleRuleFilter, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use aws_sdk_s3::Client;
@@ -142,7 +143,10 @@ impl Bucket {
 
     fn outputs(&self) -> Outputs {
         let mut o = Outputs::new();
-        o.insert(format!("s3_bucket_{}_id", self.key), self.name.clone().into());
+        o.insert(
+            format!("s3_bucket_{}_id", self.key),
+            self.name.clone().into(),
+        );
         o.insert(format!("s3_bucket_{}_arn", self.key), self.arn().into());
         o
     }
@@ -165,36 +169,72 @@ impl Bucket {
         let c = &self.client;
         let (b, o) = (&self.name, &self.account_id);
         let versioning = async {
-            let out = c.get_bucket_versioning().bucket(b).expected_bucket_owner(o).send().await.map_err(|e| aws_err("GetBucketVersioning", b, &e))?;
-            Ok::<_, Error>(out.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "Disabled".into()))
+            let out = c
+                .get_bucket_versioning()
+                .bucket(b)
+                .expected_bucket_owner(o)
+                .send()
+                .await
+                .map_err(|e| aws_err("GetBucketVersioning", b, &e))?;
+            Ok::<_, Error>(
+                out.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "Disabled".into()),
+            )
         };
         let encryption = async {
-            match c.get_bucket_encryption().bucket(b).expected_bucket_owner(o).send().await {
-                Ok(out) => Ok(out.server_side_encryption_configuration().and_then(|cfg| cfg.rules().first()).and_then(|rule| {
-                    rule.apply_server_side_encryption_by_default().map(|d| Encryption {
-                        algorithm: d.sse_algorithm().as_str().to_string(),
-                        kms_key: d.kms_master_key_id().map(str::to_string),
-                        bucket_key: rule.bucket_key_enabled().unwrap_or(false),
-                    })
-                })),
-                Err(e) if is_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => Ok(None),
+            match c
+                .get_bucket_encryption()
+                .bucket(b)
+                .expected_bucket_owner(o)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out
+                    .server_side_encryption_configuration()
+                    .and_then(|cfg| cfg.rules().first())
+                    .and_then(|rule| {
+                        rule.apply_server_side_encryption_by_default()
+                            .map(|d| Encryption {
+                                algorithm: d.sse_algorithm().as_str().to_string(),
+                                kms_key: d.kms_master_key_id().map(str::to_string),
+                                bucket_key: rule.bucket_key_enabled().unwrap_or(false),
+                            })
+                    })),
+                Err(e) if is_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
+                    Ok(None)
+                }
                 Err(e) => Err(aws_err("GetBucketEncryption", b, &e)),
             }
         };
         let pab = async {
-            match c.get_public_access_block().bucket(b).expected_bucket_owner(o).send().await {
-                Ok(out) => Ok(out.public_access_block_configuration().map(|p| PublicAccessBlock {
-                    block_public_acls: p.block_public_acls().unwrap_or(false),
-                    ignore_public_acls: p.ignore_public_acls().unwrap_or(false),
-                    block_public_policy: p.block_public_policy().unwrap_or(false),
-                    restrict_public_buckets: p.restrict_public_buckets().unwrap_or(false),
-                })),
+            match c
+                .get_public_access_block()
+                .bucket(b)
+                .expected_bucket_owner(o)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out
+                    .public_access_block_configuration()
+                    .map(|p| PublicAccessBlock {
+                        block_public_acls: p.block_public_acls().unwrap_or(false),
+                        ignore_public_acls: p.ignore_public_acls().unwrap_or(false),
+                        block_public_policy: p.block_public_policy().unwrap_or(false),
+                        restrict_public_buckets: p.restrict_public_buckets().unwrap_or(false),
+                    })),
                 Err(e) if is_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Ok(None),
                 Err(e) => Err(aws_err("GetPublicAccessBlock", b, &e)),
             }
         };
         let lifecycle = async {
-            match c.get_bucket_lifecycle_configuration().bucket(b).expected_bucket_owner(o).send().await {
+            match c
+                .get_bucket_lifecycle_configuration()
+                .bucket(b)
+                .expected_bucket_owner(o)
+                .send()
+                .await
+            {
                 Ok(out) => Ok(Some(
                     out.rules()
                         .iter()
@@ -202,12 +242,23 @@ impl Bucket {
                             let mut transitions: Vec<(i32, String)> = r
                                 .transitions()
                                 .iter()
-                                .map(|t| (t.days().unwrap_or(0), t.storage_class().map(|s| s.as_str().to_string()).unwrap_or_default()))
+                                .map(|t| {
+                                    (
+                                        t.days().unwrap_or(0),
+                                        t.storage_class()
+                                            .map(|s| s.as_str().to_string())
+                                            .unwrap_or_default(),
+                                    )
+                                })
                                 .collect();
                             transitions.sort();
                             let enabled = r.status() == &ExpirationStatus::Enabled;
                             LifecycleRule {
-                                id: if enabled { r.id().unwrap_or_default().to_string() } else { format!("{} (disabled)", r.id().unwrap_or_default()) },
+                                id: if enabled {
+                                    r.id().unwrap_or_default().to_string()
+                                } else {
+                                    format!("{} (disabled)", r.id().unwrap_or_default())
+                                },
                                 transitions,
                             }
                         })
@@ -218,9 +269,17 @@ impl Bucket {
             }
         };
         let policy = async {
-            match c.get_bucket_policy().bucket(b).expected_bucket_owner(o).send().await {
+            match c
+                .get_bucket_policy()
+                .bucket(b)
+                .expected_bucket_owner(o)
+                .send()
+                .await
+            {
                 Ok(out) => match out.policy() {
-                    Some(text) => PolicyDocument::parse(text).map(Some).map_err(|e| Error::Other(format!("bucket policy of {b}: {e}"))),
+                    Some(text) => PolicyDocument::parse(text)
+                        .map(Some)
+                        .map_err(|e| Error::Other(format!("bucket policy of {b}: {e}"))),
                     None => Ok(None),
                 },
                 Err(e) if is_code(&e, &["NoSuchBucketPolicy"]) => Ok(None),
@@ -228,15 +287,32 @@ impl Bucket {
             }
         };
         let tags = async {
-            match c.get_bucket_tagging().bucket(b).expected_bucket_owner(o).send().await {
-                Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
+            match c
+                .get_bucket_tagging()
+                .bucket(b)
+                .expected_bucket_owner(o)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()),
                 Err(e) if is_code(&e, &["NoSuchTagSet", "NoSuchTagSetError"]) => Ok(Tags::new()),
                 Err(e) => Err(aws_err("GetBucketTagging", b, &e)),
             }
         };
         let (versioning, encryption, public_access_block, lifecycle, policy, tags) =
             futures::try_join!(versioning, encryption, pab, lifecycle, policy, tags)?;
-        Ok(BucketSpec { versioning, encryption, public_access_block, lifecycle, policy, tags })
+        Ok(BucketSpec {
+            versioning,
+            encryption,
+            public_access_block,
+            lifecycle,
+            policy,
+            tags,
+        })
     }
 
     async fn holds_data(&self) -> Result<bool> {
@@ -261,13 +337,17 @@ impl Bucket {
                 c.put_bucket_versioning()
                     .bucket(b)
                     .expected_bucket_owner(o)
-                    .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                    .versioning_configuration(
+                        VersioningConfiguration::builder().status(status).build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| aws_err("PutBucketVersioning", b, &e))?;
             }
             "encryption" => {
-                let Some(enc) = &desired.encryption else { return Ok(()) };
+                let Some(enc) = &desired.encryption else {
+                    return Ok(());
+                };
                 let default = ServerSideEncryptionByDefault::builder()
                     .sse_algorithm(ServerSideEncryption::from(enc.algorithm.as_str()))
                     .set_kms_master_key_id(enc.kms_key.clone())
@@ -277,7 +357,10 @@ impl Bucket {
                     .apply_server_side_encryption_by_default(default)
                     .bucket_key_enabled(enc.bucket_key)
                     .build();
-                let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(build_err)?;
+                let cfg = ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(build_err)?;
                 c.put_bucket_encryption()
                     .bucket(b)
                     .expected_bucket_owner(o)
@@ -287,7 +370,9 @@ impl Bucket {
                     .map_err(|e| aws_err("PutBucketEncryption", b, &e))?;
             }
             "public_access_block" => {
-                let Some(p) = &desired.public_access_block else { return Ok(()) };
+                let Some(p) = &desired.public_access_block else {
+                    return Ok(());
+                };
                 let cfg = PublicAccessBlockConfiguration::builder()
                     .block_public_acls(p.block_public_acls)
                     .ignore_public_acls(p.ignore_public_acls)
@@ -320,12 +405,18 @@ impl Bucket {
                             .filter(LifecycleRuleFilter::builder().prefix("").build());
                         for (days, class) in &r.transitions {
                             rule = rule.transitions(
-                                Transition::builder().days(*days).storage_class(TransitionStorageClass::from(class.as_str())).build(),
+                                Transition::builder()
+                                    .days(*days)
+                                    .storage_class(TransitionStorageClass::from(class.as_str()))
+                                    .build(),
                             );
                         }
                         sdk_rules.push(rule.build().map_err(build_err)?);
                     }
-                    let cfg = BucketLifecycleConfiguration::builder().set_rules(Some(sdk_rules)).build().map_err(build_err)?;
+                    let cfg = BucketLifecycleConfiguration::builder()
+                        .set_rules(Some(sdk_rules))
+                        .build()
+                        .map_err(build_err)?;
                     c.put_bucket_lifecycle_configuration()
                         .bucket(b)
                         .expected_bucket_owner(o)
@@ -353,7 +444,10 @@ impl Bucket {
                     .iter()
                     .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err))
                     .collect::<Result<Vec<_>>>()?;
-                let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(build_err)?;
+                let tagging = Tagging::builder()
+                    .set_tag_set(Some(set))
+                    .build()
+                    .map_err(build_err)?;
                 c.put_bucket_tagging()
                     .bucket(b)
                     .expected_bucket_owner(o)
@@ -362,7 +456,11 @@ impl Bucket {
                     .await
                     .map_err(|e| aws_err("PutBucketTagging", b, &e))?;
             }
-            other => return Err(Error::Other(format!("bucket {b}: no way to change `{other}`"))),
+            other => {
+                return Err(Error::Other(format!(
+                    "bucket {b}: no way to change `{other}`"
+                )))
+            }
         }
         Ok(())
     }
@@ -395,8 +493,18 @@ impl Bucket {
                 .versions()
                 .iter()
                 .map(|v| (v.key(), v.version_id()))
-                .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
-                .map(|(k, v)| ObjectIdentifier::builder().set_key(k.map(str::to_string)).set_version_id(v.map(str::to_string)).build().map_err(build_err))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .set_key(k.map(str::to_string))
+                        .set_version_id(v.map(str::to_string))
+                        .build()
+                        .map_err(build_err)
+                })
                 .collect::<Result<Vec<_>>>()?;
             if ids.is_empty() {
                 return Ok(deleted);
@@ -407,7 +515,13 @@ impl Bucket {
                 .delete_objects()
                 .bucket(&self.name)
                 .expected_bucket_owner(&self.account_id)
-                .delete(Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(build_err)?)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(ids))
+                        .quiet(true)
+                        .build()
+                        .map_err(build_err)?,
+                )
                 .send()
                 .await
                 .map_err(|e| aws_err("DeleteObjects", &self.name, &e))?;
@@ -443,7 +557,11 @@ impl Resource for Bucket {
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<BucketSpec> {
         Ok(BucketSpec {
             versioning: "Enabled".into(),
-            encryption: Some(Encryption { algorithm: "aws:kms".into(), kms_key: Some(self.kms_key_arn.clone()), bucket_key: true }),
+            encryption: Some(Encryption {
+                algorithm: "aws:kms".into(),
+                kms_key: Some(self.kms_key_arn.clone()),
+                bucket_key: true,
+            }),
             public_access_block: Some(PublicAccessBlock {
                 block_public_acls: true,
                 ignore_public_acls: true,
@@ -461,12 +579,23 @@ impl Resource for Bucket {
             return Ok(Observation::Absent);
         }
         let (spec, holds_data) = futures::try_join!(self.observe_spec(), self.holds_data())?;
-        Ok(Observation::Present(Observed { tags: spec.tags.clone(), spec, outputs: self.outputs(), holds_data }))
+        Ok(Observation::Present(Observed {
+            tags: spec.tags.clone(),
+            spec,
+            outputs: self.outputs(),
+            holds_data,
+        }))
     }
 
     fn delete_guard(&self, observed: &Observed<BucketSpec>) -> Option<(Flag, String)> {
         observed.holds_data.then(|| {
-            (Flag::PurgeBuckets, format!("bucket `{}` holds objects; destroying it deletes every object and version", self.name))
+            (
+                Flag::PurgeBuckets,
+                format!(
+                    "bucket `{}` holds objects; destroying it deletes every object and version",
+                    self.name
+                ),
+            )
         })
     }
 
@@ -474,7 +603,9 @@ impl Resource for Bucket {
         let mut req = self.client.create_bucket().bucket(&self.name);
         if self.region != "us-east-1" {
             req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(self.region.as_str())).build(),
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
             );
         }
         match req.send().await {
@@ -491,7 +622,14 @@ impl Resource for Bucket {
         }
         // Tags first so that an interrupted create leaves a bucket we recognise as ours;
         // the public access block before the policy.
-        for field in ["tags", "public_access_block", "encryption", "versioning", "lifecycle", "policy"] {
+        for field in [
+            "tags",
+            "public_access_block",
+            "encryption",
+            "versioning",
+            "lifecycle",
+            "policy",
+        ] {
             if field == "lifecycle" && desired.lifecycle.is_none() {
                 continue;
             }
@@ -519,7 +657,10 @@ impl Resource for Bucket {
     async fn delete(&self, cx: &Context, observed: &Observed<BucketSpec>) -> Result<()> {
         if observed.holds_data || self.holds_data().await? {
             if !cx.flags.purge_buckets {
-                return Err(Error::Other(format!("bucket `{}` holds objects; pass --purge-buckets to delete them", self.name)));
+                return Err(Error::Other(format!(
+                    "bucket `{}` holds objects; pass --purge-buckets to delete them",
+                    self.name
+                )));
             }
             // The policy denies data operations outside the VPC, so it goes first.
             if observed.spec.policy.is_some() {
@@ -528,7 +669,14 @@ impl Resource for Bucket {
             let n = self.purge().await?;
             tracing::info!(bucket = %self.name, objects = n, "purged");
         }
-        match self.client.delete_bucket().bucket(&self.name).expected_bucket_owner(&self.account_id).send().await {
+        match self
+            .client
+            .delete_bucket()
+            .bucket(&self.name)
+            .expected_bucket_owner(&self.account_id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, &["NoSuchBucket"]) => Ok(()),
             Err(e) => Err(aws_err("DeleteBucket", &self.name, &e)),

@@ -11,14 +11,16 @@ mod user;
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 use layer_core::config::{Environment, Infrastructure};
 use layer_core::engine::AnyResource;
 use layer_core::Result;
 
-pub use bucket::{bucket_policy, Bucket, BucketSpec, Encryption, LifecycleRule, PublicAccessBlock};
-pub use settings::{S3Names, S3Settings};
-pub use user::{user_policy, AccessUser, AccessUserSpec};
+pub use bucket::{
+    bucket_policy, Bucket, BucketSpec, Encryption, LifecycleRule, PublicAccessBlock, DATA_ACTIONS,
+};
+pub use settings::{NameOverrides, S3Names, S3Settings};
+pub use user::{user_policy, AccessUser, AccessUserSpec, POLICY_NAME};
 
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "s3";

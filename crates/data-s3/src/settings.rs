@@ -56,15 +56,39 @@ impl S3Settings {
         let nid = &env.naming_id;
         let err = |e: String| env.invalid("s3.names", &e);
         if self.application_data_ia_days < 30 {
-            return Err(env.invalid("s3.application_data_ia_days", "S3 moves objects to Standard-IA after 30 days at the earliest; use 30 or more"));
+            return Err(env.invalid(
+                "s3.application_data_ia_days",
+                "S3 moves objects to Standard-IA after 30 days at the earliest; use 30 or more",
+            ));
         }
         if self.application_data_glacier_days <= self.application_data_ia_days {
-            return Err(env.invalid("s3.application_data_glacier_days", "must be later than application_data_ia_days"));
+            return Err(env.invalid(
+                "s3.application_data_glacier_days",
+                "must be later than application_data_ia_days",
+            ));
         }
         Ok(S3Names {
-            application_data: resolve("application_data", format!("{nid}-application-data"), self.names.application_data.as_ref(), NameRule::S3Bucket).map_err(err)?,
-            ai_data: resolve("ai_data", format!("{nid}-ai-data"), self.names.ai_data.as_ref(), NameRule::S3Bucket).map_err(err)?,
-            s3_access_user: resolve("s3_access_user", format!("{nid}-s3-access"), self.names.s3_access_user.as_ref(), NameRule::IamName).map_err(err)?,
+            application_data: resolve(
+                "application_data",
+                format!("{nid}-application-data"),
+                self.names.application_data.as_ref(),
+                NameRule::S3Bucket,
+            )
+            .map_err(err)?,
+            ai_data: resolve(
+                "ai_data",
+                format!("{nid}-ai-data"),
+                self.names.ai_data.as_ref(),
+                NameRule::S3Bucket,
+            )
+            .map_err(err)?,
+            s3_access_user: resolve(
+                "s3_access_user",
+                format!("{nid}-s3-access"),
+                self.names.s3_access_user.as_ref(),
+                NameRule::IamName,
+            )
+            .map_err(err)?,
         })
     }
 

@@ -39,7 +39,10 @@ pub fn user_policy(bucket_arns: &[String], kms_key_arn: &str) -> PolicyDocument 
             .sid("Objects")
             .actions(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
             .resources(bucket_arns.iter().map(|a| format!("{a}/*"))),
-        Statement::new(Effect::Allow).sid("List").actions(["s3:ListBucket"]).resources(bucket_arns.iter().cloned()),
+        Statement::new(Effect::Allow)
+            .sid("List")
+            .actions(["s3:ListBucket"])
+            .resources(bucket_arns.iter().cloned()),
         Statement::new(Effect::Allow)
             .sid("Kms")
             .actions(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
@@ -57,7 +60,13 @@ fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
 
 fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
     tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| Error::Other(format!("building IAM tags: {e}"))))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| Error::Other(format!("building IAM tags: {e}")))
+        })
         .collect()
 }
 
@@ -80,7 +89,13 @@ impl AccessUser {
 
     async fn delete_dependents(&self) -> Result<()> {
         let n = &self.name;
-        let keys = self.client.list_access_keys().user_name(n).send().await.map_err(|e| aws_err("ListAccessKeys", n, &e))?;
+        let keys = self
+            .client
+            .list_access_keys()
+            .user_name(n)
+            .send()
+            .await
+            .map_err(|e| aws_err("ListAccessKeys", n, &e))?;
         for k in keys.access_key_metadata() {
             if let Some(id) = k.access_key_id() {
                 self.client
@@ -92,7 +107,13 @@ impl AccessUser {
                     .map_err(|e| aws_err("DeleteAccessKey", n, &e))?;
             }
         }
-        let inline = self.client.list_user_policies().user_name(n).send().await.map_err(|e| aws_err("ListUserPolicies", n, &e))?;
+        let inline = self
+            .client
+            .list_user_policies()
+            .user_name(n)
+            .send()
+            .await
+            .map_err(|e| aws_err("ListUserPolicies", n, &e))?;
         for p in inline.policy_names() {
             self.client
                 .delete_user_policy()
@@ -145,19 +166,33 @@ impl Resource for AccessUser {
             .iter()
             .map(|k| inputs.str(&bucket_address(k), &format!("s3_bucket_{k}_arn")))
             .collect::<Result<Vec<_>>>()?;
-        Ok(AccessUserSpec { policy: Some(user_policy(&arns, &self.kms_key_arn)), tags: cx.tags.clone() })
+        Ok(AccessUserSpec {
+            policy: Some(user_policy(&arns, &self.kms_key_arn)),
+            tags: cx.tags.clone(),
+        })
     }
 
-    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<AccessUserSpec>> {
+    async fn observe(
+        &self,
+        _cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observation<AccessUserSpec>> {
         let n = &self.name;
         let user = match self.client.get_user().user_name(n).send().await {
             Ok(out) => out.user,
             Err(e) if not_found(&e) => return Ok(Observation::Absent),
             Err(e) => return Err(aws_err("GetUser", n, &e)),
         };
-        let Some(user) = user else { return Ok(Observation::Absent) };
+        let Some(user) = user else {
+            return Ok(Observation::Absent);
+        };
         let tags_req = self.client.list_user_tags().user_name(n).send();
-        let policy_req = self.client.get_user_policy().user_name(n).policy_name(POLICY_NAME).send();
+        let policy_req = self
+            .client
+            .get_user_policy()
+            .user_name(n)
+            .policy_name(POLICY_NAME)
+            .send();
         let (tags, policy) = futures::join!(tags_req, policy_req);
         let tags: Tags = tags
             .map_err(|e| aws_err("ListUserTags", n, &e))?
@@ -176,11 +211,31 @@ impl Resource for AccessUser {
         let mut outputs = Outputs::new();
         outputs.insert("s3_access_iam_user_name".into(), user.user_name().into());
         outputs.insert("s3_access_iam_user_arn".into(), user.arn().into());
-        Ok(Observation::Present(Observed { spec: AccessUserSpec { policy, tags: tags.clone() }, tags, outputs, holds_data: false }))
+        Ok(Observation::Present(Observed {
+            spec: AccessUserSpec {
+                policy,
+                tags: tags.clone(),
+            },
+            tags,
+            outputs,
+            holds_data: false,
+        }))
     }
 
-    async fn create(&self, _cx: &Context, desired: &AccessUserSpec, _inputs: &Inputs) -> Result<()> {
-        match self.client.create_user().user_name(&self.name).set_tags(Some(sdk_tags(&desired.tags)?)).send().await {
+    async fn create(
+        &self,
+        _cx: &Context,
+        desired: &AccessUserSpec,
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        match self
+            .client
+            .create_user()
+            .user_name(&self.name)
+            .set_tags(Some(sdk_tags(&desired.tags)?))
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.code() == Some("EntityAlreadyExists") => {}
             Err(e) => return Err(aws_err("CreateUser", &self.name, &e)),
@@ -201,7 +256,12 @@ impl Resource for AccessUser {
     ) -> Result<()> {
         let n = &self.name;
         if changes.iter().any(|c| c.field() == "tags") {
-            let stale: Vec<String> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).cloned().collect();
+            let stale: Vec<String> = observed
+                .tags
+                .keys()
+                .filter(|k| !desired.tags.contains_key(*k))
+                .cloned()
+                .collect();
             if !stale.is_empty() {
                 self.client
                     .untag_user()

@@ -73,14 +73,20 @@ impl CallLog {
     /// Counts.
     pub fn summary(&self) -> CallSummary {
         let calls = self.snapshot();
-        let mut s = CallSummary { total: calls.len(), ..Default::default() };
+        let mut s = CallSummary {
+            total: calls.len(),
+            ..Default::default()
+        };
         for c in calls {
             if c.mutating {
                 s.mutating += 1;
             } else {
                 s.read_only += 1;
             }
-            let e = s.by_operation.entry(format!("{}:{}", c.service, c.operation)).or_default();
+            let e = s
+                .by_operation
+                .entry(format!("{}:{}", c.service, c.operation))
+                .or_default();
             e.count += 1;
             e.mutating = c.mutating;
         }
@@ -90,5 +96,7 @@ impl CallLog {
 
 /// Whether an operation name is read-only by AWS's naming (`Get…`, `List…`, `Describe…`, `Head…`).
 pub fn is_read_only(operation: &str) -> bool {
-    ["Get", "List", "Describe", "Head", "Lookup", "BatchGet"].iter().any(|p| operation.starts_with(p))
+    ["Get", "List", "Describe", "Head", "Lookup", "BatchGet"]
+        .iter()
+        .any(|p| operation.starts_with(p))
 }

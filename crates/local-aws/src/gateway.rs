@@ -60,7 +60,12 @@ impl Gateway {
     pub async fn start(opts: GatewayOptions) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", opts.listen_port))
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}; choose another port with --port", opts.listen_port))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on 127.0.0.1:{}: {e}; choose another port with --port",
+                    opts.listen_port
+                )
+            })?;
         let addr = listener.local_addr()?;
         let calls = Arc::new(CallLog::default());
         let shared = Arc::new(Shared {
@@ -70,11 +75,15 @@ impl Gateway {
         });
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| handle(shared.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
         });
@@ -98,7 +107,9 @@ impl Gateway {
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|never: Infallible| match never {}).boxed()
+    Full::new(b.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Body> {
@@ -112,7 +123,10 @@ fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Body> {
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     Ok(match route(&shared, req).await {
         Ok(r) => r,
-        Err(e) => json_response(StatusCode::BAD_GATEWAY, serde_json::json!({ "gateway_error": e.to_string() })),
+        Err(e) => json_response(
+            StatusCode::BAD_GATEWAY,
+            serde_json::json!({ "gateway_error": e.to_string() }),
+        ),
     })
 }
 
@@ -133,20 +147,33 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Respon
         let bytes = body.collect().await?.to_bytes();
         (full(bytes.clone()), Some(bytes))
     } else {
-        (body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed(), None)
+        (
+            body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+                .boxed(),
+            None,
+        )
     };
-    let call = service.as_deref().map(|s| classify(s, &parts, form_body.as_deref()));
+    let call = service
+        .as_deref()
+        .map(|s| classify(s, &parts, form_body.as_deref()));
     if let Some(call) = &call {
         shared.calls.record(call.clone());
     }
 
-    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let uri: http::Uri = format!("http://127.0.0.1:{}{pq}", shared.upstream_port).parse()?;
     let mut upstream = Request::from_parts(parts, body);
     *upstream.uri_mut() = uri;
     let resp = shared.client.request(upstream).await?;
     let (parts, body) = resp.into_parts();
-    let needs_fix = call.as_ref().is_some_and(|c| c.service == "s3" && c.operation == "GetBucketVersioning") && parts.status.is_success();
+    let needs_fix = call
+        .as_ref()
+        .is_some_and(|c| c.service == "s3" && c.operation == "GetBucketVersioning")
+        && parts.status.is_success();
     if needs_fix {
         let bytes = body.collect().await?.to_bytes();
         let fixed = fix_get_bucket_versioning(&bytes);
@@ -154,29 +181,50 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Respon
         parts.headers.remove("content-length");
         return Ok(Response::from_parts(parts, full(fixed)));
     }
-    Ok(Response::from_parts(parts, body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed()))
+    Ok(Response::from_parts(
+        parts,
+        body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            .boxed(),
+    ))
 }
 
 fn internal(shared: &Shared, method: &http::Method, rest: &str) -> Response<Body> {
     match (method.as_str(), rest) {
-        ("GET", "health") => json_response(StatusCode::OK, serde_json::json!({ "status": "ok", "moto_port": shared.upstream_port })),
-        ("GET", "calls") => json_response(StatusCode::OK, serde_json::to_value(shared.calls.summary()).expect("serializes")),
-        ("GET", "calls/log") => json_response(StatusCode::OK, serde_json::to_value(shared.calls.snapshot()).expect("serializes")),
+        ("GET", "health") => json_response(
+            StatusCode::OK,
+            serde_json::json!({ "status": "ok", "moto_port": shared.upstream_port }),
+        ),
+        ("GET", "calls") => json_response(
+            StatusCode::OK,
+            serde_json::to_value(shared.calls.summary()).expect("serializes"),
+        ),
+        ("GET", "calls/log") => json_response(
+            StatusCode::OK,
+            serde_json::to_value(shared.calls.snapshot()).expect("serializes"),
+        ),
         ("POST", "calls/reset") => {
             shared.calls.reset();
             json_response(StatusCode::OK, serde_json::json!({ "reset": true }))
         }
-        _ => json_response(StatusCode::NOT_FOUND, serde_json::json!({ "error": format!("no gateway endpoint {method} /_gateway/{rest}") })),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "error": format!("no gateway endpoint {method} /_gateway/{rest}") }),
+        ),
     }
 }
 
 /// The service of the SigV4 credential scope: `Credential=AKID/date/region/SERVICE/aws4_request`.
 fn credential_service<B>(req: &Request<B>) -> Option<String> {
-    let from_header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let from_query = req
-        .uri()
-        .query()
-        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "X-Amz-Credential").map(|(_, v)| format!("Credential={v}")));
+    let from_header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let from_query = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| format!("Credential={v}"))
+    });
     let text = from_header.or(from_query)?;
     let cred = text.split("Credential=").nth(1)?;
     let scope: Vec<&str> = cred.split([',', ' ']).next()?.split('/').collect();
@@ -185,17 +233,38 @@ fn credential_service<B>(req: &Request<B>) -> Option<String> {
 
 /// Name the operation of a request.
 fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) -> Call {
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
     if let Some(target) = target {
         let op = target.rsplit('.').next().unwrap_or(target).to_string();
-        return Call { service: service.into(), mutating: !is_read_only(&op), operation: op, resource: None };
+        return Call {
+            service: service.into(),
+            mutating: !is_read_only(&op),
+            operation: op,
+            resource: None,
+        };
     }
     let query = parts.uri.query().unwrap_or("");
     let action = form
-        .and_then(|b| url::form_urlencoded::parse(b).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned()))
-        .or_else(|| url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned()));
+        .and_then(|b| {
+            url::form_urlencoded::parse(b)
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+        })
+        .or_else(|| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+        });
     if let Some(op) = action {
-        return Call { service: service.into(), mutating: !is_read_only(&op), operation: op, resource: None };
+        return Call {
+            service: service.into(),
+            mutating: !is_read_only(&op),
+            operation: op,
+            resource: None,
+        };
     }
     if service == "s3" {
         return classify_s3(parts);
@@ -215,7 +284,9 @@ fn classify_s3(parts: &http::request::Parts) -> Call {
         Some((b, k)) => (b, k),
         None => (path, ""),
     };
-    let keys: Vec<String> = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).map(|(k, _)| k.into_owned()).collect();
+    let keys: Vec<String> = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .collect();
     let has = |k: &str| keys.iter().any(|x| x == k);
     const SUBRESOURCES: &[(&str, &str)] = &[
         ("versioning", "BucketVersioning"),
@@ -231,13 +302,18 @@ fn classify_s3(parts: &http::request::Parts) -> Call {
         ("logging", "BucketLogging"),
     ];
     let method = parts.method.as_str();
-    let sub = SUBRESOURCES.iter().find(|(k, _)| has(k)).map(|(_, name)| *name);
+    let sub = SUBRESOURCES
+        .iter()
+        .find(|(k, _)| has(k))
+        .map(|(_, name)| *name);
     let op: String = match (method, bucket.is_empty(), key.is_empty(), sub) {
         ("GET", true, _, _) => "ListBuckets".into(),
         (_, false, false, Some("BucketTagging")) => format!("{}ObjectTagging", verb(method)),
         ("GET", false, true, Some(s)) => format!("Get{s}"),
         ("PUT", false, true, Some(s)) => format!("Put{s}"),
-        ("DELETE", false, true, Some("BucketLifecycleConfiguration")) => "DeleteBucketLifecycle".into(),
+        ("DELETE", false, true, Some("BucketLifecycleConfiguration")) => {
+            "DeleteBucketLifecycle".into()
+        }
         ("DELETE", false, true, Some(s)) => format!("Delete{s}"),
         ("GET", false, true, None) if has("versions") => "ListObjectVersions".into(),
         ("GET", false, true, None) if has("uploads") => "ListMultipartUploads".into(),
@@ -250,7 +326,9 @@ fn classify_s3(parts: &http::request::Parts) -> Call {
         ("GET", false, false, _) => "GetObject".into(),
         ("HEAD", false, false, _) => "HeadObject".into(),
         ("PUT", false, false, _) if has("partNumber") => "UploadPart".into(),
-        ("PUT", false, false, _) if parts.headers.contains_key("x-amz-copy-source") => "CopyObject".into(),
+        ("PUT", false, false, _) if parts.headers.contains_key("x-amz-copy-source") => {
+            "CopyObject".into()
+        }
         ("PUT", false, false, _) => "PutObject".into(),
         ("DELETE", false, false, _) if has("uploadId") => "AbortMultipartUpload".into(),
         ("DELETE", false, false, _) => "DeleteObject".into(),
@@ -259,7 +337,12 @@ fn classify_s3(parts: &http::request::Parts) -> Call {
         _ => format!("{method} {}", keys.join("&")),
     };
     let mutating = !is_read_only(&op) && !matches!(method, "GET" | "HEAD");
-    Call { service: "s3".into(), operation: op, mutating, resource: (!bucket.is_empty()).then(|| bucket.to_string()) }
+    Call {
+        service: "s3".into(),
+        operation: op,
+        mutating,
+        resource: (!bucket.is_empty()).then(|| bucket.to_string()),
+    }
 }
 
 fn verb(method: &str) -> &'static str {
@@ -286,7 +369,13 @@ mod tests {
     use super::*;
 
     fn parts(method: &str, uri: &str) -> http::request::Parts {
-        Request::builder().method(method).uri(uri).body(()).unwrap().into_parts().0
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
     }
 
     #[test]
@@ -305,7 +394,11 @@ mod tests {
         ];
         for (m, u, op, mutating) in cases {
             let c = classify_s3(&parts(m, u));
-            assert_eq!((c.operation.as_str(), c.mutating), (op, mutating), "{m} {u}");
+            assert_eq!(
+                (c.operation.as_str(), c.mutating),
+                (op, mutating),
+                "{m} {u}"
+            );
             assert_eq!(c.resource.as_deref(), Some("b"));
         }
     }
@@ -313,11 +406,22 @@ mod tests {
     #[test]
     fn query_and_json_protocols() {
         let p = parts("POST", "/");
-        let c = classify("iam", &p, Some(b"Action=CreateUser&UserName=x&Version=2010-05-08"));
+        let c = classify(
+            "iam",
+            &p,
+            Some(b"Action=CreateUser&UserName=x&Version=2010-05-08"),
+        );
         assert_eq!((c.operation.as_str(), c.mutating), ("CreateUser", true));
         let c = classify("ec2", &p, Some(b"Action=DescribeVpcs&Version=2016-11-15"));
         assert_eq!((c.operation.as_str(), c.mutating), ("DescribeVpcs", false));
-        let p = Request::builder().method("POST").uri("/").header("x-amz-target", "TrentService.CreateKey").body(()).unwrap().into_parts().0;
+        let p = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("x-amz-target", "TrentService.CreateKey")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
         let c = classify("kms", &p, None);
         assert_eq!((c.operation.as_str(), c.mutating), ("CreateKey", true));
     }
@@ -329,7 +433,10 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(credential_service(&req).as_deref(), Some("secretsmanager"));
-        assert_eq!(credential_service(&Request::builder().body(()).unwrap()), None);
+        assert_eq!(
+            credential_service(&Request::builder().body(()).unwrap()),
+            None
+        );
     }
 
     #[test]
@@ -337,9 +444,16 @@ mod tests {
         let moto = br#"<?xml version="1.0" encoding="utf-8"?>
 <GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
         let fixed = String::from_utf8(fix_get_bucket_versioning(moto).to_vec()).unwrap();
-        assert!(fixed.contains("<VersioningConfiguration xmlns=") && fixed.contains("</VersioningConfiguration>"), "{fixed}");
+        assert!(
+            fixed.contains("<VersioningConfiguration xmlns=")
+                && fixed.contains("</VersioningConfiguration>"),
+            "{fixed}"
+        );
         assert!(fixed.contains("<Status>Enabled</Status>"));
-        let empty = br#"<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
-        assert!(String::from_utf8(fix_get_bucket_versioning(empty).to_vec()).unwrap().starts_with("<VersioningConfiguration "));
+        let empty =
+            br#"<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
+        assert!(String::from_utf8(fix_get_bucket_versioning(empty).to_vec())
+            .unwrap()
+            .starts_with("<VersioningConfiguration "));
     }
 }

@@ -33,7 +33,11 @@ impl LocalAws {
     pub async fn start(venv: &Path, listen_port: u16) -> anyhow::Result<Self> {
         let python = moto::ensure_venv(venv)?;
         let moto = Moto::start(&python, 0).await?;
-        let gateway = Gateway::start(GatewayOptions { listen_port, upstream_port: moto.port() }).await?;
+        let gateway = Gateway::start(GatewayOptions {
+            listen_port,
+            upstream_port: moto.port(),
+        })
+        .await?;
         Ok(LocalAws { moto, gateway })
     }
 

@@ -1,0 +1,420 @@
+//! The operator's commands, shared by `cargo xtask` and the `data-and-ai` binary: `plan`,
+//! `deploy`, `destroy`, `outputs` and `local up|down|status`. Both binaries only call [`run`].
+//!
+//! Exit codes follow the safety vocabulary: 0 success, 1 error, 2 changes pending
+//! (`plan --detailed-exitcode`), 3 refused for safety.
+
+use std::ffi::OsString;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use layer_core::engine::{ApplyError, Mode};
+use layer_core::outputs::terraform_json;
+use layer_core::{Error, ExitCode, Outputs, SafetyFlags};
+
+use crate::Session;
+
+/// Provision and verify the data-and-ai layer.
+#[derive(Debug, Parser)]
+#[command(name = "data-and-ai", version, about)]
+pub struct Cli {
+    /// The directory of environment files (default: `environments/` of the project).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub environments: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The safety flags (see CONVENTIONS: the safety vocabulary).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SafetyArgs {
+    /// Allow replacing a stateful resource (database, cache, bucket).
+    #[arg(long)]
+    pub allow_replace: bool,
+    /// Allow deleting a bucket's objects and versions.
+    #[arg(long)]
+    pub purge_buckets: bool,
+    /// Take over resources that exist under our names without our tags.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Confirm a destructive change in a protected environment (give its name).
+    #[arg(long, value_name = "ENV")]
+    pub confirm_env: Option<String>,
+}
+
+impl From<SafetyArgs> for SafetyFlags {
+    fn from(a: SafetyArgs) -> Self {
+        SafetyFlags {
+            allow_replace: a.allow_replace,
+            purge_buckets: a.purge_buckets,
+            adopt: a.adopt,
+            rotate: Vec::new(),
+            confirm_env: a.confirm_env,
+        }
+    }
+}
+
+/// A command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what deploy (or destroy) would change. Read-only.
+    Plan {
+        /// The environment (dev, test, prod, sbx, local).
+        env: String,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Plan a destroy instead.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Plan, confirm, apply.
+    Deploy {
+        /// The environment.
+        env: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Do not print the plan before applying.
+        #[arg(long)]
+        skip_plan: bool,
+        #[command(flatten)]
+        safety: SafetyArgs,
+    },
+    /// Delete every resource of the environment that carries our tags.
+    Destroy {
+        /// The environment.
+        env: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        #[command(flatten)]
+        safety: SafetyArgs,
+    },
+    /// Print the layer's outputs, observed now.
+    Outputs {
+        /// The environment.
+        env: String,
+        /// In the shape of `terraform output -json`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The local AWS (emulator behind our gateway) for the `local` environment.
+    Local {
+        /// What to do.
+        #[command(subcommand)]
+        action: LocalCommand,
+    },
+}
+
+/// `local` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Install (first time) and start the local AWS with a stand-in infrastructure layer.
+    Up {
+        /// The local AWS port.
+        #[arg(long, default_value_t = local_aws::daemon::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// Stop the local AWS that `up` started.
+    Down,
+    /// Say whether it runs, where, and the calls it has served.
+    Status,
+    /// Run the local AWS in the foreground (what `up` starts in the background).
+    #[command(hide = true)]
+    Serve {
+        /// The local AWS port.
+        #[arg(long, default_value_t = local_aws::daemon::DEFAULT_PORT)]
+        port: u16,
+        /// The region of the stand-in infrastructure.
+        #[arg(long, default_value = "eu-central-2")]
+        region: String,
+    },
+}
+
+/// Where the project is, and how to start this program again (for `local up`).
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The project root (holds `environments/` and `.local/`).
+    pub root: PathBuf,
+    /// This program, to start `local serve` in the background.
+    pub program: PathBuf,
+}
+
+/// Parse `args` (the first is the program name) and run the command. Returns the exit code.
+pub async fn run<I, T>(args: I, inv: &Invocation) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Error as i32
+            } else {
+                ExitCode::Success as i32
+            };
+        }
+    };
+    match execute(cli, inv).await {
+        Ok(code) => code as i32,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<Error>() {
+                Some(core) => core.exit_code() as i32,
+                None => ExitCode::Error as i32,
+            }
+        }
+    }
+}
+
+async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
+    let dir = cli
+        .environments
+        .clone()
+        .unwrap_or_else(|| inv.root.join("environments"));
+    match cli.command {
+        Command::Plan {
+            env,
+            detailed_exitcode,
+            json,
+            destroy,
+        } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            let cx = session.context(SafetyFlags::default());
+            let mode = if destroy { Mode::Destroy } else { Mode::Deploy };
+            let run = session.plan(&cx, mode).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run.plan.to_json())?);
+            } else {
+                println!("{}", run.plan);
+            }
+            Ok(if detailed_exitcode && run.plan.has_changes() {
+                ExitCode::Changes
+            } else {
+                ExitCode::Success
+            })
+        }
+        Command::Deploy {
+            env,
+            auto_approve,
+            skip_plan,
+            safety,
+        } => {
+            let session = connect(&dir, &env, inv, true).await?;
+            apply(
+                &session,
+                Mode::Deploy,
+                safety.into(),
+                auto_approve,
+                skip_plan,
+            )
+            .await
+        }
+        Command::Destroy {
+            env,
+            auto_approve,
+            safety,
+        } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            apply(&session, Mode::Destroy, safety.into(), auto_approve, false).await
+        }
+        Command::Outputs { env, json } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            let outputs = session.outputs().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&terraform_json(&outputs))?
+                );
+            } else {
+                print_outputs(&outputs);
+            }
+            Ok(ExitCode::Success)
+        }
+        Command::Local { action } => local(action, inv).await,
+    }
+}
+
+async fn apply(
+    session: &Session,
+    mode: Mode,
+    flags: SafetyFlags,
+    auto_approve: bool,
+    skip_plan: bool,
+) -> anyhow::Result<ExitCode> {
+    let cx = session.context(flags);
+    let run = session.plan(&cx, mode).await?;
+    if !skip_plan {
+        println!("{}", run.plan);
+    }
+    if !run.plan.has_changes() {
+        if skip_plan {
+            println!("No changes.");
+        }
+        return Ok(ExitCode::Success);
+    }
+    // Refuse before asking, and before any mutating call.
+    layer_core::safety::check(
+        &run.plan,
+        &session.env.name,
+        session.env.protected,
+        &cx.flags,
+    )
+    .map_err(Error::from)?;
+    if !auto_approve {
+        let what = if mode == Mode::Destroy {
+            "destroy these resources"
+        } else {
+            "perform these actions"
+        };
+        confirm(&format!(
+            "Do you want to {what} in environment `{}`?",
+            session.env.name
+        ))?;
+    }
+    let summary = run.plan.summary();
+    match session.apply(&cx, run).await {
+        Ok(outputs) => {
+            if mode == Mode::Destroy {
+                println!(
+                    "\nDestroy complete! Resources: {} destroyed.",
+                    summary.destroy
+                );
+            } else {
+                println!(
+                    "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
+                    summary.add, summary.change, summary.destroy
+                );
+                print_outputs(&outputs);
+            }
+            Ok(ExitCode::Success)
+        }
+        Err(ApplyError::Other(e)) => Err(e.into()),
+        Err(ApplyError::Partial(e)) => Err(anyhow::anyhow!(
+            "{e}\nThe other resources were applied; run the command again once the cause is fixed."
+        )),
+    }
+}
+
+fn confirm(question: &str) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!("confirmation needs a terminal; run in one or pass --auto-approve");
+    }
+    print!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    if line.trim() != "yes" {
+        anyhow::bail!("cancelled: nothing was changed");
+    }
+    Ok(())
+}
+
+fn print_outputs(outputs: &Outputs) {
+    println!("Outputs:\n");
+    for (k, v) in outputs {
+        println!("{k} = {v}");
+    }
+}
+
+/// Load and connect, pointing the local environment at the running local AWS (and starting it
+/// when `autostart`, as deploy does).
+async fn connect(
+    dir: &Path,
+    name: &str,
+    inv: &Invocation,
+    autostart: bool,
+) -> anyhow::Result<Session> {
+    let mut env = crate::load(dir, name)?;
+    if env.local {
+        let configured = env.endpoint_url.clone().unwrap_or_default();
+        if !local_aws::daemon::healthy(&configured).await {
+            let endpoint = match local_aws::daemon::running(&inv.root).await {
+                Some(state) => state.endpoint,
+                None if autostart => {
+                    let port = url_port(&configured).unwrap_or(local_aws::daemon::DEFAULT_PORT);
+                    eprintln!("starting the local AWS on port {port}");
+                    start_local(inv, port, &env.region).await?.endpoint
+                }
+                None => anyhow::bail!("the local AWS is not running at {configured}; start it with `cargo xtask local up`"),
+            };
+            env.endpoint_url = Some(endpoint);
+        }
+    }
+    Ok(Session::connect(env).await?)
+}
+
+fn url_port(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
+async fn start_local(
+    inv: &Invocation,
+    port: u16,
+    region: &str,
+) -> anyhow::Result<local_aws::daemon::State> {
+    let args = [
+        "local",
+        "serve",
+        "--port",
+        &port.to_string(),
+        "--region",
+        region,
+    ]
+    .map(String::from);
+    let (state, _) = local_aws::daemon::up(&inv.root, port, &inv.program, &args).await?;
+    Ok(state)
+}
+
+async fn local(action: LocalCommand, inv: &Invocation) -> anyhow::Result<ExitCode> {
+    match action {
+        LocalCommand::Up { port } => {
+            let region = crate::load(&inv.root.join("environments"), "local")
+                .map(|e| e.region)
+                .unwrap_or_else(|_| "eu-central-2".into());
+            let was_running = local_aws::daemon::running(&inv.root).await.is_some();
+            let state = start_local(inv, port, &region).await?;
+            let verb = if was_running {
+                "already running"
+            } else {
+                "started"
+            };
+            println!("local AWS {verb} at {} (pid {})", state.endpoint, state.pid);
+        }
+        LocalCommand::Down => {
+            if local_aws::daemon::down(&inv.root).await? {
+                println!("local AWS stopped");
+            } else {
+                println!("local AWS was not running");
+            }
+        }
+        LocalCommand::Status => match local_aws::daemon::running(&inv.root).await {
+            Some(state) => {
+                let port = url_port(&state.endpoint).unwrap_or_default();
+                let calls = local_aws::daemon::http_get("127.0.0.1", port, "/_gateway/calls")
+                    .await
+                    .map(|(_, b)| b)
+                    .unwrap_or_default();
+                println!(
+                    "local AWS running at {} (pid {}, moto on port {})",
+                    state.endpoint, state.pid, state.moto_port
+                );
+                println!("calls served: {calls}");
+            }
+            None => println!("local AWS is not running; start it with `cargo xtask local up`"),
+        },
+        LocalCommand::Serve { port, region } => {
+            local_aws::daemon::serve(&inv.root, port, &region).await?
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,172 @@
+//! Discovery of the infrastructure layer's outputs by tags: the VPC, its subnets by `Tier`
+//! (`isolated`, `private`), the endpoint security group (`Purpose = vpc-endpoints`), the S3
+//! gateway endpoint of the VPC, the KMS keys by `Purpose` (`general`, `logs`, `secrets`) and the
+//! Prometheus log group (`Purpose = prometheus`). Read-only calls only.
+
+use aws_sdk_ec2::types::Filter;
+use aws_types::SdkConfig;
+use layer_core::config::InfrastructureInputs;
+use layer_core::{Error, Result, Tags};
+
+fn filters(tags: &Tags, extra: &[(&str, &str)]) -> Vec<Filter> {
+    tags.iter()
+        .map(|(k, v)| (format!("tag:{k}"), v.clone()))
+        .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .map(|(k, v)| Filter::builder().name(k).values(v).build())
+        .collect()
+}
+
+fn matches(found: &Tags, wanted: &Tags, purpose: &str) -> bool {
+    wanted.iter().all(|(k, v)| found.get(k) == Some(v))
+        && found.get("Purpose").map(String::as_str) == Some(purpose)
+}
+
+/// Discover whatever the infrastructure layer's tags lead to. Missing pieces stay `None`; the
+/// caller reports them all at once.
+pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<InfrastructureInputs> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let mut found = InfrastructureInputs::default();
+    let vpcs = ec2
+        .describe_vpcs()
+        .set_filters(Some(filters(tags, &[])))
+        .send()
+        .await
+        .map_err(|e| {
+            Error::aws(
+                "ec2:DescribeVpcs (discovering the infrastructure layer)",
+                &e,
+            )
+        })?;
+    match vpcs.vpcs() {
+        [] => {}
+        [vpc] => {
+            found.vpc_id = vpc.vpc_id().map(str::to_string);
+            found.vpc_cidr = vpc.cidr_block().map(str::to_string);
+        }
+        many => {
+            return Err(Error::Config(format!(
+                "{} VPCs carry the infrastructure tags {tags:?}; set `infrastructure.vpc_id` to choose one",
+                many.len()
+            )))
+        }
+    }
+    let Some(vpc_id) = found.vpc_id.clone() else {
+        return Ok(found);
+    };
+    let subnets = ec2
+        .describe_subnets()
+        .set_filters(Some(filters(tags, &[("vpc-id", &vpc_id)])))
+        .send()
+        .await
+        .map_err(|e| Error::aws("ec2:DescribeSubnets", &e))?;
+    let tier = |t: &str| -> Option<Vec<String>> {
+        let mut ids: Vec<String> = subnets
+            .subnets()
+            .iter()
+            .filter(|s| {
+                s.tags()
+                    .iter()
+                    .any(|tag| tag.key() == Some("Tier") && tag.value() == Some(t))
+            })
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .collect();
+        ids.sort();
+        (!ids.is_empty()).then_some(ids)
+    };
+    found.isolated_subnet_ids = tier("isolated");
+    found.private_subnet_ids = tier("private");
+    let sgs = ec2
+        .describe_security_groups()
+        .set_filters(Some(filters(
+            tags,
+            &[("vpc-id", &vpc_id), ("tag:Purpose", "vpc-endpoints")],
+        )))
+        .send()
+        .await
+        .map_err(|e| Error::aws("ec2:DescribeSecurityGroups", &e))?;
+    found.vpc_endpoint_security_group_id = sgs
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id())
+        .map(str::to_string);
+    let endpoints = ec2
+        .describe_vpc_endpoints()
+        .set_filters(Some(vec![
+            Filter::builder().name("vpc-id").values(&vpc_id).build(),
+            Filter::builder()
+                .name("service-name")
+                .values(format!("com.amazonaws.{region}.s3"))
+                .build(),
+            Filter::builder()
+                .name("vpc-endpoint-type")
+                .values("Gateway")
+                .build(),
+        ]))
+        .send()
+        .await
+        .map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", &e))?;
+    found.s3_gateway_endpoint_id = endpoints
+        .vpc_endpoints()
+        .first()
+        .and_then(|e| e.vpc_endpoint_id())
+        .map(str::to_string);
+
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let keys = kms
+        .list_keys()
+        .send()
+        .await
+        .map_err(|e| Error::aws("kms:ListKeys", &e))?;
+    for key in keys.keys() {
+        let (Some(id), Some(arn)) = (key.key_id(), key.key_arn()) else {
+            continue;
+        };
+        // Keys we may not read the tags of (AWS-managed ones) are not the layer's.
+        let Ok(t) = kms.list_resource_tags().key_id(id).send().await else {
+            continue;
+        };
+        let key_tags: Tags = t
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+            .collect();
+        for (purpose, slot) in [
+            ("general", &mut found.general_kms_key_arn),
+            ("logs", &mut found.logs_kms_key_arn),
+            ("secrets", &mut found.secrets_kms_key_arn),
+        ] {
+            if slot.is_none() && matches(&key_tags, tags, purpose) {
+                *slot = Some(arn.to_string());
+            }
+        }
+    }
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/vendedlogs/prometheus")
+        .send()
+        .await
+        .map_err(|e| Error::aws("logs:DescribeLogGroups", &e))?;
+    for g in groups.log_groups() {
+        let Some(arn) = g.arn() else { continue };
+        let arn = arn.trim_end_matches(":*").to_string();
+        let Ok(t) = logs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let group_tags: Tags = t
+            .tags()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if matches(&group_tags, tags, "prometheus") {
+            found.prometheus_log_group_arn = Some(arn);
+            break;
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,183 @@
+//! The local AWS in the background, for `cargo xtask local up|down|status`.
+//!
+//! `up` starts a detached process (`<tool> local serve`) that runs moto and the gateway, creates
+//! the stand-in infrastructure and then writes `.local/gateway.json`; `down` stops exactly the
+//! process that file names. Both are idempotent.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use serde::{Deserialize, Serialize};
+
+use crate::LocalAws;
+
+/// The default local AWS port.
+pub const DEFAULT_PORT: u16 = 4566;
+
+/// What a running local AWS wrote about itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct State {
+    /// The serving process.
+    pub pid: u32,
+    /// The local AWS endpoint.
+    pub endpoint: String,
+    /// Moto's own port.
+    pub moto_port: u16,
+}
+
+/// Where the project keeps local AWS files (ignored by git).
+pub fn local_dir(project_root: &Path) -> PathBuf {
+    project_root.join(".local")
+}
+
+/// The emulator's venv.
+pub fn venv_dir(project_root: &Path) -> PathBuf {
+    local_dir(project_root).join("venv")
+}
+
+fn state_file(project_root: &Path) -> PathBuf {
+    local_dir(project_root).join("gateway.json")
+}
+
+/// The state of a local AWS that is running and answering, if any.
+pub async fn running(project_root: &Path) -> Option<State> {
+    let text = std::fs::read_to_string(state_file(project_root)).ok()?;
+    let state: State = serde_json::from_str(&text).ok()?;
+    healthy(&state.endpoint).await.then_some(state)
+}
+
+/// Whether a gateway answers at `endpoint`.
+pub async fn healthy(endpoint: &str) -> bool {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    http_get(host, port, "/_gateway/health")
+        .await
+        .is_some_and(|(status, _)| status == 200)
+}
+
+/// A plain HTTP GET on loopback; `(status, body)`.
+pub async fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// Start the local AWS in the background unless it runs. `program` and `args` start the serving
+/// process (the caller's own binary with its `local serve` subcommand).
+pub async fn up(
+    project_root: &Path,
+    port: u16,
+    program: &Path,
+    args: &[String],
+) -> anyhow::Result<(State, bool)> {
+    if let Some(state) = running(project_root).await {
+        return Ok((state, false));
+    }
+    // Install the emulator here, in the foreground, so that an install error reaches the operator.
+    crate::moto::ensure_venv(&venv_dir(project_root))?;
+    let dir = local_dir(project_root);
+    std::fs::create_dir_all(&dir)?;
+    let _ = std::fs::remove_file(state_file(project_root));
+    let log = std::fs::File::create(dir.join("gateway.log"))?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // Its own process group: it outlives this command and a Ctrl-C here.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(state) = running(project_root).await {
+            return Ok((state, true));
+        }
+        if let Some(status) = child.try_wait()? {
+            let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
+            bail!("the local AWS stopped at start ({status}); port {port} may be taken (choose another with --port). Its log:\n{log}");
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the local AWS did not come up within 120 s; see {}",
+                dir.join("gateway.log").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Run the local AWS in the foreground until SIGTERM or SIGINT: moto, the gateway, the stand-in
+/// infrastructure, then the state file that `up` waits for.
+pub async fn serve(project_root: &Path, port: u16, region: &str) -> anyhow::Result<()> {
+    let local = LocalAws::start(&venv_dir(project_root), port).await?;
+    let sdk = crate::standin::sdk_config(&local.endpoint(), region).await;
+    crate::standin::ensure(&sdk)
+        .await
+        .context("creating the stand-in infrastructure layer")?;
+    let state = State {
+        pid: std::process::id(),
+        endpoint: local.endpoint(),
+        moto_port: local.moto_port(),
+    };
+    std::fs::write(
+        state_file(project_root),
+        serde_json::to_string_pretty(&state)?,
+    )?;
+    eprintln!("local AWS serving on {}", state.endpoint);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let _ = std::fs::remove_file(state_file(project_root));
+    drop(local);
+    Ok(())
+}
+
+/// Stop the local AWS that `up` started. Returns whether one was running.
+pub async fn down(project_root: &Path) -> anyhow::Result<bool> {
+    let file = state_file(project_root);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(false);
+    };
+    let state: State = serde_json::from_str(&text).context("reading .local/gateway.json")?;
+    // Only the process we started, and only if it is still ours: its state file names it.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &state.pid.to_string()])
+        .status()?;
+    if status.success() {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Path::new(&format!("/proc/{}", state.pid)).exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    Ok(status.success())
+}

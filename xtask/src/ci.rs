@@ -1,0 +1,69 @@
+//! `cargo xtask ci`: what CI runs, so that a green run here means a green CI: format check,
+//! clippy with warnings denied, the emulator's venv, and every test.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("==> {name}");
+    let status = cmd.status().with_context(|| format!("running {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Run the checks and tests.
+pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+    let cargo = || {
+        let mut c = Command::new("cargo");
+        c.current_dir(root);
+        c
+    };
+    step(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
+    step(
+        "cargo clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    let venv = root.join(".local").join("venv");
+    eprintln!("==> emulator venv");
+    local_aws_venv(&venv)?;
+    let mut test = cargo();
+    test.env("DAL_MOTO_VENV", &venv);
+    if has_nextest() {
+        step(
+            "cargo nextest run",
+            test.args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+        )?;
+    } else {
+        step(
+            "cargo test",
+            test.args(["test", "--workspace", "--no-fail-fast"]),
+        )?;
+    }
+    Ok(())
+}
+
+fn local_aws_venv(venv: &Path) -> anyhow::Result<()> {
+    layer::local_venv(venv)
+}
