@@ -1,1 +1,133 @@
-//! End-to-end tests of the data-and-ai layer against the local AWS emulator.
+//! End-to-end tests of the data-and-ai layer against the local AWS. This library is the test
+//! harness: each test gets a [`Sandbox`] of its own (its own emulator and gateway on free ports,
+//! its own stand-in infrastructure, its own environments directory with its own naming id), so
+//! tests run in parallel without touching each other.
+
+use std::path::{Path, PathBuf};
+
+use layer_core::config::Environment;
+use local_aws::LocalAws;
+
+/// The project root.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the project")
+        .to_path_buf()
+}
+
+/// One test's own local AWS and environments.
+pub struct Sandbox {
+    /// The emulator behind our gateway.
+    pub aws: LocalAws,
+    /// The naming id of this sandbox's `local` environment.
+    pub nid: String,
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// Start a sandbox whose `local` environment uses naming id `nid`.
+    pub async fn new(nid: &str) -> Self {
+        Self::with(nid, |t| t).await
+    }
+
+    /// Start a sandbox, letting `edit` change the text of its `local.toml`.
+    pub async fn with(nid: &str, edit: impl FnOnce(String) -> String) -> Self {
+        let venv = std::env::var_os("DAL_MOTO_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()));
+        let aws = LocalAws::start(&venv, 0).await.expect("local AWS starts");
+        let sdk = local_aws::standin::sdk_config(&aws.endpoint(), "eu-central-2").await;
+        local_aws::standin::ensure(&sdk)
+            .await
+            .expect("stand-in infrastructure");
+        aws.calls().reset();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let src = project_root().join("environments");
+        for entry in std::fs::read_dir(&src).expect("environments/") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("file name")))
+                .expect("copy");
+        }
+        let local = std::fs::read_to_string(dir.path().join("local.toml")).expect("local.toml");
+        let local = local
+            .replace(
+                "naming_id = \"dal-local\"",
+                &format!("naming_id = \"{nid}\""),
+            )
+            .replace(
+                "endpoint_url = \"http://127.0.0.1:4566\"",
+                &format!("endpoint_url = \"{}\"", aws.endpoint()),
+            );
+        std::fs::write(dir.path().join("local.toml"), edit(local)).expect("write local.toml");
+        Sandbox {
+            aws,
+            nid: nid.to_string(),
+            dir,
+        }
+    }
+
+    /// The sandbox's environments directory.
+    pub fn environments(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Rewrite one environment file of the sandbox.
+    pub fn edit_env(&self, name: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path).expect("env file");
+        std::fs::write(&path, edit(text)).expect("write env file");
+    }
+
+    /// Run the operator's command line, in process, against this sandbox; returns the exit code.
+    pub async fn cli(&self, args: &[&str]) -> i32 {
+        let mut argv = vec![
+            "data-and-ai".to_string(),
+            "--environments".into(),
+            self.dir.path().display().to_string(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let inv = layer::cli::Invocation {
+            root: self.dir.path().to_path_buf(),
+            program: PathBuf::from("/bin/false"),
+        };
+        layer::cli::run(argv, &inv).await
+    }
+
+    /// The sandbox's `local` environment.
+    pub fn env(&self) -> Environment {
+        layer::load(self.dir.path(), "local").expect("local environment loads")
+    }
+
+    /// A connected session on the `local` environment.
+    pub async fn session(&self) -> layer::Session {
+        layer::Session::connect(self.env())
+            .await
+            .expect("session connects")
+    }
+
+    /// An SDK configuration for out-of-band changes.
+    pub async fn sdk(&self) -> aws_types::SdkConfig {
+        local_aws::standin::sdk_config(&self.aws.endpoint(), "eu-central-2").await
+    }
+
+    /// An S3 client for out-of-band changes (path style, as the local endpoint needs).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let sdk = self.sdk().await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    /// An IAM client.
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk().await)
+    }
+
+    /// A bucket's name by key.
+    pub fn bucket(&self, key: &str) -> String {
+        format!("{}-{}", self.nid, key.replace('_', "-"))
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests on the local environment: one binary, one sandbox (own emulator) per test.
+
+mod bad_input;
+mod s3_family;

@@ -1,0 +1,526 @@
+//! The S3 family end to end: deploy from empty, idempotence counted at the gateway, drift named
+//! field by field and repaired, adoption, and destroy with and without `--purge-buckets`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleRule,
+    LifecycleRuleFilter, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition,
+    TransitionStorageClass, VersioningConfiguration,
+};
+use dal_tests::Sandbox;
+use layer_core::engine::Mode;
+use layer_core::policy::PolicyDocument;
+use layer_core::{Action, SafetyFlags};
+
+async fn plan(sb: &Sandbox, mode: Mode) -> layer_core::Plan {
+    let s = sb.session().await;
+    s.plan(&s.context(SafetyFlags::default()), mode)
+        .await
+        .expect("plan")
+        .plan
+}
+
+/// The changed top-level fields by address, for the resources that change.
+fn changed_fields(plan: &layer_core::Plan) -> BTreeMap<String, BTreeSet<String>> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| {
+            (
+                c.address.to_string(),
+                c.fields.iter().map(|f| f.field().to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn deploy_from_empty_sets_every_property_and_a_second_deploy_changes_nothing() {
+    let sb = Sandbox::new("e2e-deploy").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+
+    // Every S3 and IAM-user output, observed.
+    let session = sb.session().await;
+    let out = session.outputs().await.expect("outputs");
+    let app = sb.bucket("application_data");
+    let ai = sb.bucket("ai_data");
+    assert_eq!(out["s3_bucket_application_data_id"], app.as_str());
+    assert_eq!(
+        out["s3_bucket_application_data_arn"],
+        format!("arn:aws:s3:::{app}").as_str()
+    );
+    assert_eq!(out["s3_bucket_ai_data_id"], ai.as_str());
+    assert_eq!(
+        out["s3_bucket_ai_data_arn"],
+        format!("arn:aws:s3:::{ai}").as_str()
+    );
+    assert_eq!(out["s3_access_iam_user_name"], "e2e-deploy-s3-access");
+    assert_eq!(
+        out["s3_access_iam_user_arn"],
+        "arn:aws:iam::123456789012:user/e2e-deploy-s3-access"
+    );
+    assert_eq!(out["aws_region"], "eu-central-2");
+
+    // What AWS holds, read with the SDK.
+    let s3 = sb.s3().await;
+    let general_key = session.infra.general_kms_key_arn.clone();
+    let vpce = session.infra.s3_gateway_endpoint_id.clone();
+    for bucket in [&app, &ai] {
+        let v = s3
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("versioning");
+        assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
+        let enc = s3
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("encryption");
+        let rule = &enc
+            .server_side_encryption_configuration()
+            .expect("config")
+            .rules()[0];
+        let default = rule
+            .apply_server_side_encryption_by_default()
+            .expect("default");
+        assert_eq!(default.sse_algorithm(), &ServerSideEncryption::AwsKms);
+        assert_eq!(default.kms_master_key_id(), Some(general_key.as_str()));
+        assert_eq!(rule.bucket_key_enabled(), Some(true));
+        let pab = s3
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("pab");
+        let pab = pab.public_access_block_configuration().expect("pab config");
+        assert_eq!(
+            [
+                pab.block_public_acls(),
+                pab.ignore_public_acls(),
+                pab.block_public_policy(),
+                pab.restrict_public_buckets()
+            ],
+            [Some(true); 4]
+        );
+        let policy = s3
+            .get_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("policy");
+        let policy = PolicyDocument::parse(policy.policy().expect("text")).expect("parses");
+        assert_eq!(policy, data_s3::bucket_policy(bucket, &vpce));
+        let text = policy.to_json_string();
+        assert!(
+            text.contains("aws:SourceVpce")
+                && text.contains(&vpce)
+                && text.contains("aws:SecureTransport"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("s3:PutBucketPolicy"),
+            "management operations stay exempt: {text}"
+        );
+        let tags = s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("tags");
+        let tags: BTreeMap<_, _> = tags
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        assert_eq!(
+            tags.get("ManagedBy").map(String::as_str),
+            Some("data-and-ai-layer")
+        );
+        assert_eq!(tags.get("Layer").map(String::as_str), Some("data-and-ai"));
+        assert_eq!(tags.get("Environment").map(String::as_str), Some("local"));
+    }
+    let lc = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&app)
+        .send()
+        .await
+        .expect("lifecycle");
+    let transitions: Vec<(i32, String)> = lc.rules()[0]
+        .transitions()
+        .iter()
+        .map(|t| {
+            (
+                t.days().unwrap_or_default(),
+                t.storage_class()
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        transitions,
+        [(30, "STANDARD_IA".to_string()), (90, "GLACIER".to_string())]
+    );
+    assert!(
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(&ai)
+            .send()
+            .await
+            .is_err(),
+        "ai-data has no lifecycle"
+    );
+    // Objects are denied outside the VPC endpoint (the emulator enforces the policy on objects).
+    let put = s3
+        .put_object()
+        .bucket(&app)
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert!(
+        put.is_err(),
+        "a put from outside the VPC endpoint is denied"
+    );
+
+    let iam = sb.iam().await;
+    let doc = iam
+        .get_user_policy()
+        .user_name("e2e-deploy-s3-access")
+        .policy_name("s3-access")
+        .send()
+        .await
+        .expect("user policy");
+    let doc = PolicyDocument::parse(doc.policy_document()).expect("parses");
+    let arns = [format!("arn:aws:s3:::{app}"), format!("arn:aws:s3:::{ai}")];
+    assert_eq!(doc, data_s3::user_policy(&arns, &general_key));
+
+    // A second plan shows no change; a second deploy makes no mutating call at all.
+    assert!(!plan(&sb, Mode::Deploy).await.has_changes());
+    assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 0);
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let calls = sb.aws.calls();
+    assert!(calls.summary().read_only > 0, "the deploy did observe");
+    assert_eq!(
+        calls.mutating(),
+        vec![],
+        "a second deploy makes no mutating call"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_named_field_by_field_and_apply_repairs_it() {
+    let sb = Sandbox::new("e2e-drift").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let s3 = sb.s3().await;
+    let (app, ai) = (sb.bucket("application_data"), sb.bucket("ai_data"));
+
+    // Out of band: versioning, encryption and tags on ai-data; lifecycle and policy on application-data.
+    s3.put_bucket_versioning()
+        .bucket(&ai)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("suspend versioning");
+    let aes = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_encryption()
+        .bucket(&ai)
+        .server_side_encryption_configuration(aes)
+        .send()
+        .await
+        .expect("encryption");
+    let mut tags: Vec<Tag> = s3
+        .get_bucket_tagging()
+        .bucket(&ai)
+        .send()
+        .await
+        .unwrap()
+        .tag_set()
+        .to_vec();
+    tags.push(Tag::builder().key("Rogue").value("yes").build().unwrap());
+    s3.put_bucket_tagging()
+        .bucket(&ai)
+        .tagging(Tagging::builder().set_tag_set(Some(tags)).build().unwrap())
+        .send()
+        .await
+        .expect("tags");
+    let rule = LifecycleRule::builder()
+        .id("tiering")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .transitions(
+            Transition::builder()
+                .days(60)
+                .storage_class(TransitionStorageClass::StandardIa)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(&app)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("lifecycle");
+    let loose = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{app}","arn:aws:s3:::{app}/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}]}}"#
+    );
+    s3.put_bucket_policy()
+        .bucket(&app)
+        .policy(loose)
+        .send()
+        .await
+        .expect("policy");
+
+    // Plan names exactly those fields, each an in-place update.
+    let p = plan(&sb, Mode::Deploy).await;
+    let expected: BTreeMap<String, BTreeSet<String>> = [
+        (
+            "aws_s3_bucket.ai_data",
+            vec!["encryption", "tags", "versioning"],
+        ),
+        (
+            "aws_s3_bucket.application_data",
+            vec!["lifecycle", "policy"],
+        ),
+    ]
+    .into_iter()
+    .map(|(a, f)| (a.to_string(), f.into_iter().map(String::from).collect()))
+    .collect();
+    assert_eq!(changed_fields(&p), expected, "plan:\n{p}");
+    assert!(p
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .all(|c| c.action == Action::Update));
+    let text = p.to_string();
+    assert!(
+        text.contains("versioning: \"Suspended\" -> \"Enabled\""),
+        "{text}"
+    );
+    assert!(text.contains("tags.Rogue: \"yes\" -> (none)"), "{text}");
+    assert!(
+        text.ends_with("Plan: 0 to add, 2 to change, 0 to destroy."),
+        "{text}"
+    );
+
+    // Apply repairs them, and then nothing is left to do.
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let after = plan(&sb, Mode::Deploy).await;
+    assert!(!after.has_changes(), "after repair:\n{after}");
+    assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 0);
+}
+
+#[tokio::test]
+async fn an_untagged_bucket_under_our_name_is_adopted_only_when_asked() {
+    let sb = Sandbox::new("e2e-adopt").await;
+    let s3 = sb.s3().await;
+    let ai = sb.bucket("ai_data");
+    s3.create_bucket()
+        .bucket(&ai)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    "eu-central-2",
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("pre-existing bucket");
+
+    let p = plan(&sb, Mode::Deploy).await;
+    let change = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_s3_bucket.ai_data")
+        .expect("in plan");
+    assert_eq!(change.action, Action::Adopt, "plan:\n{p}");
+    assert_eq!(change.requires, Some(layer_core::Flag::Adopt));
+    assert!(p.to_string().contains("needs --adopt"));
+
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve"]).await,
+        3,
+        "refused for safety"
+    );
+    assert_eq!(
+        sb.aws.calls().mutating(),
+        vec![],
+        "a refusal comes before the first mutating call"
+    );
+    let tags = s3.get_bucket_tagging().bucket(&ai).send().await;
+    assert!(
+        tags.map(|t| t.tag_set().is_empty()).unwrap_or(true),
+        "the bucket is untouched"
+    );
+
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--adopt"])
+            .await,
+        0
+    );
+    let tags = s3
+        .get_bucket_tagging()
+        .bucket(&ai)
+        .send()
+        .await
+        .expect("tagged now");
+    assert!(tags
+        .tag_set()
+        .iter()
+        .any(|t| t.key() == "ManagedBy" && t.value() == "data-and-ai-layer"));
+    assert!(!plan(&sb, Mode::Deploy).await.has_changes());
+}
+
+#[tokio::test]
+async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_tagged() {
+    let sb = Sandbox::new("e2e-destroy").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let s3 = sb.s3().await;
+    let app = sb.bucket("application_data");
+    // The policy denies object calls from outside the VPC endpoint: write with it removed.
+    s3.delete_bucket_policy()
+        .bucket(&app)
+        .send()
+        .await
+        .expect("remove policy");
+    for i in 0..3 {
+        s3.put_object()
+            .bucket(&app)
+            .key(format!("doc-{i}"))
+            .body(ByteStream::from_static(b"v1"))
+            .send()
+            .await
+            .expect("put");
+    }
+    s3.put_object()
+        .bucket(&app)
+        .key("doc-0")
+        .body(ByteStream::from_static(b"v2"))
+        .send()
+        .await
+        .expect("second version");
+    s3.delete_object()
+        .bucket(&app)
+        .key("doc-1")
+        .send()
+        .await
+        .expect("delete marker");
+    // The seed step's access key: teardown deletes it before the user.
+    let iam = sb.iam().await;
+    iam.create_access_key()
+        .user_name("e2e-destroy-s3-access")
+        .send()
+        .await
+        .expect("access key");
+
+    let p = plan(&sb, Mode::Destroy).await;
+    let guarded = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_s3_bucket.application_data")
+        .expect("in plan");
+    assert_eq!(guarded.action, Action::Delete);
+    assert_eq!(guarded.requires, Some(layer_core::Flag::PurgeBuckets));
+
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 3);
+    assert_eq!(
+        sb.aws.calls().mutating(),
+        vec![],
+        "refused before any mutating call"
+    );
+    assert!(
+        s3.head_bucket().bucket(&app).send().await.is_ok(),
+        "bucket still there"
+    );
+
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+            .await,
+        0
+    );
+    let buckets = s3.list_buckets().send().await.expect("list buckets");
+    let ours: Vec<_> = buckets
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .filter(|n| n.starts_with(&sb.nid))
+        .collect();
+    assert!(ours.is_empty(), "buckets left: {ours:?}");
+    assert!(
+        iam.get_user()
+            .user_name("e2e-destroy-s3-access")
+            .send()
+            .await
+            .is_err(),
+        "user deleted"
+    );
+    // The plan of a second destroy is empty.
+    assert!(!plan(&sb, Mode::Destroy).await.has_changes());
+}
+
+#[tokio::test]
+async fn a_protected_environment_needs_confirm_env_for_destroy() {
+    let sb = Sandbox::with("e2e-protected", |t| format!("protected = true\n{t}")).await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve"]).await,
+        3,
+        "--auto-approve never stands in for --confirm-env"
+    );
+    assert_eq!(
+        sb.cli(&[
+            "destroy",
+            "local",
+            "--auto-approve",
+            "--confirm-env",
+            "prod"
+        ])
+        .await,
+        3,
+        "it names this environment"
+    );
+    assert_eq!(sb.aws.calls().mutating(), vec![]);
+    assert_eq!(
+        sb.cli(&[
+            "destroy",
+            "local",
+            "--auto-approve",
+            "--confirm-env",
+            "local"
+        ])
+        .await,
+        0
+    );
+}
