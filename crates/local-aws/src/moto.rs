@@ -135,5 +135,5 @@ async fn answers(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 12];
-    matches!(s.read_exact(&mut buf).await, Ok(_) if buf.starts_with(b"HTTP/1."))
+    s.read_exact(&mut buf).await.is_ok() && buf.starts_with(b"HTTP/1.")
 }
