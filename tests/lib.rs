@@ -16,6 +16,13 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The emulator's venv: `DAL_MOTO_VENV`, or the project's `.local/venv`.
+pub fn venv() -> PathBuf {
+    std::env::var_os("DAL_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()))
+}
+
 /// One test's own local AWS and environments.
 pub struct Sandbox {
     /// The emulator behind our gateway.

@@ -1,4 +1,5 @@
 //! End-to-end tests on the local environment: one binary, one sandbox (own emulator) per test.
 
 mod bad_input;
+mod gateway;
 mod s3_family;

@@ -113,6 +113,11 @@ impl<R: Resource> AnyResource for R {
                         change.action = Action::Replace { reasons };
                     } else if !change.fields.is_empty() {
                         change.action = Action::Update;
+                        change.note = self.update_note(&change.fields);
+                        if let Some((flag, why)) = self.update_guard(&change.fields) {
+                            change.requires = Some(flag);
+                            change.note = Some(why);
+                        }
                     }
                 }
             },

@@ -125,6 +125,16 @@ pub trait Resource: Send + Sync + 'static {
         crate::diff::diff(desired, observed, self.replace_fields())
     }
 
+    /// A sentence the plan shows with an in-place update (a change that needs a reboot, …).
+    fn update_note(&self, _changes: &[FieldChange]) -> Option<String> {
+        None
+    }
+
+    /// The flag an in-place update needs, and why (a major engine upgrade, …).
+    fn update_guard(&self, _changes: &[FieldChange]) -> Option<(Flag, String)> {
+        None
+    }
+
     /// The flag deleting this resource needs, and why (a bucket holding objects, …).
     fn delete_guard(&self, _observed: &Observed<Self::Spec>) -> Option<(Flag, String)> {
         None

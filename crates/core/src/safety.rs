@@ -36,6 +36,8 @@ pub enum Flag {
     Adopt,
     /// `--confirm-env <env>`: what a protected environment asks for on top of the others.
     ConfirmEnv,
+    /// `--allow-major-upgrade`: upgrade an engine's major version in place (it cannot be undone).
+    MajorUpgrade,
 }
 
 impl fmt::Display for Flag {
@@ -46,6 +48,7 @@ impl fmt::Display for Flag {
             Flag::Rotate => "--rotate <secret>",
             Flag::Adopt => "--adopt",
             Flag::ConfirmEnv => "--confirm-env <environment>",
+            Flag::MajorUpgrade => "--allow-major-upgrade",
         })
     }
 }
@@ -63,6 +66,8 @@ pub struct SafetyFlags {
     pub rotate: Vec<String>,
     /// `--confirm-env <env>`.
     pub confirm_env: Option<String>,
+    /// `--allow-major-upgrade`.
+    pub major_upgrade: bool,
 }
 
 impl SafetyFlags {
@@ -74,6 +79,7 @@ impl SafetyFlags {
             Flag::Adopt => self.adopt,
             Flag::Rotate => !self.rotate.is_empty(),
             Flag::ConfirmEnv => self.confirm_env.is_some(),
+            Flag::MajorUpgrade => self.major_upgrade,
         }
     }
 }

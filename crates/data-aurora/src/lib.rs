@@ -1,9 +1,25 @@
-//! The Aurora PostgreSQL family.
-//!
-//! **Status: settings only.** This crate owns and validates the `[aurora]` section of the
-//! environment files; the cluster, instances, subnet and security groups, parameter group, log
-//! group and VPC endpoint resources are not built yet (see the Aurora and Redis issue), so a
-//! deploy does not create Aurora today.
+//! The Aurora PostgreSQL family: the cluster (provisioned, AWS-managed master password, KMS,
+//! TLS enforced by its cluster parameter group, PostgreSQL logs to a log group we create first),
+//! its instances (rolled one at a time), subnet and security groups, and the RDS interface
+//! endpoint. Owns the `[aurora]` section of the environment files and `aws-sdk-rds`.
+
+mod cluster;
+mod instances;
+mod parameter_group;
+mod subnet_group;
+mod tags;
+
+use std::sync::Arc;
+
+use aws_types::SdkConfig;
+use layer_core::config::Infrastructure;
+use layer_core::engine::AnyResource;
+use shared_resources::{InterfaceEndpoint, LogGroup, Rule, SecurityGroup};
+
+pub use cluster::{Cluster, ClusterSpec, EngineVersion};
+pub use instances::{InstanceSet, InstanceSetSpec};
+pub use parameter_group::{ClusterParameterGroup, ParameterGroupSpec};
+pub use subnet_group::{DbSubnetGroup, SubnetGroupSpec};
 
 use layer_core::config::Environment;
 use layer_core::naming::{resolve, NameRule};
@@ -97,14 +113,125 @@ impl AuroraSettings {
             resolve(key, String::new(), Some(value), NameRule::RdsIdentifier)
                 .map_err(|e| env.invalid("aurora.names", &e))?;
         }
-        let nid = env.naming_id.as_str();
-        resolve(
-            "cluster",
-            format!("{nid}-aurora-pg14"),
-            None,
-            NameRule::RdsIdentifier,
-        )
-        .map_err(|e| env.invalid("naming_id", &e))?;
+        s.names(env)?;
         Ok(s)
     }
+
+    /// The resolved names.
+    pub fn names(&self, env: &Environment) -> Result<AuroraNames> {
+        let nid = env.naming_id.as_str();
+        let cluster = self.names.get("cluster").cloned().unwrap_or_else(|| format!("{nid}-aurora"));
+        let parameter_group = self.names.get("parameter_group").cloned().unwrap_or_else(|| format!("{nid}-aurora-pg14"));
+        let err = |e: String| env.invalid("aurora.names", &e);
+        resolve("parameter_group", parameter_group.clone(), None, NameRule::RdsIdentifier).map_err(err)?;
+        // Instances are `{cluster}-{n}`.
+        resolve("cluster", format!("{cluster}-{}", self.instance_count.max(1)), None, NameRule::RdsIdentifier).map_err(err)?;
+        Ok(AuroraNames {
+            log_group: format!("/aws/rds/cluster/{cluster}/postgresql"),
+            security_group: cluster.clone(),
+            subnet_group: cluster.clone(),
+            endpoint: format!("{nid}-rds"),
+            cluster,
+            parameter_group,
+        })
+    }
+}
+
+/// The family's resolved names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuroraNames {
+    /// The cluster; instances are `{cluster}-{n}`.
+    pub cluster: String,
+    /// The cluster parameter group.
+    pub parameter_group: String,
+    /// The subnet group.
+    pub subnet_group: String,
+    /// The security group.
+    pub security_group: String,
+    /// The PostgreSQL log group.
+    pub log_group: String,
+    /// The interface endpoint's `Name` tag.
+    pub endpoint: String,
+}
+
+/// Build the family's resources for an environment.
+pub fn resources(env: &Environment, infra: &Infrastructure, sdk: &SdkConfig) -> Result<Vec<Arc<dyn AnyResource>>> {
+    let s = AuroraSettings::load(env)?;
+    let names = s.names(env)?;
+    let rds = aws_sdk_rds::Client::new(sdk);
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let mut out: Vec<Arc<dyn AnyResource>> = vec![
+        Arc::new(
+            LogGroup::builder()
+                .client(logs)
+                .key("aurora_postgresql")
+                .name(names.log_group.clone())
+                .kms_key_arn(infra.logs_kms_key_arn.clone())
+                .retention_days(s.log_retention_days as i32)
+                .build(),
+        ),
+        Arc::new(
+            SecurityGroup::builder()
+                .client(ec2.clone())
+                .key("aurora")
+                .name(names.security_group.clone())
+                .description("Aurora PostgreSQL: 5432 from the VPC")
+                .vpc_id(infra.vpc_id.clone())
+                .ingress(vec![Rule::tcp(5432, &infra.vpc_cidr)])
+                .egress(vec![Rule { protocol: "-1".into(), from_port: 0, to_port: 0, cidr: infra.vpc_cidr.clone() }])
+                .build(),
+        ),
+        Arc::new(
+            DbSubnetGroup::builder()
+                .client(rds.clone())
+                .name(names.subnet_group.clone())
+                .subnet_ids(infra.isolated_subnet_ids.clone())
+                .build(),
+        ),
+        Arc::new(
+            ClusterParameterGroup::builder()
+                .client(rds.clone())
+                .name(names.parameter_group.clone())
+                .family(format!("aurora-postgresql{}", s.engine_version.split('.').next().unwrap_or("14")))
+                .parameters([("rds.force_ssl".to_string(), if s.force_ssl { "1" } else { "0" }.to_string())].into())
+                .build(),
+        ),
+        Arc::new(
+            Cluster::builder()
+                .client(rds.clone())
+                .name(names.cluster.clone())
+                .settings(s.clone())
+                .general_kms_key_arn(infra.general_kms_key_arn.clone())
+                .secrets_kms_key_arn(infra.secrets_kms_key_arn.clone())
+                .subnet_group(names.subnet_group.clone())
+                .parameter_group(names.parameter_group.clone())
+                .build(),
+        ),
+        Arc::new(
+            InstanceSet::builder()
+                .client(rds)
+                .cluster(names.cluster.clone())
+                .count(s.instance_count)
+                .instance_class(s.instance_class.clone())
+                .performance_insights(s.performance_insights)
+                .kms_key_arn(infra.general_kms_key_arn.clone())
+                .build(),
+        ),
+    ];
+    if s.enable_endpoint {
+        out.push(Arc::new(
+            InterfaceEndpoint::builder()
+                .client(ec2)
+                .key("rds")
+                .name(names.endpoint.clone())
+                .service_name(format!("com.amazonaws.{}.rds", env.region))
+                .vpc_id(infra.vpc_id.clone())
+                .subnet_ids(infra.isolated_subnet_ids.clone())
+                .security_group_ids(vec![infra.vpc_endpoint_security_group_id.clone()])
+                .output("aurora_endpoint_id")
+                .build(),
+        ));
+    }
+    Ok(out)
 }

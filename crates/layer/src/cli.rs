@@ -42,6 +42,9 @@ pub struct SafetyArgs {
     /// Confirm a destructive change in a protected environment (give its name).
     #[arg(long, value_name = "ENV")]
     pub confirm_env: Option<String>,
+    /// Allow an in-place major engine version upgrade.
+    #[arg(long)]
+    pub allow_major_upgrade: bool,
 }
 
 impl From<SafetyArgs> for SafetyFlags {
@@ -52,6 +55,7 @@ impl From<SafetyArgs> for SafetyFlags {
             adopt: a.adopt,
             rotate: Vec::new(),
             confirm_env: a.confirm_env,
+            major_upgrade: a.allow_major_upgrade,
         }
     }
 }

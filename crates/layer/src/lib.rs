@@ -65,7 +65,8 @@ impl Session {
             inputs.fill_from(found);
         }
         let infra = inputs.require(&env)?;
-        let resources = data_s3::resources(&env, &infra, &account_id, &sdk)?;
+        let mut resources = data_s3::resources(&env, &infra, &account_id, &sdk)?;
+        resources.extend(data_aurora::resources(&env, &infra, &sdk)?);
         let engine = Engine::new(resources, env.concurrency);
         Ok(Session {
             env,
@@ -114,7 +115,9 @@ impl Session {
         Ok(self.with_layer_outputs(run.observed_outputs()))
     }
 
-    fn with_layer_outputs(&self, mut outputs: Outputs) -> Outputs {
+    fn with_layer_outputs(&self, outputs: Outputs) -> Outputs {
+        // Outputs starting with `_` are for dependents only.
+        let mut outputs: Outputs = outputs.into_iter().filter(|(k, _)| !k.starts_with('_')).collect();
         outputs.insert("aws_region".into(), self.env.region.clone().into());
         outputs
     }

@@ -7,15 +7,23 @@
 
 pub mod calls;
 pub mod daemon;
+pub mod emulated;
+pub mod faults;
+pub mod fixes;
 pub mod gateway;
 pub mod moto;
+pub mod protocol;
+pub mod slow;
 pub mod standin;
+mod xml;
 
 use std::path::Path;
 
 pub use calls::{Call, CallLog, CallSummary};
+pub use faults::{Fault, FaultPlan, Faults, Rule};
 pub use gateway::{Gateway, GatewayOptions};
 pub use moto::Moto;
+pub use slow::{Slow, SlowSettings};
 
 /// Moto, pinned: the emulator the project is tested against.
 pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
@@ -49,6 +57,16 @@ impl LocalAws {
     /// The gateway's call log.
     pub fn calls(&self) -> &CallLog {
         self.gateway.calls()
+    }
+
+    /// The gateway's fault injector.
+    pub fn faults(&self) -> &Faults {
+        self.gateway.faults()
+    }
+
+    /// The gateway's slow creation and modification.
+    pub fn slow(&self) -> &Slow {
+        self.gateway.slow()
     }
 
     /// The moto server's port (for tests that must reach moto without the gateway).

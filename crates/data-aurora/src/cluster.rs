@@ -1,0 +1,403 @@
+//! The Aurora PostgreSQL cluster. Stateful: a change of an immutable field is a replacement that
+//! needs `--allow-replace`; deletion protection is never switched off by us; the final snapshot
+//! id carries a timestamp so that a second destroy does not collide.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use async_trait::async_trait;
+use aws_sdk_rds::error::ProvideErrorMetadata;
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster};
+use aws_sdk_rds::Client;
+use layer_core::plan::FieldChange;
+use layer_core::resource::{Context, Observation, Observed, ResourceKind};
+use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
+use serde::{Serialize, Serializer};
+use typed_builder::TypedBuilder;
+
+use crate::tags::{self, aws_err};
+use crate::AuroraSettings;
+
+/// An engine version. The configured one is a floor compared on major.minor: AWS upgrades minor
+/// versions by itself, which is never a reason to downgrade or to show a diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineVersion(pub String);
+
+impl EngineVersion {
+    fn parts(&self) -> (u32, u32) {
+        let mut it = self.0.split('.').map(|p| p.parse().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+
+    /// Whether `self` (observed) satisfies `floor` (desired) without any change.
+    pub fn satisfies(&self, floor: &EngineVersion) -> bool {
+        let (m, n) = self.parts();
+        let (fm, fnn) = floor.parts();
+        m == fm && n >= fnn
+    }
+
+    /// The major version.
+    pub fn major(&self) -> u32 {
+        self.parts().0
+    }
+}
+
+impl Serialize for EngineVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl fmt::Display for EngineVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The cluster's managed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterSpec {
+    /// `aurora-postgresql`.
+    pub engine: String,
+    /// Engine version (a floor).
+    pub engine_version: EngineVersion,
+    /// `dbadmin`.
+    pub master_username: String,
+    /// AWS manages the master password in its own secret.
+    pub manage_master_user_password: bool,
+    /// The key of that secret.
+    pub master_user_secret_kms_key: Option<String>,
+    /// The initial database.
+    pub database_name: String,
+    /// Storage encryption.
+    pub storage_encrypted: bool,
+    /// Its key.
+    pub kms_key: Option<String>,
+    /// The subnet group.
+    pub subnet_group: String,
+    /// Security groups.
+    pub security_group_ids: BTreeSet<String>,
+    /// The cluster parameter group.
+    pub parameter_group: String,
+    /// Log exports.
+    pub log_exports: BTreeSet<String>,
+    /// Backup retention in days.
+    pub backup_retention_days: i32,
+    /// Deletion protection.
+    pub deletion_protection: bool,
+    /// Copy tags to snapshots.
+    pub copy_tags_to_snapshot: bool,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// The cluster.
+#[derive(Debug, Clone, TypedBuilder)]
+pub struct Cluster {
+    client: Client,
+    name: String,
+    settings: AuroraSettings,
+    general_kms_key_arn: String,
+    secrets_kms_key_arn: String,
+    subnet_group: String,
+    parameter_group: String,
+}
+
+fn sg_address() -> Address {
+    Address::new("aws_security_group.aurora")
+}
+
+/// `YYYYMMDDHHMMSS` in UTC, for final snapshot ids.
+pub(crate) fn timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+impl Cluster {
+    async fn describe(&self) -> Result<Option<DbCluster>> {
+        match self.client.describe_db_clusters().db_cluster_identifier(&self.name).send().await {
+            Ok(out) => Ok(out.db_clusters().first().cloned()),
+            Err(e) if e.code() == Some("DBClusterNotFoundFault") => Ok(None),
+            Err(e) => Err(aws_err("DescribeDBClusters", &self.name, &e)),
+        }
+    }
+
+    async fn wait_available(&self, cx: &Context) -> Result<()> {
+        layer_core::wait::until(cx, &format!("Aurora cluster {}", self.name), || async {
+            let c = self.describe().await?.ok_or_else(|| Error::Other(format!("Aurora cluster {} disappeared", self.name)))?;
+            let status = c.status().unwrap_or_default();
+            let pending = c.pending_modified_values().is_some_and(|p| {
+                p.engine_version().is_some() || p.master_user_password().is_some() || p.db_cluster_identifier().is_some()
+            });
+            Ok((status != "available" || pending).then(|| if pending { format!("{status}, modifications pending") } else { status.to_string() }))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Resource for Cluster {
+    type Spec = ClusterSpec;
+
+    fn address(&self) -> Address {
+        Address::new("aws_rds_cluster.aurora")
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::Stateful
+    }
+
+    fn depends_on(&self) -> Vec<Address> {
+        vec![
+            Address::new("aws_cloudwatch_log_group.aurora_postgresql"),
+            sg_address(),
+            Address::new("aws_db_subnet_group.aurora"),
+            Address::new("aws_rds_cluster_parameter_group.aurora"),
+        ]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["engine", "master_username", "database_name", "storage_encrypted", "kms_key", "subnet_group"]
+    }
+
+    fn diff(&self, desired: &ClusterSpec, observed: &ClusterSpec) -> Vec<FieldChange> {
+        let mut observed = observed.clone();
+        if observed.engine_version.satisfies(&desired.engine_version) {
+            observed.engine_version = desired.engine_version.clone();
+        }
+        layer_core::diff::diff(desired, &observed, self.replace_fields())
+    }
+
+    fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
+        let change = changes.iter().find(|c| c.field() == "engine_version")?;
+        let major = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str()).map(|s| EngineVersion(s.to_string()).major());
+        (major(&change.before) != major(&change.after)).then(|| {
+            (Flag::MajorUpgrade, format!("a major version upgrade of `{}` is in place but cannot be undone", self.name))
+        })
+    }
+
+    fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
+        changes.iter().any(|c| c.field() == "engine_version").then(|| "the engine upgrade restarts the cluster".to_string())
+    }
+
+    fn desired(&self, cx: &Context, inputs: &Inputs) -> Result<ClusterSpec> {
+        let s = &self.settings;
+        Ok(ClusterSpec {
+            engine: "aurora-postgresql".into(),
+            engine_version: EngineVersion(s.engine_version.clone()),
+            master_username: "dbadmin".into(),
+            manage_master_user_password: true,
+            master_user_secret_kms_key: Some(self.secrets_kms_key_arn.clone()),
+            database_name: s.database_name.clone(),
+            storage_encrypted: true,
+            kms_key: Some(self.general_kms_key_arn.clone()),
+            subnet_group: self.subnet_group.clone(),
+            security_group_ids: [inputs.str(&sg_address(), shared_resources::SECURITY_GROUP_ID)?].into(),
+            parameter_group: self.parameter_group.clone(),
+            log_exports: ["postgresql".to_string()].into(),
+            backup_retention_days: s.backup_retention_days as i32,
+            deletion_protection: s.deletion_protection,
+            copy_tags_to_snapshot: true,
+            tags: cx.tags.clone(),
+        })
+    }
+
+    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<ClusterSpec>> {
+        let Some(c) = self.describe().await? else { return Ok(Observation::Absent) };
+        if matches!(c.status(), Some("deleting")) {
+            return Ok(Observation::Absent);
+        }
+        let tags = tags::from_sdk(c.tag_list());
+        let spec = ClusterSpec {
+            engine: c.engine().unwrap_or_default().to_string(),
+            engine_version: EngineVersion(c.engine_version().unwrap_or_default().to_string()),
+            master_username: c.master_username().unwrap_or_default().to_string(),
+            manage_master_user_password: c.master_user_secret().is_some(),
+            master_user_secret_kms_key: c.master_user_secret().and_then(|s| s.kms_key_id()).map(str::to_string),
+            database_name: c.database_name().unwrap_or_default().to_string(),
+            storage_encrypted: c.storage_encrypted().unwrap_or(false),
+            kms_key: c.kms_key_id().map(str::to_string),
+            subnet_group: c.db_subnet_group().unwrap_or_default().to_string(),
+            security_group_ids: c.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(str::to_string)).collect(),
+            parameter_group: c.db_cluster_parameter_group().unwrap_or_default().to_string(),
+            log_exports: c.enabled_cloudwatch_logs_exports().iter().cloned().collect(),
+            backup_retention_days: c.backup_retention_period().unwrap_or(0),
+            deletion_protection: c.deletion_protection().unwrap_or(false),
+            copy_tags_to_snapshot: c.copy_tags_to_snapshot().unwrap_or(false),
+            tags: tags.clone(),
+        };
+        let mut o = Outputs::new();
+        o.insert("aurora_cluster_id".into(), self.name.clone().into());
+        o.insert("aurora_cluster_arn".into(), c.db_cluster_arn().unwrap_or_default().into());
+        o.insert("aurora_cluster_endpoint".into(), c.endpoint().unwrap_or_default().into());
+        o.insert("aurora_cluster_reader_endpoint".into(), c.reader_endpoint().unwrap_or_default().into());
+        o.insert("aurora_cluster_database_name".into(), c.database_name().unwrap_or_default().into());
+        o.insert(
+            "aurora_master_user_secret_arn".into(),
+            c.master_user_secret().and_then(|s| s.secret_arn()).unwrap_or_default().into(),
+        );
+        o.insert("aurora_cluster_port".into(), c.port().unwrap_or(5432).into());
+        Ok(Observation::Present(Observed { spec, tags, outputs: o, holds_data: true }))
+    }
+
+    async fn create(&self, cx: &Context, d: &ClusterSpec, _inputs: &Inputs) -> Result<()> {
+        let created = self
+            .client
+            .create_db_cluster()
+            .db_cluster_identifier(&self.name)
+            .engine(&d.engine)
+            .engine_version(&d.engine_version.0)
+            .engine_mode("provisioned")
+            .master_username(&d.master_username)
+            .manage_master_user_password(d.manage_master_user_password)
+            .set_master_user_secret_kms_key_id(d.master_user_secret_kms_key.clone())
+            .database_name(&d.database_name)
+            .storage_encrypted(d.storage_encrypted)
+            .set_kms_key_id(d.kms_key.clone())
+            .db_subnet_group_name(&d.subnet_group)
+            .set_vpc_security_group_ids(Some(d.security_group_ids.iter().cloned().collect()))
+            .db_cluster_parameter_group_name(&d.parameter_group)
+            .set_enable_cloudwatch_logs_exports(Some(d.log_exports.iter().cloned().collect()))
+            .backup_retention_period(d.backup_retention_days)
+            .deletion_protection(d.deletion_protection)
+            .copy_tags_to_snapshot(d.copy_tags_to_snapshot)
+            .set_tags(Some(tags::sdk(&d.tags)))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("DBClusterAlreadyExistsFault") => {}
+            Err(e) => return Err(aws_err("CreateDBCluster", &self.name, &e)),
+        }
+        self.wait_available(cx).await
+    }
+
+    async fn update(
+        &self,
+        cx: &Context,
+        d: &ClusterSpec,
+        observed: &Observed<ClusterSpec>,
+        changes: &[FieldChange],
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        let changed = |f: &str| changes.iter().any(|c| c.field() == f);
+        let o = &observed.spec;
+        let mut req = self.client.modify_db_cluster().db_cluster_identifier(&self.name).apply_immediately(true);
+        let mut any = false;
+        if changed("engine_version") {
+            let major = EngineVersion(o.engine_version.0.clone()).major() != d.engine_version.major();
+            req = req.engine_version(&d.engine_version.0).allow_major_version_upgrade(major);
+            if major {
+                req = req.db_cluster_parameter_group_name(&d.parameter_group);
+            }
+            any = true;
+        }
+        if changed("security_group_ids") {
+            req = req.set_vpc_security_group_ids(Some(d.security_group_ids.iter().cloned().collect()));
+            any = true;
+        }
+        if changed("parameter_group") {
+            req = req.db_cluster_parameter_group_name(&d.parameter_group);
+            any = true;
+        }
+        if changed("log_exports") {
+            let enable: Vec<String> = d.log_exports.difference(&o.log_exports).cloned().collect();
+            let disable: Vec<String> = o.log_exports.difference(&d.log_exports).cloned().collect();
+            req = req.cloudwatch_logs_export_configuration(
+                CloudwatchLogsExportConfiguration::builder()
+                    .set_enable_log_types(Some(enable).filter(|v| !v.is_empty()))
+                    .set_disable_log_types(Some(disable).filter(|v| !v.is_empty()))
+                    .build(),
+            );
+            any = true;
+        }
+        if changed("backup_retention_days") {
+            req = req.backup_retention_period(d.backup_retention_days);
+            any = true;
+        }
+        if changed("deletion_protection") {
+            req = req.deletion_protection(d.deletion_protection);
+            any = true;
+        }
+        if changed("copy_tags_to_snapshot") {
+            req = req.copy_tags_to_snapshot(d.copy_tags_to_snapshot);
+            any = true;
+        }
+        if changed("manage_master_user_password") || changed("master_user_secret_kms_key") {
+            req = req.manage_master_user_password(true).set_master_user_secret_kms_key_id(d.master_user_secret_kms_key.clone());
+            any = true;
+        }
+        if any {
+            req.send().await.map_err(|e| aws_err("ModifyDBCluster", &self.name, &e))?;
+            self.wait_available(cx).await?;
+        }
+        if changed("tags") {
+            let arn = observed.outputs.get("aurora_cluster_arn").and_then(|v| v.as_str()).unwrap_or_default();
+            tags::converge(&self.client, arn, &observed.tags, &d.tags).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed<ClusterSpec>) -> Result<()> {
+        if observed.spec.deletion_protection {
+            return Err(Error::Other(format!(
+                "Aurora cluster `{}` has deletion protection, which this tool never switches off by itself; set `deletion_protection = false` in the [aurora] section, deploy, then destroy again",
+                self.name
+            )));
+        }
+        let mut req = self.client.delete_db_cluster().db_cluster_identifier(&self.name);
+        if self.settings.skip_final_snapshot {
+            req = req.skip_final_snapshot(true);
+        } else {
+            let snapshot = format!("{}-final-{}", self.name, timestamp());
+            tracing::info!(cluster = %self.name, %snapshot, "final snapshot");
+            req = req.final_db_snapshot_identifier(snapshot);
+        }
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("DBClusterNotFoundFault") => return Ok(()),
+            Err(e) => return Err(aws_err("DeleteDBCluster", &self.name, &e)),
+        }
+        layer_core::wait::until(cx, &format!("Aurora cluster {} to be deleted", self.name), || async {
+            Ok(self.describe().await?.map(|c| c.status().unwrap_or("deleting").to_string()))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_version_is_a_floor_on_major_minor() {
+        let floor = EngineVersion("14.19".into());
+        assert!(EngineVersion("14.19".into()).satisfies(&floor));
+        assert!(EngineVersion("14.20".into()).satisfies(&floor), "AWS's own minor upgrade is no diff");
+        assert!(!EngineVersion("14.17".into()).satisfies(&floor), "below the floor: upgrade");
+        assert!(!EngineVersion("15.4".into()).satisfies(&floor), "another major: a diff, never a downgrade");
+    }
+
+    #[test]
+    fn timestamps_are_utc_digits() {
+        let t = timestamp();
+        assert_eq!(t.len(), 14, "{t}");
+        assert!(t.starts_with("20"), "{t}");
+        assert!(t.chars().all(|c| c.is_ascii_digit()));
+    }
+}

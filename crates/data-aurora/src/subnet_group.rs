@@ -1,0 +1,110 @@
+//! The DB subnet group on the isolated subnets.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_rds::error::ProvideErrorMetadata;
+use aws_sdk_rds::Client;
+use layer_core::plan::FieldChange;
+use layer_core::resource::{Context, Observation, Observed};
+use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
+use serde::Serialize;
+use typed_builder::TypedBuilder;
+
+use crate::tags::{self, aws_err};
+
+/// The subnet group's managed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubnetGroupSpec {
+    /// The subnets.
+    pub subnet_ids: BTreeSet<String>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A DB subnet group.
+#[derive(Debug, Clone, TypedBuilder)]
+pub struct DbSubnetGroup {
+    client: Client,
+    name: String,
+    subnet_ids: Vec<String>,
+}
+
+const ARN: &str = "_arn";
+
+#[async_trait]
+impl Resource for DbSubnetGroup {
+    type Spec = SubnetGroupSpec;
+
+    fn address(&self) -> Address {
+        Address::new("aws_db_subnet_group.aurora")
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<SubnetGroupSpec> {
+        Ok(SubnetGroupSpec { subnet_ids: self.subnet_ids.iter().cloned().collect(), tags: cx.tags.clone() })
+    }
+
+    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<SubnetGroupSpec>> {
+        let out = match self.client.describe_db_subnet_groups().db_subnet_group_name(&self.name).send().await {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => return Ok(Observation::Absent),
+            Err(e) => return Err(aws_err("DescribeDBSubnetGroups", &self.name, &e)),
+        };
+        let Some(g) = out.db_subnet_groups().first() else { return Ok(Observation::Absent) };
+        let arn = g.db_subnet_group_arn().unwrap_or_default().to_string();
+        let tags = tags::read(&self.client, &arn).await?;
+        let subnet_ids = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_string)).collect();
+        let mut outputs = Outputs::new();
+        outputs.insert(ARN.into(), arn.into());
+        Ok(Observation::Present(Observed { spec: SubnetGroupSpec { subnet_ids, tags: tags.clone() }, tags, outputs, holds_data: false }))
+    }
+
+    async fn create(&self, _cx: &Context, desired: &SubnetGroupSpec, _inputs: &Inputs) -> Result<()> {
+        self.client
+            .create_db_subnet_group()
+            .db_subnet_group_name(&self.name)
+            .db_subnet_group_description("Aurora PostgreSQL on the isolated subnets")
+            .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
+            .set_tags(Some(tags::sdk(&desired.tags)))
+            .send()
+            .await
+            .map_err(|e| aws_err("CreateDBSubnetGroup", &self.name, &e))?;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        _cx: &Context,
+        desired: &SubnetGroupSpec,
+        observed: &Observed<SubnetGroupSpec>,
+        changes: &[FieldChange],
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        if changes.iter().any(|c| c.field() == "subnet_ids") {
+            self.client
+                .modify_db_subnet_group()
+                .db_subnet_group_name(&self.name)
+                .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
+                .send()
+                .await
+                .map_err(|e| aws_err("ModifyDBSubnetGroup", &self.name, &e))?;
+        }
+        if changes.iter().any(|c| c.field() == "tags") {
+            let arn = observed.outputs.get(ARN).and_then(|v| v.as_str()).unwrap_or_default();
+            tags::converge(&self.client, arn, &observed.tags, &desired.tags).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _cx: &Context, _observed: &Observed<SubnetGroupSpec>) -> Result<()> {
+        match self.client.delete_db_subnet_group().db_subnet_group_name(&self.name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => Ok(()),
+            Err(e) => Err(aws_err("DeleteDBSubnetGroup", &self.name, &e)),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Corrections of moto's known deviations from AWS, so that product code never carries a special
+//! case for the emulator. Each is a pure function with a test beside it.
+
+use bytes::Bytes;
+
+/// Moto answers `GetBucketVersioning` with the root element `GetBucketVersioningResponse`; AWS
+/// (and the Rust SDK's parser) use `VersioningConfiguration`.
+pub fn get_bucket_versioning(body: &[u8]) -> Bytes {
+    let text = String::from_utf8_lossy(body);
+    if !text.contains("GetBucketVersioningResponse") {
+        return Bytes::copy_from_slice(body);
+    }
+    Bytes::from(text.replace("GetBucketVersioningResponse", "VersioningConfiguration"))
+}
+
+/// The short region code in ElastiCache host names: `eu-central-2` → `euc2`, `us-east-1` → `use1`.
+pub fn region_code(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    match parts.as_slice() {
+        [area, direction, n] => format!("{area}{}{n}", direction.chars().next().unwrap_or('x')),
+        _ => region.to_string(),
+    }
+}
+
+/// Moto builds ElastiCache endpoints and availability zones for us-east-1 whatever the region.
+pub fn elasticache_region(body: &str, region: &str) -> Option<String> {
+    if region == "us-east-1"
+        || !(body.contains(".use1.cache.amazonaws.com") || body.contains("us-east-1"))
+    {
+        return None;
+    }
+    let code = region_code(region);
+    let mut out = body.replace(
+        ".use1.cache.amazonaws.com",
+        &format!(".{code}.cache.amazonaws.com"),
+    );
+    for az in ["a", "b", "c", "d", "e", "f"] {
+        out = out.replace(&format!(">us-east-1{az}<"), &format!(">{region}{az}<"));
+    }
+    Some(out)
+}
+
+/// Moto gives a replication group created with `NumCacheClusters = N` one member. AWS gives it
+/// N (a primary and N-1 replicas), which moto does for `ReplicasPerNodeGroup`: ask for that.
+pub fn num_cache_clusters(form: &mut Vec<(String, String)>) -> bool {
+    let Some(i) = form.iter().position(|(k, _)| k == "NumCacheClusters") else {
+        return false;
+    };
+    if form
+        .iter()
+        .any(|(k, _)| k == "ReplicasPerNodeGroup" || k == "NumNodeGroups")
+    {
+        return false;
+    }
+    let n: u32 = form[i].1.parse().unwrap_or(1);
+    form.remove(i);
+    form.push(("NumNodeGroups".into(), "1".into()));
+    form.push((
+        "ReplicasPerNodeGroup".into(),
+        n.saturating_sub(1).to_string(),
+    ));
+    true
+}
+
+/// AWS refuses `DeleteDBCluster` with neither `SkipFinalSnapshot=true` nor a final snapshot id;
+/// moto accepts it. Returns the refusal message.
+pub fn delete_db_cluster(form: &[(String, String)]) -> Option<&'static str> {
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let skip = get("SkipFinalSnapshot").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let snapshot = get("FinalDBSnapshotIdentifier").is_some_and(|v| !v.is_empty());
+    (!skip && !snapshot)
+        .then_some("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+}
+
+/// The message AWS gives when a secret's name is scheduled for deletion.
+pub const SECRET_SCHEDULED_FOR_DELETION: &str =
+    "You can't create this secret because a secret with this name is already scheduled for deletion.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioning_root_is_corrected() {
+        let moto = br#"<?xml version="1.0" encoding="utf-8"?>
+<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
+        let fixed = String::from_utf8(get_bucket_versioning(moto).to_vec()).unwrap();
+        assert!(
+            fixed.contains("<VersioningConfiguration xmlns=")
+                && fixed.contains("</VersioningConfiguration>"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("<Status>Enabled</Status>"));
+        let empty =
+            br#"<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
+        assert!(String::from_utf8(get_bucket_versioning(empty).to_vec())
+            .unwrap()
+            .starts_with("<VersioningConfiguration "));
+    }
+
+    #[test]
+    fn elasticache_hosts_name_the_region() {
+        assert_eq!(region_code("eu-central-2"), "euc2");
+        assert_eq!(region_code("us-east-1"), "use1");
+        let moto = "<Address>master.rg.oq78le.use1.cache.amazonaws.com</Address><PreferredAvailabilityZone>us-east-1b</PreferredAvailabilityZone>";
+        let fixed = elasticache_region(moto, "eu-central-2").unwrap();
+        assert_eq!(fixed, "<Address>master.rg.oq78le.euc2.cache.amazonaws.com</Address><PreferredAvailabilityZone>eu-central-2b</PreferredAvailabilityZone>");
+        assert!(elasticache_region(moto, "us-east-1").is_none());
+    }
+
+    #[test]
+    fn num_cache_clusters_becomes_replicas() {
+        let mut form = vec![
+            ("Action".to_string(), "CreateReplicationGroup".to_string()),
+            ("NumCacheClusters".into(), "3".into()),
+        ];
+        assert!(num_cache_clusters(&mut form));
+        assert!(form.contains(&("ReplicasPerNodeGroup".into(), "2".into())));
+        assert!(!form.iter().any(|(k, _)| k == "NumCacheClusters"));
+    }
+
+    #[test]
+    fn cluster_delete_needs_a_snapshot_decision() {
+        let f = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert!(delete_db_cluster(&f(&[("DBClusterIdentifier", "c")])).is_some());
+        assert!(delete_db_cluster(&f(&[("SkipFinalSnapshot", "true")])).is_none());
+        assert!(delete_db_cluster(&f(&[("FinalDBSnapshotIdentifier", "c-final")])).is_none());
+        assert!(delete_db_cluster(&f(&[("SkipFinalSnapshot", "false")])).is_some());
+    }
+}
+
+/// Moto accepts Performance Insights settings on RDS instances but does not keep them; AWS
+/// reports them back. The gateway remembers what was asked and reports it.
+#[derive(Debug, Default)]
+pub struct PerformanceInsights {
+    by_instance: std::sync::Mutex<std::collections::HashMap<String, (bool, Option<String>)>>,
+}
+
+impl PerformanceInsights {
+    /// Note the settings of a create or modify request.
+    pub fn on_request(&self, op: &str, form: &[(String, String)]) {
+        if op != "CreateDBInstance" && op != "ModifyDBInstance" {
+            return;
+        }
+        let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let (Some(id), Some(enabled)) = (get("DBInstanceIdentifier"), get("EnablePerformanceInsights")) else { return };
+        let enabled = enabled.eq_ignore_ascii_case("true");
+        let key = if enabled { get("PerformanceInsightsKMSKeyId") } else { None };
+        self.by_instance.lock().expect("not poisoned").insert(id.to_lowercase(), (enabled, key));
+    }
+
+    /// Report the settings in an answer that lists instances.
+    pub fn on_response(&self, body: &str) -> Option<String> {
+        let known = self.by_instance.lock().expect("not poisoned");
+        if known.is_empty() || !body.contains("<DBInstance>") {
+            return None;
+        }
+        let out = crate::xml::map_members(body, "DBInstance", |block| {
+            let id = crate::xml::text(block, "DBInstanceIdentifier")?.to_lowercase();
+            let (enabled, key) = known.get(&id)?;
+            let mut b = crate::xml::set_element(block, "PerformanceInsightsEnabled", if *enabled { "true" } else { "false" });
+            if let Some(k) = key {
+                b = crate::xml::set_element(&b, "PerformanceInsightsKMSKeyId", &crate::protocol::escape(k));
+            }
+            Some(b)
+        });
+        (out != body).then_some(out)
+    }
+}

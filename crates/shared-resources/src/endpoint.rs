@@ -1,0 +1,182 @@
+//! A VPC interface endpoint. Endpoints have no name, so ours is found by its service and its
+//! `Name` tag in the VPC; ownership is then decided by our tags as for everything else.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VpcEndpointType};
+use aws_sdk_ec2::Client;
+use layer_core::plan::FieldChange;
+use layer_core::resource::{Context, Observation, Observed};
+use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
+use serde::Serialize;
+use typed_builder::TypedBuilder;
+
+/// The endpoint's managed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointSpec {
+    /// `com.amazonaws.{region}.rds`, …
+    pub service_name: String,
+    /// The subnets it has interfaces in.
+    pub subnet_ids: BTreeSet<String>,
+    /// Its security groups.
+    pub security_group_ids: BTreeSet<String>,
+    /// Private DNS on.
+    pub private_dns: bool,
+    /// Tags (ours plus `Name`).
+    pub tags: Tags,
+}
+
+/// An interface endpoint.
+#[derive(Debug, Clone, TypedBuilder)]
+pub struct InterfaceEndpoint {
+    client: Client,
+    /// Address key, e.g. `rds` for `aws_vpc_endpoint.rds`.
+    #[builder(setter(into))]
+    key: String,
+    /// The `Name` tag.
+    #[builder(setter(into))]
+    name: String,
+    #[builder(setter(into))]
+    service_name: String,
+    vpc_id: String,
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+    /// The layer output that carries its id (`aurora_endpoint_id`, …).
+    #[builder(setter(into))]
+    output: String,
+}
+
+fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
+    Error::aws(format!("ec2:{op} on {name}"), e)
+}
+
+impl InterfaceEndpoint {
+    fn id_of(&self, observed: &Observed<EndpointSpec>) -> String {
+        observed.outputs.get(&self.output).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    }
+}
+
+#[async_trait]
+impl Resource for InterfaceEndpoint {
+    type Spec = EndpointSpec;
+
+    fn address(&self) -> Address {
+        Address::new(format!("aws_vpc_endpoint.{}", self.key))
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["service_name"]
+    }
+
+    fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<EndpointSpec> {
+        let mut tags = cx.tags.clone();
+        tags.insert("Name".into(), self.name.clone());
+        Ok(EndpointSpec {
+            service_name: self.service_name.clone(),
+            subnet_ids: self.subnet_ids.iter().cloned().collect(),
+            security_group_ids: self.security_group_ids.iter().cloned().collect(),
+            private_dns: true,
+            tags,
+        })
+    }
+
+    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<EndpointSpec>> {
+        let out = self
+            .client
+            .describe_vpc_endpoints()
+            .filters(Filter::builder().name("vpc-id").values(&self.vpc_id).build())
+            .filters(Filter::builder().name("service-name").values(&self.service_name).build())
+            .filters(Filter::builder().name("tag:Name").values(&self.name).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("DescribeVpcEndpoints", &self.name, &e))?;
+        let live = out.vpc_endpoints().iter().find(|e| {
+            !matches!(e.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref(), Some("deleted" | "deleting"))
+        });
+        let Some(e) = live else { return Ok(Observation::Absent) };
+        let tags: Tags = e.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        let spec = EndpointSpec {
+            service_name: e.service_name().unwrap_or_default().to_string(),
+            subnet_ids: e.subnet_ids().iter().cloned().collect(),
+            security_group_ids: e.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect(),
+            private_dns: e.private_dns_enabled().unwrap_or(false),
+            tags: tags.clone(),
+        };
+        let mut outputs = Outputs::new();
+        outputs.insert(self.output.clone(), e.vpc_endpoint_id().unwrap_or_default().into());
+        Ok(Observation::Present(Observed { spec, tags, outputs, holds_data: false }))
+    }
+
+    async fn create(&self, _cx: &Context, desired: &EndpointSpec, _inputs: &Inputs) -> Result<()> {
+        let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.client
+            .create_vpc_endpoint()
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .vpc_id(&self.vpc_id)
+            .service_name(&desired.service_name)
+            .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
+            .set_security_group_ids(Some(desired.security_group_ids.iter().cloned().collect()))
+            .private_dns_enabled(desired.private_dns)
+            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::VpcEndpoint).set_tags(Some(tags)).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("CreateVpcEndpoint", &self.name, &e))?;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        _cx: &Context,
+        desired: &EndpointSpec,
+        observed: &Observed<EndpointSpec>,
+        changes: &[FieldChange],
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        let id = self.id_of(observed);
+        let o = &observed.spec;
+        let changed = |f: &str| changes.iter().any(|c| c.field() == f);
+        if changed("subnet_ids") || changed("security_group_ids") || changed("private_dns") {
+            let add_subnets: Vec<String> = desired.subnet_ids.difference(&o.subnet_ids).cloned().collect();
+            let remove_subnets: Vec<String> = o.subnet_ids.difference(&desired.subnet_ids).cloned().collect();
+            let add_sgs: Vec<String> = desired.security_group_ids.difference(&o.security_group_ids).cloned().collect();
+            let remove_sgs: Vec<String> = o.security_group_ids.difference(&desired.security_group_ids).cloned().collect();
+            self.client
+                .modify_vpc_endpoint()
+                .vpc_endpoint_id(&id)
+                .set_add_subnet_ids(Some(add_subnets).filter(|v| !v.is_empty()))
+                .set_remove_subnet_ids(Some(remove_subnets).filter(|v| !v.is_empty()))
+                .set_add_security_group_ids(Some(add_sgs).filter(|v| !v.is_empty()))
+                .set_remove_security_group_ids(Some(remove_sgs).filter(|v| !v.is_empty()))
+                .private_dns_enabled(desired.private_dns)
+                .send()
+                .await
+                .map_err(|e| aws_err("ModifyVpcEndpoint", &self.name, &e))?;
+        }
+        if changed("tags") {
+            let stale: Vec<Tag> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
+            if !stale.is_empty() {
+                self.client.delete_tags().resources(&id).set_tags(Some(stale)).send().await.map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
+            }
+            let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+            self.client.create_tags().resources(&id).set_tags(Some(tags)).send().await.map_err(|e| aws_err("CreateTags", &self.name, &e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _cx: &Context, observed: &Observed<EndpointSpec>) -> Result<()> {
+        let id = self.id_of(observed);
+        self.client
+            .delete_vpc_endpoints()
+            .vpc_endpoint_ids(&id)
+            .send()
+            .await
+            .map_err(|e| aws_err("DeleteVpcEndpoints", &self.name, &e))?;
+        Ok(())
+    }
+}

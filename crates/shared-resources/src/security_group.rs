@@ -1,0 +1,226 @@
+//! A VPC security group whose rules are managed as sets: what we list is allowed, nothing else.
+//! AWS adds an allow-all egress rule to every new group; it is revoked unless asked for.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::Client;
+use layer_core::plan::FieldChange;
+use layer_core::resource::{Context, Observation, Observed};
+use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
+use serde::Serialize;
+use typed_builder::TypedBuilder;
+
+/// One rule: protocol (`tcp`, `-1` for all), port range, CIDR.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Rule {
+    /// `tcp`, `udp`, `icmp` or `-1`.
+    pub protocol: String,
+    /// First port.
+    pub from_port: i32,
+    /// Last port.
+    pub to_port: i32,
+    /// The CIDR it allows.
+    pub cidr: String,
+}
+
+impl Rule {
+    /// A TCP rule for one port.
+    pub fn tcp(port: i32, cidr: &str) -> Self {
+        Rule { protocol: "tcp".into(), from_port: port, to_port: port, cidr: cidr.into() }
+    }
+}
+
+/// The group's managed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecurityGroupSpec {
+    /// Inbound rules.
+    pub ingress: BTreeSet<Rule>,
+    /// Outbound rules.
+    pub egress: BTreeSet<Rule>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A security group.
+#[derive(Debug, Clone, TypedBuilder)]
+pub struct SecurityGroup {
+    client: Client,
+    /// Address key, e.g. `aurora` for `aws_security_group.aurora`.
+    #[builder(setter(into))]
+    key: String,
+    #[builder(setter(into))]
+    name: String,
+    #[builder(setter(into))]
+    description: String,
+    vpc_id: String,
+    ingress: Vec<Rule>,
+    egress: Vec<Rule>,
+}
+
+fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
+    Error::aws(format!("ec2:{op} on {name}"), e)
+}
+
+fn rules(perms: &[IpPermission]) -> BTreeSet<Rule> {
+    let mut out = BTreeSet::new();
+    for p in perms {
+        let protocol = p.ip_protocol().unwrap_or("-1").to_string();
+        let (from, to) = if protocol == "-1" { (0, 0) } else { (p.from_port().unwrap_or(0), p.to_port().unwrap_or(0)) };
+        for r in p.ip_ranges() {
+            if let Some(cidr) = r.cidr_ip() {
+                out.insert(Rule { protocol: protocol.clone(), from_port: from, to_port: to, cidr: cidr.to_string() });
+            }
+        }
+    }
+    out
+}
+
+fn permission(r: &Rule) -> IpPermission {
+    let mut p = IpPermission::builder().ip_protocol(&r.protocol).ip_ranges(IpRange::builder().cidr_ip(&r.cidr).build());
+    if r.protocol != "-1" {
+        p = p.from_port(r.from_port).to_port(r.to_port);
+    }
+    p.build()
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+impl SecurityGroup {
+    fn id_of(observed: &Observed<SecurityGroupSpec>) -> String {
+        observed.outputs.get(crate::SECURITY_GROUP_ID).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    }
+
+    async fn set_rules(&self, id: &str, ingress: bool, add: Vec<&Rule>, remove: Vec<&Rule>) -> Result<()> {
+        let c = &self.client;
+        let n = &self.name;
+        if !remove.is_empty() {
+            let perms: Vec<IpPermission> = remove.into_iter().map(permission).collect();
+            if ingress {
+                c.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("RevokeSecurityGroupIngress", n, &e))?;
+            } else {
+                c.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("RevokeSecurityGroupEgress", n, &e))?;
+            }
+        }
+        if !add.is_empty() {
+            let perms: Vec<IpPermission> = add.into_iter().map(permission).collect();
+            if ingress {
+                c.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("AuthorizeSecurityGroupIngress", n, &e))?;
+            } else {
+                c.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("AuthorizeSecurityGroupEgress", n, &e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for SecurityGroup {
+    type Spec = SecurityGroupSpec;
+
+    fn address(&self) -> Address {
+        Address::new(format!("aws_security_group.{}", self.key))
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<SecurityGroupSpec> {
+        Ok(SecurityGroupSpec {
+            ingress: self.ingress.iter().cloned().collect(),
+            egress: self.egress.iter().cloned().collect(),
+            tags: cx.tags.clone(),
+        })
+    }
+
+    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<SecurityGroupSpec>> {
+        let out = self
+            .client
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(&self.name).build())
+            .filters(Filter::builder().name("vpc-id").values(&self.vpc_id).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("DescribeSecurityGroups", &self.name, &e))?;
+        let Some(g) = out.security_groups().first() else { return Ok(Observation::Absent) };
+        let tags: Tags = g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        let spec = SecurityGroupSpec { ingress: rules(g.ip_permissions()), egress: rules(g.ip_permissions_egress()), tags: tags.clone() };
+        let mut outputs = Outputs::new();
+        outputs.insert(crate::SECURITY_GROUP_ID.into(), g.group_id().unwrap_or_default().into());
+        Ok(Observation::Present(Observed { spec, tags, outputs, holds_data: false }))
+    }
+
+    async fn create(&self, cx: &Context, desired: &SecurityGroupSpec, _inputs: &Inputs) -> Result<()> {
+        let created = self
+            .client
+            .create_security_group()
+            .group_name(&self.name)
+            .description(&self.description)
+            .vpc_id(&self.vpc_id)
+            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(sdk_tags(&cx.tags))).build())
+            .send()
+            .await;
+        let id = match created {
+            Ok(out) => out.group_id().unwrap_or_default().to_string(),
+            Err(e) => return Err(aws_err("CreateSecurityGroup", &self.name, &e)),
+        };
+        // The new group has AWS's allow-all egress rule; converge both directions from there.
+        let default_egress: BTreeSet<Rule> =
+            [Rule { protocol: "-1".into(), from_port: 0, to_port: 0, cidr: "0.0.0.0/0".into() }].into();
+        self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new()).await?;
+        self.set_rules(
+            &id,
+            false,
+            desired.egress.difference(&default_egress).collect(),
+            default_egress.difference(&desired.egress).collect(),
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        _cx: &Context,
+        desired: &SecurityGroupSpec,
+        observed: &Observed<SecurityGroupSpec>,
+        changes: &[FieldChange],
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        let id = Self::id_of(observed);
+        let o = &observed.spec;
+        self.set_rules(&id, true, desired.ingress.difference(&o.ingress).collect(), o.ingress.difference(&desired.ingress).collect()).await?;
+        self.set_rules(&id, false, desired.egress.difference(&o.egress).collect(), o.egress.difference(&desired.egress).collect()).await?;
+        if changes.iter().any(|c| c.field() == "tags") {
+            let stale: Vec<Tag> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
+            if !stale.is_empty() {
+                self.client.delete_tags().resources(&id).set_tags(Some(stale)).send().await.map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
+            }
+            self.client
+                .create_tags()
+                .resources(&id)
+                .set_tags(Some(sdk_tags(&desired.tags)))
+                .send()
+                .await
+                .map_err(|e| aws_err("CreateTags", &self.name, &e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed<SecurityGroupSpec>) -> Result<()> {
+        let id = Self::id_of(observed);
+        // Network interfaces of a just-deleted cluster hold on to the group for a while on AWS.
+        layer_core::wait::until(cx, &format!("security group {} to be free", self.name), || async {
+            match self.client.delete_security_group().group_id(&id).send().await {
+                Ok(_) => Ok(None),
+                Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(None),
+                Err(e) if e.code() == Some("DependencyViolation") => Ok(Some("still in use".to_string())),
+                Err(e) => Err(aws_err("DeleteSecurityGroup", &self.name, &e)),
+            }
+        })
+        .await
+    }
+}

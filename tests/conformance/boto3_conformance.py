@@ -1,0 +1,328 @@
+"""Conformance of the local AWS gateway, checked by a client we did not write.
+
+Drives every operation the gateway serves itself (Bedrock inference profiles and foundation
+models, Managed Grafana, ElastiCache parameter groups) and every emulator deviation it corrects,
+with boto3, and validates each response against botocore's service model for the operation:
+required members, types, enums, patterns and lengths. Asserts that responses carry what was set
+and that errors carry the codes AWS uses.
+
+Usage: python boto3_conformance.py <endpoint>
+Prints 'N passed, M failed' and exits non-zero on any failure.
+"""
+
+import datetime
+import re
+import sys
+import time
+
+import boto3
+import botocore.config
+from botocore.exceptions import ClientError
+
+ENDPOINT = sys.argv[1]
+REGION = "eu-central-2"
+ACCOUNT = "123456789012"
+SESSION = boto3.session.Session(aws_access_key_id="conformance", aws_secret_access_key="x", region_name=REGION)
+CONFIG = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
+CLIENTS = {}
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def client(name):
+    if name not in CLIENTS:
+        CLIENTS[name] = SESSION.client(name, endpoint_url=ENDPOINT, config=CONFIG)
+    return CLIENTS[name]
+
+
+class Invalid(Exception):
+    pass
+
+
+def validate(shape, value, path):
+    """Check a parsed value against a botocore shape."""
+    t = shape.type_name
+    if t == "structure":
+        if not isinstance(value, dict):
+            raise Invalid(f"{path}: expected a structure, got {type(value).__name__}")
+        for req in shape.required_members:
+            if req not in value:
+                raise Invalid(f"{path}: required member {req} is missing")
+        for key, v in value.items():
+            if key == "ResponseMetadata":
+                continue
+            if key not in shape.members:
+                raise Invalid(f"{path}: unknown member {key}")
+            validate(shape.members[key], v, f"{path}.{key}")
+    elif t == "list":
+        if not isinstance(value, list):
+            raise Invalid(f"{path}: expected a list")
+        check_len(shape, len(value), path)
+        for i, v in enumerate(value):
+            validate(shape.member, v, f"{path}[{i}]")
+    elif t == "map":
+        if not isinstance(value, dict):
+            raise Invalid(f"{path}: expected a map")
+        for k, v in value.items():
+            validate(shape.key, k, f"{path}<key>")
+            validate(shape.value, v, f"{path}.{k}")
+    elif t == "string":
+        if not isinstance(value, str):
+            raise Invalid(f"{path}: expected a string, got {value!r}")
+        if shape.enum and value not in shape.enum:
+            raise Invalid(f"{path}: {value!r} is not one of {shape.enum}")
+        check_len(shape, len(value), path)
+        pattern = shape.metadata.get("pattern")
+        if pattern:
+            try:
+                rx = re.compile(pattern)
+            except re.error:
+                rx = None
+            if rx is not None and not rx.search(value):
+                raise Invalid(f"{path}: {value!r} does not match {pattern}")
+    elif t in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid(f"{path}: expected an integer, got {value!r}")
+    elif t == "boolean":
+        if not isinstance(value, bool):
+            raise Invalid(f"{path}: expected a boolean, got {value!r}")
+    elif t in ("double", "float"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise Invalid(f"{path}: expected a number, got {value!r}")
+    elif t == "timestamp":
+        if not isinstance(value, datetime.datetime):
+            raise Invalid(f"{path}: expected a timestamp, got {value!r}")
+
+
+def check_len(shape, n, path):
+    lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
+    if lo is not None and n < lo:
+        raise Invalid(f"{path}: length {n} is below {lo}")
+    if hi is not None and n > hi:
+        raise Invalid(f"{path}: length {n} is above {hi}")
+
+
+def call(service, operation, **params):
+    c = client(service)
+    model = c.meta.service_model.operation_model(operation)
+    method = c.meta.method_to_api_mapping
+    name = next(k for k, v in method.items() if v == operation)
+    response = getattr(c, name)(**params)
+    if model.output_shape is not None:
+        validate(model.output_shape, response, operation)
+    return response
+
+
+def expect_error(service, operation, code, status=None, **params):
+    try:
+        call(service, operation, **params)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        if got != code:
+            raise Invalid(f"{operation}: expected error {code}, got {got}: {e}")
+        http = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        if status is not None and http != status:
+            raise Invalid(f"{operation}: expected HTTP {status} with {code}, got {http}")
+        return e
+    raise Invalid(f"{operation}: expected error {code}, but it succeeded")
+
+
+def check(name, fn):
+    try:
+        fn()
+        RESULTS["passed"] += 1
+        print(f"ok    {name}")
+    except Exception as e:  # noqa: BLE001 - every failure is reported
+        RESULTS["failed"] += 1
+        print(f"FAIL  {name}: {type(e).__name__}: {e}")
+
+
+def expect(cond, what):
+    if not cond:
+        raise Invalid(what)
+
+
+# ---------------------------------------------------------------- Bedrock
+
+def bedrock_models():
+    all_models = call("bedrock", "ListFoundationModels")["modelSummaries"]
+    expect(len(all_models) == 8, f"8 foundation models in {REGION}, got {len(all_models)}")
+    anthropic = call("bedrock", "ListFoundationModels", byProvider="Anthropic")["modelSummaries"]
+    expect(len(anthropic) == 6 and all(m["providerName"] == "Anthropic" for m in anthropic), "byProvider filters")
+    embed = call("bedrock", "ListFoundationModels", byOutputModality="EMBEDDING")["modelSummaries"]
+    expect({m["modelId"] for m in embed} == {"cohere.embed-v4:0", "amazon.titan-embed-text-v2:0"}, "byOutputModality filters")
+
+
+def bedrock_profiles():
+    system = call("bedrock", "ListInferenceProfiles", typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
+    ids = {p["inferenceProfileId"] for p in system}
+    expect("eu.anthropic.claude-sonnet-4-5-20250929-v1:0" in ids and "global.cohere.embed-v4:0" in ids, f"system profiles: {ids}")
+    source = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0"
+    created = call(
+        "bedrock", "CreateInferenceProfile",
+        inferenceProfileName="conf-claude-haiku-4-5", description="conformance",
+        modelSource={"copyFrom": source},
+        tags=[{"key": "Model", "value": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}],
+    )
+    arn = created["inferenceProfileArn"]
+    expect(re.fullmatch(rf"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/[a-z0-9]{{12}}", arn), f"ARN form: {arn}")
+    pid = arn.rsplit("/", 1)[1]
+    got = call("bedrock", "GetInferenceProfile", inferenceProfileIdentifier=pid)
+    expect(got["inferenceProfileName"] == "conf-claude-haiku-4-5" and got["type"] == "APPLICATION", "get returns what was set")
+    expect(got["description"] == "conformance" and len(got["models"]) > 1, "description and the EU models")
+    by_arn = call("bedrock", "GetInferenceProfile", inferenceProfileIdentifier=arn)
+    expect(by_arn["inferenceProfileId"] == pid, "get by ARN")
+    fm = call(
+        "bedrock", "CreateInferenceProfile", inferenceProfileName="conf-titan",
+        modelSource={"copyFrom": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.titan-embed-text-v2:0"},
+    )
+    apps = call("bedrock", "ListInferenceProfiles", typeEquals="APPLICATION")["inferenceProfileSummaries"]
+    expect({p["inferenceProfileName"] for p in apps} >= {"conf-claude-haiku-4-5", "conf-titan"}, "list APPLICATION")
+    call("bedrock", "TagResource", resourceARN=arn, tags=[{"key": "Team", "value": "platform"}])
+    tags = call("bedrock", "ListTagsForResource", resourceARN=arn)["tags"]
+    expect({t["key"]: t["value"] for t in tags} == {"Model": "eu.anthropic.claude-haiku-4-5-20251001-v1:0", "Team": "platform"}, f"tags: {tags}")
+    call("bedrock", "UntagResource", resourceARN=arn, tagKeys=["Team"])
+    tags = call("bedrock", "ListTagsForResource", resourceARN=arn)["tags"]
+    expect([t["key"] for t in tags] == ["Model"], f"untag: {tags}")
+    expect_error("bedrock", "CreateInferenceProfile", "ConflictException", 409,
+                 inferenceProfileName="conf-titan", modelSource={"copyFrom": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.titan-embed-text-v2:0"})
+    expect_error("bedrock", "CreateInferenceProfile", "ValidationException", 400,
+                 inferenceProfileName="conf-bad", modelSource={"copyFrom": "not-an-arn"})
+    expect_error("bedrock", "CreateInferenceProfile", "ValidationException", 400,
+                 inferenceProfileName="conf-missing", modelSource={"copyFrom": f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-2:1"})
+    expect_error("bedrock", "GetInferenceProfile", "ResourceNotFoundException", 404, inferenceProfileIdentifier="abcdefabcdef")
+    call("bedrock", "DeleteInferenceProfile", inferenceProfileIdentifier=pid)
+    expect_error("bedrock", "GetInferenceProfile", "ResourceNotFoundException", 404, inferenceProfileIdentifier=pid)
+    call("bedrock", "DeleteInferenceProfile", inferenceProfileIdentifier=fm["inferenceProfileArn"])
+
+
+# ---------------------------------------------------------------- Grafana
+
+def grafana():
+    role = f"arn:aws:iam::{ACCOUNT}:role/conf-grafana"
+    ws = call(
+        "grafana", "CreateWorkspace",
+        accountAccessType="CURRENT_ACCOUNT", authenticationProviders=["SAML"], permissionType="CUSTOMER_MANAGED",
+        workspaceName="conf-grafana", workspaceRoleArn=role, workspaceDataSources=["PROMETHEUS", "CLOUDWATCH"],
+        vpcConfiguration={"securityGroupIds": ["sg-12345678"], "subnetIds": ["subnet-12345678", "subnet-87654321"]},
+        tags={"Environment": "conformance"},
+    )["workspace"]
+    wid = ws["id"]
+    expect(ws["status"] == "CREATING", f"a new workspace is CREATING: {ws['status']}")
+    expect(ws["name"] == "conf-grafana" and ws["workspaceRoleArn"] == role, "create returns what was set")
+    for _ in range(50):
+        ws = call("grafana", "DescribeWorkspace", workspaceId=wid)["workspace"]
+        if ws["status"] == "ACTIVE":
+            break
+        time.sleep(0.1)
+    expect(ws["status"] == "ACTIVE", f"CREATING becomes ACTIVE: {ws['status']}")
+    expect(ws["dataSources"] == ["PROMETHEUS", "CLOUDWATCH"] and ws["vpcConfiguration"]["subnetIds"] == ["subnet-12345678", "subnet-87654321"], "describe returns what was set")
+    call("grafana", "UpdateWorkspace", workspaceId=wid, workspaceDataSources=["PROMETHEUS"])
+    ws = call("grafana", "DescribeWorkspace", workspaceId=wid)["workspace"]
+    expect(ws["dataSources"] == ["PROMETHEUS"], "update applies")
+    listed = call("grafana", "ListWorkspaces")["workspaces"]
+    expect(any(w["id"] == wid for w in listed), "listed")
+    arn = f"arn:aws:grafana:{REGION}:{ACCOUNT}:/workspaces/{wid}"
+    call("grafana", "TagResource", resourceArn=arn, tags={"Team": "platform"})
+    tags = call("grafana", "ListTagsForResource", resourceArn=arn)["tags"]
+    expect(tags == {"Environment": "conformance", "Team": "platform"}, f"tags: {tags}")
+    call("grafana", "UntagResource", resourceArn=arn, tagKeys=["Team"])
+    expect(call("grafana", "ListTagsForResource", resourceArn=arn)["tags"] == {"Environment": "conformance"}, "untag")
+    expect_error("grafana", "CreateWorkspace", "ValidationException", 400,
+                 accountAccessType="BOGUS", authenticationProviders=["SAML"], permissionType="CUSTOMER_MANAGED")
+    expect_error("grafana", "CreateWorkspace", "ConflictException", 409, workspaceName="conf-grafana",
+                 accountAccessType="CURRENT_ACCOUNT", authenticationProviders=["SAML"], permissionType="CUSTOMER_MANAGED")
+    deleted = call("grafana", "DeleteWorkspace", workspaceId=wid)["workspace"]
+    expect(deleted["status"] == "DELETING", f"DELETING: {deleted['status']}")
+    gone = False
+    for _ in range(50):
+        try:
+            call("grafana", "DescribeWorkspace", workspaceId=wid)
+        except ClientError as e:
+            expect(e.response["Error"]["Code"] == "ResourceNotFoundException", str(e))
+            gone = True
+            break
+        time.sleep(0.1)
+    expect(gone, "DELETING ends with the workspace gone")
+    expect_error("grafana", "DescribeWorkspace", "ResourceNotFoundException", 404, workspaceId="g-0000000000")
+
+
+# ---------------------------------------------------------------- ElastiCache parameter groups
+
+def elasticache_parameter_groups():
+    pg = call("elasticache", "CreateCacheParameterGroup", CacheParameterGroupName="conf-redis7",
+              CacheParameterGroupFamily="redis7", Description="conformance",
+              Tags=[{"Key": "Environment", "Value": "conformance"}])["CacheParameterGroup"]
+    expect(pg["CacheParameterGroupFamily"] == "redis7" and pg["ARN"].endswith(":parametergroup:conf-redis7"), f"create: {pg}")
+    groups = call("elasticache", "DescribeCacheParameterGroups", CacheParameterGroupName="conf-redis7")["CacheParameterGroups"]
+    expect(len(groups) == 1 and groups[0]["Description"] == "conformance", "describe one")
+    call("elasticache", "ModifyCacheParameterGroup", CacheParameterGroupName="conf-redis7",
+         ParameterNameValues=[{"ParameterName": "slowlog-log-slower-than", "ParameterValue": "5000"}])
+    params = call("elasticache", "DescribeCacheParameters", CacheParameterGroupName="conf-redis7")["Parameters"]
+    slow = next(p for p in params if p["ParameterName"] == "slowlog-log-slower-than")
+    expect(slow["ParameterValue"] == "5000" and slow["Source"] == "user", f"modified: {slow}")
+    user = call("elasticache", "DescribeCacheParameters", CacheParameterGroupName="conf-redis7", Source="user")["Parameters"]
+    expect([p["ParameterName"] for p in user] == ["slowlog-log-slower-than"], "Source=user filters")
+    arn = pg["ARN"]
+    call("elasticache", "AddTagsToResource", ResourceName=arn, Tags=[{"Key": "Team", "Value": "platform"}])
+    tags = call("elasticache", "ListTagsForResource", ResourceName=arn)["TagList"]
+    expect({t["Key"]: t["Value"] for t in tags} == {"Environment": "conformance", "Team": "platform"}, f"tags: {tags}")
+    call("elasticache", "RemoveTagsFromResource", ResourceName=arn, TagKeys=["Team"])
+    tags = call("elasticache", "ListTagsForResource", ResourceName=arn)["TagList"]
+    expect([t["Key"] for t in tags] == ["Environment"], "untag")
+    expect_error("elasticache", "CreateCacheParameterGroup", "CacheParameterGroupAlreadyExists", 400,
+                 CacheParameterGroupName="conf-redis7", CacheParameterGroupFamily="redis7", Description="again")
+    expect_error("elasticache", "ModifyCacheParameterGroup", "InvalidParameterValue", 400, CacheParameterGroupName="conf-redis7",
+                 ParameterNameValues=[{"ParameterName": "no-such-parameter", "ParameterValue": "1"}])
+    call("elasticache", "DeleteCacheParameterGroup", CacheParameterGroupName="conf-redis7")
+    expect_error("elasticache", "DescribeCacheParameterGroups", "CacheParameterGroupNotFound", 404, CacheParameterGroupName="conf-redis7")
+    expect_error("elasticache", "DeleteCacheParameterGroup", "CacheParameterGroupNotFound", 404, CacheParameterGroupName="conf-redis7")
+
+
+# ---------------------------------------------------------------- deviations corrected
+
+def deviation_replication_group():
+    rg = call("elasticache", "CreateReplicationGroup", ReplicationGroupId="conf-rg", ReplicationGroupDescription="conformance",
+              Engine="redis", EngineVersion="7.1", CacheNodeType="cache.t3.micro", NumCacheClusters=2, Port=6380)["ReplicationGroup"]
+    expect(len(rg["MemberClusters"]) == 2, f"NumCacheClusters=2 gives two members: {rg['MemberClusters']}")
+    primary = rg["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+    expect(".euc2.cache.amazonaws.com" in primary and "use1" not in primary, f"endpoint names the region: {primary}")
+    azs = {m["PreferredAvailabilityZone"] for m in rg["NodeGroups"][0]["NodeGroupMembers"]}
+    expect(all(az.startswith(REGION) for az in azs), f"zones of the region: {azs}")
+
+
+def deviation_rds_delete():
+    call("rds", "CreateDBCluster", DBClusterIdentifier="conf-aurora", Engine="aurora-postgresql", EngineVersion="14.19",
+         MasterUsername="dbadmin", ManageMasterUserPassword=True)
+    expect_error("rds", "DeleteDBCluster", "InvalidParameterCombination", 400, DBClusterIdentifier="conf-aurora")
+    call("rds", "DeleteDBCluster", DBClusterIdentifier="conf-aurora", SkipFinalSnapshot=True)
+
+
+def deviation_secret_scheduled_for_deletion():
+    call("secretsmanager", "CreateSecret", Name="conf/secret")
+    call("secretsmanager", "DeleteSecret", SecretId="conf/secret", RecoveryWindowInDays=7)
+    expect_error("secretsmanager", "CreateSecret", "InvalidRequestException", 400, Name="conf/secret")
+    call("secretsmanager", "CreateSecret", Name="conf/live")
+    expect_error("secretsmanager", "CreateSecret", "ResourceExistsException", 400, Name="conf/live")
+
+
+def deviation_bucket_versioning():
+    s3 = "s3"
+    call(s3, "CreateBucket", Bucket="conf-versioning", CreateBucketConfiguration={"LocationConstraint": REGION})
+    call(s3, "PutBucketVersioning", Bucket="conf-versioning", VersioningConfiguration={"Status": "Enabled"})
+    expect(call(s3, "GetBucketVersioning", Bucket="conf-versioning").get("Status") == "Enabled", "versioning reads back")
+
+
+for name, fn in [
+    ("bedrock foundation models", bedrock_models),
+    ("bedrock inference profiles", bedrock_profiles),
+    ("grafana workspaces", grafana),
+    ("elasticache parameter groups", elasticache_parameter_groups),
+    ("deviation: NumCacheClusters and endpoint region", deviation_replication_group),
+    ("deviation: cluster delete needs a snapshot decision", deviation_rds_delete),
+    ("deviation: secret name scheduled for deletion", deviation_secret_scheduled_for_deletion),
+    ("deviation: bucket versioning", deviation_bucket_versioning),
+]:
+    check(name, fn)
+
+print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+sys.exit(1 if RESULTS["failed"] else 0)

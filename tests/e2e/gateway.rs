@@ -1,0 +1,519 @@
+//! The local AWS gateway: conformance checked by boto3, the corrected deviations and the served
+//! APIs seen through the Rust SDK, call counting, fault injection and slow creation.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use dal_tests::Sandbox;
+use local_aws::{Fault, FaultPlan, Rule, SlowSettings};
+
+fn rule(fault: Fault, rate: f64) -> Rule {
+    Rule {
+        service: None,
+        operation: None,
+        mutating_only: false,
+        fault,
+        rate,
+        count: None,
+        latency_ms: 0,
+    }
+}
+
+#[tokio::test]
+async fn boto3_conformance_of_every_served_operation_and_corrected_deviation() {
+    let sb = Sandbox::new("conf").await;
+    let python = dal_tests::venv().join("bin").join("python");
+    let script = dal_tests::project_root().join("tests/conformance/boto3_conformance.py");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(sb.aws.endpoint())
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "boto3 conformance failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn deviations_are_corrected_for_the_rust_sdk() {
+    let sb = Sandbox::new("dev").await;
+    let sdk = sb.sdk().await;
+
+    // GetBucketVersioning: unparseable from moto itself, parsed through the gateway.
+    let s3 = sb.s3().await;
+    s3.create_bucket()
+        .bucket("dev-versioning")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    "eu-central-2",
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("bucket");
+    assert!(s3
+        .get_bucket_versioning()
+        .bucket("dev-versioning")
+        .send()
+        .await
+        .is_ok());
+    let raw = local_aws::standin::sdk_config(
+        &format!("http://127.0.0.1:{}", sb.aws.moto_port()),
+        "eu-central-2",
+    )
+    .await;
+    let raw_s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&raw)
+            .force_path_style(true)
+            .build(),
+    );
+    assert!(
+        raw_s3
+            .get_bucket_versioning()
+            .bucket("dev-versioning")
+            .send()
+            .await
+            .is_err(),
+        "moto alone deviates"
+    );
+
+    // Secrets Manager: a name scheduled for deletion.
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    sm.create_secret()
+        .name("dev/x")
+        .send()
+        .await
+        .expect("secret");
+    sm.delete_secret()
+        .secret_id("dev/x")
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .expect("delete");
+    let err = sm
+        .create_secret()
+        .name("dev/x")
+        .send()
+        .await
+        .expect_err("scheduled for deletion");
+    assert_eq!(err.code(), Some("InvalidRequestException"));
+
+    // ElastiCache: NumCacheClusters and the region in endpoints.
+    let ec = aws_sdk_elasticache::Client::new(&sdk);
+    let rg = ec
+        .create_replication_group()
+        .replication_group_id("dev-rg")
+        .replication_group_description("d")
+        .engine("redis")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_clusters(2)
+        .port(6380)
+        .send()
+        .await
+        .expect("replication group");
+    let rg = rg.replication_group().expect("group");
+    assert_eq!(rg.member_clusters().len(), 2);
+    let host = rg.node_groups()[0]
+        .primary_endpoint()
+        .and_then(|e| e.address())
+        .unwrap_or_default();
+    assert!(host.contains(".euc2.cache.amazonaws.com"), "{host}");
+
+    // RDS: a cluster delete needs a final snapshot or SkipFinalSnapshot.
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    rds.create_db_cluster()
+        .db_cluster_identifier("dev-aurora")
+        .engine("aurora-postgresql")
+        .engine_version("14.19")
+        .master_username("dbadmin")
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .expect("cluster");
+    let err = rds
+        .delete_db_cluster()
+        .db_cluster_identifier("dev-aurora")
+        .send()
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Some("InvalidParameterCombination"));
+    rds.delete_db_cluster()
+        .db_cluster_identifier("dev-aurora")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn served_apis_through_the_rust_sdk() {
+    let sb = Sandbox::new("served").await;
+    let sdk = sb.sdk().await;
+
+    let ec = aws_sdk_elasticache::Client::new(&sdk);
+    ec.create_cache_parameter_group()
+        .cache_parameter_group_name("served-redis7")
+        .cache_parameter_group_family("redis7")
+        .description("served")
+        .send()
+        .await
+        .expect("parameter group");
+    let groups = ec
+        .describe_cache_parameter_groups()
+        .cache_parameter_group_name("served-redis7")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        groups.cache_parameter_groups()[0].cache_parameter_group_family(),
+        Some("redis7")
+    );
+    let err = ec
+        .describe_cache_parameter_groups()
+        .cache_parameter_group_name("nope")
+        .send()
+        .await
+        .expect_err("not found");
+    assert_eq!(err.code(), Some("CacheParameterGroupNotFound"));
+    let err = ec
+        .create_cache_parameter_group()
+        .cache_parameter_group_name("served-redis7")
+        .cache_parameter_group_family("redis7")
+        .description("again")
+        .send()
+        .await
+        .expect_err("exists");
+    assert_eq!(err.code(), Some("CacheParameterGroupAlreadyExists"));
+
+    let bedrock = aws_sdk_bedrock::Client::new(&sdk);
+    let models = bedrock
+        .list_foundation_models()
+        .by_provider("Anthropic")
+        .send()
+        .await
+        .expect("models");
+    assert_eq!(models.model_summaries().len(), 6);
+    let created = bedrock
+        .create_inference_profile()
+        .inference_profile_name("served-claude-3-haiku")
+        .model_source(aws_sdk_bedrock::types::InferenceProfileModelSource::CopyFrom(
+            "arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0".into(),
+        ))
+        .send()
+        .await
+        .expect("profile");
+    let arn = created.inference_profile_arn().to_string();
+    assert!(
+        arn.starts_with("arn:aws:bedrock:eu-central-2:123456789012:application-inference-profile/"),
+        "{arn}"
+    );
+    let got = bedrock
+        .get_inference_profile()
+        .inference_profile_identifier(&arn)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.inference_profile_name(), "served-claude-3-haiku");
+    let err = bedrock
+        .get_inference_profile()
+        .inference_profile_identifier("nope12345678")
+        .send()
+        .await
+        .expect_err("404");
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+
+    let grafana = aws_sdk_grafana::Client::new(&sdk);
+    let ws = grafana
+        .create_workspace()
+        .account_access_type(aws_sdk_grafana::types::AccountAccessType::CurrentAccount)
+        .authentication_providers(aws_sdk_grafana::types::AuthenticationProviderTypes::Saml)
+        .permission_type(aws_sdk_grafana::types::PermissionType::CustomerManaged)
+        .workspace_name("served")
+        .send()
+        .await
+        .expect("workspace");
+    let ws = ws.workspace().expect("workspace");
+    assert_eq!(
+        ws.status(),
+        &aws_sdk_grafana::types::WorkspaceStatus::Creating
+    );
+    let id = ws.id().to_string();
+    let again = grafana
+        .describe_workspace()
+        .workspace_id(&id)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        again.workspace().map(|w| w.status().clone()),
+        Some(aws_sdk_grafana::types::WorkspaceStatus::Active)
+    );
+}
+
+#[tokio::test]
+async fn calls_are_counted_by_operation_and_readable_over_http() {
+    let sb = Sandbox::new("count").await;
+    let iam = sb.iam().await;
+    iam.create_user()
+        .user_name("count-a")
+        .send()
+        .await
+        .expect("user");
+    iam.get_user()
+        .user_name("count-a")
+        .send()
+        .await
+        .expect("get");
+    iam.get_user()
+        .user_name("count-a")
+        .send()
+        .await
+        .expect("get");
+    let port: u16 = sb
+        .aws
+        .endpoint()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = local_aws::daemon::http_get("127.0.0.1", port, "/_gateway/calls")
+        .await
+        .expect("answers");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["by_operation"]["iam:CreateUser"]["count"], 1);
+    assert_eq!(v["by_operation"]["iam:CreateUser"]["mutating"], true);
+    assert_eq!(v["by_operation"]["iam:GetUser"]["count"], 2);
+    assert_eq!(v["mutating"], 1);
+    assert_eq!(v["read_only"], 2);
+    sb.aws.calls().reset();
+    assert_eq!(sb.aws.calls().summary().total, 0);
+}
+
+#[tokio::test]
+async fn injected_faults_are_the_services_own_and_retries_absorb_them() {
+    let sb = Sandbox::new("faults").await;
+    let iam = sb.iam().await;
+    // Throttling as IAM says it, twice: the SDK's retries absorb it.
+    let mut throttle = rule(Fault::Throttle, 1.0);
+    throttle.operation = Some("CreateUser".into());
+    throttle.count = Some(2);
+    sb.aws.faults().set(FaultPlan {
+        seed: 1,
+        rules: vec![throttle],
+    });
+    iam.create_user()
+        .user_name("faults-a")
+        .send()
+        .await
+        .expect("succeeds on the third attempt");
+    assert_eq!(sb.aws.faults().injected(), 2);
+    let creates = sb
+        .aws
+        .calls()
+        .snapshot()
+        .into_iter()
+        .filter(|c| c.operation == "CreateUser")
+        .count();
+    assert_eq!(creates, 3);
+
+    // Without retries the error is the service's own.
+    let one_try = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sb.sdk().await)
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    for (fault, code) in [
+        (Fault::Throttle, "Throttling"),
+        (Fault::Http503, "ServiceUnavailable"),
+        (Fault::Http500, "InternalFailure"),
+    ] {
+        sb.aws.faults().set(FaultPlan {
+            seed: 1,
+            rules: vec![rule(fault, 1.0)],
+        });
+        let err = one_try
+            .get_user()
+            .user_name("faults-a")
+            .send()
+            .await
+            .expect_err("fault");
+        assert_eq!(err.code(), Some(code), "{fault:?}");
+    }
+    // A dropped connection never reaches moto; a lost response does.
+    sb.aws.faults().set(FaultPlan {
+        seed: 1,
+        rules: vec![rule(Fault::DropConnection, 1.0)],
+    });
+    assert!(one_try
+        .create_user()
+        .user_name("faults-dropped")
+        .send()
+        .await
+        .is_err());
+    sb.aws.faults().set(FaultPlan {
+        seed: 1,
+        rules: vec![rule(Fault::LoseResponse, 1.0)],
+    });
+    assert!(one_try
+        .create_user()
+        .user_name("faults-lost")
+        .send()
+        .await
+        .is_err());
+    sb.aws.faults().clear();
+    assert!(
+        iam.get_user()
+            .user_name("faults-dropped")
+            .send()
+            .await
+            .is_err(),
+        "never created"
+    );
+    assert!(
+        iam.get_user().user_name("faults-lost").send().await.is_ok(),
+        "created, though its answer was lost"
+    );
+    // Latency.
+    sb.aws.faults().set(FaultPlan {
+        seed: 1,
+        rules: vec![Rule {
+            latency_ms: 300,
+            ..rule(Fault::Latency, 1.0)
+        }],
+    });
+    let t = Instant::now();
+    iam.get_user()
+        .user_name("faults-a")
+        .send()
+        .await
+        .expect("slow but fine");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_deploy_converges_while_calls_fail_with_throttling_and_5xx() {
+    let sb = Sandbox::with("e2e-chaos", |t| {
+        t.replace("max_attempts = 3", "max_attempts = 10")
+    })
+    .await;
+    sb.aws.faults().set(FaultPlan {
+        seed: 20261128,
+        rules: vec![
+            rule(Fault::Throttle, 0.04),
+            rule(Fault::Http500, 0.03),
+            rule(Fault::Http503, 0.03),
+        ],
+    });
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let injected = sb.aws.faults().injected();
+    let total = sb.aws.calls().summary().total;
+    assert!(
+        injected > 0,
+        "faults were injected ({injected} of {total} calls)"
+    );
+    sb.aws.faults().clear();
+    assert_eq!(
+        sb.cli(&["plan", "local", "--detailed-exitcode"]).await,
+        0,
+        "converged: nothing left to do"
+    );
+}
+
+#[tokio::test]
+async fn slow_creation_and_modification_are_reported_until_done() {
+    let sb = Sandbox::new("slow").await;
+    sb.aws.slow().set(SlowSettings {
+        creation_ms: 1500,
+        modification_ms: 1000,
+    });
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    rds.create_db_cluster()
+        .db_cluster_identifier("slow-aurora")
+        .engine("aurora-postgresql")
+        .master_username("dbadmin")
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .expect("cluster");
+    rds.create_db_instance()
+        .db_instance_identifier("slow-aurora-1")
+        .db_cluster_identifier("slow-aurora")
+        .engine("aurora-postgresql")
+        .db_instance_class("db.t4g.medium")
+        .send()
+        .await
+        .expect("instance");
+    let started = Instant::now();
+    let status = || async {
+        let c = rds
+            .describe_db_clusters()
+            .db_cluster_identifier("slow-aurora")
+            .send()
+            .await
+            .expect("describe");
+        c.db_clusters()[0].status().unwrap_or_default().to_string()
+    };
+    assert_eq!(status().await, "creating");
+    while status().await != "available" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never became available"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1300),
+        "creating lasted {:?}",
+        started.elapsed()
+    );
+
+    while rds
+        .describe_db_instances()
+        .db_instance_identifier("slow-aurora-1")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .db_instance_status()
+        != Some("available")
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rds.modify_db_instance()
+        .db_instance_identifier("slow-aurora-1")
+        .db_instance_class("db.r6g.large")
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("modify");
+    let d = rds
+        .describe_db_instances()
+        .db_instance_identifier("slow-aurora-1")
+        .send()
+        .await
+        .unwrap();
+    let i = &d.db_instances()[0];
+    assert_eq!(i.db_instance_status(), Some("modifying"));
+    assert_eq!(
+        i.pending_modified_values()
+            .and_then(|p| p.db_instance_class()),
+        Some("db.r6g.large")
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let d = rds
+        .describe_db_instances()
+        .db_instance_identifier("slow-aurora-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.db_instances()[0].db_instance_status(), Some("available"));
+}
