@@ -56,23 +56,37 @@ mod tests {
             environment: "t".into(),
             tags: Default::default(),
             flags: Default::default(),
-            wait: WaitSettings { timeout: Duration::from_millis(timeout_ms), poll: Duration::from_millis(5) },
+            wait: WaitSettings {
+                timeout: Duration::from_millis(timeout_ms),
+                poll: Duration::from_millis(5),
+            },
         }
     }
 
     #[tokio::test]
     async fn waits_until_done() {
         let n = AtomicUsize::new(0);
-        until(&cx(5_000), "thing", || async { Ok((n.fetch_add(1, Ordering::SeqCst) < 3).then(|| "creating".to_string())) })
-            .await
-            .unwrap();
+        until(&cx(5_000), "thing", || async {
+            Ok((n.fetch_add(1, Ordering::SeqCst) < 3).then(|| "creating".to_string()))
+        })
+        .await
+        .unwrap();
         assert_eq!(n.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
     async fn gives_up_after_the_timeout_and_says_what_to_do() {
-        let e = until(&cx(30), "cluster x", || async { Ok(Some("creating".to_string())) }).await.unwrap_err();
+        let e = until(&cx(30), "cluster x", || async {
+            Ok(Some("creating".to_string()))
+        })
+        .await
+        .unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("cluster x") && msg.contains("creating") && msg.contains("wait_timeout_minutes"), "{msg}");
+        assert!(
+            msg.contains("cluster x")
+                && msg.contains("creating")
+                && msg.contains("wait_timeout_minutes"),
+            "{msg}"
+        );
     }
 }

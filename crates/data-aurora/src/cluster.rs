@@ -109,24 +109,19 @@ fn sg_address() -> Address {
 
 /// `YYYYMMDDHHMMSS` in UTC, for final snapshot ids.
 pub(crate) fn timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    let rfc3339 = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    rfc3339.chars().filter(char::is_ascii_digit).collect()
 }
 
 impl Cluster {
     async fn describe(&self) -> Result<Option<DbCluster>> {
-        match self.client.describe_db_clusters().db_cluster_identifier(&self.name).send().await {
+        match self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(&self.name)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.db_clusters().first().cloned()),
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => Ok(None),
             Err(e) => Err(aws_err("DescribeDBClusters", &self.name, &e)),
@@ -135,12 +130,23 @@ impl Cluster {
 
     async fn wait_available(&self, cx: &Context) -> Result<()> {
         layer_core::wait::until(cx, &format!("Aurora cluster {}", self.name), || async {
-            let c = self.describe().await?.ok_or_else(|| Error::Other(format!("Aurora cluster {} disappeared", self.name)))?;
+            let c = self
+                .describe()
+                .await?
+                .ok_or_else(|| Error::Other(format!("Aurora cluster {} disappeared", self.name)))?;
             let status = c.status().unwrap_or_default();
             let pending = c.pending_modified_values().is_some_and(|p| {
-                p.engine_version().is_some() || p.master_user_password().is_some() || p.db_cluster_identifier().is_some()
+                p.engine_version().is_some()
+                    || p.master_user_password().is_some()
+                    || p.db_cluster_identifier().is_some()
             });
-            Ok((status != "available" || pending).then(|| if pending { format!("{status}, modifications pending") } else { status.to_string() }))
+            Ok((status != "available" || pending).then(|| {
+                if pending {
+                    format!("{status}, modifications pending")
+                } else {
+                    status.to_string()
+                }
+            }))
         })
         .await
     }
@@ -172,7 +178,14 @@ impl Resource for Cluster {
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["engine", "master_username", "database_name", "storage_encrypted", "kms_key", "subnet_group"]
+        &[
+            "engine",
+            "master_username",
+            "database_name",
+            "storage_encrypted",
+            "kms_key",
+            "subnet_group",
+        ]
     }
 
     fn diff(&self, desired: &ClusterSpec, observed: &ClusterSpec) -> Vec<FieldChange> {
@@ -185,14 +198,27 @@ impl Resource for Cluster {
 
     fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
         let change = changes.iter().find(|c| c.field() == "engine_version")?;
-        let major = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str()).map(|s| EngineVersion(s.to_string()).major());
+        let major = |v: &Option<serde_json::Value>| {
+            v.as_ref()
+                .and_then(|v| v.as_str())
+                .map(|s| EngineVersion(s.to_string()).major())
+        };
         (major(&change.before) != major(&change.after)).then(|| {
-            (Flag::MajorUpgrade, format!("a major version upgrade of `{}` is in place but cannot be undone", self.name))
+            (
+                Flag::MajorUpgrade,
+                format!(
+                    "a major version upgrade of `{}` is in place but cannot be undone",
+                    self.name
+                ),
+            )
         })
     }
 
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
-        changes.iter().any(|c| c.field() == "engine_version").then(|| "the engine upgrade restarts the cluster".to_string())
+        changes
+            .iter()
+            .any(|c| c.field() == "engine_version")
+            .then(|| "the engine upgrade restarts the cluster".to_string())
     }
 
     fn desired(&self, cx: &Context, inputs: &Inputs) -> Result<ClusterSpec> {
@@ -207,7 +233,8 @@ impl Resource for Cluster {
             storage_encrypted: true,
             kms_key: Some(self.general_kms_key_arn.clone()),
             subnet_group: self.subnet_group.clone(),
-            security_group_ids: [inputs.str(&sg_address(), shared_resources::SECURITY_GROUP_ID)?].into(),
+            security_group_ids: [inputs.str(&sg_address(), shared_resources::SECURITY_GROUP_ID)?]
+                .into(),
             parameter_group: self.parameter_group.clone(),
             log_exports: ["postgresql".to_string()].into(),
             backup_retention_days: s.backup_retention_days as i32,
@@ -218,7 +245,9 @@ impl Resource for Cluster {
     }
 
     async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<ClusterSpec>> {
-        let Some(c) = self.describe().await? else { return Ok(Observation::Absent) };
+        let Some(c) = self.describe().await? else {
+            return Ok(Observation::Absent);
+        };
         if matches!(c.status(), Some("deleting")) {
             return Ok(Observation::Absent);
         }
@@ -228,14 +257,28 @@ impl Resource for Cluster {
             engine_version: EngineVersion(c.engine_version().unwrap_or_default().to_string()),
             master_username: c.master_username().unwrap_or_default().to_string(),
             manage_master_user_password: c.master_user_secret().is_some(),
-            master_user_secret_kms_key: c.master_user_secret().and_then(|s| s.kms_key_id()).map(str::to_string),
+            master_user_secret_kms_key: c
+                .master_user_secret()
+                .and_then(|s| s.kms_key_id())
+                .map(str::to_string),
             database_name: c.database_name().unwrap_or_default().to_string(),
             storage_encrypted: c.storage_encrypted().unwrap_or(false),
             kms_key: c.kms_key_id().map(str::to_string),
             subnet_group: c.db_subnet_group().unwrap_or_default().to_string(),
-            security_group_ids: c.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(str::to_string)).collect(),
-            parameter_group: c.db_cluster_parameter_group().unwrap_or_default().to_string(),
-            log_exports: c.enabled_cloudwatch_logs_exports().iter().cloned().collect(),
+            security_group_ids: c
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                .collect(),
+            parameter_group: c
+                .db_cluster_parameter_group()
+                .unwrap_or_default()
+                .to_string(),
+            log_exports: c
+                .enabled_cloudwatch_logs_exports()
+                .iter()
+                .cloned()
+                .collect(),
             backup_retention_days: c.backup_retention_period().unwrap_or(0),
             deletion_protection: c.deletion_protection().unwrap_or(false),
             copy_tags_to_snapshot: c.copy_tags_to_snapshot().unwrap_or(false),
@@ -243,16 +286,39 @@ impl Resource for Cluster {
         };
         let mut o = Outputs::new();
         o.insert("aurora_cluster_id".into(), self.name.clone().into());
-        o.insert("aurora_cluster_arn".into(), c.db_cluster_arn().unwrap_or_default().into());
-        o.insert("aurora_cluster_endpoint".into(), c.endpoint().unwrap_or_default().into());
-        o.insert("aurora_cluster_reader_endpoint".into(), c.reader_endpoint().unwrap_or_default().into());
-        o.insert("aurora_cluster_database_name".into(), c.database_name().unwrap_or_default().into());
+        o.insert(
+            "aurora_cluster_arn".into(),
+            c.db_cluster_arn().unwrap_or_default().into(),
+        );
+        o.insert(
+            "aurora_cluster_endpoint".into(),
+            c.endpoint().unwrap_or_default().into(),
+        );
+        o.insert(
+            "aurora_cluster_reader_endpoint".into(),
+            c.reader_endpoint().unwrap_or_default().into(),
+        );
+        o.insert(
+            "aurora_cluster_database_name".into(),
+            c.database_name().unwrap_or_default().into(),
+        );
         o.insert(
             "aurora_master_user_secret_arn".into(),
-            c.master_user_secret().and_then(|s| s.secret_arn()).unwrap_or_default().into(),
+            c.master_user_secret()
+                .and_then(|s| s.secret_arn())
+                .unwrap_or_default()
+                .into(),
         );
-        o.insert("aurora_cluster_port".into(), c.port().unwrap_or(5432).into());
-        Ok(Observation::Present(Observed { spec, tags, outputs: o, holds_data: true }))
+        o.insert(
+            "aurora_cluster_port".into(),
+            c.port().unwrap_or(5432).into(),
+        );
+        Ok(Observation::Present(Observed {
+            spec,
+            tags,
+            outputs: o,
+            holds_data: true,
+        }))
     }
 
     async fn create(&self, cx: &Context, d: &ClusterSpec, _inputs: &Inputs) -> Result<()> {
@@ -297,18 +363,26 @@ impl Resource for Cluster {
     ) -> Result<()> {
         let changed = |f: &str| changes.iter().any(|c| c.field() == f);
         let o = &observed.spec;
-        let mut req = self.client.modify_db_cluster().db_cluster_identifier(&self.name).apply_immediately(true);
+        let mut req = self
+            .client
+            .modify_db_cluster()
+            .db_cluster_identifier(&self.name)
+            .apply_immediately(true);
         let mut any = false;
         if changed("engine_version") {
-            let major = EngineVersion(o.engine_version.0.clone()).major() != d.engine_version.major();
-            req = req.engine_version(&d.engine_version.0).allow_major_version_upgrade(major);
+            let major =
+                EngineVersion(o.engine_version.0.clone()).major() != d.engine_version.major();
+            req = req
+                .engine_version(&d.engine_version.0)
+                .allow_major_version_upgrade(major);
             if major {
                 req = req.db_cluster_parameter_group_name(&d.parameter_group);
             }
             any = true;
         }
         if changed("security_group_ids") {
-            req = req.set_vpc_security_group_ids(Some(d.security_group_ids.iter().cloned().collect()));
+            req = req
+                .set_vpc_security_group_ids(Some(d.security_group_ids.iter().cloned().collect()));
             any = true;
         }
         if changed("parameter_group") {
@@ -339,15 +413,23 @@ impl Resource for Cluster {
             any = true;
         }
         if changed("manage_master_user_password") || changed("master_user_secret_kms_key") {
-            req = req.manage_master_user_password(true).set_master_user_secret_kms_key_id(d.master_user_secret_kms_key.clone());
+            req = req
+                .manage_master_user_password(true)
+                .set_master_user_secret_kms_key_id(d.master_user_secret_kms_key.clone());
             any = true;
         }
         if any {
-            req.send().await.map_err(|e| aws_err("ModifyDBCluster", &self.name, &e))?;
+            req.send()
+                .await
+                .map_err(|e| aws_err("ModifyDBCluster", &self.name, &e))?;
             self.wait_available(cx).await?;
         }
         if changed("tags") {
-            let arn = observed.outputs.get("aurora_cluster_arn").and_then(|v| v.as_str()).unwrap_or_default();
+            let arn = observed
+                .outputs
+                .get("aurora_cluster_arn")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             tags::converge(&self.client, arn, &observed.tags, &d.tags).await?;
         }
         Ok(())
@@ -360,7 +442,10 @@ impl Resource for Cluster {
                 self.name
             )));
         }
-        let mut req = self.client.delete_db_cluster().db_cluster_identifier(&self.name);
+        let mut req = self
+            .client
+            .delete_db_cluster()
+            .db_cluster_identifier(&self.name);
         if self.settings.skip_final_snapshot {
             req = req.skip_final_snapshot(true);
         } else {
@@ -373,9 +458,16 @@ impl Resource for Cluster {
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => return Ok(()),
             Err(e) => return Err(aws_err("DeleteDBCluster", &self.name, &e)),
         }
-        layer_core::wait::until(cx, &format!("Aurora cluster {} to be deleted", self.name), || async {
-            Ok(self.describe().await?.map(|c| c.status().unwrap_or("deleting").to_string()))
-        })
+        layer_core::wait::until(
+            cx,
+            &format!("Aurora cluster {} to be deleted", self.name),
+            || async {
+                Ok(self
+                    .describe()
+                    .await?
+                    .map(|c| c.status().unwrap_or("deleting").to_string()))
+            },
+        )
         .await
     }
 }
@@ -388,9 +480,18 @@ mod tests {
     fn engine_version_is_a_floor_on_major_minor() {
         let floor = EngineVersion("14.19".into());
         assert!(EngineVersion("14.19".into()).satisfies(&floor));
-        assert!(EngineVersion("14.20".into()).satisfies(&floor), "AWS's own minor upgrade is no diff");
-        assert!(!EngineVersion("14.17".into()).satisfies(&floor), "below the floor: upgrade");
-        assert!(!EngineVersion("15.4".into()).satisfies(&floor), "another major: a diff, never a downgrade");
+        assert!(
+            EngineVersion("14.20".into()).satisfies(&floor),
+            "AWS's own minor upgrade is no diff"
+        );
+        assert!(
+            !EngineVersion("14.17".into()).satisfies(&floor),
+            "below the floor: upgrade"
+        );
+        assert!(
+            !EngineVersion("15.4".into()).satisfies(&floor),
+            "another major: a diff, never a downgrade"
+        );
     }
 
     #[test]

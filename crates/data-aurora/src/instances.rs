@@ -53,16 +53,28 @@ struct Member {
 
 impl InstanceSet {
     async fn members(&self) -> Result<Vec<Member>> {
-        let cluster = match self.client.describe_db_clusters().db_cluster_identifier(&self.cluster).send().await {
+        let cluster = match self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(&self.cluster)
+            .send()
+            .await
+        {
             Ok(out) => out.db_clusters().first().cloned(),
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => None,
             Err(e) => return Err(aws_err("DescribeDBClusters", &self.cluster, &e)),
         };
-        let Some(cluster) = cluster else { return Ok(Vec::new()) };
+        let Some(cluster) = cluster else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for m in cluster.db_cluster_members() {
-            let Some(id) = m.db_instance_identifier() else { continue };
-            let Some(i) = self.describe(id).await? else { continue };
+            let Some(id) = m.db_instance_identifier() else {
+                continue;
+            };
+            let Some(i) = self.describe(id).await? else {
+                continue;
+            };
             if matches!(i.db_instance_status(), Some("deleting")) {
                 continue;
             }
@@ -81,27 +93,56 @@ impl InstanceSet {
     }
 
     async fn describe(&self, id: &str) -> Result<Option<DbInstance>> {
-        match self.client.describe_db_instances().db_instance_identifier(id).send().await {
+        match self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.db_instances().first().cloned()),
-            Err(e) if e.code() == Some("DBInstanceNotFound") || e.code() == Some("DBInstanceNotFoundFault") => Ok(None),
+            Err(e)
+                if e.code() == Some("DBInstanceNotFound")
+                    || e.code() == Some("DBInstanceNotFoundFault") =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(aws_err("DescribeDBInstances", id, &e)),
         }
     }
 
     async fn wait_available(&self, cx: &Context, id: &str) -> Result<()> {
         layer_core::wait::until(cx, &format!("Aurora instance {id}"), || async {
-            let i = self.describe(id).await?.ok_or_else(|| Error::Other(format!("Aurora instance {id} disappeared")))?;
+            let i = self
+                .describe(id)
+                .await?
+                .ok_or_else(|| Error::Other(format!("Aurora instance {id} disappeared")))?;
             let status = i.db_instance_status().unwrap_or_default();
-            let pending = i.pending_modified_values().is_some_and(|p| p.db_instance_class().is_some());
-            Ok((status != "available" || pending).then(|| if pending { format!("{status}, class change pending") } else { status.to_string() }))
+            let pending = i
+                .pending_modified_values()
+                .is_some_and(|p| p.db_instance_class().is_some());
+            Ok((status != "available" || pending).then(|| {
+                if pending {
+                    format!("{status}, class change pending")
+                } else {
+                    status.to_string()
+                }
+            }))
         })
         .await
     }
 
     async fn wait_gone(&self, cx: &Context, id: &str) -> Result<()> {
-        layer_core::wait::until(cx, &format!("Aurora instance {id} to be deleted"), || async {
-            Ok(self.describe(id).await?.map(|i| i.db_instance_status().unwrap_or("deleting").to_string()))
-        })
+        layer_core::wait::until(
+            cx,
+            &format!("Aurora instance {id} to be deleted"),
+            || async {
+                Ok(self
+                    .describe(id)
+                    .await?
+                    .map(|i| i.db_instance_status().unwrap_or("deleting").to_string()))
+            },
+        )
         .await
     }
 
@@ -143,12 +184,16 @@ impl InstanceSet {
         if d.performance_insights {
             req = req.set_performance_insights_kms_key_id(d.performance_insights_kms_key.clone());
         }
-        req.send().await.map_err(|e| aws_err("ModifyDBInstance", &m.id, &e))?;
+        req.send()
+            .await
+            .map_err(|e| aws_err("ModifyDBInstance", &m.id, &e))?;
         self.wait_available(cx, &m.id).await
     }
 
     fn needs_change(m: &Member, d: &InstanceSetSpec) -> bool {
-        m.class != d.instance_class || m.pi != d.performance_insights || (d.performance_insights && m.pi_key != d.performance_insights_kms_key)
+        m.class != d.instance_class
+            || m.pi != d.performance_insights
+            || (d.performance_insights && m.pi_key != d.performance_insights_kms_key)
     }
 }
 
@@ -172,7 +217,10 @@ impl Resource for InstanceSet {
         changes
             .iter()
             .any(|c| c.field() == "instance_class" || c.field().starts_with("performance_insights"))
-            .then(|| "rolls one instance at a time: readers first, then the writer after a failover".to_string())
+            .then(|| {
+                "rolls one instance at a time: readers first, then the writer after a failover"
+                    .to_string()
+            })
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<InstanceSetSpec> {
@@ -185,9 +233,15 @@ impl Resource for InstanceSet {
         })
     }
 
-    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<InstanceSetSpec>> {
+    async fn observe(
+        &self,
+        _cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observation<InstanceSetSpec>> {
         let members = self.members().await?;
-        let Some(first) = members.first() else { return Ok(Observation::Absent) };
+        let Some(first) = members.first() else {
+            return Ok(Observation::Absent);
+        };
         let mut classes: Vec<&str> = members.iter().map(|m| m.class.as_str()).collect();
         classes.sort();
         classes.dedup();
@@ -200,14 +254,29 @@ impl Resource for InstanceSet {
             tags: first.tags.clone(),
         };
         let mut outputs = Outputs::new();
-        outputs.insert("_instances".into(), members.iter().map(|m| m.id.clone()).collect::<Vec<_>>().into());
-        Ok(Observation::Present(Observed { tags: first.tags.clone(), spec, outputs, holds_data: false }))
+        outputs.insert(
+            "_instances".into(),
+            members
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        Ok(Observation::Present(Observed {
+            tags: first.tags.clone(),
+            spec,
+            outputs,
+            holds_data: false,
+        }))
     }
 
     async fn create(&self, cx: &Context, d: &InstanceSetSpec, _inputs: &Inputs) -> Result<()> {
         // The first instance becomes the writer; the readers follow, together.
-        self.create_one(cx, &format!("{}-1", self.cluster), d).await?;
-        let rest: Vec<String> = (2..=d.count).map(|n| format!("{}-{n}", self.cluster)).collect();
+        self.create_one(cx, &format!("{}-1", self.cluster), d)
+            .await?;
+        let rest: Vec<String> = (2..=d.count)
+            .map(|n| format!("{}-{n}", self.cluster))
+            .collect();
         futures::future::try_join_all(rest.iter().map(|id| self.create_one(cx, id, d))).await?;
         Ok(())
     }
@@ -233,7 +302,8 @@ impl Resource for InstanceSet {
             members = self.members().await?;
         }
         // Roll: readers one at a time, then the writer after a failover.
-        let (writers, readers): (Vec<Member>, Vec<Member>) = members.iter().cloned().partition(|m| m.writer);
+        let (writers, readers): (Vec<Member>, Vec<Member>) =
+            members.iter().cloned().partition(|m| m.writer);
         let keep = d.count as usize;
         // Readers beyond the count go (scale down removes readers only), highest first.
         let mut readers = readers;
@@ -268,11 +338,15 @@ impl Resource for InstanceSet {
                     .await
                     .map_err(|e| aws_err("FailoverDBCluster", &self.cluster, &e))?;
                 let cluster = self.cluster.clone();
-                layer_core::wait::until(cx, &format!("failover of {cluster} to {}", target.id), || async {
-                    let now = self.members().await?;
-                    let done = now.iter().any(|m| m.id == target.id && m.writer);
-                    Ok((!done).then(|| "failing over".to_string()))
-                })
+                layer_core::wait::until(
+                    cx,
+                    &format!("failover of {cluster} to {}", target.id),
+                    || async {
+                        let now = self.members().await?;
+                        let done = now.iter().any(|m| m.id == target.id && m.writer);
+                        Ok((!done).then(|| "failing over".to_string()))
+                    },
+                )
                 .await?;
             }
             self.modify_one(cx, w, d).await?;
@@ -288,9 +362,17 @@ impl Resource for InstanceSet {
     async fn delete(&self, cx: &Context, _observed: &Observed<InstanceSetSpec>) -> Result<()> {
         let members = self.members().await?;
         for m in &members {
-            match self.client.delete_db_instance().db_instance_identifier(&m.id).send().await {
+            match self
+                .client
+                .delete_db_instance()
+                .db_instance_identifier(&m.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
-                Err(e) if e.code() == Some("DBInstanceNotFound") || e.code() == Some("DBInstanceNotFoundFault") => {}
+                Err(e)
+                    if e.code() == Some("DBInstanceNotFound")
+                        || e.code() == Some("DBInstanceNotFoundFault") => {}
                 Err(e) => return Err(aws_err("DeleteDBInstance", &m.id, &e)),
             }
         }

@@ -120,12 +120,32 @@ impl AuroraSettings {
     /// The resolved names.
     pub fn names(&self, env: &Environment) -> Result<AuroraNames> {
         let nid = env.naming_id.as_str();
-        let cluster = self.names.get("cluster").cloned().unwrap_or_else(|| format!("{nid}-aurora"));
-        let parameter_group = self.names.get("parameter_group").cloned().unwrap_or_else(|| format!("{nid}-aurora-pg14"));
+        let cluster = self
+            .names
+            .get("cluster")
+            .cloned()
+            .unwrap_or_else(|| format!("{nid}-aurora"));
+        let parameter_group = self
+            .names
+            .get("parameter_group")
+            .cloned()
+            .unwrap_or_else(|| format!("{nid}-aurora-pg14"));
         let err = |e: String| env.invalid("aurora.names", &e);
-        resolve("parameter_group", parameter_group.clone(), None, NameRule::RdsIdentifier).map_err(err)?;
+        resolve(
+            "parameter_group",
+            parameter_group.clone(),
+            None,
+            NameRule::RdsIdentifier,
+        )
+        .map_err(err)?;
         // Instances are `{cluster}-{n}`.
-        resolve("cluster", format!("{cluster}-{}", self.instance_count.max(1)), None, NameRule::RdsIdentifier).map_err(err)?;
+        resolve(
+            "cluster",
+            format!("{cluster}-{}", self.instance_count.max(1)),
+            None,
+            NameRule::RdsIdentifier,
+        )
+        .map_err(err)?;
         Ok(AuroraNames {
             log_group: format!("/aws/rds/cluster/{cluster}/postgresql"),
             security_group: cluster.clone(),
@@ -155,7 +175,11 @@ pub struct AuroraNames {
 }
 
 /// Build the family's resources for an environment.
-pub fn resources(env: &Environment, infra: &Infrastructure, sdk: &SdkConfig) -> Result<Vec<Arc<dyn AnyResource>>> {
+pub fn resources(
+    env: &Environment,
+    infra: &Infrastructure,
+    sdk: &SdkConfig,
+) -> Result<Vec<Arc<dyn AnyResource>>> {
     let s = AuroraSettings::load(env)?;
     let names = s.names(env)?;
     let rds = aws_sdk_rds::Client::new(sdk);
@@ -179,7 +203,12 @@ pub fn resources(env: &Environment, infra: &Infrastructure, sdk: &SdkConfig) -> 
                 .description("Aurora PostgreSQL: 5432 from the VPC")
                 .vpc_id(infra.vpc_id.clone())
                 .ingress(vec![Rule::tcp(5432, &infra.vpc_cidr)])
-                .egress(vec![Rule { protocol: "-1".into(), from_port: 0, to_port: 0, cidr: infra.vpc_cidr.clone() }])
+                .egress(vec![Rule {
+                    protocol: "-1".into(),
+                    from_port: 0,
+                    to_port: 0,
+                    cidr: infra.vpc_cidr.clone(),
+                }])
                 .build(),
         ),
         Arc::new(
@@ -193,8 +222,17 @@ pub fn resources(env: &Environment, infra: &Infrastructure, sdk: &SdkConfig) -> 
             ClusterParameterGroup::builder()
                 .client(rds.clone())
                 .name(names.parameter_group.clone())
-                .family(format!("aurora-postgresql{}", s.engine_version.split('.').next().unwrap_or("14")))
-                .parameters([("rds.force_ssl".to_string(), if s.force_ssl { "1" } else { "0" }.to_string())].into())
+                .family(format!(
+                    "aurora-postgresql{}",
+                    s.engine_version.split('.').next().unwrap_or("14")
+                ))
+                .parameters(
+                    [(
+                        "rds.force_ssl".to_string(),
+                        if s.force_ssl { "1" } else { "0" }.to_string(),
+                    )]
+                    .into(),
+                )
                 .build(),
         ),
         Arc::new(

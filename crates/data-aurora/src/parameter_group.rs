@@ -16,7 +16,11 @@ use typed_builder::TypedBuilder;
 use crate::tags::{self, aws_err};
 
 /// Parameters that take effect only after a reboot.
-const STATIC: &[&str] = &["shared_preload_libraries", "max_connections", "rds.logical_replication"];
+const STATIC: &[&str] = &[
+    "shared_preload_libraries",
+    "max_connections",
+    "rds.logical_replication",
+];
 
 /// The group's managed fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,8 +49,16 @@ impl ClusterParameterGroup {
         let params: Vec<Parameter> = parameters
             .iter()
             .map(|(k, v)| {
-                let method = if STATIC.contains(&k.as_str()) { ApplyMethod::PendingReboot } else { ApplyMethod::Immediate };
-                Parameter::builder().parameter_name(k).parameter_value(v).apply_method(method).build()
+                let method = if STATIC.contains(&k.as_str()) {
+                    ApplyMethod::PendingReboot
+                } else {
+                    ApplyMethod::Immediate
+                };
+                Parameter::builder()
+                    .parameter_name(k)
+                    .parameter_value(v)
+                    .apply_method(method)
+                    .build()
             })
             .collect();
         self.client
@@ -77,23 +89,52 @@ impl Resource for ClusterParameterGroup {
     }
 
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
-        let statics: Vec<&str> =
-            changes.iter().filter_map(|c| c.path.strip_prefix("parameters.")).filter(|p| STATIC.contains(p)).collect();
-        (!statics.is_empty()).then(|| format!("{} take effect only after the cluster's instances reboot", statics.join(", ")))
+        let statics: Vec<&str> = changes
+            .iter()
+            .filter_map(|c| c.path.strip_prefix("parameters."))
+            .filter(|p| STATIC.contains(p))
+            .collect();
+        (!statics.is_empty()).then(|| {
+            format!(
+                "{} take effect only after the cluster's instances reboot",
+                statics.join(", ")
+            )
+        })
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<ParameterGroupSpec> {
-        Ok(ParameterGroupSpec { family: self.family.clone(), parameters: self.parameters.clone(), tags: cx.tags.clone() })
+        Ok(ParameterGroupSpec {
+            family: self.family.clone(),
+            parameters: self.parameters.clone(),
+            tags: cx.tags.clone(),
+        })
     }
 
-    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<ParameterGroupSpec>> {
-        let out = match self.client.describe_db_cluster_parameter_groups().db_cluster_parameter_group_name(&self.name).send().await {
+    async fn observe(
+        &self,
+        _cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observation<ParameterGroupSpec>> {
+        let out = match self
+            .client
+            .describe_db_cluster_parameter_groups()
+            .db_cluster_parameter_group_name(&self.name)
+            .send()
+            .await
+        {
             Ok(out) => out,
-            Err(e) if e.code() == Some("DBParameterGroupNotFound") => return Ok(Observation::Absent),
+            Err(e) if e.code() == Some("DBParameterGroupNotFound") => {
+                return Ok(Observation::Absent)
+            }
             Err(e) => return Err(aws_err("DescribeDBClusterParameterGroups", &self.name, &e)),
         };
-        let Some(g) = out.db_cluster_parameter_groups().first() else { return Ok(Observation::Absent) };
-        let arn = g.db_cluster_parameter_group_arn().unwrap_or_default().to_string();
+        let Some(g) = out.db_cluster_parameter_groups().first() else {
+            return Ok(Observation::Absent);
+        };
+        let arn = g
+            .db_cluster_parameter_group_arn()
+            .unwrap_or_default()
+            .to_string();
         let params = self
             .client
             .describe_db_cluster_parameters()
@@ -104,17 +145,39 @@ impl Resource for ClusterParameterGroup {
         let parameters = params
             .parameters()
             .iter()
-            .filter_map(|p| Some((p.parameter_name()?.to_string(), p.parameter_value()?.to_string())))
+            .filter_map(|p| {
+                Some((
+                    p.parameter_name()?.to_string(),
+                    p.parameter_value()?.to_string(),
+                ))
+            })
             .filter(|(k, _)| self.parameters.contains_key(k))
             .collect();
         let tags = tags::read(&self.client, &arn).await?;
-        let spec = ParameterGroupSpec { family: g.db_parameter_group_family().unwrap_or_default().to_string(), parameters, tags: tags.clone() };
+        let spec = ParameterGroupSpec {
+            family: g
+                .db_parameter_group_family()
+                .unwrap_or_default()
+                .to_string(),
+            parameters,
+            tags: tags.clone(),
+        };
         let mut outputs = Outputs::new();
         outputs.insert(ARN.into(), arn.into());
-        Ok(Observation::Present(Observed { spec, tags, outputs, holds_data: false }))
+        Ok(Observation::Present(Observed {
+            spec,
+            tags,
+            outputs,
+            holds_data: false,
+        }))
     }
 
-    async fn create(&self, _cx: &Context, desired: &ParameterGroupSpec, _inputs: &Inputs) -> Result<()> {
+    async fn create(
+        &self,
+        _cx: &Context,
+        desired: &ParameterGroupSpec,
+        _inputs: &Inputs,
+    ) -> Result<()> {
         self.client
             .create_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(&self.name)
@@ -139,14 +202,24 @@ impl Resource for ClusterParameterGroup {
             self.set(&desired.parameters).await?;
         }
         if changes.iter().any(|c| c.field() == "tags") {
-            let arn = observed.outputs.get(ARN).and_then(|v| v.as_str()).unwrap_or_default();
+            let arn = observed
+                .outputs
+                .get(ARN)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             tags::converge(&self.client, arn, &observed.tags, &desired.tags).await?;
         }
         Ok(())
     }
 
     async fn delete(&self, _cx: &Context, _observed: &Observed<ParameterGroupSpec>) -> Result<()> {
-        match self.client.delete_db_cluster_parameter_group().db_cluster_parameter_group_name(&self.name).send().await {
+        match self
+            .client
+            .delete_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(&self.name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("DBParameterGroupNotFound") => Ok(()),
             Err(e) => Err(aws_err("DeleteDBClusterParameterGroup", &self.name, &e)),

@@ -45,25 +45,59 @@ impl Resource for DbSubnetGroup {
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<SubnetGroupSpec> {
-        Ok(SubnetGroupSpec { subnet_ids: self.subnet_ids.iter().cloned().collect(), tags: cx.tags.clone() })
+        Ok(SubnetGroupSpec {
+            subnet_ids: self.subnet_ids.iter().cloned().collect(),
+            tags: cx.tags.clone(),
+        })
     }
 
-    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<SubnetGroupSpec>> {
-        let out = match self.client.describe_db_subnet_groups().db_subnet_group_name(&self.name).send().await {
+    async fn observe(
+        &self,
+        _cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observation<SubnetGroupSpec>> {
+        let out = match self
+            .client
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(&self.name)
+            .send()
+            .await
+        {
             Ok(out) => out,
-            Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => return Ok(Observation::Absent),
+            Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {
+                return Ok(Observation::Absent)
+            }
             Err(e) => return Err(aws_err("DescribeDBSubnetGroups", &self.name, &e)),
         };
-        let Some(g) = out.db_subnet_groups().first() else { return Ok(Observation::Absent) };
+        let Some(g) = out.db_subnet_groups().first() else {
+            return Ok(Observation::Absent);
+        };
         let arn = g.db_subnet_group_arn().unwrap_or_default().to_string();
         let tags = tags::read(&self.client, &arn).await?;
-        let subnet_ids = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_string)).collect();
+        let subnet_ids = g
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_identifier().map(str::to_string))
+            .collect();
         let mut outputs = Outputs::new();
         outputs.insert(ARN.into(), arn.into());
-        Ok(Observation::Present(Observed { spec: SubnetGroupSpec { subnet_ids, tags: tags.clone() }, tags, outputs, holds_data: false }))
+        Ok(Observation::Present(Observed {
+            spec: SubnetGroupSpec {
+                subnet_ids,
+                tags: tags.clone(),
+            },
+            tags,
+            outputs,
+            holds_data: false,
+        }))
     }
 
-    async fn create(&self, _cx: &Context, desired: &SubnetGroupSpec, _inputs: &Inputs) -> Result<()> {
+    async fn create(
+        &self,
+        _cx: &Context,
+        desired: &SubnetGroupSpec,
+        _inputs: &Inputs,
+    ) -> Result<()> {
         self.client
             .create_db_subnet_group()
             .db_subnet_group_name(&self.name)
@@ -94,14 +128,24 @@ impl Resource for DbSubnetGroup {
                 .map_err(|e| aws_err("ModifyDBSubnetGroup", &self.name, &e))?;
         }
         if changes.iter().any(|c| c.field() == "tags") {
-            let arn = observed.outputs.get(ARN).and_then(|v| v.as_str()).unwrap_or_default();
+            let arn = observed
+                .outputs
+                .get(ARN)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             tags::converge(&self.client, arn, &observed.tags, &desired.tags).await?;
         }
         Ok(())
     }
 
     async fn delete(&self, _cx: &Context, _observed: &Observed<SubnetGroupSpec>) -> Result<()> {
-        match self.client.delete_db_subnet_group().db_subnet_group_name(&self.name).send().await {
+        match self
+            .client
+            .delete_db_subnet_group()
+            .db_subnet_group_name(&self.name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => Ok(()),
             Err(e) => Err(aws_err("DeleteDBSubnetGroup", &self.name, &e)),

@@ -5,25 +5,47 @@ use aws_sdk_rds::types::Tag;
 use aws_sdk_rds::Client;
 use layer_core::{Error, Result, Tags};
 
-pub(crate) fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
+pub(crate) fn aws_err<E: ProvideErrorMetadata + std::error::Error>(
+    op: &str,
+    name: &str,
+    e: &E,
+) -> Error {
     Error::aws(format!("rds:{op} on {name}"), e)
 }
 
 pub(crate) fn sdk(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub(crate) fn from_sdk(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
 }
 
 pub(crate) async fn read(client: &Client, arn: &str) -> Result<Tags> {
-    let out = client.list_tags_for_resource().resource_name(arn).send().await.map_err(|e| aws_err("ListTagsForResource", arn, &e))?;
+    let out = client
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| aws_err("ListTagsForResource", arn, &e))?;
     Ok(from_sdk(out.tag_list()))
 }
 
-pub(crate) async fn converge(client: &Client, arn: &str, observed: &Tags, desired: &Tags) -> Result<()> {
-    let stale: Vec<String> = observed.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
+pub(crate) async fn converge(
+    client: &Client,
+    arn: &str,
+    observed: &Tags,
+    desired: &Tags,
+) -> Result<()> {
+    let stale: Vec<String> = observed
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .cloned()
+        .collect();
     if !stale.is_empty() {
         client
             .remove_tags_from_resource()

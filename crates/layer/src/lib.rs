@@ -117,7 +117,10 @@ impl Session {
 
     fn with_layer_outputs(&self, outputs: Outputs) -> Outputs {
         // Outputs starting with `_` are for dependents only.
-        let mut outputs: Outputs = outputs.into_iter().filter(|(k, _)| !k.starts_with('_')).collect();
+        let mut outputs: Outputs = outputs
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .collect();
         outputs.insert("aws_region".into(), self.env.region.clone().into());
         outputs
     }

@@ -151,11 +151,27 @@ impl PerformanceInsights {
         if op != "CreateDBInstance" && op != "ModifyDBInstance" {
             return;
         }
-        let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-        let (Some(id), Some(enabled)) = (get("DBInstanceIdentifier"), get("EnablePerformanceInsights")) else { return };
+        let get = |k: &str| {
+            form.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        let (Some(id), Some(enabled)) = (
+            get("DBInstanceIdentifier"),
+            get("EnablePerformanceInsights"),
+        ) else {
+            return;
+        };
         let enabled = enabled.eq_ignore_ascii_case("true");
-        let key = if enabled { get("PerformanceInsightsKMSKeyId") } else { None };
-        self.by_instance.lock().expect("not poisoned").insert(id.to_lowercase(), (enabled, key));
+        let key = if enabled {
+            get("PerformanceInsightsKMSKeyId")
+        } else {
+            None
+        };
+        self.by_instance
+            .lock()
+            .expect("not poisoned")
+            .insert(id.to_lowercase(), (enabled, key));
     }
 
     /// Report the settings in an answer that lists instances.
@@ -167,9 +183,17 @@ impl PerformanceInsights {
         let out = crate::xml::map_members(body, "DBInstance", |block| {
             let id = crate::xml::text(block, "DBInstanceIdentifier")?.to_lowercase();
             let (enabled, key) = known.get(&id)?;
-            let mut b = crate::xml::set_element(block, "PerformanceInsightsEnabled", if *enabled { "true" } else { "false" });
+            let mut b = crate::xml::set_element(
+                block,
+                "PerformanceInsightsEnabled",
+                if *enabled { "true" } else { "false" },
+            );
             if let Some(k) = key {
-                b = crate::xml::set_element(&b, "PerformanceInsightsKMSKeyId", &crate::protocol::escape(k));
+                b = crate::xml::set_element(
+                    &b,
+                    "PerformanceInsightsKMSKeyId",
+                    &crate::protocol::escape(k),
+                );
             }
             Some(b)
         });

@@ -310,7 +310,11 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         return Ok(answer(resp));
     }
     let (mut rparts, rbody) = resp.into_parts();
-    let rbytes = rbody.collect().await.map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?.to_bytes();
+    let rbytes = rbody
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
+        .to_bytes();
     let mut text = String::from_utf8_lossy(&rbytes).into_owned();
     if service == "s3" && rparts.status.is_success() {
         text = String::from_utf8_lossy(&fixes::get_bucket_versioning(text.as_bytes())).into_owned();

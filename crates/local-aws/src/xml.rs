@@ -10,7 +10,11 @@ pub(crate) fn text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 /// Apply `f` to every `<member>…</member>` block (exact tag name); `None` keeps a block as it is.
-pub(crate) fn map_members(xml: &str, member: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
+pub(crate) fn map_members(
+    xml: &str,
+    member: &str,
+    mut f: impl FnMut(&str) -> Option<String>,
+) -> String {
     let open = format!("<{member}>");
     let close = format!("</{member}>");
     let mut out = String::with_capacity(xml.len());

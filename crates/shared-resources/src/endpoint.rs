@@ -54,7 +54,12 @@ fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e:
 
 impl InterfaceEndpoint {
     fn id_of(&self, observed: &Observed<EndpointSpec>) -> String {
-        observed.outputs.get(&self.output).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+        observed
+            .outputs
+            .get(&self.output)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -90,31 +95,73 @@ impl Resource for InterfaceEndpoint {
         let out = self
             .client
             .describe_vpc_endpoints()
-            .filters(Filter::builder().name("vpc-id").values(&self.vpc_id).build())
-            .filters(Filter::builder().name("service-name").values(&self.service_name).build())
-            .filters(Filter::builder().name("tag:Name").values(&self.name).build())
+            .filters(
+                Filter::builder()
+                    .name("vpc-id")
+                    .values(&self.vpc_id)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("service-name")
+                    .values(&self.service_name)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("tag:Name")
+                    .values(&self.name)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws_err("DescribeVpcEndpoints", &self.name, &e))?;
         let live = out.vpc_endpoints().iter().find(|e| {
-            !matches!(e.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref(), Some("deleted" | "deleting"))
+            !matches!(
+                e.state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .as_deref(),
+                Some("deleted" | "deleting")
+            )
         });
-        let Some(e) = live else { return Ok(Observation::Absent) };
-        let tags: Tags = e.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        let Some(e) = live else {
+            return Ok(Observation::Absent);
+        };
+        let tags: Tags = e
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
         let spec = EndpointSpec {
             service_name: e.service_name().unwrap_or_default().to_string(),
             subnet_ids: e.subnet_ids().iter().cloned().collect(),
-            security_group_ids: e.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect(),
+            security_group_ids: e
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_string))
+                .collect(),
             private_dns: e.private_dns_enabled().unwrap_or(false),
             tags: tags.clone(),
         };
         let mut outputs = Outputs::new();
-        outputs.insert(self.output.clone(), e.vpc_endpoint_id().unwrap_or_default().into());
-        Ok(Observation::Present(Observed { spec, tags, outputs, holds_data: false }))
+        outputs.insert(
+            self.output.clone(),
+            e.vpc_endpoint_id().unwrap_or_default().into(),
+        );
+        Ok(Observation::Present(Observed {
+            spec,
+            tags,
+            outputs,
+            holds_data: false,
+        }))
     }
 
     async fn create(&self, _cx: &Context, desired: &EndpointSpec, _inputs: &Inputs) -> Result<()> {
-        let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let tags: Vec<Tag> = desired
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         self.client
             .create_vpc_endpoint()
             .vpc_endpoint_type(VpcEndpointType::Interface)
@@ -123,7 +170,12 @@ impl Resource for InterfaceEndpoint {
             .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
             .set_security_group_ids(Some(desired.security_group_ids.iter().cloned().collect()))
             .private_dns_enabled(desired.private_dns)
-            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::VpcEndpoint).set_tags(Some(tags)).build())
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::VpcEndpoint)
+                    .set_tags(Some(tags))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws_err("CreateVpcEndpoint", &self.name, &e))?;
@@ -142,10 +194,26 @@ impl Resource for InterfaceEndpoint {
         let o = &observed.spec;
         let changed = |f: &str| changes.iter().any(|c| c.field() == f);
         if changed("subnet_ids") || changed("security_group_ids") || changed("private_dns") {
-            let add_subnets: Vec<String> = desired.subnet_ids.difference(&o.subnet_ids).cloned().collect();
-            let remove_subnets: Vec<String> = o.subnet_ids.difference(&desired.subnet_ids).cloned().collect();
-            let add_sgs: Vec<String> = desired.security_group_ids.difference(&o.security_group_ids).cloned().collect();
-            let remove_sgs: Vec<String> = o.security_group_ids.difference(&desired.security_group_ids).cloned().collect();
+            let add_subnets: Vec<String> = desired
+                .subnet_ids
+                .difference(&o.subnet_ids)
+                .cloned()
+                .collect();
+            let remove_subnets: Vec<String> = o
+                .subnet_ids
+                .difference(&desired.subnet_ids)
+                .cloned()
+                .collect();
+            let add_sgs: Vec<String> = desired
+                .security_group_ids
+                .difference(&o.security_group_ids)
+                .cloned()
+                .collect();
+            let remove_sgs: Vec<String> = o
+                .security_group_ids
+                .difference(&desired.security_group_ids)
+                .cloned()
+                .collect();
             self.client
                 .modify_vpc_endpoint()
                 .vpc_endpoint_id(&id)
@@ -159,12 +227,33 @@ impl Resource for InterfaceEndpoint {
                 .map_err(|e| aws_err("ModifyVpcEndpoint", &self.name, &e))?;
         }
         if changed("tags") {
-            let stale: Vec<Tag> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
+            let stale: Vec<Tag> = observed
+                .tags
+                .keys()
+                .filter(|k| !desired.tags.contains_key(*k))
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
             if !stale.is_empty() {
-                self.client.delete_tags().resources(&id).set_tags(Some(stale)).send().await.map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
+                self.client
+                    .delete_tags()
+                    .resources(&id)
+                    .set_tags(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
             }
-            let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-            self.client.create_tags().resources(&id).set_tags(Some(tags)).send().await.map_err(|e| aws_err("CreateTags", &self.name, &e))?;
+            let tags: Vec<Tag> = desired
+                .tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            self.client
+                .create_tags()
+                .resources(&id)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws_err("CreateTags", &self.name, &e))?;
         }
         Ok(())
     }

@@ -59,7 +59,11 @@ impl Resource for LogGroup {
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<LogGroupSpec> {
-        Ok(LogGroupSpec { kms_key: Some(self.kms_key_arn.clone()), retention_days: Some(self.retention_days), tags: cx.tags.clone() })
+        Ok(LogGroupSpec {
+            kms_key: Some(self.kms_key_arn.clone()),
+            retention_days: Some(self.retention_days),
+            tags: cx.tags.clone(),
+        })
     }
 
     async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<LogGroupSpec>> {
@@ -70,7 +74,11 @@ impl Resource for LogGroup {
             .send()
             .await
             .map_err(|e| aws_err("DescribeLogGroups", &self.name, &e))?;
-        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.name.as_str())) else {
+        let Some(g) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(self.name.as_str()))
+        else {
             return Ok(Observation::Absent);
         };
         let arn = self.arn(g.arn().unwrap_or_default());
@@ -84,14 +92,27 @@ impl Resource for LogGroup {
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        let spec = LogGroupSpec { kms_key: g.kms_key_id().map(str::to_string), retention_days: g.retention_in_days(), tags: tags.clone() };
+        let spec = LogGroupSpec {
+            kms_key: g.kms_key_id().map(str::to_string),
+            retention_days: g.retention_in_days(),
+            tags: tags.clone(),
+        };
         let mut outputs = Outputs::new();
         outputs.insert(crate::LOG_GROUP_ARN.into(), arn.into());
-        Ok(Observation::Present(Observed { spec, tags, outputs, holds_data: false }))
+        Ok(Observation::Present(Observed {
+            spec,
+            tags,
+            outputs,
+            holds_data: false,
+        }))
     }
 
     async fn create(&self, cx: &Context, desired: &LogGroupSpec, _inputs: &Inputs) -> Result<()> {
-        let tags: HashMap<String, String> = cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let tags: HashMap<String, String> = cx
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         match self
             .client
             .create_log_group()
@@ -130,8 +151,21 @@ impl Resource for LogGroup {
         let changed = |f: &str| changes.iter().any(|c| c.field() == f);
         if changed("kms_key") {
             match &desired.kms_key {
-                Some(k) => c.associate_kms_key().log_group_name(n).kms_key_id(k).send().await.map(|_| ()).map_err(|e| aws_err("AssociateKmsKey", n, &e))?,
-                None => c.disassociate_kms_key().log_group_name(n).send().await.map(|_| ()).map_err(|e| aws_err("DisassociateKmsKey", n, &e))?,
+                Some(k) => c
+                    .associate_kms_key()
+                    .log_group_name(n)
+                    .kms_key_id(k)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_err("AssociateKmsKey", n, &e))?,
+                None => c
+                    .disassociate_kms_key()
+                    .log_group_name(n)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_err("DisassociateKmsKey", n, &e))?,
             }
         }
         if changed("retention_days") {
@@ -144,23 +178,59 @@ impl Resource for LogGroup {
                     .await
                     .map(|_| ())
                     .map_err(|e| aws_err("PutRetentionPolicy", n, &e))?,
-                None => c.delete_retention_policy().log_group_name(n).send().await.map(|_| ()).map_err(|e| aws_err("DeleteRetentionPolicy", n, &e))?,
+                None => c
+                    .delete_retention_policy()
+                    .log_group_name(n)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_err("DeleteRetentionPolicy", n, &e))?,
             }
         }
         if changed("tags") {
-            let arn = observed.outputs.get(crate::LOG_GROUP_ARN).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let stale: Vec<String> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).cloned().collect();
+            let arn = observed
+                .outputs
+                .get(crate::LOG_GROUP_ARN)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let stale: Vec<String> = observed
+                .tags
+                .keys()
+                .filter(|k| !desired.tags.contains_key(*k))
+                .cloned()
+                .collect();
             if !stale.is_empty() {
-                c.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await.map_err(|e| aws_err("UntagResource", n, &e))?;
+                c.untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("UntagResource", n, &e))?;
             }
-            let tags: HashMap<String, String> = desired.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            c.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().await.map_err(|e| aws_err("TagResource", n, &e))?;
+            let tags: HashMap<String, String> = desired
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            c.tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws_err("TagResource", n, &e))?;
         }
         Ok(())
     }
 
     async fn delete(&self, _cx: &Context, _observed: &Observed<LogGroupSpec>) -> Result<()> {
-        match self.client.delete_log_group().log_group_name(&self.name).send().await {
+        match self
+            .client
+            .delete_log_group()
+            .log_group_name(&self.name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
             Err(e) => Err(aws_err("DeleteLogGroup", &self.name, &e)),

@@ -29,7 +29,12 @@ pub struct Rule {
 impl Rule {
     /// A TCP rule for one port.
     pub fn tcp(port: i32, cidr: &str) -> Self {
-        Rule { protocol: "tcp".into(), from_port: port, to_port: port, cidr: cidr.into() }
+        Rule {
+            protocol: "tcp".into(),
+            from_port: port,
+            to_port: port,
+            cidr: cidr.into(),
+        }
     }
 }
 
@@ -68,10 +73,19 @@ fn rules(perms: &[IpPermission]) -> BTreeSet<Rule> {
     let mut out = BTreeSet::new();
     for p in perms {
         let protocol = p.ip_protocol().unwrap_or("-1").to_string();
-        let (from, to) = if protocol == "-1" { (0, 0) } else { (p.from_port().unwrap_or(0), p.to_port().unwrap_or(0)) };
+        let (from, to) = if protocol == "-1" {
+            (0, 0)
+        } else {
+            (p.from_port().unwrap_or(0), p.to_port().unwrap_or(0))
+        };
         for r in p.ip_ranges() {
             if let Some(cidr) = r.cidr_ip() {
-                out.insert(Rule { protocol: protocol.clone(), from_port: from, to_port: to, cidr: cidr.to_string() });
+                out.insert(Rule {
+                    protocol: protocol.clone(),
+                    from_port: from,
+                    to_port: to,
+                    cidr: cidr.to_string(),
+                });
             }
         }
     }
@@ -79,7 +93,9 @@ fn rules(perms: &[IpPermission]) -> BTreeSet<Rule> {
 }
 
 fn permission(r: &Rule) -> IpPermission {
-    let mut p = IpPermission::builder().ip_protocol(&r.protocol).ip_ranges(IpRange::builder().cidr_ip(&r.cidr).build());
+    let mut p = IpPermission::builder()
+        .ip_protocol(&r.protocol)
+        .ip_ranges(IpRange::builder().cidr_ip(&r.cidr).build());
     if r.protocol != "-1" {
         p = p.from_port(r.from_port).to_port(r.to_port);
     }
@@ -87,31 +103,64 @@ fn permission(r: &Rule) -> IpPermission {
 }
 
 fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 impl SecurityGroup {
     fn id_of(observed: &Observed<SecurityGroupSpec>) -> String {
-        observed.outputs.get(crate::SECURITY_GROUP_ID).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+        observed
+            .outputs
+            .get(crate::SECURITY_GROUP_ID)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
     }
 
-    async fn set_rules(&self, id: &str, ingress: bool, add: Vec<&Rule>, remove: Vec<&Rule>) -> Result<()> {
+    async fn set_rules(
+        &self,
+        id: &str,
+        ingress: bool,
+        add: Vec<&Rule>,
+        remove: Vec<&Rule>,
+    ) -> Result<()> {
         let c = &self.client;
         let n = &self.name;
         if !remove.is_empty() {
             let perms: Vec<IpPermission> = remove.into_iter().map(permission).collect();
             if ingress {
-                c.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("RevokeSecurityGroupIngress", n, &e))?;
+                c.revoke_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(perms))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("RevokeSecurityGroupIngress", n, &e))?;
             } else {
-                c.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("RevokeSecurityGroupEgress", n, &e))?;
+                c.revoke_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(perms))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("RevokeSecurityGroupEgress", n, &e))?;
             }
         }
         if !add.is_empty() {
             let perms: Vec<IpPermission> = add.into_iter().map(permission).collect();
             if ingress {
-                c.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("AuthorizeSecurityGroupIngress", n, &e))?;
+                c.authorize_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(perms))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("AuthorizeSecurityGroupIngress", n, &e))?;
             } else {
-                c.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map_err(|e| aws_err("AuthorizeSecurityGroupEgress", n, &e))?;
+                c.authorize_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(perms))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("AuthorizeSecurityGroupEgress", n, &e))?;
             }
         }
         Ok(())
@@ -138,31 +187,73 @@ impl Resource for SecurityGroup {
         })
     }
 
-    async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<SecurityGroupSpec>> {
+    async fn observe(
+        &self,
+        _cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observation<SecurityGroupSpec>> {
         let out = self
             .client
             .describe_security_groups()
-            .filters(Filter::builder().name("group-name").values(&self.name).build())
-            .filters(Filter::builder().name("vpc-id").values(&self.vpc_id).build())
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values(&self.name)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("vpc-id")
+                    .values(&self.vpc_id)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws_err("DescribeSecurityGroups", &self.name, &e))?;
-        let Some(g) = out.security_groups().first() else { return Ok(Observation::Absent) };
-        let tags: Tags = g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
-        let spec = SecurityGroupSpec { ingress: rules(g.ip_permissions()), egress: rules(g.ip_permissions_egress()), tags: tags.clone() };
+        let Some(g) = out.security_groups().first() else {
+            return Ok(Observation::Absent);
+        };
+        let tags: Tags = g
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        let spec = SecurityGroupSpec {
+            ingress: rules(g.ip_permissions()),
+            egress: rules(g.ip_permissions_egress()),
+            tags: tags.clone(),
+        };
         let mut outputs = Outputs::new();
-        outputs.insert(crate::SECURITY_GROUP_ID.into(), g.group_id().unwrap_or_default().into());
-        Ok(Observation::Present(Observed { spec, tags, outputs, holds_data: false }))
+        outputs.insert(
+            crate::SECURITY_GROUP_ID.into(),
+            g.group_id().unwrap_or_default().into(),
+        );
+        Ok(Observation::Present(Observed {
+            spec,
+            tags,
+            outputs,
+            holds_data: false,
+        }))
     }
 
-    async fn create(&self, cx: &Context, desired: &SecurityGroupSpec, _inputs: &Inputs) -> Result<()> {
+    async fn create(
+        &self,
+        cx: &Context,
+        desired: &SecurityGroupSpec,
+        _inputs: &Inputs,
+    ) -> Result<()> {
         let created = self
             .client
             .create_security_group()
             .group_name(&self.name)
             .description(&self.description)
             .vpc_id(&self.vpc_id)
-            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(sdk_tags(&cx.tags))).build())
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(sdk_tags(&cx.tags)))
+                    .build(),
+            )
             .send()
             .await;
         let id = match created {
@@ -170,9 +261,15 @@ impl Resource for SecurityGroup {
             Err(e) => return Err(aws_err("CreateSecurityGroup", &self.name, &e)),
         };
         // The new group has AWS's allow-all egress rule; converge both directions from there.
-        let default_egress: BTreeSet<Rule> =
-            [Rule { protocol: "-1".into(), from_port: 0, to_port: 0, cidr: "0.0.0.0/0".into() }].into();
-        self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new()).await?;
+        let default_egress: BTreeSet<Rule> = [Rule {
+            protocol: "-1".into(),
+            from_port: 0,
+            to_port: 0,
+            cidr: "0.0.0.0/0".into(),
+        }]
+        .into();
+        self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new())
+            .await?;
         self.set_rules(
             &id,
             false,
@@ -192,12 +289,35 @@ impl Resource for SecurityGroup {
     ) -> Result<()> {
         let id = Self::id_of(observed);
         let o = &observed.spec;
-        self.set_rules(&id, true, desired.ingress.difference(&o.ingress).collect(), o.ingress.difference(&desired.ingress).collect()).await?;
-        self.set_rules(&id, false, desired.egress.difference(&o.egress).collect(), o.egress.difference(&desired.egress).collect()).await?;
+        self.set_rules(
+            &id,
+            true,
+            desired.ingress.difference(&o.ingress).collect(),
+            o.ingress.difference(&desired.ingress).collect(),
+        )
+        .await?;
+        self.set_rules(
+            &id,
+            false,
+            desired.egress.difference(&o.egress).collect(),
+            o.egress.difference(&desired.egress).collect(),
+        )
+        .await?;
         if changes.iter().any(|c| c.field() == "tags") {
-            let stale: Vec<Tag> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
+            let stale: Vec<Tag> = observed
+                .tags
+                .keys()
+                .filter(|k| !desired.tags.contains_key(*k))
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
             if !stale.is_empty() {
-                self.client.delete_tags().resources(&id).set_tags(Some(stale)).send().await.map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
+                self.client
+                    .delete_tags()
+                    .resources(&id)
+                    .set_tags(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
             }
             self.client
                 .create_tags()
@@ -213,14 +333,26 @@ impl Resource for SecurityGroup {
     async fn delete(&self, cx: &Context, observed: &Observed<SecurityGroupSpec>) -> Result<()> {
         let id = Self::id_of(observed);
         // Network interfaces of a just-deleted cluster hold on to the group for a while on AWS.
-        layer_core::wait::until(cx, &format!("security group {} to be free", self.name), || async {
-            match self.client.delete_security_group().group_id(&id).send().await {
-                Ok(_) => Ok(None),
-                Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(None),
-                Err(e) if e.code() == Some("DependencyViolation") => Ok(Some("still in use".to_string())),
-                Err(e) => Err(aws_err("DeleteSecurityGroup", &self.name, &e)),
-            }
-        })
+        layer_core::wait::until(
+            cx,
+            &format!("security group {} to be free", self.name),
+            || async {
+                match self
+                    .client
+                    .delete_security_group()
+                    .group_id(&id)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(None),
+                    Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(None),
+                    Err(e) if e.code() == Some("DependencyViolation") => {
+                        Ok(Some("still in use".to_string()))
+                    }
+                    Err(e) => Err(aws_err("DeleteSecurityGroup", &self.name, &e)),
+                }
+            },
+        )
         .await
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::{now_epoch, random_id, Req, ACCOUNT};
+use super::{now_iso8601, random_id, Req, ACCOUNT};
 use crate::protocol::{json_ok, Protocol};
 
 /// `(model id, provider, name, output modality)`, natively in eu-central-2.
@@ -54,7 +54,7 @@ pub const FOUNDATION_MODELS: &[(&str, &str, &str, &str)] = &[
     (
         "amazon.titan-embed-text-v2:0",
         "Amazon",
-        "Titan Text Embeddings V2",
+        "Titan Embed Text v2",
         "EMBEDDING",
     ),
 ];
@@ -101,7 +101,7 @@ struct Profile {
     description: Option<String>,
     arn: String,
     models: Vec<String>,
-    created: f64,
+    created: String,
     tags: BTreeMap<String, String>,
 }
 
@@ -131,10 +131,12 @@ fn system_models(region: &str, id: &str) -> Vec<String> {
         EU_REGIONS
     };
     let mut out = vec![model_arn(region, model)];
+    // AWS lists at most five models per profile.
     out.extend(
         regions
             .iter()
             .filter(|r| **r != region)
+            .take(4)
             .map(|r| model_arn(r, model)),
     );
     out
@@ -144,8 +146,8 @@ fn system_json(region: &str, id: &str, name: &str) -> Value {
     json!({
         "inferenceProfileName": name,
         "description": format!("Routes requests to {name} across regions."),
-        "createdAt": 1_730_000_000.0,
-        "updatedAt": 1_730_000_000.0,
+        "createdAt": "2024-10-27T03:33:20.000Z",
+        "updatedAt": "2024-10-27T03:33:20.000Z",
         "inferenceProfileArn": format!("arn:aws:bedrock:{region}:{ACCOUNT}:inference-profile/{id}"),
         "models": system_models(region, id).into_iter().map(|m| json!({ "modelArn": m })).collect::<Vec<_>>(),
         "inferenceProfileId": id,
@@ -205,7 +207,12 @@ impl Bedrock {
     pub fn handle(&self, req: &Req<'_>) -> Option<Response<Bytes>> {
         let region = req.region;
         let path = req.path.trim_end_matches('/');
-        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let decoded: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(super::percent_decode)
+            .collect();
+        let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
         Some(match (req.method, segs.as_slice()) {
             ("GET", ["foundation-models"]) => {
                 let provider = req.query("byProvider").map(str::to_lowercase);
@@ -226,7 +233,7 @@ impl Bedrock {
                             "outputModalities": [m],
                             "responseStreamingSupported": *m == "TEXT",
                             "customizationsSupported": [],
-                            "inferenceTypesSupported": ["ON_DEMAND", "INFERENCE_PROFILE"],
+                            "inferenceTypesSupported": ["ON_DEMAND"],
                             "modelLifecycle": { "status": "ACTIVE" },
                         })
                     })
@@ -327,7 +334,7 @@ impl Bedrock {
             description: body["description"].as_str().map(str::to_string),
             arn: arn.clone(),
             models,
-            created: now_epoch(),
+            created: now_iso8601(),
             tags,
         };
         profiles.insert(id, p);
@@ -338,7 +345,7 @@ impl Bedrock {
     }
 
     fn list(&self, req: &Req<'_>) -> Response<Bytes> {
-        let ty = req.query("typeEquals").unwrap_or("SYSTEM_DEFINED");
+        let ty = req.query("type").unwrap_or("SYSTEM_DEFINED");
         let all: Vec<Value> = match ty {
             "APPLICATION" => self.profiles.lock().expect("not poisoned").values().map(profile_json).collect(),
             "SYSTEM_DEFINED" => SYSTEM_PROFILES.iter().map(|(s, n)| system_json(req.region, s, n)).collect(),

@@ -84,7 +84,11 @@ fn indexed(req: &Req<'_>, prefix: &str, field: &str) -> Vec<String> {
         .filter_map(|(k, v)| {
             let rest = k.strip_prefix(prefix)?.strip_prefix('.')?;
             let (n, f) = rest.split_once('.')?;
-            if f == field { Some((n.parse().ok()?, v.clone())) } else { None }
+            if f == field {
+                Some((n.parse().ok()?, v.clone()))
+            } else {
+                None
+            }
         })
         .collect();
     items.sort();
@@ -237,9 +241,7 @@ impl ParameterGroups {
             }
             "AddTagsToResource" | "RemoveTagsFromResource" | "ListTagsForResource" => {
                 let resource = req.param("ResourceName").unwrap_or_default();
-                let Some(group_name) = resource.split(":parametergroup:").nth(1) else {
-                    return None;
-                };
+                let group_name = resource.split(":parametergroup:").nth(1)?;
                 let Some(g) = groups.get_mut(group_name) else {
                     return Some(not_found(group_name));
                 };

@@ -178,7 +178,7 @@ impl Grafana {
                 json_ok(StatusCode::ACCEPTED, &json!({ "workspace": w.full() }))
             }
             (m, ["tags", arn]) => {
-                let arn = percent_decode(arn);
+                let arn = super::percent_decode(arn);
                 let Some(id) = arn.rsplit('/').next().map(str::to_string) else {
                     return not_found(&arn);
                 };
@@ -213,13 +213,6 @@ impl Grafana {
             ),
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 fn check_enums(body: &Value) -> Result<(), Response<Bytes>> {

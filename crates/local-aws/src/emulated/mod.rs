@@ -1,6 +1,9 @@
 //! The APIs moto lacks, served by the gateway with in-memory state, faithful to the AWS API
 //! reference in request and response shape, validation and error codes.
 
+// An AWS error answer is a value these services return early, like any other answer.
+#![allow(clippy::result_large_err)]
+
 pub mod bedrock;
 pub mod elasticache;
 pub mod grafana;
@@ -84,7 +87,12 @@ impl Emulated {
     }
 }
 
-/// Now, as epoch seconds with fractions (what REST-JSON timestamps carry).
+/// Now, as an ISO 8601 timestamp (Bedrock's timestamp format).
+pub fn now_iso8601() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// Now, as epoch seconds with fractions (what REST-JSON timestamps carry by default).
 pub fn now_epoch() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -109,4 +117,12 @@ pub fn random_hex(len: usize) -> String {
     (0..len)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).expect("digit"))
         .collect()
+}
+
+/// Percent-decode one path segment (an ARN in a path arrives encoded).
+pub fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
