@@ -1,5 +1,6 @@
 //! End-to-end tests on the local environment: one binary, one sandbox (own emulator) per test.
 
+mod aurora;
 mod bad_input;
 mod gateway;
 mod s3_family;

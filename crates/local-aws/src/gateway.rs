@@ -497,11 +497,23 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
                 .map(|(_, v)| v.into_owned())
         });
     if let Some(op) = action {
+        const IDS: &[&str] = &[
+            "DBInstanceIdentifier",
+            "DBClusterIdentifier",
+            "ReplicationGroupId",
+            "CacheParameterGroupName",
+            "UserName",
+        ];
+        let resource = form.and_then(|b| {
+            url::form_urlencoded::parse(b)
+                .find(|(k, _)| IDS.contains(&k.as_ref()))
+                .map(|(_, v)| v.into_owned())
+        });
         return Call {
             service: service.into(),
             mutating: !is_read_only(&op),
             operation: op,
-            resource: None,
+            resource,
         };
     }
     if service == "s3" {

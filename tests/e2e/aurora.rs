@@ -1,0 +1,449 @@
+//! The Aurora family end to end, sbx-like and prod-like, through slow creation and modification.
+
+use std::collections::BTreeSet;
+
+use dal_tests::Sandbox;
+use layer_core::engine::Mode;
+use layer_core::{Action, SafetyFlags};
+use local_aws::SlowSettings;
+
+async fn plan(sb: &Sandbox) -> layer_core::Plan {
+    let s = sb.session().await;
+    s.plan(&s.context(SafetyFlags::default()), Mode::Deploy)
+        .await
+        .expect("plan")
+        .plan
+}
+
+fn fields(plan: &layer_core::Plan, address: &str) -> BTreeSet<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.address.to_string() == address)
+        .flat_map(|c| c.fields.iter().map(|f| f.field().to_string()))
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final_snapshot() {
+    let sb = Sandbox::with("e2e-aurora", |t| {
+        t.replace("skip_final_snapshot = true", "skip_final_snapshot = false")
+    })
+    .await;
+    sb.aws.slow().set(SlowSettings {
+        creation_ms: 1500,
+        modification_ms: 500,
+    });
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    // The deploy waited: it polled the cluster while it was creating.
+    let describes = sb
+        .aws
+        .calls()
+        .snapshot()
+        .iter()
+        .filter(|c| c.operation == "DescribeDBClusters")
+        .count();
+    assert!(
+        describes > 3,
+        "waited through creation ({describes} describes)"
+    );
+
+    let session = sb.session().await;
+    let out = session.outputs().await.expect("outputs");
+    assert_eq!(out["aurora_cluster_id"], "e2e-aurora-aurora");
+    assert!(out["aurora_cluster_arn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":cluster:e2e-aurora-aurora"));
+    assert!(out["aurora_cluster_endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with("e2e-aurora-aurora.cluster-"));
+    assert!(out["aurora_cluster_reader_endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with("e2e-aurora-aurora.cluster-ro-"));
+    assert_eq!(out["aurora_cluster_database_name"], "postgres");
+    assert!(out["aurora_master_user_secret_arn"]
+        .as_str()
+        .unwrap()
+        .contains(":secret:rds!cluster-"));
+    assert!(out["aurora_endpoint_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("vpce-"));
+
+    let sdk = sb.sdk().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-aurora-aurora")
+        .send()
+        .await
+        .unwrap();
+    let c = &c.db_clusters()[0];
+    let infra = &session.infra;
+    assert_eq!(c.engine(), Some("aurora-postgresql"));
+    assert_eq!(c.engine_version(), Some("14.19"));
+    assert_eq!(c.master_username(), Some("dbadmin"));
+    assert_eq!(c.storage_encrypted(), Some(true));
+    assert_eq!(c.kms_key_id(), Some(infra.general_kms_key_arn.as_str()));
+    assert_eq!(
+        c.master_user_secret().and_then(|s| s.kms_key_id()),
+        Some(infra.secrets_kms_key_arn.as_str())
+    );
+    assert_eq!(
+        c.enabled_cloudwatch_logs_exports(),
+        ["postgresql".to_string()]
+    );
+    assert_eq!(
+        c.db_cluster_parameter_group(),
+        Some("e2e-aurora-aurora-pg14")
+    );
+    let params = rds
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name("e2e-aurora-aurora-pg14")
+        .send()
+        .await
+        .unwrap();
+    assert!(params
+        .parameters()
+        .iter()
+        .any(|p| p.parameter_name() == Some("rds.force_ssl") && p.parameter_value() == Some("1")));
+    let instances = rds
+        .describe_db_instances()
+        .db_instance_identifier("e2e-aurora-aurora-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        instances.db_instances()[0].db_instance_class(),
+        Some("db.t4g.medium")
+    );
+    let subnets = rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name("e2e-aurora-aurora")
+        .send()
+        .await
+        .unwrap();
+    let ids: BTreeSet<String> = subnets.db_subnet_groups()[0]
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(String::from))
+        .collect();
+    assert_eq!(ids, infra.isolated_subnet_ids.iter().cloned().collect());
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let sg = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("e2e-aurora-aurora")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sg = &sg.security_groups()[0];
+    let cidrs = |perms: &[aws_sdk_ec2::types::IpPermission]| -> Vec<(Option<i32>, String)> {
+        perms
+            .iter()
+            .flat_map(|p| {
+                p.ip_ranges()
+                    .iter()
+                    .map(|r| (p.from_port(), r.cidr_ip().unwrap_or_default().to_string()))
+            })
+            .collect()
+    };
+    assert_eq!(
+        cidrs(sg.ip_permissions()),
+        vec![(Some(5432), infra.vpc_cidr.clone())]
+    );
+    assert_eq!(
+        cidrs(sg.ip_permissions_egress())
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect::<Vec<_>>(),
+        vec![infra.vpc_cidr.clone()],
+        "egress only to the VPC"
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/rds/cluster/e2e-aurora-aurora/postgresql")
+        .send()
+        .await
+        .unwrap();
+    let g = &groups.log_groups()[0];
+    assert_eq!(g.kms_key_id(), Some(infra.logs_kms_key_arn.as_str()));
+    assert_eq!(g.retention_in_days(), Some(30));
+
+    assert!(!plan(&sb).await.has_changes(), "second plan is empty");
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert_eq!(
+        sb.aws.calls().mutating(),
+        vec![],
+        "a second deploy makes no mutating call"
+    );
+
+    // Teardown: instances before the cluster, the final snapshot kept, the security group last.
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+            .await,
+        0
+    );
+    let order: Vec<String> = sb
+        .aws
+        .calls()
+        .mutating()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    let pos = |op: &str| {
+        order
+            .iter()
+            .position(|o| o == op)
+            .unwrap_or_else(|| panic!("{op} not called: {order:?}"))
+    };
+    assert!(pos("DeleteDBInstance") < pos("DeleteDBCluster"));
+    assert!(pos("DeleteDBCluster") < pos("DeleteSecurityGroup"));
+    assert!(pos("DeleteDBCluster") < pos("DeleteDBSubnetGroup"));
+    let snaps = rds.describe_db_cluster_snapshots().send().await.unwrap();
+    let finals: Vec<&str> = snaps
+        .db_cluster_snapshots()
+        .iter()
+        .filter_map(|s| s.db_cluster_snapshot_identifier())
+        .filter(|id| id.starts_with("e2e-aurora-aurora-final-"))
+        .collect();
+    assert_eq!(finals.len(), 1, "final snapshot: {finals:?}");
+    assert!(
+        rds.describe_db_clusters()
+            .db_cluster_identifier("e2e-aurora-aurora")
+            .send()
+            .await
+            .is_err(),
+        "cluster gone"
+    );
+}
+
+#[tokio::test]
+async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time() {
+    let sb = Sandbox::with("e2e-roll", |t| {
+        t.replace(
+            "instance_class = \"db.t4g.medium\"\ninstance_count = 1\ndeletion_protection = false",
+            "instance_class = \"db.r6g.large\"\ninstance_count = 2\ndeletion_protection = true",
+        )
+    })
+    .await;
+    sb.aws.slow().set(SlowSettings {
+        creation_ms: 300,
+        modification_ms: 700,
+    });
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-roll-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].db_cluster_members().len(), 2);
+    assert_eq!(c.db_clusters()[0].deletion_protection(), Some(true));
+
+    sb.edit_env("local", |t| t.replace("db.r6g.large", "db.r6g.xlarge"));
+    let p = plan(&sb).await;
+    assert_eq!(
+        fields(&p, "aws_rds_cluster_instance.aurora"),
+        set(&["instance_class"]),
+        "plan:\n{p}"
+    );
+    assert!(p.to_string().contains("readers first"), "{p}");
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let log: Vec<(String, Option<String>)> = sb
+        .aws
+        .calls()
+        .mutating()
+        .into_iter()
+        .filter(|c| c.service == "rds")
+        .map(|c| (c.operation, c.resource))
+        .collect();
+    let expected = vec![
+        (
+            "ModifyDBInstance".to_string(),
+            Some("e2e-roll-aurora-2".to_string()),
+        ),
+        (
+            "FailoverDBCluster".to_string(),
+            Some("e2e-roll-aurora".to_string()),
+        ),
+        (
+            "ModifyDBInstance".to_string(),
+            Some("e2e-roll-aurora-1".to_string()),
+        ),
+    ];
+    assert_eq!(
+        log, expected,
+        "the reader first, then a failover, then the old writer"
+    );
+    // The writer was modified only after the reader had finished modifying.
+    let calls = sb.aws.calls().snapshot();
+    let first = calls
+        .iter()
+        .position(|c| c.operation == "ModifyDBInstance")
+        .unwrap();
+    let second = calls
+        .iter()
+        .rposition(|c| c.operation == "ModifyDBInstance")
+        .unwrap();
+    let polls = calls[first..second]
+        .iter()
+        .filter(|c| c.operation == "DescribeDBInstances")
+        .count();
+    assert!(
+        polls >= 2,
+        "waited for the reader before going on ({polls} polls)"
+    );
+    assert!(!plan(&sb).await.has_changes());
+
+    // Deletion protection is never switched off silently.
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+            .await,
+        1
+    );
+    assert!(
+        rds.describe_db_clusters()
+            .db_cluster_identifier("e2e-roll-aurora")
+            .send()
+            .await
+            .is_ok(),
+        "still there"
+    );
+}
+
+#[tokio::test]
+async fn aurora_drift_is_named_and_repaired_and_a_replacement_is_refused() {
+    let sb = Sandbox::new("e2e-adrift").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let sdk = sb.sdk().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    rds.modify_db_cluster()
+        .db_cluster_identifier("e2e-adrift-aurora")
+        .backup_retention_period(3)
+        .deletion_protection(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let arn = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-adrift-aurora")
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()[0]
+        .db_cluster_arn()
+        .unwrap()
+        .to_string();
+    rds.add_tags_to_resource()
+        .resource_name(arn)
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("Rogue")
+                .value("yes")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let session = sb.session().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let sg = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("e2e-adrift-aurora")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sg_id = sg.security_groups()[0].group_id().unwrap().to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg_id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    drop(session);
+
+    let p = plan(&sb).await;
+    assert_eq!(
+        fields(&p, "aws_rds_cluster.aurora"),
+        set(&["backup_retention_days", "deletion_protection", "tags"]),
+        "plan:\n{p}"
+    );
+    assert_eq!(
+        fields(&p, "aws_security_group.aurora"),
+        set(&["ingress"]),
+        "plan:\n{p}"
+    );
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert!(!plan(&sb).await.has_changes());
+
+    // An immutable field: a replacement, refused without --allow-replace, before any write.
+    sb.edit_env("local", |t| {
+        t.replace("database_name = \"postgres\"", "database_name = \"other\"")
+            .replace("[aurora]\n", "[aurora]\ndatabase_name = \"other\"\n")
+    });
+    let p = plan(&sb).await;
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster.aurora")
+        .unwrap();
+    assert_eq!(
+        c.action,
+        Action::Replace {
+            reasons: vec!["database_name".into()]
+        }
+    );
+    assert_eq!(c.requires, Some(layer_core::Flag::AllowReplace));
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
+    assert_eq!(sb.aws.calls().mutating(), vec![]);
+}
+
+#[tokio::test]
+async fn impossible_aurora_settings_fail_before_any_call() {
+    let sb = Sandbox::new("e2e-abad").await;
+    for (from, to) in [
+        ("instance_count = 1", "instance_count = 0"),
+        (
+            "instance_class = \"db.t4g.medium\"",
+            "instance_class = \"db.q9.huge\"",
+        ),
+    ] {
+        sb.edit_env("local", |t| t.replacen(from, to, 1));
+        assert_eq!(sb.cli(&["plan", "local"]).await, 1, "{to}");
+        sb.edit_env("local", |t| t.replacen(to, from, 1));
+    }
+    assert_eq!(sb.aws.calls().summary().total, 0);
+}
