@@ -17,6 +17,7 @@ pub mod policy;
 pub mod resource;
 pub mod safety;
 pub mod tags;
+pub mod version;
 pub mod wait;
 
 pub use error::{Error, Result};

@@ -3,7 +3,6 @@
 //! id carries a timestamp so that a second destroy does not collide.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
@@ -11,48 +10,13 @@ use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster};
 use aws_sdk_rds::Client;
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
+use layer_core::version::EngineVersion;
 use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use typed_builder::TypedBuilder;
 
 use crate::tags::{self, aws_err};
 use crate::AuroraSettings;
-
-/// An engine version. The configured one is a floor compared on major.minor: AWS upgrades minor
-/// versions by itself, which is never a reason to downgrade or to show a diff.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EngineVersion(pub String);
-
-impl EngineVersion {
-    fn parts(&self) -> (u32, u32) {
-        let mut it = self.0.split('.').map(|p| p.parse().unwrap_or(0));
-        (it.next().unwrap_or(0), it.next().unwrap_or(0))
-    }
-
-    /// Whether `self` (observed) satisfies `floor` (desired) without any change.
-    pub fn satisfies(&self, floor: &EngineVersion) -> bool {
-        let (m, n) = self.parts();
-        let (fm, fnn) = floor.parts();
-        m == fm && n >= fnn
-    }
-
-    /// The major version.
-    pub fn major(&self) -> u32 {
-        self.parts().0
-    }
-}
-
-impl Serialize for EngineVersion {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl fmt::Display for EngineVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The cluster's managed fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -197,21 +161,7 @@ impl Resource for Cluster {
     }
 
     fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
-        let change = changes.iter().find(|c| c.field() == "engine_version")?;
-        let major = |v: &Option<serde_json::Value>| {
-            v.as_ref()
-                .and_then(|v| v.as_str())
-                .map(|s| EngineVersion(s.to_string()).major())
-        };
-        (major(&change.before) != major(&change.after)).then(|| {
-            (
-                Flag::MajorUpgrade,
-                format!(
-                    "a major version upgrade of `{}` is in place but cannot be undone",
-                    self.name
-                ),
-            )
-        })
+        layer_core::version::major_upgrade_guard(changes, &self.name)
     }
 
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
@@ -475,24 +425,6 @@ impl Resource for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn engine_version_is_a_floor_on_major_minor() {
-        let floor = EngineVersion("14.19".into());
-        assert!(EngineVersion("14.19".into()).satisfies(&floor));
-        assert!(
-            EngineVersion("14.20".into()).satisfies(&floor),
-            "AWS's own minor upgrade is no diff"
-        );
-        assert!(
-            !EngineVersion("14.17".into()).satisfies(&floor),
-            "below the floor: upgrade"
-        );
-        assert!(
-            !EngineVersion("15.4".into()).satisfies(&floor),
-            "another major: a diff, never a downgrade"
-        );
-    }
 
     #[test]
     fn timestamps_are_utc_digits() {

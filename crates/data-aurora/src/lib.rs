@@ -16,7 +16,7 @@ use layer_core::config::Infrastructure;
 use layer_core::engine::AnyResource;
 use shared_resources::{InterfaceEndpoint, LogGroup, Rule, SecurityGroup};
 
-pub use cluster::{Cluster, ClusterSpec, EngineVersion};
+pub use cluster::{Cluster, ClusterSpec};
 pub use instances::{InstanceSet, InstanceSetSpec};
 pub use parameter_group::{ClusterParameterGroup, ParameterGroupSpec};
 pub use subnet_group::{DbSubnetGroup, SubnetGroupSpec};

@@ -1,8 +1,21 @@
-//! The ElastiCache Redis family.
-//!
-//! **Status: settings only.** This crate owns and validates the `[redis]` section; the
-//! replication group, subnet and security groups, parameter group, slow-log group and VPC
-//! endpoint resources are not built yet, so a deploy does not create Redis today.
+//! The ElastiCache Redis family: the replication group (Redis 7.1 on port 6380, encrypted at rest
+//! and in transit, slow log to CloudWatch in JSON), its subnet, security and parameter groups,
+//! the slow-log group, and the ElastiCache interface endpoint. Owns the `[redis]` section of the
+//! environment files and `aws-sdk-elasticache`.
+
+mod groups;
+mod replication_group;
+mod tags;
+
+use std::sync::Arc;
+
+use aws_types::SdkConfig;
+use layer_core::config::Infrastructure;
+use layer_core::engine::AnyResource;
+use shared_resources::{InterfaceEndpoint, LogGroup, Rule, SecurityGroup};
+
+pub use groups::{CacheParameterGroup, CacheSubnetGroup, CacheSubnetGroupSpec, ParameterGroupSpec};
+pub use replication_group::{ReplicationGroup, ReplicationGroupSpec, SlowLog};
 
 use layer_core::config::Environment;
 use layer_core::naming::{resolve, NameRule};
@@ -74,4 +87,87 @@ impl RedisSettings {
         .map_err(|e| env.invalid("naming_id", &e))?;
         Ok(s)
     }
+}
+
+/// Build the family's resources for an environment.
+pub fn resources(
+    env: &Environment,
+    infra: &Infrastructure,
+    sdk: &SdkConfig,
+) -> Result<Vec<Arc<dyn AnyResource>>> {
+    let s = RedisSettings::load(env)?;
+    let nid = env.naming_id.as_str();
+    let name = format!("{nid}-redis");
+    let log_group = format!("/aws/elasticache/{name}/slow-log");
+    let parameter_group = format!("{nid}-redis7");
+    let client = aws_sdk_elasticache::Client::new(sdk);
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let mut out: Vec<Arc<dyn AnyResource>> = vec![
+        Arc::new(
+            LogGroup::builder()
+                .client(aws_sdk_cloudwatchlogs::Client::new(sdk))
+                .key("redis_slow_log")
+                .name(log_group.clone())
+                .kms_key_arn(infra.logs_kms_key_arn.clone())
+                .retention_days(s.log_retention_days as i32)
+                .build(),
+        ),
+        Arc::new(
+            SecurityGroup::builder()
+                .client(ec2.clone())
+                .key("redis")
+                .name(name.clone())
+                .description(format!("ElastiCache Redis: {} from the VPC", s.port))
+                .vpc_id(infra.vpc_id.clone())
+                .ingress(vec![Rule::tcp(i32::from(s.port), &infra.vpc_cidr)])
+                .egress(vec![Rule {
+                    protocol: "-1".into(),
+                    from_port: 0,
+                    to_port: 0,
+                    cidr: infra.vpc_cidr.clone(),
+                }])
+                .build(),
+        ),
+        Arc::new(
+            CacheSubnetGroup::builder()
+                .client(client.clone())
+                .name(name.clone())
+                .subnet_ids(infra.isolated_subnet_ids.clone())
+                .build(),
+        ),
+        Arc::new(
+            CacheParameterGroup::builder()
+                .client(client.clone())
+                .name(parameter_group.clone())
+                .family("redis7".to_string())
+                .parameters(Default::default())
+                .build(),
+        ),
+        Arc::new(
+            ReplicationGroup::builder()
+                .client(client)
+                .name(name.clone())
+                .settings(s.clone())
+                .kms_key_arn(infra.general_kms_key_arn.clone())
+                .subnet_group(name)
+                .parameter_group(parameter_group)
+                .log_group(log_group)
+                .build(),
+        ),
+    ];
+    if s.enable_endpoint {
+        out.push(Arc::new(
+            InterfaceEndpoint::builder()
+                .client(ec2)
+                .key("elasticache")
+                .name(format!("{nid}-elasticache"))
+                .service_name(format!("com.amazonaws.{}.elasticache", env.region))
+                .vpc_id(infra.vpc_id.clone())
+                .subnet_ids(infra.isolated_subnet_ids.clone())
+                .security_group_ids(vec![infra.vpc_endpoint_security_group_id.clone()])
+                .output("elasticache_endpoint_id")
+                .build(),
+        ));
+    }
+    Ok(out)
 }

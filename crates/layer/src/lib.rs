@@ -67,6 +67,7 @@ impl Session {
         let infra = inputs.require(&env)?;
         let mut resources = data_s3::resources(&env, &infra, &account_id, &sdk)?;
         resources.extend(data_aurora::resources(&env, &infra, &sdk)?);
+        resources.extend(data_redis::resources(&env, &infra, &sdk)?);
         let engine = Engine::new(resources, env.concurrency);
         Ok(Session {
             env,

@@ -26,7 +26,8 @@ use crate::calls::{is_read_only, Call, CallLog};
 use crate::emulated::{self, Emulated};
 use crate::faults::{Fault, FaultPlan, Faults};
 use crate::fixes;
-use crate::protocol::Protocol;
+use crate::protocol::{query_ok, Protocol};
+use crate::replication_groups::{ReplicaCount, ReplicationGroups};
 use crate::slow::{Slow, SlowSettings};
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -46,6 +47,7 @@ struct Shared {
     slow: Arc<Slow>,
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
+    replication_groups: ReplicationGroups,
     upstream_port: u16,
     client: Client<HttpConnector, Body>,
 }
@@ -87,6 +89,7 @@ impl Gateway {
             slow: slow.clone(),
             emulated: Emulated::default(),
             performance_insights: fixes::PerformanceInsights::default(),
+            replication_groups: ReplicationGroups::default(),
             upstream_port: opts.upstream_port,
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -284,6 +287,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         return Ok(answer(boxed(resp)));
     }
 
+    if service == "elasticache" {
+        if let Some(resp) = replication_group_call(
+            shared,
+            &op,
+            &form,
+            &region,
+            parts.headers.get("authorization").cloned(),
+        )
+        .await?
+        {
+            return Ok(answer(resp));
+        }
+    }
+
     let mut parts = parts;
     let body = match body {
         Some(b) => b,
@@ -320,6 +337,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         text = String::from_utf8_lossy(&fixes::get_bucket_versioning(text.as_bytes())).into_owned();
     }
     if service == "elasticache" {
+        text = shared
+            .replication_groups
+            .on_response(&text, deleted_after(shared));
         if let Some(t) = fixes::elasticache_region(&text, &region) {
             text = t;
         }
@@ -350,6 +370,95 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     }
     rparts.headers.remove("content-length");
     Ok(answer(Response::from_parts(rparts, full(text))))
+}
+
+/// How long a deleted replication group still shows as `deleting`.
+fn deleted_after(shared: &Shared) -> std::time::Duration {
+    std::time::Duration::from_millis(shared.slow.settings().modification_ms)
+}
+
+const ELASTICACHE_NS: &str = "http://elasticache.amazonaws.com/doc/2015-02-02/";
+
+/// The replication-group calls moto cannot answer the way AWS does.
+async fn replication_group_call(
+    shared: &Shared,
+    op: &str,
+    form: &[(String, String)],
+    region: &str,
+    auth: Option<http::HeaderValue>,
+) -> anyhow::Result<Option<Response<Body>>> {
+    let protocol = Protocol::Query;
+    if op == "DescribeReplicationGroups" {
+        if let Some(id) = form
+            .iter()
+            .find(|(k, _)| k == "ReplicationGroupId")
+            .map(|(_, v)| v.clone())
+        {
+            if shared.replication_groups.gone(&id, deleted_after(shared)) {
+                let msg = format!("Replication group {id} not found.");
+                return Ok(Some(boxed(protocol.error(
+                    StatusCode::NOT_FOUND,
+                    "ReplicationGroupNotFoundFault",
+                    &msg,
+                ))));
+            }
+        }
+    }
+    if op == "DescribeCacheClusters" {
+        return Ok(shared
+            .replication_groups
+            .describe_cache_clusters(form, region)
+            .map(|inner| boxed(query_ok(op, ELASTICACHE_NS, &inner))));
+    }
+    let ReplicaCount::Answer { id } = shared.replication_groups.on_request(op, form) else {
+        return Ok(None);
+    };
+    // Answer with the group as moto describes it, corrected.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("Action", "DescribeReplicationGroups"),
+            ("Version", "2015-02-02"),
+            ("ReplicationGroupId", id.as_str()),
+        ])
+        .finish();
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = forward(shared, req.body(full(body))?).await?;
+    let status = resp.status();
+    let text = String::from_utf8_lossy(
+        &resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .to_bytes(),
+    )
+    .into_owned();
+    if !status.is_success() {
+        return Ok(Some(
+            Response::builder()
+                .status(status)
+                .header("content-type", "text/xml")
+                .body(full(text))?,
+        ));
+    }
+    let text = shared
+        .replication_groups
+        .on_response(&text, deleted_after(shared));
+    let text = fixes::elasticache_region(&text, region).unwrap_or(text);
+    let text = shared
+        .slow
+        .on_response("elasticache", op, &text)
+        .unwrap_or(text);
+    let block = crate::xml::text(&text, "ReplicationGroups")
+        .map(|g| g.to_string())
+        .unwrap_or_default();
+    Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, &block))))
 }
 
 async fn forward(shared: &Shared, req: Request<Body>) -> anyhow::Result<Response<Body>> {

@@ -13,6 +13,7 @@ pub mod fixes;
 pub mod gateway;
 pub mod moto;
 pub mod protocol;
+pub mod replication_groups;
 pub mod slow;
 pub mod standin;
 mod xml;

@@ -1,0 +1,204 @@
+//! ElastiCache replication groups where moto falls short of AWS: the replica-count APIs
+//! (`IncreaseReplicaCount`, `DecreaseReplicaCount`, HTTP 500 in moto), the cache clusters that
+//! make up a group (`DescribeCacheClusters` knows none of them), and deletion (moto leaves a
+//! deleted group `deleting` forever; AWS removes it).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::protocol::escape;
+use crate::xml;
+
+#[derive(Debug, Clone, Default)]
+struct Group {
+    replicas: Option<u32>,
+    node_type: String,
+    engine_version: String,
+    subnet_group: String,
+    parameter_group: String,
+    security_groups: Vec<String>,
+    deleted: Option<Instant>,
+}
+
+/// What the gateway knows of the groups that passed through it.
+#[derive(Debug, Default)]
+pub struct ReplicationGroups {
+    groups: Mutex<HashMap<String, Group>>,
+}
+
+fn get<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn members(form: &[(String, String)], prefix: &str) -> Vec<String> {
+    form.iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The answer a replica-count call gets, once moto's description of the group is known.
+pub enum ReplicaCount {
+    /// Not a replica-count call.
+    NotOurs,
+    /// Fetch the group from moto and answer with it (`DescribeReplicationGroups` of this id).
+    Answer {
+        /// The group.
+        id: String,
+    },
+}
+
+impl ReplicationGroups {
+    /// Note a request; for the replica-count calls, record the new count.
+    pub fn on_request(&self, op: &str, form: &[(String, String)]) -> ReplicaCount {
+        let Some(id) = get(form, "ReplicationGroupId").map(str::to_lowercase) else {
+            return ReplicaCount::NotOurs;
+        };
+        let mut groups = self.groups.lock().expect("not poisoned");
+        match op {
+            "CreateReplicationGroup" => {
+                let g = Group {
+                    replicas: get(form, "ReplicasPerNodeGroup").and_then(|r| r.parse().ok()),
+                    node_type: get(form, "CacheNodeType").unwrap_or_default().into(),
+                    engine_version: get(form, "EngineVersion").unwrap_or("7.1").into(),
+                    subnet_group: get(form, "CacheSubnetGroupName")
+                        .unwrap_or("default")
+                        .into(),
+                    parameter_group: get(form, "CacheParameterGroupName")
+                        .unwrap_or("default.redis7")
+                        .into(),
+                    security_groups: members(form, "SecurityGroupIds."),
+                    deleted: None,
+                };
+                groups.insert(id, g);
+                ReplicaCount::NotOurs
+            }
+            "ModifyReplicationGroup" => {
+                if let Some(g) = groups.get_mut(&id) {
+                    if let Some(v) = get(form, "CacheNodeType") {
+                        g.node_type = v.into();
+                    }
+                    if let Some(v) = get(form, "EngineVersion") {
+                        g.engine_version = v.into();
+                    }
+                    if let Some(v) = get(form, "CacheParameterGroupName") {
+                        g.parameter_group = v.into();
+                    }
+                    let sgs = members(form, "SecurityGroupIds.");
+                    if !sgs.is_empty() {
+                        g.security_groups = sgs;
+                    }
+                }
+                ReplicaCount::NotOurs
+            }
+            "IncreaseReplicaCount" | "DecreaseReplicaCount" => {
+                let Some(g) = groups.get_mut(&id) else {
+                    return ReplicaCount::Answer { id };
+                };
+                if let Some(n) = get(form, "NewReplicaCount").and_then(|n| n.parse().ok()) {
+                    g.replicas = Some(n);
+                }
+                ReplicaCount::Answer { id }
+            }
+            "DeleteReplicationGroup" => {
+                if let Some(g) = groups.get_mut(&id) {
+                    g.deleted = Some(Instant::now());
+                }
+                ReplicaCount::NotOurs
+            }
+            _ => ReplicaCount::NotOurs,
+        }
+    }
+
+    /// Whether a group was deleted more than `after` ago (AWS no longer knows it).
+    pub fn gone(&self, id: &str, after: Duration) -> bool {
+        let groups = self.groups.lock().expect("not poisoned");
+        groups
+            .get(&id.to_lowercase())
+            .and_then(|g| g.deleted)
+            .is_some_and(|at| at.elapsed() >= after)
+    }
+
+    /// Rewrite every `<ReplicationGroup>` of an answer: members by the replica count, deleted
+    /// groups `deleting` and then gone.
+    pub fn on_response(&self, body: &str, after: Duration) -> String {
+        let groups = self.groups.lock().expect("not poisoned");
+        xml::map_members(body, "ReplicationGroup", |block| {
+            let id = xml::text(block, "ReplicationGroupId")?.to_lowercase();
+            let g = groups.get(&id)?;
+            if let Some(at) = g.deleted {
+                if at.elapsed() >= after {
+                    return Some(String::new());
+                }
+                return Some(
+                    block.replace("<Status>available</Status>", "<Status>deleting</Status>"),
+                );
+            }
+            let replicas = g.replicas?;
+            Some(with_members(block, &id, replicas + 1))
+        })
+    }
+
+    /// `DescribeCacheClusters` for the clusters of the groups we know.
+    pub fn describe_cache_clusters(
+        &self,
+        form: &[(String, String)],
+        region: &str,
+    ) -> Option<String> {
+        let groups = self.groups.lock().expect("not poisoned");
+        let wanted = get(form, "CacheClusterId").map(str::to_lowercase);
+        let mut out = String::new();
+        for (id, g) in groups.iter().filter(|(_, g)| g.deleted.is_none()) {
+            let n = g.replicas.unwrap_or(0) + 1;
+            for i in 1..=n {
+                let cluster = format!("{id}-{i:03}");
+                if wanted.as_ref().is_some_and(|w| *w != cluster) {
+                    continue;
+                }
+                let sgs: String = g
+                    .security_groups
+                    .iter()
+                    .map(|s| format!("<member><SecurityGroupId>{}</SecurityGroupId><Status>active</Status></member>", escape(s)))
+                    .collect();
+                out.push_str(&format!(
+                    "<CacheCluster><CacheClusterId>{cluster}</CacheClusterId><ReplicationGroupId>{id}</ReplicationGroupId><CacheNodeType>{}</CacheNodeType><Engine>redis</Engine><EngineVersion>{}</EngineVersion><CacheClusterStatus>available</CacheClusterStatus><NumCacheNodes>1</NumCacheNodes><PreferredAvailabilityZone>{region}{}</PreferredAvailabilityZone><CacheSubnetGroupName>{}</CacheSubnetGroupName><SecurityGroups>{sgs}</SecurityGroups><CacheParameterGroup><CacheParameterGroupName>{}</CacheParameterGroupName><ParameterApplyStatus>in-sync</ParameterApplyStatus></CacheParameterGroup><ARN>arn:aws:elasticache:{region}:{}:cluster:{cluster}</ARN></CacheCluster>",
+                    escape(&g.node_type),
+                    escape(&g.engine_version),
+                    ["a", "b", "c"][(i as usize - 1) % 3],
+                    escape(&g.subnet_group),
+                    escape(&g.parameter_group),
+                    crate::emulated::ACCOUNT,
+                ));
+            }
+        }
+        if wanted.is_some() && out.is_empty() {
+            return None;
+        }
+        Some(format!("<CacheClusters>{out}</CacheClusters>"))
+    }
+}
+
+/// A group's block with `n` members: the first the primary, the others replicas.
+fn with_members(block: &str, id: &str, n: u32) -> String {
+    let primary = xml::text(block, "Address").unwrap_or_default().to_string();
+    let port = xml::text(block, "Port").unwrap_or("6379").to_string();
+    let suffix = primary
+        .split_once('.')
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_default();
+    let clusters: String = (1..=n)
+        .map(|i| format!("<ClusterId>{id}-{i:03}</ClusterId>"))
+        .collect();
+    let node_members: String = (1..=n)
+        .map(|i| {
+            let role = if i == 1 { "primary" } else { "replica" };
+            format!(
+                "<NodeGroupMember><CacheClusterId>{id}-{i:03}</CacheClusterId><CacheNodeId>0001</CacheNodeId><ReadEndpoint><Address>{id}-{i:03}.{suffix}</Address><Port>{port}</Port></ReadEndpoint><PreferredAvailabilityZone>us-east-1{}</PreferredAvailabilityZone><CurrentRole>{role}</CurrentRole></NodeGroupMember>",
+                ["a", "b", "c"][(i as usize - 1) % 3]
+            )
+        })
+        .collect();
+    let b = xml::set_element(block, "MemberClusters", &clusters);
+    xml::set_element(&b, "NodeGroupMembers", &node_members)
+}
