@@ -3,4 +3,5 @@
 mod aurora;
 mod bad_input;
 mod gateway;
+mod redis;
 mod s3_family;

@@ -49,7 +49,18 @@ impl Error {
         let message = match (err.code(), err.message()) {
             (Some(code), Some(msg)) => format!("{code}: {msg}"),
             (Some(code), None) => code.to_string(),
-            _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+            // The chain of Display messages only: a Debug print of an SDK error carries the raw
+            // response, which may hold a secret value.
+            _ => {
+                let mut msg = err.to_string();
+                let mut source = err.source();
+                while let Some(s) = source {
+                    msg.push_str(": ");
+                    msg.push_str(&s.to_string());
+                    source = s.source();
+                }
+                msg
+            }
         };
         Error::Aws {
             operation: operation.into(),

@@ -372,7 +372,19 @@ impl Resource for ReplicationGroup {
         }
         match req.send().await {
             Ok(_) => {}
-            Err(e) if e.code() == Some("ReplicationGroupAlreadyExists") => {}
+            // An interrupted earlier run made it: converge. One still being deleted must go first.
+            Err(e) if e.code() == Some("ReplicationGroupAlreadyExists") => {
+                let status = self
+                    .describe()
+                    .await?
+                    .and_then(|g| g.status().map(str::to_string));
+                if status.as_deref().is_none_or(|s| s == "deleting") {
+                    return Err(Error::Other(format!(
+                        "a Redis replication group named `{}` is still being deleted; run the command again once it is gone",
+                        self.name
+                    )));
+                }
+            }
             Err(e) => return Err(aws_err("CreateReplicationGroup", &self.name, &e)),
         }
         self.wait_available(cx).await

@@ -404,6 +404,54 @@ async fn replication_group_call(
             }
         }
     }
+    let subnet_group = form
+        .iter()
+        .find(|(k, _)| k == "CacheSubnetGroupName")
+        .map(|(_, v)| v.clone());
+    match (op, &subnet_group) {
+        ("DescribeCacheSubnetGroups", Some(name)) | ("ModifyCacheSubnetGroup", Some(name))
+            if shared.replication_groups.subnet_group_deleted(name, false) =>
+        {
+            let msg = format!("CacheSubnetGroup {name} not found.");
+            return Ok(Some(boxed(protocol.error(
+                StatusCode::NOT_FOUND,
+                "CacheSubnetGroupNotFoundFault",
+                &msg,
+            ))));
+        }
+        ("DeleteCacheSubnetGroup" | "CreateCacheSubnetGroup", Some(name)) => {
+            let reviving = op == "CreateCacheSubnetGroup";
+            if reviving && !shared.replication_groups.subnet_group_deleted(name, true) {
+                return Ok(None);
+            }
+            // Moto cannot delete a cache subnet group: the gateway hides it (and shows it again
+            // when the same name is created anew).
+            let (status, text) = moto_query(
+                shared,
+                "DescribeCacheSubnetGroups",
+                &[("CacheSubnetGroupName", name)],
+                auth.clone(),
+            )
+            .await?;
+            if !status.is_success() {
+                return Ok(Some(
+                    Response::builder()
+                        .status(status)
+                        .header("content-type", "text/xml")
+                        .body(full(text))?,
+                ));
+            }
+            if reviving {
+                let block = crate::xml::text(&text, "CacheSubnetGroups")
+                    .unwrap_or_default()
+                    .to_string();
+                return Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, &block))));
+            }
+            shared.replication_groups.delete_subnet_group(name);
+            return Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, ""))));
+        }
+        _ => {}
+    }
     if op == "DescribeCacheClusters" {
         return Ok(shared
             .replication_groups
@@ -459,6 +507,35 @@ async fn replication_group_call(
         .map(|g| g.to_string())
         .unwrap_or_default();
     Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, &block))))
+}
+
+/// An ElastiCache query to moto on the gateway's own account: `(status, body)`.
+async fn moto_query(
+    shared: &Shared,
+    action: &str,
+    params: &[(&str, &str)],
+    auth: Option<http::HeaderValue>,
+) -> anyhow::Result<(StatusCode, String)> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("Action", action), ("Version", "2015-02-02")])
+        .extend_pairs(params.iter().copied())
+        .finish();
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = forward(shared, req.body(full(body))?).await?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 async fn forward(shared: &Shared, req: Request<Body>) -> anyhow::Result<Response<Body>> {

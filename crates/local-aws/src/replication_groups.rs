@@ -25,6 +25,8 @@ struct Group {
 #[derive(Debug, Default)]
 pub struct ReplicationGroups {
     groups: Mutex<HashMap<String, Group>>,
+    /// Cache subnet groups deleted through the gateway (moto cannot delete them).
+    deleted_subnet_groups: Mutex<std::collections::HashSet<String>>,
 }
 
 fn get<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -109,6 +111,36 @@ impl ReplicationGroups {
             }
             _ => ReplicaCount::NotOurs,
         }
+    }
+
+    /// Note a deleted cache subnet group.
+    pub fn delete_subnet_group(&self, name: &str) {
+        self.deleted_subnet_groups
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_lowercase());
+    }
+
+    /// Whether a cache subnet group was deleted; `revive` forgets the deletion (a new create).
+    pub fn subnet_group_deleted(&self, name: &str, revive: bool) -> bool {
+        let mut deleted = self.deleted_subnet_groups.lock().expect("not poisoned");
+        if revive {
+            deleted.remove(&name.to_lowercase())
+        } else {
+            deleted.contains(&name.to_lowercase())
+        }
+    }
+
+    /// Drop deleted subnet groups from a describe answer.
+    pub fn hide_deleted_subnet_groups(&self, body: &str) -> String {
+        let deleted = self.deleted_subnet_groups.lock().expect("not poisoned");
+        if deleted.is_empty() {
+            return body.to_string();
+        }
+        xml::map_members(body, "CacheSubnetGroup", |block| {
+            let name = xml::text(block, "CacheSubnetGroupName")?.to_lowercase();
+            deleted.contains(&name).then(String::new)
+        })
     }
 
     /// Whether a group was deleted more than `after` ago (AWS no longer knows it).
