@@ -296,6 +296,47 @@ async fn calls_are_counted_by_operation_and_readable_over_http() {
     assert_eq!(v["read_only"], 2);
     sb.aws.calls().reset();
     assert_eq!(sb.aws.calls().summary().total, 0);
+
+    // Faults and slowness are set over HTTP too.
+    let plan =
+        r#"{"seed": 3, "rules": [{"operation": "GetUser", "fault": "throttle", "count": 1}]}"#;
+    let (status, _) =
+        local_aws::daemon::http_request("127.0.0.1", port, "POST", "/_gateway/faults", plan)
+            .await
+            .expect("answers");
+    assert_eq!(status, 200);
+    let one_try = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sb.sdk().await)
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let err = one_try
+        .get_user()
+        .user_name("count-a")
+        .send()
+        .await
+        .expect_err("throttled");
+    assert_eq!(err.code(), Some("Throttling"));
+    let (_, body) = local_aws::daemon::http_get("127.0.0.1", port, "/_gateway/faults")
+        .await
+        .expect("answers");
+    assert!(body.contains("\"injected\":1"), "{body}");
+    let (status, _) = local_aws::daemon::http_request(
+        "127.0.0.1",
+        port,
+        "POST",
+        "/_gateway/slow",
+        r#"{"creation_ms": 250}"#,
+    )
+    .await
+    .expect("answers");
+    assert_eq!(status, 200);
+    assert_eq!(sb.aws.slow().settings().creation_ms, 250);
+    let (status, _) =
+        local_aws::daemon::http_request("127.0.0.1", port, "POST", "/_gateway/faults", "{not json")
+            .await
+            .expect("answers");
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

@@ -63,6 +63,17 @@ pub async fn healthy(endpoint: &str) -> bool {
 
 /// A plain HTTP GET on loopback; `(status, body)`.
 pub async fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    http_request(host, port, "GET", path, "").await
+}
+
+/// A plain HTTP request with a JSON body on loopback (the gateway's control endpoints).
+pub async fn http_request(
+    host: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::time::timeout(
         Duration::from_secs(2),
@@ -71,7 +82,10 @@ pub async fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)
     .await
     .ok()?
     .ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.ok()?;
     let mut buf = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
