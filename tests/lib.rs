@@ -133,8 +133,31 @@ impl Sandbox {
         aws_sdk_iam::Client::new(&self.sdk().await)
     }
 
+    /// Observe and plan, as the operator's `plan` does.
+    pub async fn plan(&self, mode: layer_core::engine::Mode) -> layer_core::Plan {
+        let s = self.session().await;
+        s.plan(&s.context(layer_core::SafetyFlags::default()), mode)
+            .await
+            .expect("plan")
+            .plan
+    }
+
     /// A bucket's name by key.
     pub fn bucket(&self, key: &str) -> String {
         format!("{}-{}", self.nid, key.replace('_', "-"))
     }
+}
+
+/// The changed top-level fields of one resource in a plan.
+pub fn fields(plan: &layer_core::Plan, address: &str) -> std::collections::BTreeSet<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.address.to_string() == address)
+        .flat_map(|c| c.fields.iter().map(|f| f.field().to_string()))
+        .collect()
+}
+
+/// A set of field names.
+pub fn set(items: &[&str]) -> std::collections::BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
 }

@@ -2,30 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use dal_tests::Sandbox;
+use dal_tests::{fields, set, Sandbox};
 use layer_core::engine::Mode;
-use layer_core::{Action, SafetyFlags};
+use layer_core::Action;
 use local_aws::SlowSettings;
-
-async fn plan(sb: &Sandbox) -> layer_core::Plan {
-    let s = sb.session().await;
-    s.plan(&s.context(SafetyFlags::default()), Mode::Deploy)
-        .await
-        .expect("plan")
-        .plan
-}
-
-fn fields(plan: &layer_core::Plan, address: &str) -> BTreeSet<String> {
-    plan.changes
-        .iter()
-        .filter(|c| c.address.to_string() == address)
-        .flat_map(|c| c.fields.iter().map(|f| f.field().to_string()))
-        .collect()
-}
-
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
 
 #[tokio::test]
 async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final_snapshot() {
@@ -181,7 +161,10 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
     assert_eq!(g.kms_key_id(), Some(infra.logs_kms_key_arn.as_str()));
     assert_eq!(g.retention_in_days(), Some(30));
 
-    assert!(!plan(&sb).await.has_changes(), "second plan is empty");
+    assert!(
+        !sb.plan(Mode::Deploy).await.has_changes(),
+        "second plan is empty"
+    );
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(
@@ -255,7 +238,7 @@ async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time(
     assert_eq!(c.db_clusters()[0].deletion_protection(), Some(true));
 
     sb.edit_env("local", |t| t.replace("db.r6g.large", "db.r6g.xlarge"));
-    let p = plan(&sb).await;
+    let p = sb.plan(Mode::Deploy).await;
     assert_eq!(
         fields(&p, "aws_rds_cluster_instance.aurora"),
         set(&["instance_class"]),
@@ -308,7 +291,7 @@ async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time(
         polls >= 2,
         "waited for the reader before going on ({polls} polls)"
     );
-    assert!(!plan(&sb).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 
     // Deletion protection is never switched off silently.
     assert_eq!(
@@ -394,7 +377,7 @@ async fn aurora_drift_is_named_and_repaired_and_a_replacement_is_refused() {
         .unwrap();
     drop(session);
 
-    let p = plan(&sb).await;
+    let p = sb.plan(Mode::Deploy).await;
     assert_eq!(
         fields(&p, "aws_rds_cluster.aurora"),
         set(&["backup_retention_days", "deletion_protection", "tags"]),
@@ -406,14 +389,14 @@ async fn aurora_drift_is_named_and_repaired_and_a_replacement_is_refused() {
         "plan:\n{p}"
     );
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
-    assert!(!plan(&sb).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 
     // An immutable field: a replacement, refused without --allow-replace, before any write.
     sb.edit_env("local", |t| {
         t.replace("database_name = \"postgres\"", "database_name = \"other\"")
             .replace("[aurora]\n", "[aurora]\ndatabase_name = \"other\"\n")
     });
-    let p = plan(&sb).await;
+    let p = sb.plan(Mode::Deploy).await;
     let c = p
         .changes
         .iter()
@@ -446,4 +429,92 @@ async fn impossible_aurora_settings_fail_before_any_call() {
         sb.edit_env("local", |t| t.replacen(to, from, 1));
     }
     assert_eq!(sb.aws.calls().summary().total, 0);
+}
+
+#[tokio::test]
+async fn engine_versions_are_floors_and_a_major_upgrade_needs_its_flag_and_scaling_down_removes_readers_only(
+) {
+    let sb = Sandbox::with("e2e-aver", |t| {
+        t.replace("instance_count = 1", "instance_count = 2")
+    })
+    .await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+
+    // AWS's own minor upgrade is no diff.
+    rds.modify_db_cluster()
+        .db_cluster_identifier("e2e-aver-aurora")
+        .engine_version("14.20")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let p = sb.plan(Mode::Deploy).await;
+    assert!(!p.has_changes(), "a newer minor is no diff:\n{p}");
+
+    // A major version is an in-place upgrade behind --allow-major-upgrade, never a replacement.
+    sb.edit_env("local", |t| {
+        t.replace("[aurora]\n", "[aurora]\nengine_version = \"15.4\"\n")
+    });
+    let p = sb.plan(Mode::Deploy).await;
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster.aurora")
+        .unwrap();
+    assert_eq!(c.action, Action::Update, "{p}");
+    assert_eq!(c.requires, Some(layer_core::Flag::MajorUpgrade));
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
+    assert_eq!(sb.aws.calls().mutating(), vec![]);
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--allow-major-upgrade"])
+            .await,
+        0
+    );
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-aver-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].engine_version(), Some("15.4"));
+
+    // Scaling down removes a reader, never the writer.
+    let writer = |c: &aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput| {
+        c.db_clusters()[0]
+            .db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer() == Some(true))
+            .and_then(|m| m.db_instance_identifier())
+            .map(String::from)
+    };
+    let before = writer(&c).expect("a writer");
+    sb.edit_env("local", |t| {
+        t.replace("instance_count = 2", "instance_count = 1")
+    });
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let deleted: Vec<Option<String>> = sb
+        .aws
+        .calls()
+        .mutating()
+        .into_iter()
+        .filter(|c| c.operation == "DeleteDBInstance")
+        .map(|c| c.resource)
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert_ne!(
+        deleted[0].as_deref(),
+        Some(before.as_str()),
+        "the writer stays"
+    );
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-aver-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].db_cluster_members().len(), 1);
+    assert_eq!(writer(&c), Some(before));
 }

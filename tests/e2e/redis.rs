@@ -1,32 +1,10 @@
 //! The Redis family end to end: sbx-like to prod-like and back, drift, a refused replacement,
 //! teardown.
 
-use std::collections::BTreeSet;
-
-use dal_tests::Sandbox;
+use dal_tests::{fields, set, Sandbox};
 use layer_core::engine::Mode;
-use layer_core::{Action, SafetyFlags};
+use layer_core::Action;
 use local_aws::SlowSettings;
-
-async fn plan(sb: &Sandbox) -> layer_core::Plan {
-    let s = sb.session().await;
-    s.plan(&s.context(SafetyFlags::default()), Mode::Deploy)
-        .await
-        .expect("plan")
-        .plan
-}
-
-fn fields(plan: &layer_core::Plan, address: &str) -> BTreeSet<String> {
-    plan.changes
-        .iter()
-        .filter(|c| c.address.to_string() == address)
-        .flat_map(|c| c.fields.iter().map(|f| f.field().to_string()))
-        .collect()
-}
-
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
 
 const SBX: &str =
     "num_cache_nodes = 1\nautomatic_failover_enabled = false\nmulti_az_enabled = false";
@@ -126,11 +104,11 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
         lg.log_groups()[0].kms_key_id(),
         Some(session.infra.logs_kms_key_arn.as_str())
     );
-    assert!(!plan(&sb).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 
     // To prod-like: replicas first, then failover, then multi-AZ.
     sb.edit_env("local", |t| t.replace(SBX, PROD));
-    let p = plan(&sb).await;
+    let p = sb.plan(Mode::Deploy).await;
     assert_eq!(
         fields(&p, "aws_elasticache_replication_group.redis"),
         set(&["automatic_failover", "multi_az", "num_cache_clusters"]),
@@ -162,7 +140,7 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
         g.multi_az(),
         Some(&aws_sdk_elasticache::types::MultiAzStatus::Enabled)
     );
-    assert!(!plan(&sb).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 
     // And back: multi-AZ off, failover off, then the replica goes.
     sb.edit_env("local", |t| t.replace(PROD, SBX));
@@ -176,7 +154,7 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
             "DecreaseReplicaCount"
         ]
     );
-    assert!(!plan(&sb).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }
 
 #[tokio::test]
@@ -213,7 +191,7 @@ async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_no
         .await
         .unwrap();
 
-    let p = plan(&sb).await;
+    let p = sb.plan(Mode::Deploy).await;
     assert_eq!(
         fields(&p, "aws_elasticache_replication_group.redis"),
         set(&["node_type", "tags"]),
@@ -225,13 +203,13 @@ async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_no
         "{p}"
     );
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
-    assert!(!plan(&sb).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 
     // The port cannot change in place: a replacement, refused without --allow-replace.
     sb.edit_env("local", |t| {
         t.replace("[redis]\n", "[redis]\nport = 6379\n")
     });
-    let p = plan(&sb).await;
+    let p = sb.plan(Mode::Deploy).await;
     let c = p
         .changes
         .iter()
@@ -274,7 +252,7 @@ async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_no
             .is_err(),
         "gone"
     );
-    let after = plan(&sb).await;
+    let after = sb.plan(Mode::Deploy).await;
     assert!(
         after.changes.iter().all(|c| c.action == Action::Create),
         "nothing of ours is left:\n{after}"

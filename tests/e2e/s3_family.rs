@@ -13,15 +13,7 @@ use aws_sdk_s3::types::{
 use dal_tests::Sandbox;
 use layer_core::engine::Mode;
 use layer_core::policy::PolicyDocument;
-use layer_core::{Action, SafetyFlags};
-
-async fn plan(sb: &Sandbox, mode: Mode) -> layer_core::Plan {
-    let s = sb.session().await;
-    s.plan(&s.context(SafetyFlags::default()), mode)
-        .await
-        .expect("plan")
-        .plan
-}
+use layer_core::Action;
 
 /// The changed top-level fields by address, for the resources that change.
 fn changed_fields(plan: &layer_core::Plan) -> BTreeMap<String, BTreeSet<String>> {
@@ -201,7 +193,7 @@ async fn deploy_from_empty_sets_every_property_and_a_second_deploy_changes_nothi
     assert_eq!(doc, data_s3::user_policy(&arns, &general_key));
 
     // A second plan shows no change; a second deploy makes no mutating call at all.
-    assert!(!plan(&sb, Mode::Deploy).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
     assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 0);
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
@@ -300,7 +292,7 @@ async fn drift_is_named_field_by_field_and_apply_repairs_it() {
         .expect("policy");
 
     // Plan names exactly those fields, each an in-place update.
-    let p = plan(&sb, Mode::Deploy).await;
+    let p = sb.plan(Mode::Deploy).await;
     let expected: BTreeMap<String, BTreeSet<String>> = [
         (
             "aws_s3_bucket.ai_data",
@@ -333,7 +325,7 @@ async fn drift_is_named_field_by_field_and_apply_repairs_it() {
 
     // Apply repairs them, and then nothing is left to do.
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
-    let after = plan(&sb, Mode::Deploy).await;
+    let after = sb.plan(Mode::Deploy).await;
     assert!(!after.has_changes(), "after repair:\n{after}");
     assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 0);
 }
@@ -356,7 +348,7 @@ async fn an_untagged_bucket_under_our_name_is_adopted_only_when_asked() {
         .await
         .expect("pre-existing bucket");
 
-    let p = plan(&sb, Mode::Deploy).await;
+    let p = sb.plan(Mode::Deploy).await;
     let change = p
         .changes
         .iter()
@@ -398,7 +390,7 @@ async fn an_untagged_bucket_under_our_name_is_adopted_only_when_asked() {
         .tag_set()
         .iter()
         .any(|t| t.key() == "ManagedBy" && t.value() == "data-and-ai-layer"));
-    assert!(!plan(&sb, Mode::Deploy).await.has_changes());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }
 
 #[tokio::test]
@@ -443,7 +435,7 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
         .await
         .expect("access key");
 
-    let p = plan(&sb, Mode::Destroy).await;
+    let p = sb.plan(Mode::Destroy).await;
     let guarded = p
         .changes
         .iter()
@@ -486,7 +478,7 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
         "user deleted"
     );
     // The plan of a second destroy is empty.
-    assert!(!plan(&sb, Mode::Destroy).await.has_changes());
+    assert!(!sb.plan(Mode::Destroy).await.has_changes());
 }
 
 #[tokio::test]

@@ -24,13 +24,7 @@ fn main() {
             }
         });
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .init();
+    layer::cli::init_logging();
     let inv = layer::cli::Invocation {
         root,
         program: std::env::current_exe().expect("own path"),

@@ -2,13 +2,7 @@
 //! `environments/` and `.local/`) is `DAL_ROOT` or the current directory.
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .init();
+    layer::cli::init_logging();
     let root = std::env::var_os("DAL_ROOT")
         .map(Into::into)
         .unwrap_or_else(|| std::env::current_dir().expect("current directory"));

@@ -129,7 +129,14 @@ impl AuroraSettings {
             .names
             .get("parameter_group")
             .cloned()
-            .unwrap_or_else(|| format!("{nid}-aurora-pg14"));
+            // The major version is in the name: a major upgrade gets a new group of the new family,
+            // and the cluster moves to it in the same modification.
+            .unwrap_or_else(|| {
+                format!(
+                    "{nid}-aurora-pg{}",
+                    self.engine_version.split('.').next().unwrap_or("14")
+                )
+            });
         let err = |e: String| env.invalid("aurora.names", &e);
         resolve(
             "parameter_group",

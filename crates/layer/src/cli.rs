@@ -150,6 +150,17 @@ pub struct Invocation {
     pub program: PathBuf,
 }
 
+/// Log to stderr, filtered by `RUST_LOG` (default `info`): what both binaries call first.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+}
+
 /// Parse `args` (the first is the program name) and run the command. Returns the exit code.
 pub async fn run<I, T>(args: I, inv: &Invocation) -> i32
 where
