@@ -473,8 +473,8 @@ async fn a_deploy_converges_while_calls_fail_with_throttling_and_5xx() {
 async fn slow_creation_and_modification_are_reported_until_done() {
     let sb = Sandbox::new("slow").await;
     sb.aws.slow().set(SlowSettings {
-        creation_ms: 1500,
-        modification_ms: 1000,
+        creation_ms: 3000,
+        modification_ms: 2000,
     });
     let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
     rds.create_db_cluster()
@@ -512,7 +512,7 @@ async fn slow_creation_and_modification_are_reported_until_done() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        started.elapsed() >= Duration::from_millis(1300),
+        started.elapsed() >= Duration::from_millis(2000),
         "creating lasted {:?}",
         started.elapsed()
     );
@@ -549,7 +549,7 @@ async fn slow_creation_and_modification_are_reported_until_done() {
             .and_then(|p| p.db_instance_class()),
         Some("db.r6g.large")
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
     let d = rds
         .describe_db_instances()
         .db_instance_identifier("slow-aurora-1")

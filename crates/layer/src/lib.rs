@@ -86,7 +86,7 @@ impl Session {
             flags,
             wait: WaitSettings {
                 timeout: self.env.wait_timeout,
-                poll: std::time::Duration::from_secs(if self.env.local { 1 } else { 15 }),
+                poll: std::time::Duration::from_millis(if self.env.local { 250 } else { 15_000 }),
             },
         }
     }
