@@ -14,7 +14,7 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use layer_core::config::Infrastructure;
 use layer_core::engine::AnyResource;
-use shared_resources::{InterfaceEndpoint, LogGroup, Rule, SecurityGroup};
+use shared_resources::{InterfaceEndpoint, LogGroup, SecurityGroup};
 
 pub use cluster::{Cluster, ClusterSpec};
 pub use instances::{InstanceSet, InstanceSetSpec};
@@ -202,22 +202,14 @@ pub fn resources(
                 .retention_days(s.log_retention_days as i32)
                 .build(),
         ),
-        Arc::new(
-            SecurityGroup::builder()
-                .client(ec2.clone())
-                .key("aurora")
-                .name(names.security_group.clone())
-                .description("Aurora PostgreSQL: 5432 from the VPC")
-                .vpc_id(infra.vpc_id.clone())
-                .ingress(vec![Rule::tcp(5432, &infra.vpc_cidr)])
-                .egress(vec![Rule {
-                    protocol: "-1".into(),
-                    from_port: 0,
-                    to_port: 0,
-                    cidr: infra.vpc_cidr.clone(),
-                }])
-                .build(),
-        ),
+        Arc::new(SecurityGroup::vpc_only(
+            ec2.clone(),
+            "aurora",
+            &names.security_group,
+            "Aurora PostgreSQL: 5432 from the VPC",
+            infra,
+            5432,
+        )),
         Arc::new(
             DbSubnetGroup::builder()
                 .client(rds.clone())
@@ -265,18 +257,14 @@ pub fn resources(
         ),
     ];
     if s.enable_endpoint {
-        out.push(Arc::new(
-            InterfaceEndpoint::builder()
-                .client(ec2)
-                .key("rds")
-                .name(names.endpoint.clone())
-                .service_name(format!("com.amazonaws.{}.rds", env.region))
-                .vpc_id(infra.vpc_id.clone())
-                .subnet_ids(infra.isolated_subnet_ids.clone())
-                .security_group_ids(vec![infra.vpc_endpoint_security_group_id.clone()])
-                .output("aurora_endpoint_id")
-                .build(),
-        ));
+        out.push(Arc::new(InterfaceEndpoint::isolated(
+            ec2,
+            "rds",
+            &names.endpoint,
+            &env.region,
+            infra,
+            "aurora_endpoint_id",
+        )));
     }
     Ok(out)
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use layer_core::config::Infrastructure;
 use layer_core::engine::AnyResource;
-use shared_resources::{InterfaceEndpoint, LogGroup, Rule, SecurityGroup};
+use shared_resources::{InterfaceEndpoint, LogGroup, SecurityGroup};
 
 pub use groups::{CacheParameterGroup, CacheSubnetGroup, CacheSubnetGroupSpec, ParameterGroupSpec};
 pub use replication_group::{ReplicationGroup, ReplicationGroupSpec, SlowLog};
@@ -112,22 +112,14 @@ pub fn resources(
                 .retention_days(s.log_retention_days as i32)
                 .build(),
         ),
-        Arc::new(
-            SecurityGroup::builder()
-                .client(ec2.clone())
-                .key("redis")
-                .name(name.clone())
-                .description(format!("ElastiCache Redis: {} from the VPC", s.port))
-                .vpc_id(infra.vpc_id.clone())
-                .ingress(vec![Rule::tcp(i32::from(s.port), &infra.vpc_cidr)])
-                .egress(vec![Rule {
-                    protocol: "-1".into(),
-                    from_port: 0,
-                    to_port: 0,
-                    cidr: infra.vpc_cidr.clone(),
-                }])
-                .build(),
-        ),
+        Arc::new(SecurityGroup::vpc_only(
+            ec2.clone(),
+            "redis",
+            &name,
+            &format!("ElastiCache Redis: {} from the VPC", s.port),
+            infra,
+            i32::from(s.port),
+        )),
         Arc::new(
             CacheSubnetGroup::builder()
                 .client(client.clone())
@@ -156,18 +148,14 @@ pub fn resources(
         ),
     ];
     if s.enable_endpoint {
-        out.push(Arc::new(
-            InterfaceEndpoint::builder()
-                .client(ec2)
-                .key("elasticache")
-                .name(format!("{nid}-elasticache"))
-                .service_name(format!("com.amazonaws.{}.elasticache", env.region))
-                .vpc_id(infra.vpc_id.clone())
-                .subnet_ids(infra.isolated_subnet_ids.clone())
-                .security_group_ids(vec![infra.vpc_endpoint_security_group_id.clone()])
-                .output("elasticache_endpoint_id")
-                .build(),
-        ));
+        out.push(Arc::new(InterfaceEndpoint::isolated(
+            ec2,
+            "elasticache",
+            &format!("{nid}-elasticache"),
+            &env.region,
+            infra,
+            "elasticache_endpoint_id",
+        )));
     }
     Ok(out)
 }

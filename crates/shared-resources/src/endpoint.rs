@@ -53,6 +53,28 @@ fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e:
 }
 
 impl InterfaceEndpoint {
+    /// An endpoint of `service` (`rds`, `elasticache`, …) on the isolated subnets, with the
+    /// infrastructure layer's endpoint security group; its id is the layer output `output`.
+    pub fn isolated(
+        client: Client,
+        service: &str,
+        name: &str,
+        region: &str,
+        infra: &layer_core::config::Infrastructure,
+        output: &str,
+    ) -> Self {
+        InterfaceEndpoint::builder()
+            .client(client)
+            .key(service)
+            .name(name)
+            .service_name(format!("com.amazonaws.{region}.{service}"))
+            .vpc_id(infra.vpc_id.clone())
+            .subnet_ids(infra.isolated_subnet_ids.clone())
+            .security_group_ids(vec![infra.vpc_endpoint_security_group_id.clone()])
+            .output(output)
+            .build()
+    }
+
     fn id_of(&self, observed: &Observed<EndpointSpec>) -> String {
         observed
             .outputs

@@ -109,6 +109,31 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
 }
 
 impl SecurityGroup {
+    /// A group that allows one TCP port from the VPC and sends only to the VPC.
+    pub fn vpc_only(
+        client: Client,
+        key: &str,
+        name: &str,
+        description: &str,
+        infra: &layer_core::config::Infrastructure,
+        port: i32,
+    ) -> Self {
+        SecurityGroup::builder()
+            .client(client)
+            .key(key)
+            .name(name)
+            .description(description)
+            .vpc_id(infra.vpc_id.clone())
+            .ingress(vec![Rule::tcp(port, &infra.vpc_cidr)])
+            .egress(vec![Rule {
+                protocol: "-1".into(),
+                from_port: 0,
+                to_port: 0,
+                cidr: infra.vpc_cidr.clone(),
+            }])
+            .build()
+    }
+
     fn id_of(observed: &Observed<SecurityGroupSpec>) -> String {
         observed
             .outputs
