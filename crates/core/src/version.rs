@@ -42,6 +42,22 @@ impl fmt::Display for EngineVersion {
     }
 }
 
+/// Diff two specs whose engine version is a floor: an observed version that satisfies the
+/// desired one counts as equal.
+pub fn diff_with_floor<S: serde::Serialize + Clone>(
+    desired: &S,
+    observed: &S,
+    replace_fields: &[&str],
+    version: fn(&mut S) -> &mut EngineVersion,
+) -> Vec<crate::FieldChange> {
+    let mut observed = observed.clone();
+    let floor = version(&mut desired.clone()).clone();
+    if version(&mut observed).satisfies(&floor) {
+        *version(&mut observed) = floor;
+    }
+    crate::diff::diff(desired, &observed, replace_fields)
+}
+
 /// The guard of an in-place engine upgrade: a major version change needs `--allow-major-upgrade`.
 pub fn major_upgrade_guard(
     changes: &[crate::FieldChange],

@@ -153,11 +153,9 @@ impl Resource for Cluster {
     }
 
     fn diff(&self, desired: &ClusterSpec, observed: &ClusterSpec) -> Vec<FieldChange> {
-        let mut observed = observed.clone();
-        if observed.engine_version.satisfies(&desired.engine_version) {
-            observed.engine_version = desired.engine_version.clone();
-        }
-        layer_core::diff::diff(desired, &observed, self.replace_fields())
+        layer_core::version::diff_with_floor(desired, observed, self.replace_fields(), |s| {
+            &mut s.engine_version
+        })
     }
 
     fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
