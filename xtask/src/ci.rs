@@ -50,6 +50,18 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     local_aws_venv(&venv)?;
     let mut test = cargo();
     test.env("DAL_MOTO_VENV", &venv);
+    // The tests run against the local AWS only; an operator's AWS settings must not leak in.
+    for var in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        test.env_remove(var);
+    }
     if has_nextest() {
         step(
             "cargo nextest run",
