@@ -24,6 +24,23 @@ pub fn diff<S: Serialize>(desired: &S, observed: &S, replace_fields: &[&str]) ->
     out
 }
 
+/// The fields of a resource about to be created, top-level, as `(none) -> value` changes.
+pub fn creation<S: Serialize>(desired: &S) -> Vec<FieldChange> {
+    let desired = serde_json::to_value(desired).expect("specs serialize to JSON");
+    let Value::Object(map) = desired else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(path, v)| FieldChange {
+            path,
+            before: None,
+            after: Some(v),
+            forces_replacement: false,
+        })
+        .collect()
+}
+
 fn walk(
     path: &str,
     before: Option<&Value>,
@@ -92,6 +109,14 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn creation_lists_the_fields_that_are_set() {
+        let c = creation(&json!({"versioning": "Enabled", "lifecycle": null, "tags": {"A": "b"}}));
+        let paths: Vec<_> = c.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["tags", "versioning"]);
+        assert!(c.iter().all(|f| f.before.is_none()));
     }
 
     #[test]

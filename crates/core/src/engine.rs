@@ -63,6 +63,15 @@ impl<R: Resource> AnyResource for R {
         let Observation::Present(observed) = observation else {
             if mode == Mode::Deploy {
                 change.action = Action::Create;
+                // What will be set, where it is known before apply.
+                match self.desired(cx, inputs) {
+                    Ok(desired) => change.fields = crate::diff::creation(&desired),
+                    Err(Error::Unknown(what)) => {
+                        change.note =
+                            Some(format!("its settings depend on {what}, known after apply"))
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             return Ok(Step {
                 change,

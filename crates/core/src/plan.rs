@@ -188,6 +188,10 @@ impl fmt::Display for Plan {
                     (Some(_), None) => "-",
                     _ => "~",
                 };
+                if c.action == Action::Create {
+                    writeln!(out, "      + {} = {}", field.path, show(&field.after))?;
+                    continue;
+                }
                 writeln!(
                     out,
                     "      {sym} {}: {} -> {}{marker}",
