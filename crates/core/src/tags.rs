@@ -31,6 +31,15 @@ pub fn is_owned(observed: &Tags, environment: &str) -> bool {
         && observed.get(ENVIRONMENT).map(String::as_str) == Some(environment)
 }
 
+/// The keys `observed` has that `desired` does not: what converging tags must remove.
+pub fn stale_keys(observed: &Tags, desired: &Tags) -> Vec<String> {
+    observed
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +54,8 @@ mod tests {
         assert_eq!(t["CostCenter"], "42");
         assert!(is_owned(&t, "dev"));
         assert!(!is_owned(&t, "prod"));
+        let mut desired = t.clone();
+        desired.remove("CostCenter");
+        assert_eq!(stale_keys(&t, &desired), ["CostCenter"]);
     }
 }

@@ -41,11 +41,7 @@ pub(crate) async fn converge(
     observed: &Tags,
     desired: &Tags,
 ) -> Result<()> {
-    let stale: Vec<String> = observed
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
+    let stale = layer_core::tags::stale_keys(observed, desired);
     if !stale.is_empty() {
         client
             .remove_tags_from_resource()

@@ -256,12 +256,7 @@ impl Resource for AccessUser {
     ) -> Result<()> {
         let n = &self.name;
         if changes.iter().any(|c| c.field() == "tags") {
-            let stale: Vec<String> = observed
-                .tags
-                .keys()
-                .filter(|k| !desired.tags.contains_key(*k))
-                .cloned()
-                .collect();
+            let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
             if !stale.is_empty() {
                 self.client
                     .untag_user()

@@ -249,10 +249,8 @@ impl Resource for InterfaceEndpoint {
                 .map_err(|e| aws_err("ModifyVpcEndpoint", &self.name, &e))?;
         }
         if changed("tags") {
-            let stale: Vec<Tag> = observed
-                .tags
-                .keys()
-                .filter(|k| !desired.tags.contains_key(*k))
+            let stale: Vec<Tag> = layer_core::tags::stale_keys(&observed.tags, &desired.tags)
+                .into_iter()
                 .map(|k| Tag::builder().key(k).build())
                 .collect();
             if !stale.is_empty() {

@@ -194,12 +194,7 @@ impl Resource for LogGroup {
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string();
-            let stale: Vec<String> = observed
-                .tags
-                .keys()
-                .filter(|k| !desired.tags.contains_key(*k))
-                .cloned()
-                .collect();
+            let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
             if !stale.is_empty() {
                 c.untag_resource()
                     .resource_arn(&arn)

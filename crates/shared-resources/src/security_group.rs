@@ -329,10 +329,8 @@ impl Resource for SecurityGroup {
         )
         .await?;
         if changes.iter().any(|c| c.field() == "tags") {
-            let stale: Vec<Tag> = observed
-                .tags
-                .keys()
-                .filter(|k| !desired.tags.contains_key(*k))
+            let stale: Vec<Tag> = layer_core::tags::stale_keys(&observed.tags, &desired.tags)
+                .into_iter()
                 .map(|k| Tag::builder().key(k).build())
                 .collect();
             if !stale.is_empty() {
