@@ -84,6 +84,9 @@ impl<R: Resource> AnyResource for R {
             Mode::Destroy if !owned => {
                 change.note = Some("exists without our tags: left alone".into());
             }
+            Mode::Destroy if self.pending_deletion(&observed) => {
+                change.note = Some("already scheduled for deletion".into());
+            }
             Mode::Destroy => {
                 change.action = Action::Delete;
                 if let Some((flag, why)) = self.delete_guard(&observed) {

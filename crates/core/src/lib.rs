@@ -5,6 +5,7 @@
 //! depend on this crate only; the `layer` crate composes them.
 
 pub mod aws;
+pub mod cache;
 pub mod config;
 pub mod diff;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod policy;
 pub mod resource;
 pub mod safety;
+pub mod secret;
 pub mod tags;
 pub mod version;
 pub mod wait;
@@ -25,6 +27,7 @@ pub use outputs::{Inputs, Outputs};
 pub use plan::{Action, FieldChange, Plan, PlannedChange};
 pub use resource::{Address, Context, Observation, Observed, Resource, ResourceKind};
 pub use safety::{ExitCode, Flag, SafetyFlags};
+pub use secret::SecretValue;
 pub use tags::Tags;
 
 /// The name the tool gives itself in user agents and in the `ManagedBy` tag.

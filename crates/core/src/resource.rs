@@ -60,6 +60,8 @@ pub struct Context {
     pub flags: SafetyFlags,
     /// Waiting for slow resources.
     pub wait: WaitSettings,
+    /// Batch observations shared by the resources of this command (see [`crate::cache`]).
+    pub cache: std::sync::Arc<crate::cache::RunCache>,
 }
 
 /// A resource as observed in AWS.
@@ -133,6 +135,12 @@ pub trait Resource: Send + Sync + 'static {
     /// The flag an in-place update needs, and why (a major engine upgrade, …).
     fn update_guard(&self, _changes: &[FieldChange]) -> Option<(Flag, String)> {
         None
+    }
+
+    /// Whether the observed resource is already on its way out (a secret scheduled for
+    /// deletion): destroy has nothing left to do, deploy brings it back through `update`.
+    fn pending_deletion(&self, _observed: &Observed<Self::Spec>) -> bool {
+        false
     }
 
     /// The flag deleting this resource needs, and why (a bucket holding objects, …).

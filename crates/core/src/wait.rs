@@ -56,6 +56,7 @@ mod tests {
             environment: "t".into(),
             tags: Default::default(),
             flags: Default::default(),
+            cache: Default::default(),
             wait: WaitSettings {
                 timeout: Duration::from_millis(timeout_ms),
                 poll: Duration::from_millis(5),

@@ -257,6 +257,11 @@ impl Resource for Cluster {
                 .unwrap_or_default()
                 .into(),
         );
+        // For the secrets written from the cluster (psql-username); not a layer output.
+        o.insert(
+            "_aurora_master_username".into(),
+            c.master_username().unwrap_or_default().into(),
+        );
         o.insert(
             "aurora_cluster_port".into(),
             c.port().unwrap_or(5432).into(),

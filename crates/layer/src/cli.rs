@@ -87,8 +87,30 @@ pub enum Command {
         /// Do not print the plan before applying.
         #[arg(long)]
         skip_plan: bool,
+        /// Do not run seed after applying (the spec's recommended path runs it).
+        #[arg(long)]
+        skip_seed: bool,
         #[command(flatten)]
         safety: SafetyArgs,
+    },
+    /// Fill the secrets deploy leaves empty; skips what is set. Writes only to Secrets Manager
+    /// (and creates the S3 user's access key).
+    Seed {
+        /// The environment.
+        env: String,
+        /// Rewrite generated values, except the keys that encrypt data at rest.
+        #[arg(long)]
+        force: bool,
+        /// Rewrite this secret, also a key that encrypts data at rest (repeatable). What it
+        /// encrypted becomes unreadable unless re-encrypted first.
+        #[arg(long, value_name = "SECRET")]
+        rotate: Vec<String>,
+        /// Confirm a rotation in a protected environment (give its name).
+        #[arg(long, value_name = "ENV")]
+        confirm_env: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete every resource of the environment that carries our tags.
     Destroy {
@@ -151,14 +173,12 @@ pub struct Invocation {
 }
 
 /// Log to stderr, filtered by `RUST_LOG` (default `info`): what both binaries call first.
+///
+/// Whatever `RUST_LOG` asks for, the AWS SDK's own events (its wire-level request and response
+/// logging included) are dropped while a call that carries secret values runs (Secrets Manager,
+/// STS and SSO credentials, `iam:CreateAccessKey`): see [`crate::logging`].
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .init();
+    crate::logging::init();
 }
 
 /// Parse `args` (the first is the program name) and run the command. Returns the exit code.
@@ -191,6 +211,7 @@ where
 }
 
 async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
+    crate::logging::refuse_sensitive_body_logging(|k| std::env::var(k).ok())?;
     let dir = cli
         .environments
         .clone()
@@ -206,10 +227,25 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             let cx = session.context(SafetyFlags::default());
             let mode = if destroy { Mode::Destroy } else { Mode::Deploy };
             let run = session.plan(&cx, mode).await?;
+            let states = if mode == Mode::Deploy {
+                session.secret_states(&run.observed_outputs()).await?
+            } else {
+                Vec::new()
+            };
             if json {
-                println!("{}", serde_json::to_string_pretty(&run.plan.to_json())?);
+                let mut j = run.plan.to_json();
+                j["secrets"] = states
+                    .iter()
+                    .map(|(name, state)| {
+                        let mut v = serde_json::to_value(state).unwrap_or_default();
+                        v["secret"] = name.clone().into();
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&j)?);
             } else {
                 println!("{}", run.plan);
+                print_states(&states);
             }
             Ok(if detailed_exitcode && run.plan.has_changes() {
                 ExitCode::Changes
@@ -221,17 +257,59 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             env,
             auto_approve,
             skip_plan,
+            skip_seed,
             safety,
         } => {
             let session = connect(&dir, &env, inv, true).await?;
-            apply(
+            let code = apply(
                 &session,
                 Mode::Deploy,
                 safety.into(),
                 auto_approve,
                 skip_plan,
             )
-            .await
+            .await?;
+            if skip_seed || code != ExitCode::Success {
+                return Ok(code);
+            }
+            println!("\nSeeding secrets:");
+            seed(&session, &secrets_seed::SeedOptions::default(), false).await
+        }
+        Command::Seed {
+            env,
+            force,
+            rotate,
+            confirm_env,
+            json,
+        } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            let catalog = secrets_seed::catalog(&session.databases);
+            secrets_seed::seed::check_rotate(&catalog, &rotate)?;
+            let warnings = secrets_seed::seed::rotation_warnings(&catalog, &rotate);
+            if !rotate.is_empty()
+                && session.env.protected
+                && confirm_env.as_deref() != Some(session.env.name.as_str())
+            {
+                return Err(Error::Refused(layer_core::safety::Refusal {
+                    changes: rotate
+                        .iter()
+                        .map(|r| layer_core::safety::RefusedChange {
+                            address: r.clone(),
+                            reason: format!(
+                                "`{}` is a protected environment and rotation replaces the value",
+                                session.env.name
+                            ),
+                            flag: format!("--confirm-env {}", session.env.name),
+                        })
+                        .collect(),
+                })
+                .into());
+            }
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            let opts = secrets_seed::SeedOptions { force, rotate };
+            seed(&session, &opts, json).await
         }
         Command::Destroy {
             env,
@@ -316,6 +394,35 @@ async fn apply(
         Err(ApplyError::Partial(e)) => Err(anyhow::anyhow!(
             "{e}\nThe other resources were applied; run the command again once the cause is fixed."
         )),
+    }
+}
+
+async fn seed(
+    session: &Session,
+    opts: &secrets_seed::SeedOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let observed = session.observe().await?;
+    let report = session.seed(&observed, opts).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    if report.failed() {
+        anyhow::bail!("seed did not finish: see the failed secrets above; run it again once the cause is fixed");
+    }
+    Ok(ExitCode::Success)
+}
+
+fn print_states(states: &[(String, secrets_seed::State)]) {
+    if states.is_empty() {
+        return;
+    }
+    let width = states.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    println!("\nSecrets (by name and state; values are never read by plan):");
+    for (name, state) in states {
+        println!("  {name:width$}  {state}");
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod discover;
+pub mod logging;
 
 use std::path::Path;
 
@@ -13,7 +14,8 @@ use aws_types::SdkConfig;
 use layer_core::config::{Environment, Infrastructure};
 use layer_core::engine::{ApplyError, Engine, Mode, PlanRun};
 use layer_core::resource::{Context, WaitSettings};
-use layer_core::{Outputs, Result, SafetyFlags};
+use layer_core::{Address, Outputs, Result, SafetyFlags};
+use secrets_seed::{Fact, FactValue, SecretsSettings, SeedInputs};
 
 /// Every family's section name, in the order they are documented.
 pub const FAMILIES: &[&str] = &[
@@ -48,7 +50,46 @@ pub struct Session {
     pub account_id: String,
     /// The infrastructure layer's outputs.
     pub infra: Infrastructure,
+    /// `postgresql_databases`: one connection-string secret each.
+    pub databases: Vec<String>,
+    /// `[secrets]`.
+    pub secrets: SecretsSettings,
+    /// The S3 access user's name.
+    pub s3_user: String,
     engine: Engine,
+}
+
+/// Where each infrastructure fact's value comes from: the outputs of the Aurora, Redis and S3
+/// resources, or configuration. The secrets crate knows none of those families.
+fn fact_value(
+    fact: Fact,
+    env: &Environment,
+    ca_bundle: &std::result::Result<String, String>,
+) -> FactValue {
+    let out = |from: &str, key: &str| FactValue::Output {
+        from: Address::new(from),
+        key: key.to_string(),
+    };
+    const CLUSTER: &str = "aws_rds_cluster.aurora";
+    const REDIS: &str = "aws_elasticache_replication_group.redis";
+    match fact {
+        Fact::PsqlHost => out(CLUSTER, "aurora_cluster_endpoint"),
+        Fact::PsqlPort => out(CLUSTER, "aurora_cluster_port"),
+        Fact::PsqlUsername => out(CLUSTER, "_aurora_master_username"),
+        Fact::RedisHost => out(REDIS, "elasticache_primary_endpoint_address"),
+        Fact::RedisPort => out(REDIS, "elasticache_port"),
+        Fact::BucketName(k) => out(&format!("aws_s3_bucket.{k}"), &format!("s3_bucket_{k}_id")),
+        Fact::BucketArn(k) => out(&format!("aws_s3_bucket.{k}"), &format!("s3_bucket_{k}_arn")),
+        Fact::S3Endpoint => FactValue::Known(match (&env.endpoint_url, env.local) {
+            (Some(url), true) => url.clone(),
+            _ => format!("https://s3.{}.amazonaws.com", env.region),
+        }),
+        Fact::S3Region => FactValue::Known(env.region.clone()),
+        Fact::RdsCaBundle => match ca_bundle {
+            Ok(pem) => FactValue::Known(pem.clone()),
+            Err(why) => FactValue::Unavailable(why.clone()),
+        },
+    }
 }
 
 impl Session {
@@ -68,12 +109,29 @@ impl Session {
         let mut resources = data_s3::resources(&env, &infra, &account_id, &sdk)?;
         resources.extend(data_aurora::resources(&env, &infra, &sdk)?);
         resources.extend(data_redis::resources(&env, &infra, &sdk)?);
+        let databases = data_aurora::AuroraSettings::load(&env)?.postgresql_databases;
+        let secrets = SecretsSettings::load(&env)?;
+        let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets).map_err(|e| e.to_string());
+        resources.extend(secrets_seed::resources(
+            &env,
+            &infra,
+            &sdk,
+            &databases,
+            |f| Ok(fact_value(f, &env, &ca_bundle)),
+        )?);
+        let s3_user = env
+            .section::<data_s3::S3Settings>(data_s3::SECTION)?
+            .names(&env)?
+            .s3_access_user;
         let engine = Engine::new(resources, env.concurrency);
         Ok(Session {
             env,
             sdk,
             account_id,
             infra,
+            databases,
+            secrets,
+            s3_user,
             engine,
         })
     }
@@ -84,6 +142,7 @@ impl Session {
             environment: self.env.name.clone(),
             tags: self.env.resource_tags(),
             flags,
+            cache: Default::default(),
             wait: WaitSettings {
                 timeout: self.env.wait_timeout,
                 poll: std::time::Duration::from_millis(if self.env.local { 250 } else { 15_000 }),
@@ -116,7 +175,68 @@ impl Session {
         Ok(self.with_layer_outputs(run.observed_outputs()))
     }
 
-    fn with_layer_outputs(&self, outputs: Outputs) -> Outputs {
+    /// What seed needs, from the layer's outputs as observed (see [`Session::observe`]).
+    pub fn seed_inputs(&self, observed: &Outputs) -> SeedInputs {
+        let text = |k: &str| {
+            observed
+                .get(k)
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .filter(|s| !s.is_empty() && s != "null")
+        };
+        let endpoint = match (
+            text("_aurora_master_username"),
+            text("aurora_cluster_endpoint"),
+            text("aurora_cluster_port").and_then(|p| p.parse().ok()),
+        ) {
+            (Some(username), Some(host), Some(port)) => Some(secrets_seed::values::Endpoint {
+                username,
+                host,
+                port,
+                query: self.secrets.connection_string_query.clone(),
+            }),
+            _ => None,
+        };
+        SeedInputs {
+            prefix: secrets_seed::prefix(&self.env),
+            catalog: secrets_seed::catalog(&self.databases),
+            master_secret_arn: text("aurora_master_user_secret_arn"),
+            endpoint,
+            s3_user: self.s3_user.clone(),
+            template: self.secrets.endpoint_definitions_template.clone(),
+            concurrency: self.env.concurrency,
+        }
+    }
+
+    /// Every output as observed now, those for dependents (`_…`) included (read-only).
+    pub async fn observe(&self) -> Result<Outputs> {
+        let run = self
+            .plan(&self.context(SafetyFlags::default()), Mode::Deploy)
+            .await?;
+        Ok(run.observed_outputs())
+    }
+
+    /// Seed the secrets (see `secrets_seed::seed`).
+    pub async fn seed(
+        &self,
+        observed: &Outputs,
+        opts: &secrets_seed::SeedOptions,
+    ) -> Result<secrets_seed::SeedReport> {
+        secrets_seed::run_seed(&self.sdk, &self.seed_inputs(observed), opts).await
+    }
+
+    /// Every secret's state, from metadata only.
+    pub async fn secret_states(
+        &self,
+        observed: &Outputs,
+    ) -> Result<Vec<(String, secrets_seed::State)>> {
+        secrets_seed::secret_states(&self.sdk, &self.seed_inputs(observed)).await
+    }
+
+    fn with_layer_outputs(&self, mut outputs: Outputs) -> Outputs {
+        secrets_seed::layer_outputs(&mut outputs, &self.databases);
         // Outputs starting with `_` are for dependents only.
         let mut outputs: Outputs = outputs
             .into_iter()

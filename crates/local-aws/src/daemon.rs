@@ -109,6 +109,8 @@ pub async fn up(
     program: &Path,
     args: &[String],
 ) -> anyhow::Result<(State, bool)> {
+    // The local CA, which `rds-ca-bundle` holds on the local environment.
+    crate::ca::ensure(&local_dir(project_root).join("ca"))?;
     if let Some(state) = running(project_root).await {
         return Ok((state, false));
     }

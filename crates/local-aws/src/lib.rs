@@ -5,6 +5,7 @@
 //! product code never carries a special case for the emulator. [`LocalAws`] runs both for a test
 //! or a benchmark; [`daemon`] runs them in the background for `cargo xtask local up`.
 
+pub mod ca;
 pub mod calls;
 pub mod daemon;
 pub mod emulated;

@@ -1,33 +1,161 @@
-//! Secrets: the Secrets Manager containers (deploy) and the seed step that fills them.
+//! Secrets: the Secrets Manager containers and infrastructure facts (part of `deploy`), and the
+//! seed step that fills the rest, with no secret value anywhere but Secrets Manager.
 //!
-//! **Status: settings only.** This crate owns and validates the `[secrets]` section; the
-//! containers and the seed step are not built yet.
+//! - [`catalog`]: every secret of the spec's table, what fills it, and whether `--force` may
+//!   overwrite it.
+//! - [`container`]: the containers as resources of the core's contract; facts carry their value,
+//!   tracked by a version id that is a digest of it, so drift is seen from metadata.
+//! - [`seed`]: the idempotent seed step, with derived secrets that follow their sources.
+//! - [`meta`]: what Secrets Manager says about a secret, never its value.
+//!
+//! This crate owns the `[secrets]` section and `aws-sdk-secretsmanager`. It depends on no other
+//! family: the values it writes from other resources arrive as their outputs.
 
-use layer_core::config::Environment;
-use layer_core::Result;
-use serde::Deserialize;
+mod access_key;
+pub mod catalog;
+pub mod container;
+pub mod generate;
+pub mod meta;
+pub mod seed;
+mod settings;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_types::SdkConfig;
+use layer_core::config::{Environment, Infrastructure};
+use layer_core::engine::AnyResource;
+use layer_core::{Error, Outputs, Result};
+
+pub use catalog::{catalog, Fact, SecretDef, Source};
+pub use container::{ContainerSpec, FactValue, SecretContainer};
+pub use seed::{SeedInputs, SeedOptions, SeedReport, State};
+pub use settings::{CaSource, SecretsSettings, LITELLM_KEY_PLACEHOLDER, MAX_SECRET_BYTES};
 
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "secrets";
 
-/// `[secrets]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretsSettings {
-    /// `secrets_recovery_window_days`: 0 (delete at once) or 7 to 30.
-    pub recovery_window_days: u32,
+/// The prefix of every secret of an environment: `{nid}/`.
+pub fn prefix(env: &Environment) -> String {
+    format!("{}/", env.naming_id.as_str())
 }
 
-impl SecretsSettings {
-    /// Read and validate the section.
-    pub fn load(env: &Environment) -> Result<Self> {
-        let s: Self = env.section(SECTION)?;
-        if s.recovery_window_days != 0 && !(7..=30).contains(&s.recovery_window_days) {
-            return Err(env.invalid(
-                "secrets.recovery_window_days",
-                "Secrets Manager accepts 0 (immediate) or 7 to 30 days",
-            ));
+/// Read the CA bundle from its source; it must be PEM and fit a secret.
+pub fn load_ca_bundle(env: &Environment, settings: &SecretsSettings) -> Result<String> {
+    let key = "secrets.rds_ca_bundle";
+    match settings.ca_source(env) {
+        CaSource::Url(url) => Err(env.invalid(
+            key,
+            &format!(
+                "fetching `{url}` is not supported; download it (curl -fsSo certs/{region}-bundle.pem {url}) and give the file's path",
+                region = env.region
+            ),
+        )),
+        CaSource::File(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                env.invalid(
+                    key,
+                    &format!(
+                        "cannot read the CA bundle `{}` ({e}); download AWS's regional bundle (https://truststore.pki.rds.amazonaws.com/{r}/{r}-bundle.pem) there{}",
+                        path.display(),
+                        if env.local { ", or run `cargo xtask local up`, which makes the local CA" } else { "" },
+                        r = env.region
+                    ),
+                )
+            })?;
+            if !text.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(env.invalid(key, &format!("`{}` holds no PEM certificate", path.display())));
+            }
+            if text.len() > MAX_SECRET_BYTES {
+                return Err(env.invalid(
+                    key,
+                    &format!(
+                        "`{}` is {} bytes, more than a secret holds ({MAX_SECRET_BYTES}); use the regional bundle, not the global one",
+                        path.display(),
+                        text.len()
+                    ),
+                ));
+            }
+            Ok(text)
         }
-        Ok(s)
     }
+}
+
+/// Build the containers: one per secret of the catalog. `facts` says where each fact's value
+/// comes from (the layer knows the other families' addresses; this crate does not).
+pub fn resources(
+    env: &Environment,
+    infra: &Infrastructure,
+    sdk: &SdkConfig,
+    databases: &[String],
+    facts: impl Fn(Fact) -> Result<FactValue>,
+) -> Result<Vec<Arc<dyn AnyResource>>> {
+    let settings = SecretsSettings::load(env)?;
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    catalog(databases)
+        .into_iter()
+        .map(|def| {
+            let fact = match def.source {
+                Source::Fact(f) => Some(facts(f)?),
+                _ => None,
+            };
+            Ok(Arc::new(
+                SecretContainer::builder()
+                    .client(client.clone())
+                    .def(def)
+                    .prefix(prefix(env))
+                    .kms_key_arn(infra.secrets_kms_key_arn.clone())
+                    .recovery_window_days(settings.recovery_window_days)
+                    .fact(fact)
+                    .build(),
+            ) as Arc<dyn AnyResource>)
+        })
+        .collect()
+}
+
+/// The layer's secret outputs from the containers' ARNs: `secret_arns` (every secret),
+/// `psql_connection_string_secret_arns` (database → ARN) and `postgresql_databases`.
+pub fn layer_outputs(outputs: &mut Outputs, databases: &[String]) {
+    let mut arns = BTreeMap::new();
+    for (k, v) in outputs.iter() {
+        if let Some(secret) = k.strip_prefix("_secret_arn/") {
+            arns.insert(secret.to_string(), v.clone());
+        }
+    }
+    let conn: serde_json::Map<String, serde_json::Value> = databases
+        .iter()
+        .filter_map(|db| {
+            arns.get(&catalog::connection_string_name(db))
+                .map(|a| (db.clone(), a.clone()))
+        })
+        .collect();
+    outputs.insert(
+        "secret_arns".into(),
+        serde_json::Value::Object(arns.into_iter().collect()),
+    );
+    outputs.insert(
+        "psql_connection_string_secret_arns".into(),
+        serde_json::Value::Object(conn),
+    );
+    outputs.insert("postgresql_databases".into(), databases.into());
+}
+
+/// Run seed against an environment; `inputs` comes from the layer's outputs.
+pub async fn run_seed(sdk: &SdkConfig, inputs: &SeedInputs, opts: &SeedOptions) -> Result<SeedReport> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let iam = aws_sdk_iam::Client::new(sdk);
+    seed::seed(&sm, &iam, inputs, opts).await
+}
+
+/// Every secret's state from metadata, for plan.
+pub async fn secret_states(sdk: &SdkConfig, inputs: &SeedInputs) -> Result<Vec<(String, State)>> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let iam = aws_sdk_iam::Client::new(sdk);
+    seed::states(&sm, &iam, inputs).await
+}
+
+/// A missing output, as the error seed gives.
+pub fn missing(what: &str) -> Error {
+    Error::Other(format!("{what} is not known yet; run deploy first"))
 }

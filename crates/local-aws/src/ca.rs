@@ -1,0 +1,70 @@
+//! The local environment's own certificate authority: `local up` makes it once, under
+//! `.local/ca/`, and `rds-ca-bundle` holds its certificate, as AWS's regional RDS bundle does on AWS.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+
+/// The CA certificate's file name in its directory.
+pub const CERT_FILE: &str = "ca.pem";
+const KEY_FILE: &str = "ca.key";
+
+/// Make the CA in `dir` unless it is there; returns the certificate's path.
+pub fn ensure(dir: &Path) -> anyhow::Result<PathBuf> {
+    let cert_path = dir.join(CERT_FILE);
+    if cert_path.exists() {
+        return Ok(cert_path);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = KeyPair::generate().context("generating the local CA's key")?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "data-and-ai local CA");
+    let cert = params.self_signed(&key).context("signing the local CA")?;
+    let key_path = dir.join(KEY_FILE);
+    write_private(&key_path, key.serialize_pem().as_bytes())?;
+    std::fs::write(&cert_path, cert.pem())
+        .with_context(|| format!("writing {}", cert_path.display()))?;
+    Ok(cert_path)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makes_a_ca_once() {
+        let d = tempfile_dir();
+        let p = ensure(&d).unwrap();
+        let pem = std::fs::read_to_string(&p).unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+        assert_eq!(ensure(&d).unwrap(), p);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), pem, "kept, not remade");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dal-ca-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+}

@@ -1,0 +1,251 @@
+//! The S3 access user's access key, held in `s3-access-key-id` and `s3-secret-access-key`.
+//!
+//! `CreateAccessKey` returns the only copy of the secret: a retried call after a lost response
+//! would leave a key whose secret nobody holds. So it is made with one attempt; after a failure
+//! the user's keys are listed, a key that appeared is deleted, and the run tries once more. IAM
+//! allows two keys: one that we do not hold makes room first. A key is replaced in two phases,
+//! create and store the new one, then delete the old, so the secrets never name a deleted key.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::error::ProvideErrorMetadata as _;
+use aws_sdk_secretsmanager::Client;
+use layer_core::{Error, Result, SecretValue};
+
+use crate::catalog::Source;
+use crate::meta::{SecretMeta, TAG_ACCESS_KEY};
+use crate::seed::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State};
+
+const ATTEMPTS: usize = 2;
+
+fn iam_err<E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error>(
+    op: &str,
+    user: &str,
+    e: &E,
+) -> Error {
+    Error::aws(format!("iam:{op} on {user}"), e)
+}
+
+async fn keys(iam: &aws_sdk_iam::Client, user: &str) -> Result<Vec<String>> {
+    let out = iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| iam_err("ListAccessKeys", user, &e))?;
+    Ok(out
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_string))
+        .collect())
+}
+
+async fn delete_key(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> Result<()> {
+    match iam
+        .delete_access_key()
+        .user_name(user)
+        .access_key_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
+        Err(e) => Err(iam_err("DeleteAccessKey", user, &e)),
+    }
+}
+
+/// One `CreateAccessKey`, without retries; on failure, delete whatever key it may have made.
+async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, SecretValue)> {
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let before = keys(iam, user).await?;
+        let res = iam
+            .create_access_key()
+            .user_name(user)
+            .customize()
+            .config_override(aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()))
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let key = out.access_key().ok_or_else(|| {
+                    Error::Other(format!("iam:CreateAccessKey on {user}: no key returned"))
+                })?;
+                let secret = SecretValue::new(key.secret_access_key().to_string());
+                return Ok((key.access_key_id().to_string(), secret));
+            }
+            Err(e) => {
+                tracing::warn!(user, "CreateAccessKey failed; reconciling the user's keys");
+                last = Some(iam_err("CreateAccessKey", user, &e));
+                // A key made by the failed call has a secret nobody holds.
+                for id in keys(iam, user).await? {
+                    if !before.contains(&id) {
+                        delete_key(iam, user, &id).await?;
+                    }
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Other("CreateAccessKey failed".into())))
+}
+
+/// Seed the S3 key pair; returns the two rows. Records written versions in `written`.
+pub(crate) async fn seed(
+    sm: &Client,
+    iam: &aws_sdk_iam::Client,
+    inputs: &SeedInputs,
+    opts: &SeedOptions,
+    listed: &BTreeMap<String, SecretMeta>,
+    sources: &Sources,
+    written: &mut BTreeMap<String, String>,
+) -> Vec<Row> {
+    let defs: Vec<_> = inputs
+        .catalog
+        .iter()
+        .filter(|d| matches!(d.source, Source::AccessKeyId | Source::SecretAccessKey))
+        .collect();
+    let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+    let rows = |outcome: Outcome, note: Option<String>| -> Vec<Row> {
+        names
+            .iter()
+            .map(|n| Row {
+                secret: n.clone(),
+                outcome: outcome.clone(),
+                note: note.clone(),
+            })
+            .collect()
+    };
+    match pair(sm, iam, inputs, opts, listed, sources, &defs).await {
+        Ok(None) => rows(Outcome::Unchanged, None),
+        Ok(Some((outcome, versions, note))) => {
+            written.extend(versions);
+            rows(outcome, note)
+        }
+        Err(e) => rows(Outcome::Failed(e.to_string()), None),
+    }
+}
+
+type Written = (Outcome, Vec<(String, String)>, Option<String>);
+
+async fn pair(
+    sm: &Client,
+    iam: &aws_sdk_iam::Client,
+    inputs: &SeedInputs,
+    opts: &SeedOptions,
+    listed: &BTreeMap<String, SecretMeta>,
+    sources: &Sources,
+    defs: &[&crate::catalog::SecretDef],
+) -> Result<Option<Written>> {
+    let user = &inputs.s3_user;
+    let Some(user_keys) = &sources.access_keys else {
+        return Err(Error::Other(format!(
+            "the S3 access user `{user}` does not exist yet; run deploy first"
+        )));
+    };
+    let full = |n: &str| format!("{}{n}", inputs.prefix);
+    // Read the pair directly: a lagging list must not make us replace a key we hold.
+    let mut metas = Vec::new();
+    for d in defs {
+        let listed_meta = listed.get(&full(&d.name));
+        let s = assess(d, listed_meta, sources, None, "");
+        let m = if s == State::Seeded {
+            listed_meta.cloned()
+        } else {
+            crate::meta::describe(sm, &full(&d.name)).await?
+        };
+        metas.push(m);
+    }
+    let states: Vec<State> = defs
+        .iter()
+        .zip(&metas)
+        .map(|(d, m)| assess(d, m.as_ref(), sources, None, ""))
+        .collect();
+    if states.contains(&State::NoContainer) {
+        return Err(Error::Other(
+            "its container does not exist or is scheduled for deletion; run deploy first".into(),
+        ));
+    }
+    let held: Vec<Option<&str>> = metas
+        .iter()
+        .map(|m| m.as_ref().and_then(|m| m.tag(TAG_ACCESS_KEY)))
+        .collect();
+    let consistent = states.iter().all(|s| *s == State::Seeded) && held[0] == held[1];
+    let held_id = if consistent { held[0] } else { None };
+    let rotate = defs.iter().any(|d| opts.rotate.contains(&d.name));
+    let renew = !consistent || opts.force || rotate;
+    if !renew {
+        // A leftover key (from a run killed between its two phases) is removed.
+        let stray: Vec<&String> = user_keys.iter().filter(|k| Some(k.as_str()) != held_id).collect();
+        if stray.is_empty() {
+            return Ok(None);
+        }
+        for k in &stray {
+            delete_key(iam, user, k).await?;
+        }
+        tracing::info!(user = %user, count = stray.len(), "deleted access keys no secret holds");
+        return Ok(None);
+    }
+    let first = states.iter().all(|s| *s == State::Unseeded);
+    // Make room: IAM allows two keys. Keys we do not hold go first, oldest first.
+    let mut existing = user_keys.clone();
+    while existing.len() >= 2 {
+        let victim = existing
+            .iter()
+            .position(|k| Some(k.as_str()) != held_id)
+            .unwrap_or(0);
+        let id = existing.remove(victim);
+        delete_key(iam, user, &id).await?;
+    }
+    let (id, secret) = create_key(iam, user).await?;
+    let mut versions = Vec::new();
+    // Phase one: store the new key (the secret first, then its id).
+    for d in defs.iter().rev() {
+        let name = full(&d.name);
+        let value = if d.source == Source::SecretAccessKey {
+            secret.clone()
+        } else {
+            SecretValue::new(id.clone())
+        };
+        let out = sm
+            .put_secret_value()
+            .secret_id(&name)
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+            .map_err(|e| crate::meta::sm_err("PutSecretValue", &name, &e))?;
+        drop(value);
+        sm.tag_resource()
+            .secret_id(&name)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(TAG_ACCESS_KEY)
+                    .value(&id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| crate::meta::sm_err("TagResource", &name, &e))?;
+        if let Some(v) = out.version_id() {
+            versions.push((d.name.clone(), v.to_string()));
+        }
+    }
+    drop(secret);
+    // Phase two: delete the old keys.
+    for old in existing {
+        delete_key(iam, user, &old).await?;
+    }
+    tracing::info!(user = %user, access_key_id = %id, "stored a new access key");
+    let why = if rotate {
+        "--rotate".to_string()
+    } else if opts.force && consistent {
+        "--force".to_string()
+    } else {
+        "the key it held was missing or not ours".to_string()
+    };
+    let outcome = if first { Outcome::Set } else { Outcome::Rewritten(why) };
+    let note = (!first).then(|| {
+        "the chat service picks up the new key when it reads its secrets again; the old key is deleted".to_string()
+    });
+    Ok(Some((outcome, versions, note)))
+}
