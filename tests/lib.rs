@@ -56,8 +56,14 @@ impl Sandbox {
             std::fs::copy(&path, dir.path().join(path.file_name().expect("file name")))
                 .expect("copy");
         }
+        // The sandbox's own local CA, as `local up` makes it for the project.
+        let ca = local_aws::ca::ensure(&dir.path().join(".local").join("ca")).expect("local CA");
         let local = std::fs::read_to_string(dir.path().join("local.toml")).expect("local.toml");
         let local = local
+            .replace(
+                "rds_ca_bundle = \".local/ca/ca.pem\"",
+                &format!("rds_ca_bundle = \"{}\"", ca.display()),
+            )
             .replace(
                 "naming_id = \"dal-local\"",
                 &format!("naming_id = \"{nid}\""),
@@ -126,6 +132,49 @@ impl Sandbox {
                 .force_path_style(true)
                 .build(),
         )
+    }
+
+    /// A Secrets Manager client.
+    pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk().await)
+    }
+
+    /// A secret's value (test code only: the product never reads a value it does not need).
+    pub async fn secret_value(&self, secret: &str) -> Option<String> {
+        self.secrets()
+            .await
+            .get_secret_value()
+            .secret_id(format!("{}/{secret}", self.nid))
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.secret_string().map(str::to_string))
+    }
+
+    /// A secret's current version id.
+    pub async fn secret_version(&self, secret: &str) -> Option<String> {
+        let d = self
+            .secrets()
+            .await
+            .describe_secret()
+            .secret_id(format!("{}/{secret}", self.nid))
+            .send()
+            .await
+            .ok()?;
+        d.version_ids_to_stages()?
+            .iter()
+            .find(|(_, s)| s.iter().any(|s| s == "AWSCURRENT"))
+            .map(|(v, _)| v.clone())
+    }
+
+    /// Mutating calls counted at the gateway since the last reset.
+    pub fn mutating_calls(&self) -> Vec<String> {
+        self.aws
+            .calls()
+            .mutating()
+            .into_iter()
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect()
     }
 
     /// An IAM client.

@@ -5,3 +5,4 @@ mod bad_input;
 mod gateway;
 mod redis;
 mod s3_family;
+mod secrets;

@@ -62,6 +62,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     ] {
         test.env_remove(var);
     }
+    // nextest does not run doctests: the compile-fail proofs of the secret type live there.
+    let mut doc = cargo();
+    step(
+        "cargo test --doc (layer-core)",
+        doc.args(["test", "--doc", "--quiet", "-p", "layer-core"]),
+    )?;
     if has_nextest() {
         step(
             "cargo nextest run",

@@ -14,7 +14,7 @@ use tracing::Subscriber;
 use tracing_subscriber::filter::{DynFilterFn, FilterExt, FilterFn};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 /// The SDK operation spans (`"<service>.<Operation>"`, or a service prefix) whose requests or
@@ -83,25 +83,32 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SensitiveCalls {
 /// Install the subscriber: stderr, `RUST_LOG` (default `info`), and the guard described above.
 pub fn init() {
     let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = subscriber(env, std::io::stderr).try_init();
+}
+
+/// The subscriber [`init`] installs, writing to `writer`.
+fn subscriber<W>(env: EnvFilter, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let guard = DynFilterFn::new(|meta, _cx| {
         meta.is_span() || is_ours(meta.target()) || IN_SENSITIVE_CALL.with(|c| c.get() == 0)
     });
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .with_filter(env.and(guard));
     // The tracker sees the sensitive operation spans only, whatever the level asked for.
     let tracker = SensitiveCalls.with_filter(FilterFn::new(|meta| {
         meta.is_span() && is_sensitive_operation(meta.name())
     }));
-    let _ = tracing_subscriber::registry()
-        .with(fmt)
-        .with(tracker)
-        .try_init();
+    tracing_subscriber::registry().with(fmt).with(tracker)
 }
 
 /// Refuse to run with the SDK's switches for printing sensitive bodies set.
-pub fn refuse_sensitive_body_logging(var: impl Fn(&str) -> Option<String>) -> layer_core::Result<()> {
+pub fn refuse_sensitive_body_logging(
+    var: impl Fn(&str) -> Option<String>,
+) -> layer_core::Result<()> {
     for key in SENSITIVE_BODY_SWITCHES {
         if var(key).is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("false")) {
             return Err(layer_core::Error::Config(format!(
@@ -127,13 +134,59 @@ mod tests {
         assert!(!is_ours("aws_smithy_runtime::client::orchestrator"));
     }
 
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sdk_events_inside_a_sensitive_call_are_dropped_at_every_level() {
+        let buf = Buffer::default();
+        let writer = buf.clone();
+        let sub = subscriber(EnvFilter::new("trace"), move || writer.clone());
+        tracing::subscriber::with_default(sub, || {
+            let sensitive = tracing::debug_span!("Secrets Manager.PutSecretValue");
+            sensitive.in_scope(|| {
+                tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "request body canary-in-secret-call");
+                tracing::warn!(target: "aws_smithy_runtime::client::orchestrator", "warning canary-in-secret-call");
+                tracing::info!(target: "secrets_seed::seed", "our own line in a secret call");
+            });
+            let other = tracing::debug_span!("RDS.DescribeDBClusters");
+            other.in_scope(|| {
+                tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "request body of a describe");
+            });
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("canary-in-secret-call"), "{text}");
+        assert!(text.contains("our own line in a secret call"), "{text}");
+        assert!(
+            text.contains("request body of a describe"),
+            "other calls log as asked: {text}"
+        );
+    }
+
     #[test]
     fn refuses_the_sdk_body_switches() {
-        let e = refuse_sensitive_body_logging(|k| (k == "LOG_SENSITIVE_BODIES").then(|| "true".into()))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("LOG_SENSITIVE_BODIES") && e.contains("unset"), "{e}");
+        let e =
+            refuse_sensitive_body_logging(|k| (k == "LOG_SENSITIVE_BODIES").then(|| "true".into()))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("LOG_SENSITIVE_BODIES") && e.contains("unset"),
+            "{e}"
+        );
         assert!(refuse_sensitive_body_logging(|_| None).is_ok());
-        assert!(refuse_sensitive_body_logging(|k| (k == "LOG_SIGNABLE_BODY").then(|| "false".into())).is_ok());
+        assert!(refuse_sensitive_body_logging(
+            |k| (k == "LOG_SIGNABLE_BODY").then(|| "false".into())
+        )
+        .is_ok());
     }
 }

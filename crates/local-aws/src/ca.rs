@@ -58,7 +58,11 @@ mod tests {
         let pem = std::fs::read_to_string(&p).unwrap();
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
         assert_eq!(ensure(&d).unwrap(), p);
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), pem, "kept, not remade");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            pem,
+            "kept, not remade"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -64,7 +64,9 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, Se
             .create_access_key()
             .user_name(user)
             .customize()
-            .config_override(aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()))
+            .config_override(
+                aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await;
         match res {
@@ -176,7 +178,10 @@ async fn pair(
     let renew = !consistent || opts.force || rotate;
     if !renew {
         // A leftover key (from a run killed between its two phases) is removed.
-        let stray: Vec<&String> = user_keys.iter().filter(|k| Some(k.as_str()) != held_id).collect();
+        let stray: Vec<&String> = user_keys
+            .iter()
+            .filter(|k| Some(k.as_str()) != held_id)
+            .collect();
         if stray.is_empty() {
             return Ok(None);
         }
@@ -243,7 +248,11 @@ async fn pair(
     } else {
         "the key it held was missing or not ours".to_string()
     };
-    let outcome = if first { Outcome::Set } else { Outcome::Rewritten(why) };
+    let outcome = if first {
+        Outcome::Set
+    } else {
+        Outcome::Rewritten(why)
+    };
     let note = (!first).then(|| {
         "the chat service picks up the new key when it reads its secrets again; the old key is deleted".to_string()
     });

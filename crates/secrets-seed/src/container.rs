@@ -16,7 +16,7 @@ use serde::Serialize;
 use typed_builder::TypedBuilder;
 
 use crate::catalog::SecretDef;
-use crate::meta::{self, sm_err, Index, SecretMeta, AWSCURRENT, SEED_TAG_PREFIX};
+use crate::meta::{self, sm_err, Index, SecretMeta, SEED_TAG_PREFIX};
 
 /// Where a fact's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,10 @@ impl SecretContainer {
     }
 
     fn fact_token(&self, value: &str) -> String {
-        format!("fact-{}", crate::values::digest_of(&[&self.def.name, value]))
+        format!(
+            "fact-{}",
+            crate::values::digest_of(&[&self.def.name, value])
+        )
     }
 
     fn spec_of(&self, m: &SecretMeta) -> ContainerSpec {
@@ -115,8 +118,15 @@ impl SecretContainer {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             scheduled_for_deletion: m.scheduled_for_deletion,
+            // A fact's version is `fact-<digest>`, or that and a suffix (see `write_fact`).
             fact_version: if self.fact.is_some() {
-                m.current_version.clone()
+                m.current_version.as_ref().map(|v| {
+                    let digest_len = "fact-".len() + 32;
+                    match v.get(..digest_len) {
+                        Some(head) if v.starts_with("fact-") => head.to_string(),
+                        _ => v.clone(),
+                    }
+                })
             } else {
                 None
             },
@@ -127,33 +137,33 @@ impl SecretContainer {
         Index::of(cx, &self.client, &self.prefix).await
     }
 
-    /// Write the fact's value as the version named by its digest, and make it current.
+    /// Write the fact's value as the version named by its digest. When that version already
+    /// exists without being current (the value went back to an earlier one), PutSecretValue
+    /// leaves it as it is: write it again under the digest and a suffix, which reads the same.
     async fn write_fact(&self, value: &str) -> Result<()> {
         let name = self.full_name();
         let token = self.fact_token(value);
+        self.put_fact(&name, value, &token).await?;
+        let current = meta::describe(&self.client, &name)
+            .await?
+            .and_then(|m| m.current_version);
+        if current.as_deref() != Some(token.as_str()) {
+            let suffix: u32 = rand::random();
+            self.put_fact(&name, value, &format!("{token}-{suffix:08x}"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn put_fact(&self, name: &str, value: &str, token: &str) -> Result<()> {
         self.client
             .put_secret_value()
-            .secret_id(&name)
+            .secret_id(name)
             .secret_string(value)
-            .client_request_token(&token)
+            .client_request_token(token)
             .send()
             .await
-            .map_err(|e| sm_err("PutSecretValue", &name, &e))?;
-        // A version with this token that already existed (the value went back to an earlier
-        // one) is left as it was by PutSecretValue: move AWSCURRENT to it.
-        let now = meta::describe(&self.client, &name).await?;
-        let current = now.and_then(|m| m.current_version);
-        if current.as_deref() != Some(token.as_str()) {
-            self.client
-                .update_secret_version_stage()
-                .secret_id(&name)
-                .version_stage(AWSCURRENT)
-                .move_to_version_id(&token)
-                .set_remove_from_version_id(current)
-                .send()
-                .await
-                .map_err(|e| sm_err("UpdateSecretVersionStage", &name, &e))?;
-        }
+            .map_err(|e| sm_err("PutSecretValue", name, &e))?;
         Ok(())
     }
 
@@ -254,9 +264,7 @@ impl Resource for SecretContainer {
             description: self.def.description(),
             tags: cx.tags.clone(),
             scheduled_for_deletion: false,
-            fact_version: self
-                .fact_value(inputs)?
-                .map(|v| self.fact_token(&v)),
+            fact_version: self.fact_value(inputs)?.map(|v| self.fact_token(&v)),
         })
     }
 
@@ -276,7 +284,10 @@ impl Resource for SecretContainer {
     }
 
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
-        if changes.iter().any(|c| c.field() == "scheduled_for_deletion") {
+        if changes
+            .iter()
+            .any(|c| c.field() == "scheduled_for_deletion")
+        {
             return Some(format!(
                 "`{}` is scheduled for deletion: apply restores it{}",
                 self.full_name(),
@@ -290,7 +301,12 @@ impl Resource for SecretContainer {
         changes
             .iter()
             .any(|c| c.field() == "fact_version")
-            .then(|| format!("the value of `{}` no longer matches the infrastructure: apply rewrites it", self.full_name()))
+            .then(|| {
+                format!(
+                    "the value of `{}` no longer matches the infrastructure: apply rewrites it",
+                    self.full_name()
+                )
+            })
     }
 
     fn pending_deletion(&self, observed: &Observed<ContainerSpec>) -> bool {
@@ -350,7 +366,9 @@ impl Resource for SecretContainer {
         let index = self.index(cx).await?;
         // Converge from a fresh read: the plan's view came from a list call.
         let Some(m) = meta::describe(&self.client, &name).await? else {
-            return Err(Error::Other(format!("secret `{name}` disappeared since plan; run deploy again")));
+            return Err(Error::Other(format!(
+                "secret `{name}` disappeared since plan; run deploy again"
+            )));
         };
         index.mark_written(&name);
         self.converge(desired, &m, inputs).await

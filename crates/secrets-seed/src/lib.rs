@@ -142,7 +142,11 @@ pub fn layer_outputs(outputs: &mut Outputs, databases: &[String]) {
 }
 
 /// Run seed against an environment; `inputs` comes from the layer's outputs.
-pub async fn run_seed(sdk: &SdkConfig, inputs: &SeedInputs, opts: &SeedOptions) -> Result<SeedReport> {
+pub async fn run_seed(
+    sdk: &SdkConfig,
+    inputs: &SeedInputs,
+    opts: &SeedOptions,
+) -> Result<SeedReport> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let iam = aws_sdk_iam::Client::new(sdk);
     seed::seed(&sm, &iam, inputs, opts).await

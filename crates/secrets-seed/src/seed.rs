@@ -22,9 +22,7 @@ use layer_core::{Error, Result, SecretValue};
 use serde::Serialize;
 
 use crate::catalog::{SecretDef, Source};
-use crate::meta::{
-    self, sm_err, SecretMeta, TAG_ACCESS_KEY, TAG_INPUTS, TAG_SOURCE_VERSION,
-};
+use crate::meta::{self, sm_err, SecretMeta, TAG_ACCESS_KEY, TAG_INPUTS, TAG_SOURCE_VERSION};
 use crate::values::{self, Endpoint};
 
 /// What seed needs to know about the layer, taken from deploy's outputs.
@@ -334,7 +332,11 @@ async fn read_sources(
 ) -> Result<Sources> {
     let master = async {
         match &inputs.master_secret_arn {
-            Some(arn) => Ok::<_, Error>(meta::describe(sm, arn).await?.and_then(|m| m.current_version)),
+            Some(arn) => Ok::<_, Error>(
+                meta::describe(sm, arn)
+                    .await?
+                    .and_then(|m| m.current_version),
+            ),
             None => Ok(None),
         }
     };
@@ -493,6 +495,9 @@ async fn decide_confirmed<'a>(
     confirmed.into_iter().collect()
 }
 
+/// What writing one secret gave: its outcome and the version written, if any.
+type Written = Result<(Outcome, Option<String>)>;
+
 /// Run the seed step.
 pub async fn seed(
     sm: &Client,
@@ -526,7 +531,7 @@ pub async fn seed(
         })
         .collect();
     let mut litellm_value: Option<SecretValue> = None;
-    let results: Vec<(&SecretDef, Result<(Outcome, Option<String>)>, Option<SecretValue>)> =
+    let results: Vec<(&SecretDef, Written, Option<SecretValue>)> =
         stream::iter(decide_confirmed(sm, inputs, &listed, phase1, &sources, opts).await?)
             .map(|(d, dec)| async move {
                 match dec {
@@ -566,7 +571,10 @@ pub async fn seed(
                 rows.insert(d.name.clone(), row(&d.name, outcome, note));
             }
             Err(e) => {
-                rows.insert(d.name.clone(), row(&d.name, Outcome::Failed(e.to_string()), None));
+                rows.insert(
+                    d.name.clone(),
+                    row(&d.name, Outcome::Failed(e.to_string()), None),
+                );
             }
         }
     }
@@ -578,11 +586,9 @@ pub async fn seed(
         d.source != Source::EndpointDefinitions && matches!(dec, Decision::Write { .. })
     });
     let master_password = match (&inputs.master_secret_arn, needs_master) {
-        (Some(arn), true) => Some(
-            values::master_password(
-                read_value(sm, arn, sources.master_version.as_deref()).await?,
-            )?,
-        ),
+        (Some(arn), true) => Some(values::master_password(
+            read_value(sm, arn, sources.master_version.as_deref()).await?,
+        )?),
         _ => None,
     };
     let needs_litellm = decisions.iter().any(|(d, dec)| {
@@ -605,7 +611,10 @@ pub async fn seed(
                 let value = match &d.source {
                     Source::ConnectionString { database } => {
                         let ep = endpoint.ok_or_else(|| {
-                            Error::Other("the Aurora cluster's endpoint is not known yet; run deploy first".into())
+                            Error::Other(
+                                "the Aurora cluster's endpoint is not known yet; run deploy first"
+                                    .into(),
+                            )
                         })?;
                         values::connection_string(ep, database, pw)?
                     }
@@ -624,7 +633,7 @@ pub async fn seed(
             _ => Err(Error::Other(format!("{} is not derived", d.name))),
         }
     };
-    let results: Vec<(&SecretDef, Result<(Outcome, Option<String>)>)> = stream::iter(decisions)
+    let results: Vec<(&SecretDef, Written)> = stream::iter(decisions)
         .map(|(d, dec)| {
             let build = &build;
             async move {
@@ -668,8 +677,7 @@ pub async fn seed(
     }
 
     // Phase 3: the S3 user's access key.
-    for r in crate::access_key::seed(sm, iam, inputs, opts, &listed, &sources, &mut written).await
-    {
+    for r in crate::access_key::seed(sm, iam, inputs, opts, &listed, &sources, &mut written).await {
         rows.insert(r.secret.clone(), r);
     }
 
@@ -744,20 +752,33 @@ mod tests {
             rotate: vec![],
         };
         let k = def("encryption-key-ingestion");
-        assert!(matches!(decide(&k, &State::Seeded, &force), Decision::Skip(Outcome::Kept(_))));
+        assert!(matches!(
+            decide(&k, &State::Seeded, &force),
+            Decision::Skip(Outcome::Kept(_))
+        ));
         let p = def("rabbitmq-password-chat");
-        assert!(matches!(decide(&p, &State::Seeded, &force), Decision::Write { first: false, .. }));
+        assert!(matches!(
+            decide(&p, &State::Seeded, &force),
+            Decision::Write { first: false, .. }
+        ));
         let rotate = SeedOptions {
             force: false,
             rotate: vec!["encryption-key-ingestion".into()],
         };
-        assert!(matches!(decide(&k, &State::Seeded, &rotate), Decision::Write { .. }));
+        assert!(matches!(
+            decide(&k, &State::Seeded, &rotate),
+            Decision::Write { .. }
+        ));
         assert_eq!(
             decide(&p, &State::Seeded, &rotate),
             Decision::Skip(Outcome::Unchanged)
         );
         assert_eq!(
-            decide(&def("manual-zitadel-scope-mgmt-pat"), &State::Seeded, &force),
+            decide(
+                &def("manual-zitadel-scope-mgmt-pat"),
+                &State::Seeded,
+                &force
+            ),
             Decision::Skip(Outcome::Unchanged)
         );
     }
@@ -776,13 +797,19 @@ mod tests {
             master_version: Some("v1".into()),
             ..Default::default()
         };
-        let m = meta(Some("x"), &[(TAG_SOURCE_VERSION, "v1"), (TAG_INPUTS, &digest)]);
+        let m = meta(
+            Some("x"),
+            &[(TAG_SOURCE_VERSION, "v1"), (TAG_INPUTS, &digest)],
+        );
         assert_eq!(assess(&d, Some(&m), &src, Some(&ep), "t"), State::Seeded);
         let moved = Sources {
             master_version: Some("v2".into()),
             ..Default::default()
         };
-        assert!(matches!(assess(&d, Some(&m), &moved, Some(&ep), "t"), State::Stale(_)));
+        assert!(matches!(
+            assess(&d, Some(&m), &moved, Some(&ep), "t"),
+            State::Stale(_)
+        ));
         let other_host = Endpoint {
             host: "h2".into(),
             ..ep.clone()
@@ -791,7 +818,10 @@ mod tests {
             assess(&d, Some(&m), &src, Some(&other_host), "t"),
             State::Stale(_)
         ));
-        assert_eq!(assess(&d, Some(&meta(None, &[])), &src, Some(&ep), "t"), State::Unseeded);
+        assert_eq!(
+            assess(&d, Some(&meta(None, &[])), &src, Some(&ep), "t"),
+            State::Unseeded
+        );
         assert_eq!(assess(&d, None, &src, Some(&ep), "t"), State::NoContainer);
     }
 
@@ -800,9 +830,14 @@ mod tests {
         let c = catalog(&[]);
         assert!(check_rotate(&c, &["litellm-salt-key".into()]).is_ok());
         assert!(check_rotate(&c, &["s3-secret-access-key".into()]).is_ok());
-        let e = check_rotate(&c, &["psql-password".into()]).unwrap_err().to_string();
+        let e = check_rotate(&c, &["psql-password".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not generated by seed"), "{e}");
         let e = check_rotate(&c, &["nope".into()]).unwrap_err().to_string();
-        assert!(e.contains("no such secret") && e.contains("litellm-salt-key"), "{e}");
+        assert!(
+            e.contains("no such secret") && e.contains("litellm-salt-key"),
+            "{e}"
+        );
     }
 }

@@ -107,7 +107,10 @@ fn check_template(t: &str) -> std::result::Result<(), String> {
     }
     let whole = count(&v);
     let quoted = format!("\"{LITELLM_KEY_PLACEHOLDER}\"");
-    if whole == 0 || t.matches(&quoted).count() != whole || t.matches(LITELLM_KEY_PLACEHOLDER).count() != whole {
+    if whole == 0
+        || t.matches(&quoted).count() != whole
+        || t.matches(LITELLM_KEY_PLACEHOLDER).count() != whole
+    {
         return Err(format!(
             "put the LiteLLM master key in as a whole JSON string, \"{LITELLM_KEY_PLACEHOLDER}\" (it appears {whole} time(s) as one)"
         ));

@@ -54,14 +54,20 @@ pub fn connection_string(
     database: &str,
     password: &SecretValue,
 ) -> Result<SecretValue> {
-    let fail = |what: &str| Error::Other(format!("building the connection string of `{database}`: {what}"));
+    let fail = |what: &str| {
+        Error::Other(format!(
+            "building the connection string of `{database}`: {what}"
+        ))
+    };
     let mut url = url::Url::parse("postgresql://placeholder").map_err(|_| fail("base URL"))?;
     url.set_host(Some(&endpoint.host))
         .map_err(|e| fail(&format!("host `{}`: {e}", endpoint.host)))?;
-    url.set_port(Some(endpoint.port)).map_err(|_| fail("port"))?;
+    url.set_port(Some(endpoint.port))
+        .map_err(|_| fail("port"))?;
     url.set_username(&endpoint.username)
         .map_err(|_| fail("user name"))?;
-    let encoded = Zeroizing::new(utf8_percent_encode(password.expose_secret(), USERINFO).to_string());
+    let encoded =
+        Zeroizing::new(utf8_percent_encode(password.expose_secret(), USERINFO).to_string());
     url.set_password(Some(&encoded))
         .map_err(|_| fail("password"))?;
     let path = utf8_percent_encode(database, USERINFO).to_string();
