@@ -351,6 +351,7 @@ async fn a_secret_scheduled_for_deletion_is_restored_drift_is_rewritten_and_dest
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let sm = sb.secrets().await;
     let name = |s: &str| format!("{}/{s}", sb.nid);
+    let before = sb.secret_version("psql-password").await;
     sm.delete_secret()
         .secret_id(name("psql-password"))
         .recovery_window_in_days(7)
@@ -403,6 +404,11 @@ async fn a_secret_scheduled_for_deletion_is_restored_drift_is_rewritten_and_dest
         .await
         .unwrap();
     assert!(d.deleted_date().is_none());
+    assert_ne!(
+        sb.secret_version("psql-password").await,
+        before,
+        "a restored derived secret is stale until seed rewrites it"
+    );
     let master = master_secret_arn(&sb).await;
     let m: serde_json::Value = serde_json::from_str(
         sm.get_secret_value()
