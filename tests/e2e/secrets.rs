@@ -451,3 +451,61 @@ async fn a_secret_scheduled_for_deletion_is_restored_drift_is_rewritten_and_dest
         .collect();
     assert_eq!(ours, vec![name("not-ours").as_str()]);
 }
+
+#[tokio::test]
+async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_recovery_window() {
+    let sb = Sandbox::with("e2e-adopt-sec", |t| {
+        t.replace("recovery_window_days = 0", "recovery_window_days = 7")
+    })
+    .await;
+    let sm = sb.secrets().await;
+    let name = |s: &str| format!("{}/{s}", sb.nid);
+    // Made by the Terraform layer: same name, no tags of ours, a value deploy does not own.
+    sm.create_secret()
+        .name(name("psql-port"))
+        .secret_string("5432")
+        .send()
+        .await
+        .unwrap();
+    let plan = sb.plan(layer_core::engine::Mode::Deploy).await;
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_secretsmanager_secret.psql-port")
+        .unwrap();
+    assert_eq!(c.action, Action::Adopt);
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--adopt"]).await,
+        0
+    );
+    let d = sm.describe_secret().secret_id(name("psql-port")).send().await.unwrap();
+    assert!(d
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("Layer") && t.value() == Some("data-and-ai")));
+    assert_eq!(d.kms_key_id(), Some(sb.session().await.infra.secrets_kms_key_arn.as_str()));
+    assert_eq!(sb.secret_value("psql-port").await.as_deref(), Some("5432"));
+
+    // Destroy schedules ours for deletion with the configured window; a second destroy has
+    // nothing left to do.
+    assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 0);
+    let left = sm
+        .list_secrets()
+        .include_planned_deletion(true)
+        .max_results(100)
+        .send()
+        .await
+        .unwrap();
+    let ours: Vec<_> = left
+        .secret_list()
+        .iter()
+        .filter(|s| s.name().is_some_and(|n| n.starts_with(&format!("{}/", sb.nid))))
+        .collect();
+    assert_eq!(ours.len(), 31);
+    assert!(ours.iter().all(|s| s.deleted_date().is_some()));
+    let again = sb.plan(layer_core::engine::Mode::Destroy).await;
+    assert!(!again.has_changes(), "{again}");
+}

@@ -95,9 +95,18 @@ impl<R: Resource> AnyResource for R {
                 }
             }
             Mode::Deploy => match self.desired(cx, inputs) {
-                Err(Error::Unknown(what)) => {
-                    change.action = if owned { Action::Update } else { Action::Adopt };
+                Err(Error::Unknown(what)) if owned => {
+                    change.action = Action::Update;
                     change.note = Some(format!("depends on {what}, known after apply"));
+                }
+                // Adoption needs its flag whether or not the desired settings are known yet.
+                Err(Error::Unknown(what)) => {
+                    change.action = Action::Adopt;
+                    change.requires = Some(Flag::Adopt);
+                    change.note = Some(format!(
+                        "`{}` exists without our tags; apply tags it and takes it over only with --adopt (its settings depend on {what}, known after apply)",
+                        self.name()
+                    ));
                 }
                 Err(e) => return Err(e),
                 Ok(desired) => {
