@@ -478,15 +478,24 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
     assert_eq!(sb.mutating_calls(), Vec::<String>::new());
     assert_eq!(
-        sb.cli(&["deploy", "local", "--auto-approve", "--adopt"]).await,
+        sb.cli(&["deploy", "local", "--auto-approve", "--adopt"])
+            .await,
         0
     );
-    let d = sm.describe_secret().secret_id(name("psql-port")).send().await.unwrap();
+    let d = sm
+        .describe_secret()
+        .secret_id(name("psql-port"))
+        .send()
+        .await
+        .unwrap();
     assert!(d
         .tags()
         .iter()
         .any(|t| t.key() == Some("Layer") && t.value() == Some("data-and-ai")));
-    assert_eq!(d.kms_key_id(), Some(sb.session().await.infra.secrets_kms_key_arn.as_str()));
+    assert_eq!(
+        d.kms_key_id(),
+        Some(sb.session().await.infra.secrets_kms_key_arn.as_str())
+    );
     assert_eq!(sb.secret_value("psql-port").await.as_deref(), Some("5432"));
 
     // Destroy schedules ours for deletion with the configured window; a second destroy has
@@ -502,7 +511,10 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
     let ours: Vec<_> = left
         .secret_list()
         .iter()
-        .filter(|s| s.name().is_some_and(|n| n.starts_with(&format!("{}/", sb.nid))))
+        .filter(|s| {
+            s.name()
+                .is_some_and(|n| n.starts_with(&format!("{}/", sb.nid)))
+        })
         .collect();
     assert_eq!(ours.len(), 31);
     assert!(ours.iter().all(|s| s.deleted_date().is_some()));

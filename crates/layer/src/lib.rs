@@ -111,7 +111,9 @@ impl Session {
         resources.extend(data_redis::resources(&env, &infra, &sdk)?);
         let databases = data_aurora::AuroraSettings::load(&env)?.postgresql_databases;
         let secrets = SecretsSettings::load(&env)?;
-        let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets).map_err(|e| e.to_string());
+        let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets)
+            .await
+            .map_err(|e| e.to_string());
         resources.extend(secrets_seed::resources(
             &env,
             &infra,

@@ -14,6 +14,7 @@
 mod access_key;
 pub mod catalog;
 pub mod container;
+pub mod fetch;
 pub mod generate;
 pub mod meta;
 pub mod seed;
@@ -41,45 +42,49 @@ pub fn prefix(env: &Environment) -> String {
     format!("{}/", env.naming_id.as_str())
 }
 
-/// Read the CA bundle from its source; it must be PEM and fit a secret.
-pub fn load_ca_bundle(env: &Environment, settings: &SecretsSettings) -> Result<String> {
+/// Read the CA bundle from its source (a file, or an https URL); it must be PEM and fit a secret.
+pub async fn load_ca_bundle(env: &Environment, settings: &SecretsSettings) -> Result<String> {
     let key = "secrets.rds_ca_bundle";
-    match settings.ca_source(env) {
-        CaSource::Url(url) => Err(env.invalid(
-            key,
-            &format!(
-                "fetching `{url}` is not supported; download it (curl -fsSo certs/{region}-bundle.pem {url}) and give the file's path",
-                region = env.region
-            ),
-        )),
+    let (text, origin) = match settings.ca_source(env) {
+        CaSource::Url(url) => {
+            let text = fetch::https_text(&url, None).await.map_err(|why| {
+                env.invalid(
+                    key,
+                    &format!(
+                        "{why}; check the network to {url}, or download the bundle where it can be reached and give the file's path"
+                    ),
+                )
+            })?;
+            (text, url)
+        }
         CaSource::File(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 env.invalid(
                     key,
                     &format!(
-                        "cannot read the CA bundle `{}` ({e}); download AWS's regional bundle (https://truststore.pki.rds.amazonaws.com/{r}/{r}-bundle.pem) there{}",
+                        "cannot read the CA bundle `{}` ({e}); download AWS's regional bundle (https://truststore.pki.rds.amazonaws.com/{r}/{r}-bundle.pem) there, or give that URL{}",
                         path.display(),
-                        if env.local { ", or run `cargo xtask local up`, which makes the local CA" } else { "" },
+                        if env.local { "; on the local environment `cargo xtask local up` makes it" } else { "" },
                         r = env.region
                     ),
                 )
             })?;
-            if !text.contains("-----BEGIN CERTIFICATE-----") {
-                return Err(env.invalid(key, &format!("`{}` holds no PEM certificate", path.display())));
-            }
-            if text.len() > MAX_SECRET_BYTES {
-                return Err(env.invalid(
-                    key,
-                    &format!(
-                        "`{}` is {} bytes, more than a secret holds ({MAX_SECRET_BYTES}); use the regional bundle, not the global one",
-                        path.display(),
-                        text.len()
-                    ),
-                ));
-            }
-            Ok(text)
+            (text, path.display().to_string())
         }
+    };
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(env.invalid(key, &format!("`{origin}` holds no PEM certificate")));
     }
+    if text.len() > MAX_SECRET_BYTES {
+        return Err(env.invalid(
+            key,
+            &format!(
+                "`{origin}` is {} bytes, more than a secret holds ({MAX_SECRET_BYTES}); use the regional bundle, not the global one",
+                text.len()
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// Build the containers: one per secret of the catalog. `facts` says where each fact's value

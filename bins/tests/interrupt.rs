@@ -1,0 +1,113 @@
+//! Seed killed at any point: the binary is killed (SIGKILL) once the gateway has counted its
+//! N-th mutating call, for a spread of N over a whole seed; the next seed converges, and no value
+//! that was already stored gets a new version.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dal_tests::Sandbox;
+
+const GENERATED: &[&str] = &[
+    "encryption-key-app-repository",
+    "encryption-key-node-chat-lxm",
+    "encryption-key-ingestion",
+    "zitadel-db-user-password",
+    "zitadel-master-key",
+    "rabbitmq-password-chat",
+    "litellm-proxy-master-key",
+    "litellm-salt-key",
+];
+
+async fn versions(sb: &Sandbox) -> BTreeMap<&'static str, Option<String>> {
+    let mut out = BTreeMap::new();
+    for s in GENERATED {
+        out.insert(*s, sb.secret_version(s).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn seed_killed_at_any_point_converges_without_regenerating_a_stored_value() {
+    let mut killed_midway = 0;
+    for n in [1usize, 3, 6, 10, 15, 21, 27] {
+        let sb = Sandbox::new(&format!("e2e-kill-{n}")).await;
+        assert_eq!(
+            sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+                .await,
+            0
+        );
+        sb.aws.calls().reset();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
+            .arg("--environments")
+            .arg(sb.environments())
+            .args(["seed", "local"])
+            .env("DAL_ROOT", sb.environments())
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let finished = loop {
+            if sb.aws.calls().mutating().len() >= n {
+                break false;
+            }
+            if child.try_wait().expect("child state").is_some() {
+                break true;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let _ = child.kill().await;
+        if !finished {
+            killed_midway += 1;
+        }
+        let stored = versions(&sb).await;
+
+        assert_eq!(
+            sb.cli(&["seed", "local"]).await,
+            0,
+            "seed after a kill at call {n}"
+        );
+        let now = versions(&sb).await;
+        for (secret, v) in &stored {
+            if v.is_some() {
+                assert_eq!(
+                    &now[secret], v,
+                    "{secret} was stored before the kill at call {n}: kept"
+                );
+            }
+        }
+        assert!(
+            now.values().all(Option::is_some),
+            "all seeded after a kill at call {n}"
+        );
+        // The key pair names the user's only key.
+        let id = sb.secret_value("s3-access-key-id").await.expect("key id");
+        let keys = sb
+            .iam()
+            .await
+            .list_access_keys()
+            .user_name(format!("{}-s3-access", sb.nid))
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = keys
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id())
+            .collect();
+        assert_eq!(ids, vec![id.as_str()], "after a kill at call {n}");
+        // And a further seed has nothing to do.
+        sb.aws.calls().reset();
+        assert_eq!(sb.cli(&["seed", "local"]).await, 0);
+        assert_eq!(
+            sb.mutating_calls(),
+            Vec::<String>::new(),
+            "after a kill at call {n}"
+        );
+    }
+    assert!(
+        killed_midway >= 5,
+        "most runs were killed before they finished: {killed_midway}"
+    );
+}
