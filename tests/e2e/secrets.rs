@@ -521,3 +521,44 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
     let again = sb.plan(layer_core::engine::Mode::Destroy).await;
     assert!(!again.has_changes(), "{again}");
 }
+
+#[tokio::test]
+async fn rotating_a_key_at_rest_in_a_protected_environment_needs_confirm_env() {
+    let sb = Sandbox::with("e2e-protected-rot", |t| format!("protected = true\n{t}")).await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let before = sb.secret_version("litellm-salt-key").await;
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["seed", "local", "--rotate", "litellm-salt-key"])
+            .await,
+        3
+    );
+    assert_eq!(
+        sb.cli(&[
+            "seed",
+            "local",
+            "--rotate",
+            "litellm-salt-key",
+            "--confirm-env",
+            "prod"
+        ])
+        .await,
+        3,
+        "the confirmation names this environment"
+    );
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.secret_version("litellm-salt-key").await, before);
+    assert_eq!(
+        sb.cli(&[
+            "seed",
+            "local",
+            "--rotate",
+            "litellm-salt-key",
+            "--confirm-env",
+            "local"
+        ])
+        .await,
+        0
+    );
+    assert_ne!(sb.secret_version("litellm-salt-key").await, before);
+}
