@@ -312,6 +312,37 @@ def deviation_bucket_versioning():
     expect(call(s3, "GetBucketVersioning", Bucket="conf-versioning").get("Status") == "Enabled", "versioning reads back")
 
 
+def rule_bucket_policy_enforced():
+    import json
+    import urllib.request
+    s3 = "s3"
+    b = "conf-policy"
+    call(s3, "CreateBucket", Bucket=b, CreateBucketConfiguration={"LocationConstraint": REGION})
+    call(s3, "PutObject", Bucket=b, Key="k", Body=b"v")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"],
+         "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-conf"}}}]}
+    call(s3, "PutBucketPolicy", Bucket=b, Policy=json.dumps(policy))
+    expect(json.loads(call(s3, "GetBucketPolicy", Bucket=b)["Policy"]) == policy, "policy reads back")
+    expect_error(s3, "ListObjectsV2", "AccessDenied", 403, Bucket=b)
+    expect_error(s3, "GetObject", "AccessDenied", 403, Bucket=b, Key="k")
+    expect_error(s3, "HeadBucket", "403", 403, Bucket=b)
+    call(s3, "ListObjectVersions", Bucket=b)
+    ctx = urllib.request.Request(f"{ENDPOINT}/_gateway/s3-context", method="POST",
+                                 data=json.dumps({"source_vpce": "vpce-conf"}).encode())
+    urllib.request.urlopen(ctx).read()
+    try:
+        call(s3, "HeadBucket", Bucket=b)
+        expect(call(s3, "GetObject", Bucket=b, Key="k")["Body"].read() == b"v", "object readable inside the VPC")
+    finally:
+        reset = urllib.request.Request(f"{ENDPOINT}/_gateway/s3-context", method="POST", data=b"{}")
+        urllib.request.urlopen(reset).read()
+    call(s3, "DeleteBucketPolicy", Bucket=b)
+    expect_error(s3, "GetBucketPolicy", "NoSuchBucketPolicy", 404, Bucket=b)
+    call(s3, "GetObject", Bucket=b, Key="k")
+
+
 for name, fn in [
     ("bedrock foundation models", bedrock_models),
     ("bedrock inference profiles", bedrock_profiles),
@@ -321,6 +352,7 @@ for name, fn in [
     ("deviation: cluster delete needs a snapshot decision", deviation_rds_delete),
     ("deviation: secret name scheduled for deletion", deviation_secret_scheduled_for_deletion),
     ("deviation: bucket versioning", deviation_bucket_versioning),
+    ("rule: bucket policies enforced on every call", rule_bucket_policy_enforced),
 ]:
     check(name, fn)
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleRule,
@@ -399,12 +400,51 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let s3 = sb.s3().await;
     let app = sb.bucket("application_data");
-    // The policy denies object calls from outside the VPC endpoint: write with it removed.
-    s3.delete_bucket_policy()
+    // The policy denies object reads and writes from outside the S3 gateway endpoint, with
+    // AWS's error code; listing and management stay open to the tool.
+    let denied = s3
+        .put_object()
         .bucket(&app)
+        .key("outside")
+        .body(ByteStream::from_static(b"x"))
         .send()
         .await
-        .expect("remove policy");
+        .expect_err("denied outside the VPC");
+    assert_eq!(denied.code(), Some("AccessDenied"));
+    let denied = s3
+        .get_object()
+        .bucket(&app)
+        .key("outside")
+        .send()
+        .await
+        .expect_err("denied outside the VPC");
+    assert_eq!(denied.code(), Some("AccessDenied"));
+    // Write from inside the VPC, through its S3 gateway endpoint, with the policy in place:
+    // more than 1000 versions, so the purge pages.
+    let vpce = sb.session().await.infra.s3_gateway_endpoint_id.clone();
+    sb.aws
+        .bucket_policies()
+        .set_context(local_aws::bucket_policies::S3Context {
+            source_vpce: Some(vpce),
+            ..Default::default()
+        });
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..1100 {
+        let (s3, app) = (s3.clone(), app.clone());
+        writes.spawn(async move {
+            s3.put_object()
+                .bucket(&app)
+                .key(format!("bulk/{}", i % 700))
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .expect("put from inside the VPC")
+        });
+        if writes.len() >= 32 {
+            writes.join_next().await;
+        }
+    }
+    while writes.join_next().await.is_some() {}
     for i in 0..3 {
         s3.put_object()
             .bucket(&app)
@@ -427,6 +467,13 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
         .send()
         .await
         .expect("delete marker");
+    sb.aws
+        .bucket_policies()
+        .set_context(local_aws::bucket_policies::S3Context::default());
+    assert!(
+        s3.get_bucket_policy().bucket(&app).send().await.is_ok(),
+        "the policy is still in place"
+    );
     // The seed step's access key: teardown deletes it before the user.
     let iam = sb.iam().await;
     iam.create_access_key()

@@ -18,9 +18,11 @@ use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-/// The object and listing actions the bucket policy denies outside the S3 gateway endpoint.
-/// Management actions (versioning, policy, encryption, tagging, …) are not listed, so the tool
-/// can always manage the bucket from outside the VPC.
+/// The object actions the bucket policy denies outside the S3 gateway endpoint: every read and
+/// write of an object or its versions. Listing (`s3:ListBucket`, `s3:ListBucketVersions`) and
+/// management actions are not denied: on AWS, `HeadBucket` needs `s3:ListBucket` and observing
+/// whether a bucket holds data needs `s3:ListBucketVersions`, so denying them would lock the tool
+/// (and Terraform) out of its own buckets from outside the VPC after the first deploy.
 pub const DATA_ACTIONS: &[&str] = &[
     "s3:GetObject",
     "s3:GetObjectVersion",
@@ -30,9 +32,6 @@ pub const DATA_ACTIONS: &[&str] = &[
     "s3:DeleteObject",
     "s3:DeleteObjectVersion",
     "s3:RestoreObject",
-    "s3:ListBucket",
-    "s3:ListBucketVersions",
-    "s3:ListBucketMultipartUploads",
     "s3:ListMultipartUploadParts",
     "s3:AbortMultipartUpload",
 ];
@@ -156,10 +155,15 @@ impl Bucket {
             Ok(_) => Ok(true),
             Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
                 Some(404) => Ok(false),
-                Some(403) => Err(Error::Foreign(format!(
-                    "bucket `{}` exists but is not owned by account {} (HeadBucket answered 403); bucket names are global, so choose another with `names.{}` in the [s3] section",
-                    self.name, self.account_id, self.key
-                ))),
+                // A 403 is either another account's bucket (the expected-owner check) or a
+                // policy that denies s3:ListBucket to these credentials: HEAD carries no code.
+                Some(403) => Err(Error::Aws {
+                    operation: format!("s3:HeadBucket on {}", self.name),
+                    message: format!(
+                        "access denied (403): the bucket is owned by an account other than {}, or a policy denies s3:ListBucket to these credentials; bucket names are global, so if it is another account's, choose another name with `names.{}` in the [s3] section",
+                        self.account_id, self.key
+                    ),
+                }),
                 _ => Err(aws_err("HeadBucket", &self.name, &e)),
             },
         }

@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::bucket_policies::{self, BucketPolicies, S3Context};
 use crate::calls::{is_read_only, Call, CallLog};
 use crate::emulated::{self, Emulated};
 use crate::faults::{Fault, FaultPlan, Faults};
@@ -43,6 +44,7 @@ pub struct GatewayOptions {
 
 struct Shared {
     calls: Arc<CallLog>,
+    bucket_policies: Arc<BucketPolicies>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
     emulated: Emulated,
@@ -59,6 +61,7 @@ pub struct Gateway {
     calls: Arc<CallLog>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
+    bucket_policies: Arc<BucketPolicies>,
     task: JoinHandle<()>,
 }
 
@@ -83,8 +86,10 @@ impl Gateway {
         let calls = Arc::new(CallLog::default());
         let faults = Arc::new(Faults::default());
         let slow = Arc::new(Slow::default());
+        let bucket_policies = Arc::new(BucketPolicies::default());
         let shared = Arc::new(Shared {
             calls: calls.clone(),
+            bucket_policies: bucket_policies.clone(),
             faults: faults.clone(),
             slow: slow.clone(),
             emulated: Emulated::default(),
@@ -112,6 +117,7 @@ impl Gateway {
             calls,
             faults,
             slow,
+            bucket_policies,
             task,
         })
     }
@@ -139,6 +145,11 @@ impl Gateway {
     /// Slow creation and modification.
     pub fn slow(&self) -> &Slow {
         &self.slow
+    }
+
+    /// Bucket policies and the S3 request context.
+    pub fn bucket_policies(&self) -> &BucketPolicies {
+        &self.bucket_policies
     }
 }
 
@@ -252,6 +263,26 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     let lose_response = decision.fault == Some(Fault::LoseResponse);
     let answer = |r: Response<Body>| if lose_response { None } else { Some(r) };
 
+    // Bucket policies, enforced on every S3 call (and kept here, never in moto).
+    let mut body = body;
+    let mut s3_bucket = String::new();
+    if service == "s3" {
+        let path = parts.uri.path().trim_start_matches('/');
+        let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+        let (bucket, key) = (
+            emulated::percent_decode(bucket),
+            emulated::percent_decode(key),
+        );
+        if !bucket.is_empty() && !matches!(op.as_str(), "CreateBucket" | "ListBuckets") {
+            if let Some(resp) =
+                bucket_policy_call(shared, &op, &parts, &bucket, &key, &mut body).await?
+            {
+                return Ok(answer(resp));
+            }
+            s3_bucket = bucket;
+        }
+    }
+
     // AWS refuses what moto accepts.
     if service == "rds" && op == "DeleteDBCluster" {
         if let Some(msg) = fixes::delete_db_cluster(&form) {
@@ -318,6 +349,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     };
     let auth = parts.headers.get("authorization").cloned();
     let resp = forward(shared, Request::from_parts(parts, body)).await?;
+    if op == "DeleteBucket" && resp.status().is_success() && !s3_bucket.is_empty() {
+        shared.bucket_policies.delete(&s3_bucket);
+    }
 
     let needs_body = (service == "s3" && op == "GetBucketVersioning")
         || service == "elasticache"
@@ -553,6 +587,116 @@ async fn forward(shared: &Shared, req: Request<Body>) -> anyhow::Result<Response
     Ok(resp.map(stream))
 }
 
+/// Enforce the bucket's policy on an S3 call, and serve the bucket-policy calls themselves
+/// (see [`crate::bucket_policies`]). `None` lets the call go on to moto.
+async fn bucket_policy_call(
+    shared: &Shared,
+    op: &str,
+    parts: &http::request::Parts,
+    bucket: &str,
+    key: &str,
+    body: &mut Option<Body>,
+) -> anyhow::Result<Option<Response<Body>>> {
+    let xml = Protocol::RestXml;
+    let versioned = parts
+        .uri
+        .query()
+        .is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "versionId"));
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let (actions, resource) = match op {
+        // Each key of the request is checked by AWS; deny the request when either form is denied.
+        "DeleteObjects" => (
+            vec![
+                "s3:DeleteObject".to_string(),
+                "s3:DeleteObjectVersion".to_string(),
+            ],
+            format!("{bucket_arn}/*"),
+        ),
+        _ if key.is_empty() => (vec![bucket_policies::action_of(op, versioned)], bucket_arn),
+        _ => (
+            vec![bucket_policies::action_of(op, versioned)],
+            format!("{bucket_arn}/{key}"),
+        ),
+    };
+    if actions
+        .iter()
+        .any(|a| shared.bucket_policies.denies(bucket, a, &resource))
+    {
+        let mut r = xml.error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied");
+        if parts.method == http::Method::HEAD {
+            *r.body_mut() = Bytes::new();
+        }
+        return Ok(Some(boxed(r)));
+    }
+    if !matches!(
+        op,
+        "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy"
+    ) {
+        return Ok(None);
+    }
+    // The bucket must exist: moto knows.
+    let head = Request::builder()
+        .method("HEAD")
+        .uri(format!("/{bucket}"))
+        .body(full(Bytes::new()))?;
+    if forward(shared, head).await?.status() == StatusCode::NOT_FOUND {
+        return Ok(Some(boxed(xml.error(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+        ))));
+    }
+    let empty = |status| {
+        Response::builder()
+            .status(status)
+            .body(full(Bytes::new()))
+            .expect("valid response")
+    };
+    Ok(Some(match op {
+        "PutBucketPolicy" => {
+            let text = match body.take() {
+                Some(b) => b
+                    .collect()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .to_bytes(),
+                None => Bytes::new(),
+            };
+            let valid = serde_json::from_slice::<serde_json::Value>(&text)
+                .ok()
+                .is_some_and(|v| v.get("Statement").is_some());
+            if !valid {
+                boxed(xml.error(
+                    StatusCode::BAD_REQUEST,
+                    "MalformedPolicy",
+                    "Policies must be valid JSON and the first byte must be '{'",
+                ))
+            } else {
+                shared
+                    .bucket_policies
+                    .put(bucket, String::from_utf8_lossy(&text).into_owned());
+                empty(StatusCode::NO_CONTENT)
+            }
+        }
+        "GetBucketPolicy" => match shared.bucket_policies.get(bucket) {
+            Some(p) => Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(full(p))
+                .expect("valid response"),
+            None => boxed(xml.error(
+                StatusCode::NOT_FOUND,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+            )),
+        },
+        _ => {
+            shared.bucket_policies.delete(bucket);
+            empty(StatusCode::NO_CONTENT)
+        }
+    }))
+}
+
 /// Ask moto whether a secret of this name is scheduled for deletion.
 async fn scheduled_for_deletion(
     shared: &Shared,
@@ -619,6 +763,17 @@ fn internal(shared: &Shared, method: &http::Method, rest: &str, body: &[u8]) -> 
             shared.faults.clear();
             json_response(StatusCode::OK, serde_json::json!({ "cleared": true }))
         }
+        ("GET", "s3-context") => json_response(
+            StatusCode::OK,
+            serde_json::to_value(shared.bucket_policies.context()).expect("serializes"),
+        ),
+        ("POST", "s3-context") => match serde_json::from_slice::<S3Context>(body) {
+            Ok(c) => {
+                shared.bucket_policies.set_context(c);
+                json_response(StatusCode::OK, serde_json::json!({ "set": true }))
+            }
+            Err(e) => bad(e),
+        },
         ("GET", "slow") => json_response(
             StatusCode::OK,
             serde_json::to_value(shared.slow.settings()).expect("serializes"),

@@ -5,6 +5,7 @@
 //! product code never carries a special case for the emulator. [`LocalAws`] runs both for a test
 //! or a benchmark; [`daemon`] runs them in the background for `cargo xtask local up`.
 
+pub mod bucket_policies;
 pub mod ca;
 pub mod calls;
 pub mod daemon;
@@ -64,6 +65,11 @@ impl LocalAws {
     /// The gateway's fault injector.
     pub fn faults(&self) -> &Faults {
         self.gateway.faults()
+    }
+
+    /// The gateway's bucket policies and S3 request context.
+    pub fn bucket_policies(&self) -> &bucket_policies::BucketPolicies {
+        self.gateway.bucket_policies()
     }
 
     /// The gateway's slow creation and modification.
