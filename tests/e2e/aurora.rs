@@ -86,6 +86,7 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
     let params = rds
         .describe_db_cluster_parameters()
         .db_cluster_parameter_group_name("e2e-aurora-aurora-pg14")
+        .source("user")
         .send()
         .await
         .unwrap();

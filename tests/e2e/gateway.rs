@@ -659,3 +659,96 @@ async fn bucket_policies_are_enforced_on_every_call_for_the_rust_sdk() {
     let e = s3.get_bucket_policy().bucket(b).send().await.unwrap_err();
     assert_eq!(e.code(), Some("NoSuchBucketPolicy"));
 }
+
+#[tokio::test]
+async fn cluster_parameters_page_like_aws() {
+    let sb = Sandbox::new("params").await;
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    rds.create_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name("params-pg14")
+        .db_parameter_group_family("aurora-postgresql14")
+        .description("paging")
+        .send()
+        .await
+        .unwrap();
+    rds.modify_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name("params-pg14")
+        .parameters(
+            aws_sdk_rds::types::Parameter::builder()
+                .parameter_name("rds.force_ssl")
+                .parameter_value("1")
+                .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut pages = 0;
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = rds
+            .describe_db_cluster_parameters()
+            .db_cluster_parameter_group_name("params-pg14")
+            .set_marker(marker.take())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.parameters().len() <= 100);
+        for p in page.parameters() {
+            names.push(p.parameter_name().unwrap().to_string());
+            if p.parameter_name() == Some("rds.force_ssl") {
+                assert_eq!(p.parameter_value(), Some("1"));
+                assert_eq!(p.source(), Some("user"));
+            }
+        }
+        match page.marker() {
+            Some(m) => marker = Some(m.to_string()),
+            None => break,
+        }
+    }
+    assert!(
+        pages >= 4 && names.len() > 300,
+        "{pages} pages, {} parameters",
+        names.len()
+    );
+    for real in [
+        "shared_buffers",
+        "log_min_duration_statement",
+        "rds.force_ssl",
+        "work_mem",
+    ] {
+        assert!(names.iter().any(|n| n == real), "{real}");
+    }
+    // The first page alone does not hold rds.force_ssl: reading one page misses it.
+    let first = rds
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name("params-pg14")
+        .send()
+        .await
+        .unwrap();
+    assert!(first
+        .parameters()
+        .iter()
+        .all(|p| p.parameter_name() != Some("rds.force_ssl")));
+    let user = rds
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name("params-pg14")
+        .source("user")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.parameters().len(), 1);
+    let e = rds
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name("params-pg14")
+        .max_records(500)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidParameterValue")
+    );
+}

@@ -135,24 +135,36 @@ impl Resource for ClusterParameterGroup {
             .db_cluster_parameter_group_arn()
             .unwrap_or_default()
             .to_string();
-        let params = self
-            .client
-            .describe_db_cluster_parameters()
-            .db_cluster_parameter_group_name(&self.name)
-            .send()
-            .await
-            .map_err(|e| aws_err("DescribeDBClusterParameters", &self.name, &e))?;
-        let parameters = params
-            .parameters()
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.parameter_name()?.to_string(),
-                    p.parameter_value()?.to_string(),
-                ))
-            })
-            .filter(|(k, _)| self.parameters.contains_key(k))
-            .collect();
+        // The family has several hundred parameters, paged by 100: read the ones set on the
+        // group (Source = user), through every page.
+        let mut parameters = std::collections::BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .describe_db_cluster_parameters()
+                .db_cluster_parameter_group_name(&self.name)
+                .source("user")
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_err("DescribeDBClusterParameters", &self.name, &e))?;
+            parameters.extend(
+                page.parameters()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.parameter_name()?.to_string(),
+                            p.parameter_value()?.to_string(),
+                        ))
+                    })
+                    .filter(|(k, _)| self.parameters.contains_key(k)),
+            );
+            match page.marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
         let tags = tags::read(&self.client, &arn).await?;
         let spec = ParameterGroupSpec {
             family: g

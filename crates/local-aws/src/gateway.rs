@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::bucket_policies::{self, BucketPolicies, S3Context};
 use crate::calls::{is_read_only, Call, CallLog};
+use crate::cluster_parameters;
 use crate::emulated::{self, Emulated};
 use crate::faults::{Fault, FaultPlan, Faults};
 use crate::fixes;
@@ -293,6 +294,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             ))));
         }
     }
+    let parameter_page = if service == "rds" && op == "DescribeDBClusterParameters" {
+        match cluster_parameters::page_of(&form) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                return Ok(Some(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameterValue",
+                    &msg,
+                ))))
+            }
+        }
+    } else {
+        None
+    };
     shared.slow.on_request(&service, &op, &form);
     if service == "rds" {
         shared.performance_insights.on_request(&op, &form);
@@ -345,6 +360,17 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             parts.headers.remove("content-length");
             full(encoded)
         }
+        // The gateway pages the family's parameters itself; moto gets the group's name only.
+        None if service == "rds" && op == "DescribeDBClusterParameters" => {
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    form.iter()
+                        .filter(|(k, _)| !cluster_parameters::PAGING_KEYS.contains(&k.as_str())),
+                )
+                .finish();
+            parts.headers.remove("content-length");
+            full(encoded)
+        }
         None => full(bytes.clone()),
     };
     let auth = parts.headers.get("authorization").cloned();
@@ -387,6 +413,11 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 text = t;
             }
         }
+        if let Some(page) = &parameter_page {
+            let inner = cluster_parameters::result(&text, page);
+            let resp = crate::protocol::query_ok(&op, RDS_NS, &inner);
+            return Ok(answer(boxed(resp)));
+        }
     }
     if service == "secretsmanager" && text.contains("ResourceExistsException") {
         let name = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -412,6 +443,7 @@ fn deleted_after(shared: &Shared) -> std::time::Duration {
 }
 
 const ELASTICACHE_NS: &str = "http://elasticache.amazonaws.com/doc/2015-02-02/";
+const RDS_NS: &str = "http://rds.amazonaws.com/doc/2014-10-31/";
 
 /// The replication-group calls moto cannot answer the way AWS does.
 async fn replication_group_call(

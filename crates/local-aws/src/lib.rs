@@ -8,6 +8,7 @@
 pub mod bucket_policies;
 pub mod ca;
 pub mod calls;
+pub mod cluster_parameters;
 pub mod daemon;
 pub mod emulated;
 pub mod faults;
