@@ -375,3 +375,178 @@ fn finish(what: &'static str, report: &Report) -> Result<()> {
         .to_string(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FieldChange;
+    use crate::resource::{Observed, WaitSettings};
+    use crate::safety::SafetyFlags;
+    use crate::tags::Tags;
+    use serde::Serialize;
+
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    struct Spec {
+        size: u32,
+        port: u16,
+    }
+
+    /// A resource whose observation and desired state the test chooses.
+    struct Fake {
+        observed: Option<(Spec, bool)>,
+        desired: Option<Spec>,
+        kind: ResourceKind,
+    }
+
+    #[async_trait]
+    impl Resource for Fake {
+        type Spec = Spec;
+        fn address(&self) -> Address {
+            Address::new("fake.one")
+        }
+        fn name(&self) -> String {
+            "one".into()
+        }
+        fn kind(&self) -> ResourceKind {
+            self.kind
+        }
+        fn replace_fields(&self) -> &'static [&'static str] {
+            &["port"]
+        }
+        fn desired(&self, _cx: &Context, _inputs: &Inputs) -> Result<Spec> {
+            self.desired
+                .clone()
+                .ok_or_else(|| Error::Unknown("upstream.value".into()))
+        }
+        async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<Spec>> {
+            Ok(match &self.observed {
+                None => Observation::Absent,
+                Some((spec, owned)) => {
+                    let tags = if *owned {
+                        cx.tags.clone()
+                    } else {
+                        Tags::from([("Team".to_string(), "other".to_string())])
+                    };
+                    Observation::Present(Observed {
+                        spec: spec.clone(),
+                        tags,
+                        outputs: Outputs::new(),
+                        holds_data: false,
+                    })
+                }
+            })
+        }
+        async fn create(&self, _: &Context, _: &Spec, _: &Inputs) -> Result<()> {
+            Ok(())
+        }
+        async fn update(
+            &self,
+            _: &Context,
+            _: &Spec,
+            _: &Observed<Spec>,
+            _: &[FieldChange],
+            _: &Inputs,
+        ) -> Result<()> {
+            Ok(())
+        }
+        async fn delete(&self, _: &Context, _: &Observed<Spec>) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn cx() -> Context {
+        Context {
+            environment: "dev".into(),
+            tags: crate::tags::ownership_tags("dev", &Tags::new()),
+            flags: SafetyFlags::default(),
+            wait: WaitSettings {
+                timeout: std::time::Duration::from_secs(1),
+                poll: std::time::Duration::from_millis(10),
+            },
+            cache: Default::default(),
+        }
+    }
+
+    async fn plan(fake: Fake, mode: Mode) -> PlannedChange {
+        let engine = Engine::new(vec![Arc::new(fake)], 1);
+        let run = engine.plan(&cx(), mode).await.expect("plans");
+        run.plan.changes.into_iter().next().expect("one change")
+    }
+
+    const SPEC: Spec = Spec { size: 1, port: 5432 };
+
+    #[tokio::test]
+    async fn adopt_needs_its_flag_whether_or_not_the_desired_state_is_known() {
+        for desired in [Some(SPEC), Some(Spec { size: 2, ..SPEC }), None] {
+            let c = plan(
+                Fake {
+                    observed: Some((SPEC, false)),
+                    desired,
+                    kind: ResourceKind::Stateless,
+                },
+                Mode::Deploy,
+            )
+            .await;
+            assert_eq!(c.action, Action::Adopt);
+            assert_eq!(c.requires, Some(Flag::Adopt), "{c:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn replacement_of_stateful_resources_needs_its_flag_and_stateless_do_not() {
+        let changed = Spec { port: 6380, ..SPEC };
+        let c = plan(
+            Fake {
+                observed: Some((SPEC, true)),
+                desired: Some(changed.clone()),
+                kind: ResourceKind::Stateful,
+            },
+            Mode::Deploy,
+        )
+        .await;
+        assert!(matches!(c.action, Action::Replace { .. }));
+        assert_eq!(c.requires, Some(Flag::AllowReplace));
+        let c = plan(
+            Fake {
+                observed: Some((SPEC, true)),
+                desired: Some(changed),
+                kind: ResourceKind::Stateless,
+            },
+            Mode::Deploy,
+        )
+        .await;
+        assert!(matches!(c.action, Action::Replace { .. }));
+        assert_eq!(c.requires, None);
+        // Owned with settings known after apply: an update, no flag.
+        let c = plan(
+            Fake {
+                observed: Some((SPEC, true)),
+                desired: None,
+                kind: ResourceKind::Stateful,
+            },
+            Mode::Deploy,
+        )
+        .await;
+        assert_eq!((c.action, c.requires), (Action::Update, None));
+    }
+
+    #[tokio::test]
+    async fn destroy_touches_only_what_is_ours() {
+        for (observed, action) in [
+            (Some((SPEC, true)), Action::Delete),
+            (Some((SPEC, false)), Action::NoOp),
+            (None, Action::NoOp),
+        ] {
+            let c = plan(
+                Fake {
+                    observed,
+                    desired: Some(SPEC),
+                    kind: ResourceKind::Stateful,
+                },
+                Mode::Destroy,
+            )
+            .await;
+            assert_eq!(c.action, action);
+        }
+    }
+}
