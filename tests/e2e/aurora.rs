@@ -294,19 +294,50 @@ async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time(
     );
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
 
-    // Deletion protection is never switched off silently.
+    // Deletion protection is never switched off silently, and destroy is refused before any
+    // mutating call (the instances, deleted before the cluster, are left alone too).
+    let p = sb.plan(Mode::Destroy).await;
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster.aurora")
+        .unwrap();
+    assert_eq!(c.requires, Some(layer_core::Flag::DeletionProtection));
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&[
+            "destroy",
+            "local",
+            "--auto-approve",
+            "--purge-buckets",
+            "--allow-replace",
+            "--adopt"
+        ])
+        .await,
+        3,
+        "no flag allows it"
+    );
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-roll-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.db_clusters()[0].db_cluster_members().len(),
+        2,
+        "instances kept"
+    );
+    // Switched off in the environment and deployed, destroy goes through.
+    sb.edit_env("local", |t| {
+        t.replace("deletion_protection = true", "deletion_protection = false")
+    });
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(
         sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
             .await,
-        1
-    );
-    assert!(
-        rds.describe_db_clusters()
-            .db_cluster_identifier("e2e-roll-aurora")
-            .send()
-            .await
-            .is_ok(),
-        "still there"
+        0
     );
 }
 

@@ -473,7 +473,10 @@ mod tests {
         run.plan.changes.into_iter().next().expect("one change")
     }
 
-    const SPEC: Spec = Spec { size: 1, port: 5432 };
+    const SPEC: Spec = Spec {
+        size: 1,
+        port: 5432,
+    };
 
     #[tokio::test]
     async fn adopt_needs_its_flag_whether_or_not_the_desired_state_is_known() {

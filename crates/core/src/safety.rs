@@ -38,6 +38,19 @@ pub enum Flag {
     ConfirmEnv,
     /// `--allow-major-upgrade`: upgrade an engine's major version in place (it cannot be undone).
     MajorUpgrade,
+    /// No flag allows it: the resource's deletion protection is on, and the tool never switches
+    /// it off by itself. The operator sets it off in the environment and deploys first.
+    DeletionProtection,
+}
+
+impl Flag {
+    /// What the operator does to allow a change guarded by this flag.
+    pub fn remedy(&self) -> String {
+        match self {
+            Flag::DeletionProtection => "set `deletion_protection = false` in the environment and deploy it first; the tool never switches deletion protection off by itself".to_string(),
+            other => format!("pass {other} to allow it"),
+        }
+    }
 }
 
 impl fmt::Display for Flag {
@@ -49,6 +62,7 @@ impl fmt::Display for Flag {
             Flag::Adopt => "--adopt",
             Flag::ConfirmEnv => "--confirm-env <environment>",
             Flag::MajorUpgrade => "--allow-major-upgrade",
+            Flag::DeletionProtection => "deletion_protection = false",
         })
     }
 }
@@ -80,6 +94,7 @@ impl SafetyFlags {
             Flag::Rotate => !self.rotate.is_empty(),
             Flag::ConfirmEnv => self.confirm_env.is_some(),
             Flag::MajorUpgrade => self.major_upgrade,
+            Flag::DeletionProtection => false,
         }
     }
 }
@@ -91,7 +106,7 @@ pub struct RefusedChange {
     pub address: String,
     /// What it would have done and why that is guarded.
     pub reason: String,
-    /// The flag that allows it.
+    /// What allows it: the flag to pass, or what to change first.
     pub flag: String,
 }
 
@@ -108,11 +123,7 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "refused for safety, nothing was changed:")?;
         for c in &self.changes {
-            write!(
-                f,
-                "\n  - {}: {}; pass {} to allow it",
-                c.address, c.reason, c.flag
-            )?;
+            write!(f, "\n  - {}: {}; {}", c.address, c.reason, c.flag)?;
         }
         Ok(())
     }
@@ -144,7 +155,7 @@ pub fn check(
                 changes.push(RefusedChange {
                     address: c.address.to_string(),
                     reason,
-                    flag: flag.to_string(),
+                    flag: flag.remedy(),
                 });
                 continue;
             }
@@ -155,7 +166,7 @@ pub fn check(
             changes.push(RefusedChange {
                 address: c.address.to_string(),
                 reason: format!("`{environment}` is a protected environment and this change deletes or replaces `{}`", c.name),
-                flag: format!("--confirm-env {environment}"),
+                flag: format!("pass --confirm-env {environment} to allow it"),
             });
         }
     }

@@ -388,6 +388,20 @@ impl Resource for Cluster {
         Ok(())
     }
 
+    /// Deletion protection refuses destroy at plan time, before the instances (deleted first)
+    /// are touched.
+    fn delete_guard(&self, observed: &Observed<ClusterSpec>) -> Option<(Flag, String)> {
+        observed.spec.deletion_protection.then(|| {
+            (
+                Flag::DeletionProtection,
+                format!(
+                    "Aurora cluster `{}` has deletion protection on, in the [aurora] section `deletion_protection`",
+                    self.name
+                ),
+            )
+        })
+    }
+
     async fn delete(&self, cx: &Context, observed: &Observed<ClusterSpec>) -> Result<()> {
         if observed.spec.deletion_protection {
             return Err(Error::Other(format!(

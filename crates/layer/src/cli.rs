@@ -299,7 +299,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                                 "`{}` is a protected environment and rotation replaces the value",
                                 session.env.name
                             ),
-                            flag: format!("--confirm-env {}", session.env.name),
+                            flag: format!("pass --confirm-env {} to allow it", session.env.name),
                         })
                         .collect(),
                 })
