@@ -563,3 +563,27 @@ async fn a_protected_environment_needs_confirm_env_for_destroy() {
         0
     );
 }
+
+#[tokio::test]
+async fn outputs_of_disabled_parts_are_null_not_absent() {
+    let sb = Sandbox::with("e2e-nulls", |t| {
+        t.replace("[redis]\n", "[redis]\nenable_endpoint = false\n")
+    })
+    .await;
+    let before = sb.session().await.outputs().await.unwrap();
+    for key in layer::OUTPUTS {
+        assert!(before.contains_key(*key), "{key} is present before deploy");
+    }
+    assert_eq!(before["aurora_cluster_endpoint"], serde_json::Value::Null);
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let after = sb.session().await.outputs().await.unwrap();
+    assert_eq!(after["elasticache_endpoint_id"], serde_json::Value::Null);
+    assert!(after["aurora_endpoint_id"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("vpce-")));
+    let json = layer_core::outputs::terraform_json(&after);
+    assert_eq!(
+        json["elasticache_endpoint_id"]["value"],
+        serde_json::Value::Null
+    );
+}

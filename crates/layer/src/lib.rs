@@ -17,6 +17,40 @@ use layer_core::resource::{Context, WaitSettings};
 use layer_core::{Address, Outputs, Result, SafetyFlags};
 use secrets_seed::{Fact, FactValue, SecretsSettings, SeedInputs};
 
+/// Every output of the spec. One whose part is disabled or does not exist (yet) is `null`, as
+/// Terraform gives it, never absent, so consumers of `outputs --json` see a stable shape.
+pub const OUTPUTS: &[&str] = &[
+    "prometheus_workspace_id",
+    "prometheus_workspace_arn",
+    "prometheus_workspace_endpoint",
+    "grafana_workspace_id",
+    "grafana_workspace_endpoint",
+    "grafana_iam_role_arn",
+    "s3_bucket_application_data_id",
+    "s3_bucket_application_data_arn",
+    "s3_bucket_ai_data_id",
+    "s3_bucket_ai_data_arn",
+    "aurora_cluster_id",
+    "aurora_cluster_arn",
+    "aurora_cluster_endpoint",
+    "aurora_cluster_reader_endpoint",
+    "aurora_cluster_database_name",
+    "aurora_master_user_secret_arn",
+    "elasticache_replication_group_id",
+    "elasticache_configuration_endpoint_address",
+    "elasticache_primary_endpoint_address",
+    "elasticache_port",
+    "s3_access_iam_user_name",
+    "aws_region",
+    "postgresql_databases",
+    "secret_arns",
+    "psql_connection_string_secret_arns",
+    "aurora_endpoint_id",
+    "elasticache_endpoint_id",
+    "bedrock_inference_profile_arns",
+    "bedrock_available_models",
+];
+
 /// Every family's section name, in the order they are documented.
 pub const FAMILIES: &[&str] = &[
     data_s3::SECTION,
@@ -245,6 +279,11 @@ impl Session {
             .filter(|(k, _)| !k.starts_with('_'))
             .collect();
         outputs.insert("aws_region".into(), self.env.region.clone().into());
+        for key in OUTPUTS {
+            outputs
+                .entry((*key).to_string())
+                .or_insert(serde_json::Value::Null);
+        }
         outputs
     }
 }
