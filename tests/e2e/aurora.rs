@@ -550,3 +550,70 @@ async fn engine_versions_are_floors_and_a_major_upgrade_needs_its_flag_and_scali
     assert_eq!(c.db_clusters()[0].db_cluster_members().len(), 1);
     assert_eq!(writer(&c), Some(before));
 }
+
+#[tokio::test]
+async fn an_instance_without_our_tags_is_never_scaled_down_or_destroyed() {
+    let sb = Sandbox::with("e2e-foreign-inst", |t| {
+        t.replace("instance_count = 1", "instance_count = 2")
+    })
+    .await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    // Someone adds a reader of their own to our cluster.
+    rds.create_db_instance()
+        .db_instance_identifier("e2e-foreign-inst-analytics")
+        .db_cluster_identifier("e2e-foreign-inst-aurora")
+        .engine("aurora-postgresql")
+        .db_instance_class("db.t4g.medium")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        fields(
+            &sb.plan(Mode::Deploy).await,
+            "aws_rds_cluster_instance.aurora"
+        )
+        .is_empty(),
+        "the foreign instance is not counted as ours"
+    );
+    // Scaling down removes our reader, never theirs.
+    sb.edit_env("local", |t| {
+        t.replace("instance_count = 2", "instance_count = 1")
+    });
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let ids = |c: aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput| {
+        let mut v: Vec<String> = c.db_clusters()[0]
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-foreign-inst-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(c),
+        vec![
+            "e2e-foreign-inst-analytics".to_string(),
+            "e2e-foreign-inst-aurora-1".to_string()
+        ]
+    );
+    // Destroy deletes ours, leaves theirs, and says why the cluster stays.
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+            .await,
+        1
+    );
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-foreign-inst-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(c), vec!["e2e-foreign-inst-analytics".to_string()]);
+}

@@ -752,3 +752,47 @@ async fn cluster_parameters_page_like_aws() {
         Some("InvalidParameterValue")
     );
 }
+
+#[tokio::test]
+async fn a_cluster_with_instances_cannot_be_deleted() {
+    let sb = Sandbox::new("cluster-state").await;
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    rds.create_db_cluster()
+        .db_cluster_identifier("state-aurora")
+        .engine("aurora-postgresql")
+        .master_username("dbadmin")
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_instance()
+        .db_instance_identifier("state-aurora-1")
+        .db_cluster_identifier("state-aurora")
+        .engine("aurora-postgresql")
+        .db_instance_class("db.t4g.medium")
+        .send()
+        .await
+        .unwrap();
+    let e = rds
+        .delete_db_cluster()
+        .db_cluster_identifier("state-aurora")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidDBClusterStateFault")
+    );
+    rds.delete_db_instance()
+        .db_instance_identifier("state-aurora-1")
+        .send()
+        .await
+        .unwrap();
+    rds.delete_db_cluster()
+        .db_cluster_identifier("state-aurora")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+}

@@ -587,3 +587,30 @@ async fn outputs_of_disabled_parts_are_null_not_absent() {
         serde_json::Value::Null
     );
 }
+
+#[tokio::test]
+async fn plan_detailed_exitcode_says_whether_changes_are_pending() {
+    let sb = Sandbox::new("e2e-exitcode").await;
+    assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 2);
+    assert_eq!(sb.cli(&["plan", "local"]).await, 0, "without the flag, 0");
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 0);
+    sb.s3()
+        .await
+        .put_bucket_versioning()
+        .bucket(sb.bucket("ai_data"))
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 2);
+    assert_eq!(
+        sb.cli(&["plan", "local", "--detailed-exitcode", "--json"])
+            .await,
+        2
+    );
+}

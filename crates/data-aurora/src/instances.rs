@@ -92,6 +92,19 @@ impl InstanceSet {
         Ok(out)
     }
 
+    /// The instances this set manages: those carrying our tags. Each instance's own tags decide;
+    /// one without them is never modified or deleted. When none carries them, all are shown, so
+    /// that plan offers them for adoption (which tags them).
+    async fn set(&self, cx: &Context) -> Result<Vec<Member>> {
+        let all = self.members().await?;
+        let owned: Vec<Member> = all
+            .iter()
+            .filter(|m| layer_core::tags::is_owned(&m.tags, &cx.environment))
+            .cloned()
+            .collect();
+        Ok(if owned.is_empty() { all } else { owned })
+    }
+
     async fn describe(&self, id: &str) -> Result<Option<DbInstance>> {
         match self
             .client
@@ -235,10 +248,10 @@ impl Resource for InstanceSet {
 
     async fn observe(
         &self,
-        _cx: &Context,
+        cx: &Context,
         _inputs: &Inputs,
     ) -> Result<Observation<InstanceSetSpec>> {
-        let members = self.members().await?;
+        let members = self.set(cx).await?;
         let Some(first) = members.first() else {
             return Ok(Observation::Absent);
         };
@@ -289,17 +302,20 @@ impl Resource for InstanceSet {
         changes: &[FieldChange],
         _inputs: &Inputs,
     ) -> Result<()> {
-        let mut members = self.members().await?;
-        // Scale up: new readers get the new settings from the start.
+        let mut members = self.set(cx).await?;
+        // Scale up: new readers get the new settings from the start; ids taken by any instance
+        // of the cluster (ours or not) are skipped.
+        let mut taken: Vec<String> = self.members().await?.into_iter().map(|m| m.id).collect();
         let mut n = 1;
         while (members.len() as u32) < d.count {
             let id = format!("{}-{n}", self.cluster);
             n += 1;
-            if members.iter().any(|m| m.id == id) {
+            if taken.contains(&id) {
                 continue;
             }
             self.create_one(cx, &id, d).await?;
-            members = self.members().await?;
+            taken.push(id);
+            members = self.set(cx).await?;
         }
         // Roll: readers one at a time, then the writer after a failover.
         let (writers, readers): (Vec<Member>, Vec<Member>) =
@@ -352,7 +368,7 @@ impl Resource for InstanceSet {
             self.modify_one(cx, w, d).await?;
         }
         if changes.iter().any(|c| c.field() == "tags") {
-            for m in self.members().await? {
+            for m in self.set(cx).await? {
                 tags::converge(&self.client, &m.arn, &m.tags, &d.tags).await?;
             }
         }
@@ -360,7 +376,11 @@ impl Resource for InstanceSet {
     }
 
     async fn delete(&self, cx: &Context, _observed: &Observed<InstanceSetSpec>) -> Result<()> {
-        let members = self.members().await?;
+        let (members, foreign): (Vec<Member>, Vec<Member>) = self
+            .members()
+            .await?
+            .into_iter()
+            .partition(|m| layer_core::tags::is_owned(&m.tags, &cx.environment));
         for m in &members {
             match self
                 .client
@@ -377,6 +397,14 @@ impl Resource for InstanceSet {
             }
         }
         futures::future::try_join_all(members.iter().map(|m| self.wait_gone(cx, &m.id))).await?;
+        if !foreign.is_empty() {
+            let ids: Vec<&str> = foreign.iter().map(|m| m.id.as_str()).collect();
+            return Err(Error::Other(format!(
+                "Aurora instances without our tags were left alone: {}; the cluster `{}` cannot be deleted while they exist: delete them yourself, or adopt them (deploy --adopt) and destroy again",
+                ids.join(", "),
+                self.cluster
+            )));
+        }
         Ok(())
     }
 }

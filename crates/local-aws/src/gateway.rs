@@ -293,6 +293,18 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 msg,
             ))));
         }
+        let id = form
+            .iter()
+            .find(|(k, _)| k == "DBClusterIdentifier")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if cluster_has_members(shared, &id, parts.headers.get("authorization").cloned()).await {
+            return Ok(Some(boxed(protocol.error(
+                StatusCode::BAD_REQUEST,
+                "InvalidDBClusterStateFault",
+                "Cluster cannot be deleted, it still contains DB instances in non-deleting state.",
+            ))));
+        }
     }
     let parameter_page = if service == "rds" && op == "DescribeDBClusterParameters" {
         match cluster_parameters::page_of(&form) {
@@ -727,6 +739,34 @@ async fn bucket_policy_call(
             empty(StatusCode::NO_CONTENT)
         }
     }))
+}
+
+/// Ask moto whether an Aurora cluster still has instances (AWS refuses to delete it then).
+async fn cluster_has_members(shared: &Shared, id: &str, auth: Option<http::HeaderValue>) -> bool {
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("Action", "DescribeDBClusters"),
+            ("Version", "2014-10-31"),
+            ("DBClusterIdentifier", id),
+        ])
+        .finish();
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let Ok(req) = req.body(full(form)) else {
+        return false;
+    };
+    let Ok(resp) = forward(shared, req).await else {
+        return false;
+    };
+    let Ok(body) = resp.into_body().collect().await else {
+        return false;
+    };
+    String::from_utf8_lossy(&body.to_bytes()).contains("<DBClusterMember>")
 }
 
 /// Ask moto whether a secret of this name is scheduled for deletion.
