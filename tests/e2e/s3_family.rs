@@ -614,3 +614,78 @@ async fn plan_detailed_exitcode_says_whether_changes_are_pending() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_lost_response_on_every_create_of_a_fresh_deploy_converges_without_duplicates() {
+    let sb = Sandbox::new("e2e-lost").await;
+    let creates = [
+        "CreateBucket",
+        "CreateUser",
+        "CreateSecurityGroup",
+        "CreateVpcEndpoint",
+        "CreateLogGroup",
+        "CreateDBSubnetGroup",
+        "CreateDBClusterParameterGroup",
+        "CreateDBCluster",
+        "CreateDBInstance",
+        "CreateCacheSubnetGroup",
+        "CreateCacheParameterGroup",
+        "CreateReplicationGroup",
+        "CreateSecret",
+        "CreateAccessKey",
+    ];
+    sb.aws.faults().set(local_aws::FaultPlan {
+        seed: 3,
+        rules: creates
+            .iter()
+            .map(|op| local_aws::Rule {
+                service: None,
+                operation: Some(op.to_string()),
+                mutating_only: true,
+                fault: local_aws::Fault::LoseResponse,
+                rate: 1.0,
+                count: Some(1),
+                latency_ms: 0,
+            })
+            .collect(),
+    });
+    let first = sb.cli(&["deploy", "local", "--auto-approve"]).await;
+    sb.aws.faults().clear();
+    assert_eq!(first, 0, "a lost response never fails the run");
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+    // No duplicates: one endpoint per service, one security group per name, one key.
+    let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
+    let vpce = ec2.describe_vpc_endpoints().send().await.unwrap();
+    for service in ["rds", "elasticache"] {
+        let n = vpce
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| e.service_name() == Some(&format!("com.amazonaws.eu-central-2.{service}")))
+            .filter(|e| {
+                e.state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .as_deref()
+                    != Some("deleted")
+            })
+            .count();
+        assert_eq!(n, 1, "{service} endpoints");
+    }
+    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    for name in ["e2e-lost-aurora", "e2e-lost-redis"] {
+        let n = sgs
+            .security_groups()
+            .iter()
+            .filter(|g| g.group_name() == Some(name))
+            .count();
+        assert_eq!(n, 1, "{name}");
+    }
+    let keys = sb
+        .iam()
+        .await
+        .list_access_keys()
+        .user_name("e2e-lost-s3-access")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.access_key_metadata().len(), 1);
+}

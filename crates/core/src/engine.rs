@@ -164,7 +164,33 @@ impl<R: Resource> AnyResource for R {
             Action::NoOp => return Ok(step.outputs.clone()),
             Action::Create => {
                 let desired = self.desired(cx, inputs)?;
-                self.create(cx, &desired, inputs).await?;
+                match self.create(cx, &desired, inputs).await {
+                    Ok(()) => {}
+                    // A retried create whose first answer was lost, or another run: what is
+                    // there is converged when it is ours, and never taken over when it is not.
+                    Err(Error::AlreadyExists(what)) => match self.observe(cx, inputs).await? {
+                        Observation::Present(o) if tags::is_owned(&o.tags, &cx.environment) => {
+                            let changes = self.diff(&desired, &o.spec);
+                            if changes.iter().any(|c| c.forces_replacement) {
+                                return Err(Error::Other(format!(
+                                    "{}: {what} already exists with settings that need a replacement; run plan",
+                                    self.address()
+                                )));
+                            }
+                            if !changes.is_empty() {
+                                self.update(cx, &desired, &o, &changes, inputs).await?;
+                            }
+                        }
+                        Observation::Present(_) => {
+                            return Err(Error::Other(format!(
+                                "{}: {what} appeared without our tags since plan; run plan, then deploy with --adopt to take it over",
+                                self.address()
+                            )))
+                        }
+                        Observation::Absent => return Err(Error::AlreadyExists(what)),
+                    },
+                    Err(e) => return Err(e),
+                }
             }
             Action::Update | Action::Adopt => {
                 let desired = self.desired(cx, inputs)?;

@@ -31,6 +31,10 @@ pub enum Error {
         /// The service's error code and message.
         message: String,
     },
+    /// A create found the resource already there (a retried call whose first answer was lost,
+    /// or another run): the engine converges it if it is ours.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
     /// A value needed from another resource is not known yet (plan before create).
     #[error("value not known until apply: {0}")]
     Unknown(String),
@@ -65,6 +69,19 @@ impl Error {
         Error::Aws {
             operation: operation.into(),
             message,
+        }
+    }
+
+    /// An SDK error of a create: [`Error::AlreadyExists`] when its code is one of `codes`, else
+    /// [`Error::aws`].
+    pub fn on_create<E>(operation: &str, name: &str, err: &E, codes: &[&str]) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    {
+        if err.code().is_some_and(|c| codes.contains(&c)) {
+            Error::AlreadyExists(format!("`{name}`"))
+        } else {
+            Error::aws(format!("{operation} on {name}"), err)
         }
     }
 

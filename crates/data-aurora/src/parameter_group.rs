@@ -198,7 +198,14 @@ impl Resource for ClusterParameterGroup {
             .set_tags(Some(tags::sdk(&desired.tags)))
             .send()
             .await
-            .map_err(|e| aws_err("CreateDBClusterParameterGroup", &self.name, &e))?;
+            .map_err(|e| {
+                layer_core::Error::on_create(
+                    "rds:CreateDBClusterParameterGroup",
+                    &self.name,
+                    &e,
+                    &["DBParameterGroupAlreadyExists"],
+                )
+            })?;
         self.set(&desired.parameters).await
     }
 

@@ -106,7 +106,17 @@ impl Resource for DbSubnetGroup {
             .set_tags(Some(tags::sdk(&desired.tags)))
             .send()
             .await
-            .map_err(|e| aws_err("CreateDBSubnetGroup", &self.name, &e))?;
+            .map_err(|e| {
+                layer_core::Error::on_create(
+                    "rds:CreateDBSubnetGroup",
+                    &self.name,
+                    &e,
+                    &[
+                        "DBSubnetGroupAlreadyExists",
+                        "DBSubnetGroupAlreadyExistsFault",
+                    ],
+                )
+            })?;
         Ok(())
     }
 

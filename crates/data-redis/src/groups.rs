@@ -114,7 +114,17 @@ impl Resource for CacheSubnetGroup {
             .set_tags(Some(tags::sdk(&d.tags)))
             .send()
             .await
-            .map_err(|e| aws_err("CreateCacheSubnetGroup", &self.name, &e))?;
+            .map_err(|e| {
+                layer_core::Error::on_create(
+                    "elasticache:CreateCacheSubnetGroup",
+                    &self.name,
+                    &e,
+                    &[
+                        "CacheSubnetGroupAlreadyExists",
+                        "CacheSubnetGroupAlreadyExistsFault",
+                    ],
+                )
+            })?;
         Ok(())
     }
 

@@ -45,6 +45,8 @@ pub struct GatewayOptions {
 
 struct Shared {
     calls: Arc<CallLog>,
+    /// `CreateVpcEndpoint` answers by client token, for idempotent retries as on AWS.
+    endpoint_tokens: std::sync::Mutex<std::collections::HashMap<String, Bytes>>,
     bucket_policies: Arc<BucketPolicies>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
@@ -91,6 +93,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             calls: calls.clone(),
             bucket_policies: bucket_policies.clone(),
+            endpoint_tokens: Default::default(),
             faults: faults.clone(),
             slow: slow.clone(),
             emulated: Emulated::default(),
@@ -284,6 +287,26 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         }
     }
 
+    // A second CreateDBCluster (a retry whose first answer was lost) gets AWS's answer; moto
+    // trips over the automated snapshot of the first instead.
+    if service == "rds" && op == "CreateDBCluster" {
+        let id = form
+            .iter()
+            .find(|(k, _)| k == "DBClusterIdentifier")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if describe_cluster(shared, &id, parts.headers.get("authorization").cloned())
+            .await
+            .is_some()
+        {
+            return Ok(answer(boxed(protocol.error(
+                StatusCode::BAD_REQUEST,
+                "DBClusterAlreadyExistsFault",
+                "DB Cluster already exists",
+            ))));
+        }
+    }
+
     // AWS refuses what moto accepts.
     if service == "rds" && op == "DeleteDBCluster" {
         if let Some(msg) = fixes::delete_db_cluster(&form) {
@@ -323,6 +346,13 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     shared.slow.on_request(&service, &op, &form);
     if service == "rds" {
         shared.performance_insights.on_request(&op, &form);
+    }
+
+    if service == "ec2" && op == "CreateVpcEndpoint" {
+        let auth = parts.headers.get("authorization").cloned();
+        return Ok(answer(
+            create_vpc_endpoint(shared, &form, &bytes, auth).await?,
+        ));
     }
 
     // What moto lacks, the gateway serves.
@@ -741,8 +771,117 @@ async fn bucket_policy_call(
     }))
 }
 
+/// `CreateVpcEndpoint` as AWS answers it: a repeated `ClientToken` returns the first answer
+/// (moto would make a second endpoint), and a second interface endpoint with private DNS for the
+/// same service in the same VPC is refused (moto accepts it).
+async fn create_vpc_endpoint(
+    shared: &Shared,
+    form: &[(String, String)],
+    body: &Bytes,
+    auth: Option<http::HeaderValue>,
+) -> anyhow::Result<Response<Body>> {
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let token = get("ClientToken").map(str::to_string);
+    if let Some(t) = &token {
+        if let Some(first) = shared.endpoint_tokens.lock().expect("not poisoned").get(t) {
+            return Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/xml")
+                .body(full(first.clone()))?);
+        }
+    }
+    let interface = get("VpcEndpointType").is_some_and(|t| t.eq_ignore_ascii_case("Interface"));
+    let private_dns = get("PrivateDnsEnabled").is_none_or(|v| v.eq_ignore_ascii_case("true"));
+    let (vpc, service) = (
+        get("VpcId").unwrap_or_default(),
+        get("ServiceName").unwrap_or_default(),
+    );
+    if interface && private_dns {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("Action", "DescribeVpcEndpoints"),
+                ("Version", "2016-11-15"),
+                ("Filter.1.Name", "vpc-id"),
+                ("Filter.1.Value.1", vpc),
+                ("Filter.2.Name", "service-name"),
+                ("Filter.2.Value.1", service),
+            ])
+            .finish();
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(a) = &auth {
+            req = req.header("authorization", a.clone());
+        }
+        let resp = forward(shared, req.body(full(query))?).await?;
+        let text = String::from_utf8_lossy(
+            &resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_bytes(),
+        )
+        .into_owned();
+        let conflict = text.split("<vpcEndpointId>").skip(1).any(|item| {
+            item.contains("<privateDnsEnabled>true</privateDnsEnabled>")
+                && !item.contains("<state>deleted</state>")
+                && !item.contains("<state>deleting</state>")
+        });
+        if conflict {
+            return Ok(boxed(Protocol::Ec2.error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                &format!("private-dns-enabled cannot be set because there is already a conflicting DNS domain for {service} in the VPC {vpc}"),
+            )));
+        }
+    }
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = forward(shared, req.body(full(body.clone()))?).await?;
+    let (rparts, rbody) = resp.into_parts();
+    let rbytes = rbody
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_bytes();
+    if rparts.status.is_success() {
+        if let Some(t) = token {
+            shared
+                .endpoint_tokens
+                .lock()
+                .expect("not poisoned")
+                .insert(t, rbytes.clone());
+        }
+    }
+    let mut rparts = rparts;
+    rparts.headers.remove("content-length");
+    Ok(Response::from_parts(rparts, full(rbytes)))
+}
+
 /// Ask moto whether an Aurora cluster still has instances (AWS refuses to delete it then).
 async fn cluster_has_members(shared: &Shared, id: &str, auth: Option<http::HeaderValue>) -> bool {
+    describe_cluster(shared, id, auth)
+        .await
+        .is_some_and(|xml| xml.contains("<DBClusterMember>"))
+}
+
+/// Moto's `DescribeDBClusters` answer for one cluster, `None` when it does not exist.
+async fn describe_cluster(
+    shared: &Shared,
+    id: &str,
+    auth: Option<http::HeaderValue>,
+) -> Option<String> {
     let form = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("Action", "DescribeDBClusters"),
@@ -757,16 +896,13 @@ async fn cluster_has_members(shared: &Shared, id: &str, auth: Option<http::Heade
     if let Some(a) = auth {
         req = req.header("authorization", a);
     }
-    let Ok(req) = req.body(full(form)) else {
-        return false;
-    };
-    let Ok(resp) = forward(shared, req).await else {
-        return false;
-    };
-    let Ok(body) = resp.into_body().collect().await else {
-        return false;
-    };
-    String::from_utf8_lossy(&body.to_bytes()).contains("<DBClusterMember>")
+    let req = req.body(full(form)).ok()?;
+    let resp = forward(shared, req).await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let body = resp.into_body().collect().await.ok()?;
+    Some(String::from_utf8_lossy(&body.to_bytes()).into_owned())
 }
 
 /// Ask moto whether a secret of this name is scheduled for deletion.

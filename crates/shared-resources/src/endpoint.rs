@@ -129,22 +129,32 @@ impl Resource for InterfaceEndpoint {
                     .values(&self.service_name)
                     .build(),
             )
-            .filters(
-                Filter::builder()
-                    .name("tag:Name")
-                    .values(&self.name)
-                    .build(),
-            )
             .send()
             .await
             .map_err(|e| aws_err("DescribeVpcEndpoints", &self.name, &e))?;
-        let live = out.vpc_endpoints().iter().find(|e| {
-            !matches!(
-                e.state()
-                    .map(|s| s.as_str().to_ascii_lowercase())
-                    .as_deref(),
-                Some("deleted" | "deleting")
-            )
+        let live: Vec<_> = out
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.state()
+                        .map(|s| s.as_str().to_ascii_lowercase())
+                        .as_deref(),
+                    Some("deleted" | "deleting")
+                )
+            })
+            .collect();
+        let named = |e: &&aws_sdk_ec2::types::VpcEndpoint| {
+            e.tags()
+                .iter()
+                .any(|t| t.key() == Some("Name") && t.value() == Some(self.name.as_str()))
+        };
+        // Ours by its Name tag; otherwise the service's endpoint with private DNS in this VPC
+        // (made by Terraform, say), which AWS allows only once: adopted, never duplicated.
+        let live = live.iter().copied().find(named).or_else(|| {
+            live.iter()
+                .copied()
+                .find(|e| e.private_dns_enabled() == Some(true))
         });
         let Some(e) = live else {
             return Ok(Observation::Absent);
@@ -184,8 +194,15 @@ impl Resource for InterfaceEndpoint {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
+        // A client token makes the SDK's retries of a call whose answer was lost idempotent.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let token = format!("{}-{}-{nanos}", self.key, std::process::id());
         self.client
             .create_vpc_endpoint()
+            .client_token(token)
             .vpc_endpoint_type(VpcEndpointType::Interface)
             .vpc_id(&self.vpc_id)
             .service_name(&desired.service_name)
@@ -280,12 +297,26 @@ impl Resource for InterfaceEndpoint {
 
     async fn delete(&self, _cx: &Context, observed: &Observed<EndpointSpec>) -> Result<()> {
         let id = self.id_of(observed);
-        self.client
+        let out = self
+            .client
             .delete_vpc_endpoints()
             .vpc_endpoint_ids(&id)
             .send()
             .await
             .map_err(|e| aws_err("DeleteVpcEndpoints", &self.name, &e))?;
+        // Failures come back in `Unsuccessful`, with a success status.
+        if let Some(u) = out.unsuccessful().first() {
+            let err = u.error();
+            return Err(Error::Aws {
+                operation: format!("ec2:DeleteVpcEndpoints on {} ({id})", self.name),
+                message: format!(
+                    "{}: {}",
+                    err.and_then(|e| e.code()).unwrap_or("Unsuccessful"),
+                    err.and_then(|e| e.message())
+                        .unwrap_or("the endpoint was not deleted")
+                ),
+            });
+        }
         Ok(())
     }
 }

@@ -283,7 +283,14 @@ impl Resource for SecurityGroup {
             .await;
         let id = match created {
             Ok(out) => out.group_id().unwrap_or_default().to_string(),
-            Err(e) => return Err(aws_err("CreateSecurityGroup", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::on_create(
+                    "ec2:CreateSecurityGroup",
+                    &self.name,
+                    &e,
+                    &["InvalidGroup.Duplicate"],
+                ))
+            }
         };
         // The new group has AWS's allow-all egress rule; converge both directions from there.
         let default_egress: BTreeSet<Rule> = [Rule {
