@@ -173,6 +173,33 @@ impl InfrastructureInputs {
     }
 }
 
+/// A KMS key must be given as its ARN in the environment's region: AWS reports keys as ARNs, so
+/// an alias or a key id would be a difference on every plan (and a replacement of a database).
+fn check_kms_key_arn(value: &str, region: &str) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("key/")
+            .is_some_and(|id| !id.is_empty());
+    if !ok {
+        return Err(format!(
+            "`{value}` is not a KMS key ARN (arn:aws:kms:{region}:<account>:key/<id>); an alias or key id is not accepted, find the ARN with `aws kms describe-key --key-id {value} --query KeyMetadata.Arn`"
+        ));
+    }
+    if parts[3] != region {
+        return Err(format!(
+            "`{value}` is a key in region {}, but the environment is in {region}; KMS keys are regional",
+            parts[3]
+        ));
+    }
+    Ok(())
+}
+
 trait MaybeEmpty {
     fn empty(&self) -> bool;
 }
@@ -381,6 +408,16 @@ impl Environment {
             url::Url::parse(url)
                 .map_err(|e| env.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
         }
+        for (key, value) in [
+            ("general_kms_key_arn", &c.infrastructure.general_kms_key_arn),
+            ("logs_kms_key_arn", &c.infrastructure.logs_kms_key_arn),
+            ("secrets_kms_key_arn", &c.infrastructure.secrets_kms_key_arn),
+        ] {
+            if let Some(v) = value {
+                check_kms_key_arn(v, &c.region)
+                    .map_err(|why| env.invalid(&format!("infrastructure.{key}"), &why))?;
+            }
+        }
         env.region = c.region;
         env.allowed_account_ids = c.allowed_account_ids;
         env.assume_role_arn = c.assume_role_arn;
@@ -548,6 +585,36 @@ size = 2
             .to_string();
         assert!(
             e.contains("allowed_account_ids") && e.contains("12-digit"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn kms_keys_are_arns_in_the_region() {
+        assert!(check_kms_key_arn(
+            "arn:aws:kms:eu-central-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "eu-central-2"
+        )
+        .is_ok());
+        for bad in [
+            "alias/general",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-central-2:123456789012:alias/general",
+        ] {
+            let e = check_kms_key_arn(bad, "eu-central-2").unwrap_err();
+            assert!(e.contains("describe-key"), "{e}");
+        }
+        let e = check_kms_key_arn("arn:aws:kms:eu-west-1:123456789012:key/x", "eu-central-2")
+            .unwrap_err();
+        assert!(e.contains("regional"), "{e}");
+        let d = dir_with(&format!(
+            "{DEV}[infrastructure]\ngeneral_kms_key_arn = \"alias/general\"\n"
+        ));
+        let e = Environment::load(d.path(), "dev", &["fam"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dev.toml") && e.contains("infrastructure.general_kms_key_arn"),
             "{e}"
         );
     }

@@ -112,15 +112,32 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
         .map(str::to_string);
 
     let kms = aws_sdk_kms::Client::new(sdk);
-    let keys = kms
-        .list_keys()
-        .send()
-        .await
-        .map_err(|e| Error::aws("kms:ListKeys", &e))?;
-    for key in keys.keys() {
-        let (Some(id), Some(arn)) = (key.key_id(), key.key_arn()) else {
-            continue;
-        };
+    let mut key_ids: Vec<(String, String)> = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = kms
+            .list_keys()
+            .limit(1000)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| Error::aws("kms:ListKeys", &e))?;
+        key_ids.extend(
+            page.keys()
+                .iter()
+                .filter_map(|k| Some((k.key_id()?.to_string(), k.key_arn()?.to_string()))),
+        );
+        match page.next_marker() {
+            Some(m) if page.truncated() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    let mut candidates: Vec<(&str, Vec<String>)> = vec![
+        ("general", Vec::new()),
+        ("logs", Vec::new()),
+        ("secrets", Vec::new()),
+    ];
+    for (id, arn) in &key_ids {
         // Keys we may not read the tags of (AWS-managed ones) are not the layer's.
         let Ok(t) = kms.list_resource_tags().key_id(id).send().await else {
             continue;
@@ -130,13 +147,43 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
             .iter()
             .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
             .collect();
-        for (purpose, slot) in [
-            ("general", &mut found.general_kms_key_arn),
-            ("logs", &mut found.logs_kms_key_arn),
-            ("secrets", &mut found.secrets_kms_key_arn),
-        ] {
-            if slot.is_none() && matches(&key_tags, tags, purpose) {
-                *slot = Some(arn.to_string());
+        let purposes: Vec<usize> = (0..candidates.len())
+            .filter(|&i| matches(&key_tags, tags, candidates[i].0))
+            .collect();
+        if purposes.is_empty() {
+            continue;
+        }
+        // A key pending deletion (or disabled) is not the infrastructure layer's key any more.
+        let state = kms
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("kms:DescribeKey on {arn}"), &e))?
+            .key_metadata()
+            .and_then(|m| m.key_state().cloned());
+        if state != Some(aws_sdk_kms::types::KeyState::Enabled) {
+            continue;
+        }
+        for i in purposes {
+            candidates[i].1.push(arn.clone());
+        }
+    }
+    for ((purpose, arns), slot) in candidates.into_iter().zip([
+        &mut found.general_kms_key_arn,
+        &mut found.logs_kms_key_arn,
+        &mut found.secrets_kms_key_arn,
+    ]) {
+        match arns.as_slice() {
+            [] => {}
+            [one] => *slot = Some(one.clone()),
+            many => {
+                return Err(Error::Config(format!(
+                    "discovery found {} enabled KMS keys tagged Purpose = {purpose} with {:?}: {}; set `{purpose}_kms_key_arn` under [infrastructure] to the one this layer uses",
+                    many.len(),
+                    tags,
+                    many.join(", ")
+                )))
             }
         }
     }
