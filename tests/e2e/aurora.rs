@@ -617,3 +617,89 @@ async fn an_instance_without_our_tags_is_never_scaled_down_or_destroyed() {
         .unwrap();
     assert_eq!(ids(c), vec!["e2e-foreign-inst-analytics".to_string()]);
 }
+
+#[tokio::test]
+async fn a_cluster_whose_master_secret_key_differs_is_adopted_then_shown_as_a_replacement() {
+    let sb = Sandbox::new("e2e-seckey").await;
+    let session = sb.session().await;
+    let infra = session.infra.clone();
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    // Terraform made it: no tags of ours, and its master secret under the general key.
+    rds.create_db_subnet_group()
+        .db_subnet_group_name("e2e-seckey-aurora")
+        .db_subnet_group_description("terraform")
+        .set_subnet_ids(Some(infra.isolated_subnet_ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_cluster()
+        .db_cluster_identifier("e2e-seckey-aurora")
+        .engine("aurora-postgresql")
+        .engine_version("14.19")
+        .master_username("dbadmin")
+        .manage_master_user_password(true)
+        .master_user_secret_kms_key_id(&infra.general_kms_key_arn)
+        .storage_encrypted(true)
+        .kms_key_id(&infra.general_kms_key_arn)
+        .db_subnet_group_name("e2e-seckey-aurora")
+        .database_name("postgres")
+        .send()
+        .await
+        .unwrap();
+    // Its key cannot change in place, as on AWS.
+    let e = rds
+        .modify_db_cluster()
+        .db_cluster_identifier("e2e-seckey-aurora")
+        .master_user_secret_kms_key_id(&infra.secrets_kms_key_arn)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidParameterCombination")
+    );
+
+    let p = sb.plan(Mode::Deploy).await;
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster.aurora")
+        .unwrap();
+    // Its settings depend on the security group, known after apply: adopt, with the flag.
+    assert_eq!(c.action, layer_core::Action::Adopt);
+    assert_eq!(c.requires, Some(layer_core::Flag::Adopt));
+    // Adoption is not an endless failing apply: it tags the cluster and leaves the key.
+    assert_eq!(
+        sb.cli(&[
+            "deploy",
+            "local",
+            "--auto-approve",
+            "--adopt",
+            "--skip-seed"
+        ])
+        .await,
+        0
+    );
+    let p = sb.plan(Mode::Deploy).await;
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster.aurora")
+        .unwrap();
+    assert_eq!(
+        c.action,
+        layer_core::Action::Replace {
+            reasons: vec!["master_user_secret_kms_key".into()]
+        },
+        "{p}"
+    );
+    assert_eq!(c.requires, Some(layer_core::Flag::AllowReplace));
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        3
+    );
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+}

@@ -120,14 +120,33 @@ impl<R: Resource> AnyResource for R {
                     if !owned {
                         change.action = Action::Adopt;
                         change.requires = Some(Flag::Adopt);
-                        change.note = Some(format!("`{}` exists without our tags; apply tags it and takes it over only with --adopt", self.name()));
-                    } else if !reasons.is_empty() {
-                        if self.kind() == ResourceKind::Stateful {
-                            change.requires = Some(Flag::AllowReplace);
-                            change.note = Some(format!(
-                                "replacing `{}` deletes the data it holds",
-                                self.name()
+                        let mut note = format!("`{}` exists without our tags; apply tags it and takes it over only with --adopt", self.name());
+                        if !reasons.is_empty() {
+                            // Adoption changes what can change in place and leaves the rest for
+                            // a later, explicit replacement: never an endless failing apply.
+                            note.push_str(&format!(
+                                "; {} cannot change in place and is left as it is (a later plan shows the replacement)",
+                                reasons.join(", ")
                             ));
+                        }
+                        change.note = Some(note);
+                    } else if !reasons.is_empty() {
+                        match self.kind() {
+                            ResourceKind::Stateful => {
+                                change.requires = Some(Flag::AllowReplace);
+                                change.note = Some(format!(
+                                    "replacing `{}` deletes the data it holds",
+                                    self.name()
+                                ));
+                            }
+                            ResourceKind::Disruptive => {
+                                change.requires = Some(Flag::AllowReplace);
+                                change.note = Some(format!(
+                                    "replacing `{}` takes it out of service until the new one is ready",
+                                    self.name()
+                                ));
+                            }
+                            ResourceKind::Stateless => {}
                         }
                         let mut reasons = reasons;
                         reasons.dedup();
@@ -196,7 +215,11 @@ impl<R: Resource> AnyResource for R {
                 let desired = self.desired(cx, inputs)?;
                 let observed = observed()?;
                 // Inputs unknown at plan time are known now: diff again.
-                let changes = self.diff(&desired, &observed.spec);
+                let mut changes = self.diff(&desired, &observed.spec);
+                if step.change.action == Action::Adopt {
+                    // What cannot change in place stays; the next plan shows its replacement.
+                    changes.retain(|c| !c.forces_replacement);
+                }
                 if changes.iter().any(|c| c.forces_replacement) {
                     return Err(Error::Other(format!(
                         "{}: a value known only after apply forces a replacement; run plan again",
@@ -519,6 +542,40 @@ mod tests {
             assert_eq!(c.action, Action::Adopt);
             assert_eq!(c.requires, Some(Flag::Adopt), "{c:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn adoption_names_what_only_a_replacement_can_change_and_disruptive_needs_the_flag() {
+        let c = plan(
+            Fake {
+                observed: Some((SPEC, false)),
+                desired: Some(Spec { port: 6380, ..SPEC }),
+                kind: ResourceKind::Stateful,
+            },
+            Mode::Deploy,
+        )
+        .await;
+        assert_eq!(c.action, Action::Adopt);
+        assert!(
+            c.note
+                .as_deref()
+                .is_some_and(|n| n.contains("port cannot change in place")),
+            "{c:?}"
+        );
+        let c = plan(
+            Fake {
+                observed: Some((SPEC, true)),
+                desired: Some(Spec { port: 6380, ..SPEC }),
+                kind: ResourceKind::Disruptive,
+            },
+            Mode::Deploy,
+        )
+        .await;
+        assert_eq!(c.requires, Some(Flag::AllowReplace));
+        assert!(c
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("out of service")));
     }
 
     #[tokio::test]

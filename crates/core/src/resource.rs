@@ -38,6 +38,9 @@ pub enum ResourceKind {
     Stateless,
     /// Holds data (database, cache, bucket): replacement needs `--allow-replace`.
     Stateful,
+    /// Holds no data, but replacing it takes a service out until the new one is ready (the
+    /// instances of a database): replacement needs `--allow-replace` too.
+    Disruptive,
 }
 
 /// How long and how often to wait for slow resources.

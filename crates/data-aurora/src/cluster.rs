@@ -153,9 +153,20 @@ impl Resource for Cluster {
     }
 
     fn diff(&self, desired: &ClusterSpec, observed: &ClusterSpec) -> Vec<FieldChange> {
-        layer_core::version::diff_with_floor(desired, observed, self.replace_fields(), |s| {
-            &mut s.engine_version
-        })
+        let mut changes =
+            layer_core::version::diff_with_floor(desired, observed, self.replace_fields(), |s| {
+                &mut s.engine_version
+            });
+        // AWS cannot change the KMS key of a master secret it already manages (only when it
+        // starts managing one): then the key is a replacement, never an in-place change.
+        if observed.manage_master_user_password {
+            for c in &mut changes {
+                if c.field() == "master_user_secret_kms_key" {
+                    c.forces_replacement = true;
+                }
+            }
+        }
+        changes
     }
 
     fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
@@ -365,7 +376,8 @@ impl Resource for Cluster {
             req = req.copy_tags_to_snapshot(d.copy_tags_to_snapshot);
             any = true;
         }
-        if changed("manage_master_user_password") || changed("master_user_secret_kms_key") {
+        // The secret's key is set when management is turned on; once managed, it cannot change.
+        if changed("manage_master_user_password") {
             req = req
                 .manage_master_user_password(true)
                 .set_master_user_secret_kms_key_id(d.master_user_secret_kms_key.clone());

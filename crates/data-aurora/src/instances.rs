@@ -7,7 +7,7 @@ use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
 use layer_core::plan::FieldChange;
-use layer_core::resource::{Context, Observation, Observed};
+use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
@@ -216,6 +216,24 @@ impl Resource for InstanceSet {
 
     fn address(&self) -> Address {
         Address::new("aws_rds_cluster_instance.aurora")
+    }
+
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::Disruptive
+    }
+
+    fn diff(&self, desired: &InstanceSetSpec, observed: &InstanceSetSpec) -> Vec<FieldChange> {
+        let mut changes = layer_core::diff::diff(desired, observed, &[]);
+        // AWS cannot change an instance's Performance Insights key once one is set: a
+        // replacement of the instances, never an in-place change.
+        if observed.performance_insights_kms_key.is_some() {
+            for c in &mut changes {
+                if c.field() == "performance_insights_kms_key" && c.after.is_some() {
+                    c.forces_replacement = true;
+                }
+            }
+        }
+        changes
     }
 
     fn name(&self) -> String {

@@ -307,6 +307,33 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         }
     }
 
+    // AWS cannot change the key of a master secret it already manages; moto can.
+    if service == "rds" && op == "ModifyDBCluster" {
+        let get = |k: &str| {
+            form.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        if let (Some(id), Some(key)) = (get("DBClusterIdentifier"), get("MasterUserSecretKmsKeyId"))
+        {
+            let current =
+                describe_cluster(shared, &id, parts.headers.get("authorization").cloned())
+                    .await
+                    .and_then(|x| {
+                        crate::xml::text(&x, "MasterUserSecret")
+                            .and_then(|m| crate::xml::text(m, "KmsKeyId"))
+                            .map(str::to_string)
+                    });
+            if current.is_some_and(|c| c != key) {
+                return Ok(Some(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameterCombination",
+                    "You can't change the KMS key of the secret that manages the master user password. To use another key, turn off ManageMasterUserPassword first.",
+                ))));
+            }
+        }
+    }
+
     // AWS refuses what moto accepts.
     if service == "rds" && op == "DeleteDBCluster" {
         if let Some(msg) = fixes::delete_db_cluster(&form) {
