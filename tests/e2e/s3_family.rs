@@ -689,3 +689,46 @@ async fn a_lost_response_on_every_create_of_a_fresh_deploy_converges_without_dup
         .unwrap();
     assert_eq!(keys.access_key_metadata().len(), 1);
 }
+
+#[tokio::test]
+async fn a_bucket_whose_create_was_interrupted_is_ours_on_the_next_run() {
+    let sb = Sandbox::new("e2e-halfmade").await;
+    // Every call after CreateBucket fails: the run stops right after the buckets were created.
+    sb.aws.faults().set(local_aws::FaultPlan {
+        seed: 5,
+        rules: ["PutBucketTagging", "PutBucketPolicy"]
+            .iter()
+            .map(|op| local_aws::Rule {
+                service: Some("s3".into()),
+                operation: Some(op.to_string()),
+                mutating_only: true,
+                fault: local_aws::Fault::DropConnection,
+                rate: 1.0,
+                count: None,
+                latency_ms: 0,
+            })
+            .collect(),
+    });
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        1
+    );
+    sb.aws.faults().clear();
+    let s3 = sb.s3().await;
+    let app = sb.bucket("application_data");
+    // Created with its tags, so it is ours even though the run stopped.
+    let tags = s3.get_bucket_tagging().bucket(&app).send().await.unwrap();
+    assert!(tags
+        .tag_set()
+        .iter()
+        .any(|t| t.key() == "ManagedBy" && t.value() == "data-and-ai-layer"));
+    let p = sb.plan(Mode::Deploy).await;
+    assert!(
+        p.changes.iter().all(|c| c.action != Action::Adopt),
+        "no adoption needed:\n{p}"
+    );
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert!(s3.get_bucket_policy().bucket(&app).send().await.is_ok());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+}

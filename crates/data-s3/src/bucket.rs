@@ -604,18 +604,31 @@ impl Resource for Bucket {
     }
 
     async fn create(&self, _cx: &Context, desired: &BucketSpec, _inputs: &Inputs) -> Result<()> {
-        let mut req = self.client.create_bucket().bucket(&self.name);
+        // Tags at creation: a bucket whose create succeeded is recognised as ours, whatever
+        // happens after.
+        let tags = desired
+            .tags
+            .iter()
+            .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(build_err)?;
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(tags));
         if self.region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
-                    .build(),
-            );
+            config =
+                config.location_constraint(BucketLocationConstraint::from(self.region.as_str()));
         }
+        let req = self
+            .client
+            .create_bucket()
+            .bucket(&self.name)
+            .create_bucket_configuration(config.build());
         match req.send().await {
             Ok(_) => {}
-            // Ours already (an interrupted earlier run): converge it below.
-            Err(e) if is_code(&e, &["BucketAlreadyOwnedByYou"]) => {}
+            // Ours already (a retried create, an interrupted run): the engine converges it if
+            // it carries our tags.
+            Err(e) if is_code(&e, &["BucketAlreadyOwnedByYou"]) => {
+                return Err(Error::AlreadyExists(format!("bucket `{}`", self.name)))
+            }
             Err(e) if is_code(&e, &["BucketAlreadyExists"]) => {
                 return Err(Error::Foreign(format!(
                     "bucket name `{}` is taken by another account; choose another with `names.{}` in the [s3] section",
@@ -624,15 +637,14 @@ impl Resource for Bucket {
             }
             Err(e) => return Err(aws_err("CreateBucket", &self.name, &e)),
         }
-        // Tags first so that an interrupted create leaves a bucket we recognise as ours;
-        // the public access block before the policy.
+        // The deny policy first, so the bucket is protected as soon as it can be; then the
+        // rest. (The tags came with the create.)
         for field in [
-            "tags",
+            "policy",
             "public_access_block",
             "encryption",
             "versioning",
             "lifecycle",
-            "policy",
         ] {
             if field == "lifecycle" && desired.lifecycle.is_none() {
                 continue;

@@ -269,6 +269,37 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
 
     // Bucket policies, enforced on every S3 call (and kept here, never in moto).
     let mut body = body;
+    // Tags given at CreateBucket (moto ignores them): applied right after the bucket is made.
+    if service == "s3" && op == "CreateBucket" {
+        if let Some(b) = body.take() {
+            let text = b
+                .collect()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_bytes();
+            let bucket = parts.uri.path().trim_start_matches('/').to_string();
+            let tags =
+                crate::xml::text(&String::from_utf8_lossy(&text), "Tags").map(str::to_string);
+            let mut parts = parts;
+            parts.headers.remove("content-length");
+            let auth = parts.headers.get("authorization").cloned();
+            let resp = forward(shared, Request::from_parts(parts, full(text))).await?;
+            if resp.status().is_success() {
+                if let Some(tags) = tags.filter(|t| !t.trim().is_empty()) {
+                    let tagging = format!("<Tagging><TagSet>{tags}</TagSet></Tagging>");
+                    let mut req = Request::builder()
+                        .method("PUT")
+                        .uri(format!("/{bucket}?tagging"))
+                        .header("content-type", "application/xml");
+                    if let Some(a) = auth {
+                        req = req.header("authorization", a);
+                    }
+                    forward(shared, req.body(full(tagging))?).await?;
+                }
+            }
+            return Ok(answer(resp));
+        }
+    }
     let mut s3_bucket = String::new();
     if service == "s3" {
         let path = parts.uri.path().trim_start_matches('/');
