@@ -124,3 +124,139 @@ async fn kms_keys_are_arns_and_discovery_ignores_keys_pending_deletion_and_refus
     let session = sb.session().await;
     assert_ne!(session.infra.general_kms_key_arn, extra_arn);
 }
+
+/// One malformed setting per line: what is wrong, the text put into `local.toml` (appended to
+/// the section named first), and the key the error must name.
+const CASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "reserved tag key",
+        "",
+        "tags = { \"aws:team\" = \"x\" }",
+        "tags.aws:team",
+    ),
+    (
+        "tag value AWS rejects",
+        "",
+        "tags = { Team = \"a<b\" }",
+        "tags.Team",
+    ),
+    (
+        "wait timeout of zero",
+        "",
+        "wait_timeout_minutes = 0",
+        "wait_timeout_minutes",
+    ),
+    (
+        "VPC CIDR that is no CIDR",
+        "[infrastructure]",
+        "vpc_cidr = \"10.0.0.0\"",
+        "infrastructure.vpc_cidr",
+    ),
+    (
+        "one isolated subnet",
+        "[infrastructure]",
+        "isolated_subnet_ids = [\"subnet-1\"]",
+        "infrastructure.isolated_subnet_ids",
+    ),
+    (
+        "KMS key id, not ARN",
+        "[infrastructure]",
+        "logs_kms_key_arn = \"1234abcd-12ab\"",
+        "infrastructure.logs_kms_key_arn",
+    ),
+    (
+        "log retention CloudWatch refuses",
+        "[aurora]",
+        "log_retention_days = 10",
+        "aurora.log_retention_days",
+    ),
+    (
+        "Redis log retention",
+        "[redis]",
+        "log_retention_days = 2",
+        "redis.log_retention_days",
+    ),
+    (
+        "more instances than Aurora allows",
+        "[aurora]",
+        "instance_count = 17",
+        "aurora.instance_count",
+    ),
+    (
+        "database name PostgreSQL rejects",
+        "[aurora]",
+        "postgresql_databases = [\"chat\", \"Bad-Name\"]",
+        "aurora.postgresql_databases",
+    ),
+    (
+        "empty database name",
+        "[aurora]",
+        "postgresql_databases = [\"\"]",
+        "aurora.postgresql_databases",
+    ),
+    (
+        "duplicate database",
+        "[aurora]",
+        "postgresql_databases = [\"chat\", \"chat\"]",
+        "aurora.postgresql_databases",
+    ),
+    (
+        "instance class that does not exist",
+        "[aurora]",
+        "instance_class = \"db.q9.huge\"",
+        "aurora.instance_class",
+    ),
+    (
+        "Redis version outside redis7",
+        "[redis]",
+        "engine_version = \"6.2\"",
+        "redis.engine_version",
+    ),
+    (
+        "Glacier too soon after Standard-IA",
+        "[s3]",
+        "application_data_glacier_days = 45",
+        "s3.application_data_glacier_days",
+    ),
+    (
+        "unknown key in a section",
+        "[secrets]",
+        "recovery_days = 3",
+        "secrets",
+    ),
+];
+
+#[tokio::test]
+async fn malformed_settings_are_refused_at_load_naming_file_and_key() {
+    let sb = Sandbox::new("e2e-cases").await;
+    let original = std::fs::read_to_string(sb.environments().join("local.toml")).unwrap();
+    for (what, section, line, key) in CASES {
+        let name = line.split(" =").next().unwrap_or_default();
+        let existing = original
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} =")))
+            .map(str::to_string);
+        let text = if let Some(existing) = existing {
+            original.replacen(&existing, line, 1)
+        } else if section.is_empty() {
+            format!("{line}\n{original}")
+        } else if original.contains(&format!("{section}\n")) {
+            original.replacen(&format!("{section}\n"), &format!("{section}\n{line}\n"), 1)
+        } else {
+            format!("{original}\n{section}\n{line}\n")
+        };
+        std::fs::write(sb.environments().join("local.toml"), text).unwrap();
+        let e = match layer::load(sb.environments(), "local") {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("local.toml") && e.contains(key), "{what}: {e}");
+        assert_eq!(
+            sb.cli(&["deploy", "local", "--auto-approve"]).await,
+            1,
+            "{what}"
+        );
+    }
+    std::fs::write(sb.environments().join("local.toml"), &original).unwrap();
+    assert_eq!(sb.aws.calls().summary().total, 0, "no call reached AWS");
+}

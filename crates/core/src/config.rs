@@ -173,6 +173,59 @@ impl InfrastructureInputs {
     }
 }
 
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// A log retention CloudWatch Logs accepts, or the fix.
+pub fn check_log_retention(days: u32) -> std::result::Result<(), String> {
+    if LOG_RETENTION_DAYS.contains(&days) {
+        return Ok(());
+    }
+    let list: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+    Err(format!(
+        "CloudWatch Logs does not accept {days} days; use one of {}",
+        list.join(", ")
+    ))
+}
+
+/// A tag AWS accepts: no `aws:` prefix, letters, digits, spaces and `_ . : / = + - @`, a key of
+/// 1 to 128 characters and a value of at most 256.
+pub fn check_tag(key: &str, value: &str) -> std::result::Result<(), String> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err("a tag key has 1 to 128 characters".into());
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!(
+            "`{key}`: tag keys starting with `aws:` are reserved for AWS"
+        ));
+    }
+    if value.chars().count() > 256 {
+        return Err("a tag value has at most 256 characters".into());
+    }
+    if let Some(c) = key.chars().chain(value.chars()).find(|c| !allowed(*c)) {
+        return Err(format!(
+            "`{c}` is not accepted in tags; use letters, digits, spaces and _ . : / = + - @"
+        ));
+    }
+    Ok(())
+}
+
+/// An IPv4 CIDR block of a size a VPC can have (/16 to /28).
+fn check_cidr(cidr: &str) -> std::result::Result<(), String> {
+    let bad = || format!("`{cidr}` is not an IPv4 CIDR block such as 10.0.0.0/16");
+    let (ip, len) = cidr.split_once('/').ok_or_else(bad)?;
+    ip.parse::<std::net::Ipv4Addr>().map_err(|_| bad())?;
+    let len: u8 = len.parse().map_err(|_| bad())?;
+    if !(16..=28).contains(&len) {
+        return Err(format!("`{cidr}`: a VPC's block is between /16 and /28"));
+    }
+    Ok(())
+}
+
 /// A KMS key must be given as its ARN in the environment's region: AWS reports keys as ARNs, so
 /// an alias or a key id would be a difference on every plan (and a replacement of a database).
 fn check_kms_key_arn(value: &str, region: &str) -> std::result::Result<(), String> {
@@ -405,8 +458,34 @@ impl Environment {
             ));
         }
         if let Some(url) = &c.endpoint_url {
-            url::Url::parse(url)
+            let parsed = url::Url::parse(url)
                 .map_err(|e| env.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
+            if !c.local && parsed.scheme() != "https" {
+                return Err(env.invalid(
+                    "endpoint_url",
+                    &format!("`{url}` is not https; only the local environment talks plain HTTP (to the emulator on this machine)"),
+                ));
+            }
+        }
+        if c.wait_timeout_minutes == 0 {
+            return Err(env.invalid(
+                "wait_timeout_minutes",
+                "use 1 or more: a cluster takes minutes to create",
+            ));
+        }
+        for (k, v) in &c.tags {
+            check_tag(k, v).map_err(|why| env.invalid(&format!("tags.{k}"), &why))?;
+        }
+        if let Some(cidr) = &c.infrastructure.vpc_cidr {
+            check_cidr(cidr).map_err(|why| env.invalid("infrastructure.vpc_cidr", &why))?;
+        }
+        if let Some(subnets) = &c.infrastructure.isolated_subnet_ids {
+            if subnets.len() < 2 {
+                return Err(env.invalid(
+                    "infrastructure.isolated_subnet_ids",
+                    "Aurora and ElastiCache need isolated subnets in at least two availability zones; list two or more",
+                ));
+            }
         }
         for (key, value) in [
             ("general_kms_key_arn", &c.infrastructure.general_kms_key_arn),

@@ -67,6 +67,32 @@ pub struct AuroraSettings {
     pub names: std::collections::BTreeMap<String, String>,
 }
 
+/// A database name PostgreSQL and RDS accept without quoting: a lowercase letter or `_` first,
+/// then lowercase letters, digits and `_`, at most 63 characters, not one PostgreSQL keeps.
+fn check_database_name(name: &str) -> std::result::Result<(), String> {
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if name.is_empty()
+        || name.len() > 63
+        || !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "`{name}` is not a database name; use 1 to 63 lowercase letters, digits and _, starting with a letter or _"
+        ));
+    }
+    if ["template0", "template1", "rdsadmin"].contains(&name) {
+        return Err(format!(
+            "`{name}` is a database PostgreSQL or RDS keeps for itself"
+        ));
+    }
+    Ok(())
+}
+
 impl AuroraSettings {
     /// Read and validate the section.
     pub fn load(env: &Environment) -> Result<Self> {
@@ -93,6 +119,27 @@ impl AuroraSettings {
                 .any(|p| p.parse::<u32>().is_err())
         {
             return Err(env.invalid("aurora.engine_version", "use major.minor, e.g. 14.19"));
+        }
+        if s.instance_count > 16 {
+            return Err(env.invalid(
+                "aurora.instance_count",
+                "an Aurora cluster has a writer and at most 15 readers; use 1 to 16",
+            ));
+        }
+        layer_core::config::check_log_retention(s.log_retention_days)
+            .map_err(|why| env.invalid("aurora.log_retention_days", &why))?;
+        check_database_name(&s.database_name)
+            .map_err(|why| env.invalid("aurora.database_name", &why))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for db in &s.postgresql_databases {
+            check_database_name(db)
+                .map_err(|why| env.invalid("aurora.postgresql_databases", &why))?;
+            if !seen.insert(db) {
+                return Err(env.invalid(
+                    "aurora.postgresql_databases",
+                    &format!("`{db}` is listed twice; list each database once"),
+                ));
+            }
         }
         if !(1..=35).contains(&s.backup_retention_days) {
             return Err(env.invalid("aurora.backup_retention_days", "use 1 to 35 days"));

@@ -66,6 +66,17 @@ impl RedisSettings {
                 "use 1 to 6 nodes (a primary and up to 5 replicas)",
             ));
         }
+        layer_core::config::check_log_retention(s.log_retention_days)
+            .map_err(|why| env.invalid("redis.log_retention_days", &why))?;
+        if s.engine_version.split('.').next() != Some("7") {
+            return Err(env.invalid(
+                "redis.engine_version",
+                &format!(
+                    "`{}` does not fit the parameter group family redis7; use 7.x (e.g. 7.1)",
+                    s.engine_version
+                ),
+            ));
+        }
         if s.multi_az_enabled && !s.automatic_failover_enabled {
             return Err(env.invalid(
                 "redis.multi_az_enabled",

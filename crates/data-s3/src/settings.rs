@@ -61,10 +61,10 @@ impl S3Settings {
                 "S3 moves objects to Standard-IA after 30 days at the earliest; use 30 or more",
             ));
         }
-        if self.application_data_glacier_days <= self.application_data_ia_days {
+        if self.application_data_glacier_days < self.application_data_ia_days + 30 {
             return Err(env.invalid(
                 "s3.application_data_glacier_days",
-                "must be later than application_data_ia_days",
+                "S3 moves objects to Glacier at least 30 days after Standard-IA; use application_data_ia_days + 30 or more",
             ));
         }
         Ok(S3Names {
