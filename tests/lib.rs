@@ -210,3 +210,54 @@ pub fn fields(plan: &layer_core::Plan, address: &str) -> std::collections::BTree
 pub fn set(items: &[&str]) -> std::collections::BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
+
+/// The secrets seed generates.
+pub const GENERATED_SECRETS: &[&str] = &[
+    "encryption-key-app-repository",
+    "encryption-key-node-chat-lxm",
+    "encryption-key-ingestion",
+    "zitadel-db-user-password",
+    "zitadel-master-key",
+    "rabbitmq-password-chat",
+    "litellm-proxy-master-key",
+    "litellm-salt-key",
+];
+
+/// The generated secrets that encrypt data at rest (`--force` keeps them).
+pub const AT_REST_SECRETS: &[&str] = &[
+    "encryption-key-app-repository",
+    "encryption-key-node-chat-lxm",
+    "encryption-key-ingestion",
+    "zitadel-master-key",
+    "litellm-salt-key",
+];
+
+/// The spec's databases (`postgresql_databases`).
+pub const DATABASES: &[&str] = &[
+    "app_repository",
+    "chat",
+    "ingestion",
+    "litellm",
+    "scope_management",
+    "theme",
+];
+
+/// Every secret seed writes a value into: generated, derived and the S3 key pair.
+pub fn seeded_secrets() -> Vec<String> {
+    let mut v: Vec<String> = GENERATED_SECRETS.iter().map(|s| s.to_string()).collect();
+    v.extend(
+        [
+            "psql-password",
+            "azure-openai-endpoint-definitions",
+            "s3-access-key-id",
+            "s3-secret-access-key",
+        ]
+        .map(String::from),
+    );
+    v.extend(
+        DATABASES
+            .iter()
+            .map(|d| format!("psql-connection-string-{d}")),
+    );
+    v
+}

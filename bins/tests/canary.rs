@@ -10,26 +10,6 @@ use std::time::SystemTime;
 use dal_tests::Sandbox;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-const SEEDED: &[&str] = &[
-    "psql-password",
-    "psql-connection-string-app_repository",
-    "psql-connection-string-chat",
-    "psql-connection-string-ingestion",
-    "psql-connection-string-litellm",
-    "psql-connection-string-scope_management",
-    "psql-connection-string-theme",
-    "encryption-key-app-repository",
-    "encryption-key-node-chat-lxm",
-    "encryption-key-ingestion",
-    "zitadel-db-user-password",
-    "zitadel-master-key",
-    "rabbitmq-password-chat",
-    "litellm-proxy-master-key",
-    "litellm-salt-key",
-    "azure-openai-endpoint-definitions",
-    "s3-secret-access-key",
-];
-
 /// Run the binary without blocking this test's runtime, which serves the sandbox's local AWS.
 async fn run(sb: &Sandbox, args: &[&str]) -> (i32, String) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"));
@@ -153,12 +133,9 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
     assert!(transcript.contains("TRACE"), "trace level was not on");
 
     let mut values = vec![canary.clone()];
-    for s in SEEDED {
-        values.push(
-            sb.secret_value(s)
-                .await
-                .unwrap_or_else(|| panic!("{s} seeded")),
-        );
+    for s in dal_tests::seeded_secrets() {
+        let v = sb.secret_value(&s).await;
+        values.push(v.unwrap_or_else(|| panic!("{s} seeded")));
     }
     assert_eq!(
         sb.secret_value("psql-password").await.as_deref(),

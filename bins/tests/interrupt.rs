@@ -7,16 +7,7 @@ use std::time::Duration;
 
 use dal_tests::Sandbox;
 
-const GENERATED: &[&str] = &[
-    "encryption-key-app-repository",
-    "encryption-key-node-chat-lxm",
-    "encryption-key-ingestion",
-    "zitadel-db-user-password",
-    "zitadel-master-key",
-    "rabbitmq-password-chat",
-    "litellm-proxy-master-key",
-    "litellm-salt-key",
-];
+use dal_tests::GENERATED_SECRETS as GENERATED;
 
 async fn versions(sb: &Sandbox) -> BTreeMap<&'static str, Option<String>> {
     let mut out = BTreeMap::new();

@@ -9,50 +9,7 @@ use layer_core::Action;
 use local_aws::{Fault, FaultPlan, Rule};
 use percent_encoding::percent_decode_str;
 
-const GENERATED: &[&str] = &[
-    "encryption-key-app-repository",
-    "encryption-key-node-chat-lxm",
-    "encryption-key-ingestion",
-    "zitadel-db-user-password",
-    "zitadel-master-key",
-    "rabbitmq-password-chat",
-    "litellm-proxy-master-key",
-    "litellm-salt-key",
-];
-const AT_REST: &[&str] = &[
-    "encryption-key-app-repository",
-    "encryption-key-node-chat-lxm",
-    "encryption-key-ingestion",
-    "zitadel-master-key",
-    "litellm-salt-key",
-];
-const DATABASES: &[&str] = &[
-    "app_repository",
-    "chat",
-    "ingestion",
-    "litellm",
-    "scope_management",
-    "theme",
-];
-
-fn seeded() -> Vec<String> {
-    let mut v: Vec<String> = GENERATED.iter().map(|s| s.to_string()).collect();
-    v.extend(
-        [
-            "psql-password",
-            "azure-openai-endpoint-definitions",
-            "s3-access-key-id",
-            "s3-secret-access-key",
-        ]
-        .map(String::from),
-    );
-    v.extend(
-        DATABASES
-            .iter()
-            .map(|d| format!("psql-connection-string-{d}")),
-    );
-    v
-}
+use dal_tests::{seeded_secrets as seeded, AT_REST_SECRETS as AT_REST, DATABASES};
 
 async fn versions(sb: &Sandbox) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();

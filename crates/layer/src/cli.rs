@@ -176,7 +176,7 @@ pub struct Invocation {
 ///
 /// Whatever `RUST_LOG` asks for, the AWS SDK's own events (its wire-level request and response
 /// logging included) are dropped while a call that carries secret values runs (Secrets Manager,
-/// STS and SSO credentials, `iam:CreateAccessKey`): see [`crate::logging`].
+/// STS and SSO credentials, IAM's access-key calls): see [`crate::logging`].
 pub fn init_logging() {
     crate::logging::init();
 }

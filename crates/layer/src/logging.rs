@@ -3,7 +3,8 @@
 //! Our own crates log names, ARNs and outcomes, never values. The AWS SDK logs more as `RUST_LOG`
 //! rises: at `trace` it prints whole requests and responses, and a `PutSecretValue` request or a
 //! `CreateAccessKey` response holds a secret. So while a call that carries secret values runs
-//! (its SDK span is one of [`SENSITIVE_OPERATIONS`]), every event from outside this project is
+//! (its SDK span is one of [`SENSITIVE_OPERATIONS`]: Secrets Manager, STS and SSO credentials,
+//! and IAM's access-key calls), every event from outside this project is
 //! dropped, at any level and whatever `RUST_LOG` says. The SDK's switches that print sensitive
 //! bodies on purpose (`LOG_SENSITIVE_BODIES`, `LOG_SIGNABLE_BODY`) make the tool refuse to run.
 
@@ -25,6 +26,10 @@ pub const SENSITIVE_OPERATIONS: &[&str] = &[
     "SSO.",
     "SSO OIDC.",
     "IAM.CreateAccessKey",
+    "IAM.ListAccessKeys",
+    "IAM.DeleteAccessKey",
+    "IAM.UpdateAccessKey",
+    "IAM.GetAccessKeyLastUsed",
 ];
 
 /// The environment variables with which the SDK prints sensitive bodies.

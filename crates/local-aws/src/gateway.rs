@@ -408,9 +408,7 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
 
     if service == "ec2" && op == "CreateVpcEndpoint" {
         let auth = parts.headers.get("authorization").cloned();
-        return Ok(answer(
-            create_vpc_endpoint(shared, &form, &bytes, auth).await?,
-        ));
+        return Ok(answer(create_vpc_endpoint(shared, &form, auth).await?));
     }
 
     // What moto lacks, the gateway serves.
@@ -594,6 +592,7 @@ async fn replication_group_call(
             // when the same name is created anew).
             let (status, text) = moto_query(
                 shared,
+                "elasticache",
                 "DescribeCacheSubnetGroups",
                 &[("CacheSubnetGroupName", name)],
                 auth.clone(),
@@ -675,15 +674,22 @@ async fn replication_group_call(
     Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, &block))))
 }
 
-/// An ElastiCache query to moto on the gateway's own account: `(status, body)`.
+/// A query-protocol call straight to moto (not counted), signed as the caller's was:
+/// `(status, body)`. `service` picks the API version (`elasticache`, `rds`, `ec2`).
 async fn moto_query(
     shared: &Shared,
+    service: &str,
     action: &str,
     params: &[(&str, &str)],
     auth: Option<http::HeaderValue>,
 ) -> anyhow::Result<(StatusCode, String)> {
+    let version = match service {
+        "rds" => "2014-10-31",
+        "ec2" => "2016-11-15",
+        _ => "2015-02-02",
+    };
     let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("Action", action), ("Version", "2015-02-02")])
+        .extend_pairs([("Action", action), ("Version", version)])
         .extend_pairs(params.iter().copied())
         .finish();
     let mut req = Request::builder()
@@ -835,7 +841,6 @@ async fn bucket_policy_call(
 async fn create_vpc_endpoint(
     shared: &Shared,
     form: &[(String, String)],
-    body: &Bytes,
     auth: Option<http::HeaderValue>,
 ) -> anyhow::Result<Response<Body>> {
     let get = |k: &str| {
@@ -859,33 +864,19 @@ async fn create_vpc_endpoint(
         get("ServiceName").unwrap_or_default(),
     );
     if interface && private_dns {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("Action", "DescribeVpcEndpoints"),
-                ("Version", "2016-11-15"),
+        let (_, text) = moto_query(
+            shared,
+            "ec2",
+            "DescribeVpcEndpoints",
+            &[
                 ("Filter.1.Name", "vpc-id"),
                 ("Filter.1.Value.1", vpc),
                 ("Filter.2.Name", "service-name"),
                 ("Filter.2.Value.1", service),
-            ])
-            .finish();
-        let mut req = Request::builder()
-            .method("POST")
-            .uri("/")
-            .header("content-type", "application/x-www-form-urlencoded");
-        if let Some(a) = &auth {
-            req = req.header("authorization", a.clone());
-        }
-        let resp = forward(shared, req.body(full(query))?).await?;
-        let text = String::from_utf8_lossy(
-            &resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .to_bytes(),
+            ],
+            auth.clone(),
         )
-        .into_owned();
+        .await?;
         let conflict = text.split("<vpcEndpointId>").skip(1).any(|item| {
             item.contains("<privateDnsEnabled>true</privateDnsEnabled>")
                 && !item.contains("<state>deleted</state>")
@@ -899,21 +890,14 @@ async fn create_vpc_endpoint(
             )));
         }
     }
-    let mut req = Request::builder()
-        .method("POST")
-        .uri("/")
-        .header("content-type", "application/x-www-form-urlencoded");
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let resp = forward(shared, req.body(full(body.clone()))?).await?;
-    let (rparts, rbody) = resp.into_parts();
-    let rbytes = rbody
-        .collect()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_bytes();
-    if rparts.status.is_success() {
+    let params: Vec<(&str, &str)> = form
+        .iter()
+        .filter(|(k, _)| k != "Action" && k != "Version")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, text) = moto_query(shared, "ec2", "CreateVpcEndpoint", &params, auth).await?;
+    let rbytes = Bytes::from(text);
+    if status.is_success() {
         if let Some(t) = token {
             shared
                 .endpoint_tokens
@@ -922,9 +906,10 @@ async fn create_vpc_endpoint(
                 .insert(t, rbytes.clone());
         }
     }
-    let mut rparts = rparts;
-    rparts.headers.remove("content-length");
-    Ok(Response::from_parts(rparts, full(rbytes)))
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(full(rbytes))?)
 }
 
 /// Ask moto whether an Aurora cluster still has instances (AWS refuses to delete it then).
@@ -940,27 +925,18 @@ async fn describe_cluster(
     id: &str,
     auth: Option<http::HeaderValue>,
 ) -> Option<String> {
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("Action", "DescribeDBClusters"),
-            ("Version", "2014-10-31"),
-            ("DBClusterIdentifier", id),
-        ])
-        .finish();
-    let mut req = Request::builder()
-        .method("POST")
-        .uri("/")
-        .header("content-type", "application/x-www-form-urlencoded");
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
+    match moto_query(
+        shared,
+        "rds",
+        "DescribeDBClusters",
+        &[("DBClusterIdentifier", id)],
+        auth,
+    )
+    .await
+    {
+        Ok((status, body)) if status.is_success() => Some(body),
+        _ => None,
     }
-    let req = req.body(full(form)).ok()?;
-    let resp = forward(shared, req).await.ok()?;
-    if !resp.status().is_success() {
-        return None;
-    }
-    let body = resp.into_body().collect().await.ok()?;
-    Some(String::from_utf8_lossy(&body.to_bytes()).into_owned())
 }
 
 /// Ask moto whether a secret of this name is scheduled for deletion.

@@ -240,7 +240,7 @@ async fn pair(
     for old in existing {
         delete_key(iam, user, &old).await?;
     }
-    tracing::info!(user = %user, access_key_id = %id, "stored a new access key");
+    tracing::info!(user = %user, "stored a new access key");
     let why = if rotate {
         "--rotate".to_string()
     } else if opts.force && consistent {
