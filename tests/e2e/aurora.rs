@@ -17,8 +17,15 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
         creation_ms: 1500,
         modification_ms: 500,
     });
+    let started = std::time::Instant::now();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
-    // The deploy waited: it polled the cluster while it was creating.
+    // The deploy waited: the instance can only be created once the cluster is available, and
+    // each takes 1.5 s to create, so a deploy that did not wait would end well before 3 s.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(3000),
+        "waited through the cluster's and then the instance's creation: {elapsed:?}"
+    );
     let describes = sb
         .aws
         .calls()
