@@ -27,18 +27,25 @@ fn iam_err<E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error>(
     Error::aws(format!("iam:{op} on {user}"), e)
 }
 
+/// The user's access key ids; `None` when the user does not exist.
+pub(crate) async fn list_keys(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+) -> Result<Option<Vec<String>>> {
+    match iam.list_access_keys().user_name(user).send().await {
+        Ok(out) => Ok(Some(
+            out.access_key_metadata()
+                .iter()
+                .filter_map(|k| k.access_key_id().map(str::to_string))
+                .collect(),
+        )),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(iam_err("ListAccessKeys", user, &e)),
+    }
+}
+
 async fn keys(iam: &aws_sdk_iam::Client, user: &str) -> Result<Vec<String>> {
-    let out = iam
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| iam_err("ListAccessKeys", user, &e))?;
-    Ok(out
-        .access_key_metadata()
-        .iter()
-        .filter_map(|k| k.access_key_id().map(str::to_string))
-        .collect())
+    Ok(list_keys(iam, user).await?.unwrap_or_default())
 }
 
 async fn delete_key(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> Result<()> {
@@ -212,28 +219,10 @@ async fn pair(
         } else {
             SecretValue::new(id.clone())
         };
-        let out = sm
-            .put_secret_value()
-            .secret_id(&name)
-            .secret_string(value.expose_secret())
-            .send()
-            .await
-            .map_err(|e| crate::meta::sm_err("PutSecretValue", &name, &e))?;
+        let version = crate::seed::put(sm, &name, &value).await?;
         drop(value);
-        sm.tag_resource()
-            .secret_id(&name)
-            .tags(
-                aws_sdk_secretsmanager::types::Tag::builder()
-                    .key(TAG_ACCESS_KEY)
-                    .value(&id)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| crate::meta::sm_err("TagResource", &name, &e))?;
-        if let Some(v) = out.version_id() {
-            versions.push((d.name.clone(), v.to_string()));
-        }
+        crate::seed::tag(sm, &name, &[(TAG_ACCESS_KEY, &id)]).await?;
+        versions.push((d.name.clone(), version));
     }
     drop(secret);
     // Phase two: delete the old keys.

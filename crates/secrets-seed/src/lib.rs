@@ -27,7 +27,7 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use layer_core::config::{Environment, Infrastructure};
 use layer_core::engine::AnyResource;
-use layer_core::{Error, Outputs, Result};
+use layer_core::{Outputs, Result};
 
 pub use catalog::{catalog, Fact, SecretDef, Source};
 pub use container::{ContainerSpec, FactValue, SecretContainer};
@@ -162,9 +162,4 @@ pub async fn secret_states(sdk: &SdkConfig, inputs: &SeedInputs) -> Result<Vec<(
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let iam = aws_sdk_iam::Client::new(sdk);
     seed::states(&sm, &iam, inputs).await
-}
-
-/// A missing output, as the error seed gives.
-pub fn missing(what: &str) -> Error {
-    Error::Other(format!("{what} is not known yet; run deploy first"))
 }

@@ -185,9 +185,4 @@ impl Index {
     fn was_written(&self, name: &str) -> bool {
         self.written.lock().expect("not poisoned").contains(name)
     }
-
-    /// Everything listed.
-    pub fn listed(&self) -> &BTreeMap<String, SecretMeta> {
-        &self.listed
-    }
 }

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use futures::stream::{self, StreamExt};
@@ -340,7 +339,8 @@ async fn read_sources(
             None => Ok(None),
         }
     };
-    let (master_version, access_keys) = futures::join!(master, list_keys(iam, &inputs.s3_user));
+    let (master_version, access_keys) =
+        futures::join!(master, crate::access_key::list_keys(iam, &inputs.s3_user));
     Ok(Sources {
         master_version: master_version?,
         litellm_version: listed
@@ -348,19 +348,6 @@ async fn read_sources(
             .and_then(|m| m.current_version.clone()),
         access_keys: access_keys?,
     })
-}
-
-async fn list_keys(iam: &aws_sdk_iam::Client, user: &str) -> Result<Option<Vec<String>>> {
-    match iam.list_access_keys().user_name(user).send().await {
-        Ok(out) => Ok(Some(
-            out.access_key_metadata()
-                .iter()
-                .filter_map(|k| k.access_key_id().map(str::to_string))
-                .collect(),
-        )),
-        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
-        Err(e) => Err(Error::aws(format!("iam:ListAccessKeys on {user}"), &e)),
-    }
 }
 
 /// What to do with one secret.
@@ -425,7 +412,7 @@ fn server_note(def: &SecretDef, first: bool) -> Option<String> {
 }
 
 /// Write a value as the new current version; returns the version id.
-async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
+pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
     let out = sm
         .put_secret_value()
         .secret_id(name)
@@ -438,7 +425,7 @@ async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
         .ok_or_else(|| Error::Other(format!("PutSecretValue on {name}: no version id returned")))
 }
 
-async fn tag(sm: &Client, name: &str, tags: &[(&str, &str)]) -> Result<()> {
+pub(crate) async fn tag(sm: &Client, name: &str, tags: &[(&str, &str)]) -> Result<()> {
     sm.tag_resource()
         .secret_id(name)
         .set_tags(Some(
