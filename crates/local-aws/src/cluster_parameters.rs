@@ -60,13 +60,9 @@ pub fn result(moto_xml: &str, page: &Page) -> String {
     let _ = xml::map_members(moto_xml, "Parameter", |block| {
         if let Some(name) = xml::text(block, "ParameterName") {
             user.push((
-                name.to_string(),
-                xml::text(block, "ParameterValue")
-                    .unwrap_or_default()
-                    .to_string(),
-                xml::text(block, "ApplyMethod")
-                    .unwrap_or("pending-reboot")
-                    .to_string(),
+                name,
+                xml::text(block, "ParameterValue").unwrap_or_default(),
+                xml::text(block, "ApplyMethod").unwrap_or_else(|| "pending-reboot".into()),
             ));
         }
         None
@@ -132,7 +128,7 @@ mod tests {
             seen += n;
             found |= r.contains("<ParameterName>rds.force_ssl</ParameterName><ParameterValue>1</ParameterValue><Description>Force SSL connections.</Description><Source>user</Source>");
             match xml::text(&r, "Marker") {
-                Some(m) => marker = Some(m.to_string()),
+                Some(m) => marker = Some(m),
                 None => break,
             }
         }

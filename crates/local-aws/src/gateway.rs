@@ -279,7 +279,7 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 .to_bytes();
             let bucket = parts.uri.path().trim_start_matches('/').to_string();
             let tags =
-                crate::xml::text(&String::from_utf8_lossy(&text), "Tags").map(str::to_string);
+                crate::xml::inner(&String::from_utf8_lossy(&text), "Tags").map(str::to_string);
             let mut parts = parts;
             parts.headers.remove("content-length");
             let auth = parts.headers.get("authorization").cloned();
@@ -351,9 +351,8 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 describe_cluster(shared, &id, parts.headers.get("authorization").cloned())
                     .await
                     .and_then(|x| {
-                        crate::xml::text(&x, "MasterUserSecret")
+                        crate::xml::inner(&x, "MasterUserSecret")
                             .and_then(|m| crate::xml::text(m, "KmsKeyId"))
-                            .map(str::to_string)
                     });
             if current.is_some_and(|c| c != key) {
                 return Ok(Some(boxed(protocol.error(
@@ -607,7 +606,7 @@ async fn replication_group_call(
                 ));
             }
             if reviving {
-                let block = crate::xml::text(&text, "CacheSubnetGroups")
+                let block = crate::xml::inner(&text, "CacheSubnetGroups")
                     .unwrap_or_default()
                     .to_string();
                 return Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, &block))));
@@ -668,7 +667,7 @@ async fn replication_group_call(
         .slow
         .on_response("elasticache", op, &text)
         .unwrap_or(text);
-    let block = crate::xml::text(&text, "ReplicationGroups")
+    let block = crate::xml::inner(&text, "ReplicationGroups")
         .map(|g| g.to_string())
         .unwrap_or_default();
     Ok(Some(boxed(query_ok(op, ELASTICACHE_NS, &block))))

@@ -96,10 +96,7 @@ pub fn request_id() -> String {
 
 /// Escape text for XML.
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    quick_xml::escape::escape(s).into_owned()
 }
 
 /// A query-protocol success response: `<{Op}Response><{Op}Result>{inner}</{Op}Result>…`.

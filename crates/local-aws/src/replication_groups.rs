@@ -213,8 +213,8 @@ impl ReplicationGroups {
 
 /// A group's block with `n` members: the first the primary, the others replicas.
 fn with_members(block: &str, id: &str, n: u32) -> String {
-    let primary = xml::text(block, "Address").unwrap_or_default().to_string();
-    let port = xml::text(block, "Port").unwrap_or("6379").to_string();
+    let primary = xml::text(block, "Address").unwrap_or_default();
+    let port = xml::text(block, "Port").unwrap_or_else(|| "6379".into());
     let suffix = primary
         .split_once('.')
         .map(|(_, rest)| rest.to_string())
