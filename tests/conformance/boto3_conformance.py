@@ -343,6 +343,56 @@ def rule_bucket_policy_enforced():
     call(s3, "GetObject", Bucket=b, Key="k")
 
 
+def rule_tags_validated():
+    bad = [{"Key": "aws:owner", "Value": "x"}]
+    expect_error("rds", "CreateDBClusterParameterGroup", "InvalidParameterValue", 400, DBClusterParameterGroupName="conf-tags",
+                 DBParameterGroupFamily="aurora-postgresql14", Description="d", Tags=bad)
+    expect_error("secretsmanager", "CreateSecret", "ValidationException", 400, Name="conf/tags",
+                 Tags=[{"Key": "Team", "Value": "a{b}"}])
+    expect_error("iam", "CreateUser", "InvalidInput", 400, UserName="conf-tags", Tags=bad)
+    call("s3", "CreateBucket", Bucket="conf-tags", CreateBucketConfiguration={"LocationConstraint": REGION})
+    expect_error("s3", "PutBucketTagging", "InvalidTag", 400, Bucket="conf-tags", Tagging={"TagSet": bad})
+    call("s3", "PutBucketTagging", Bucket="conf-tags", Tagging={"TagSet": [{"Key": "Team", "Value": "data"}]})
+
+
+def rule_replication_group_modes():
+    base = dict(ReplicationGroupDescription="conformance", Engine="redis", EngineVersion="7.1",
+                CacheNodeType="cache.t3.micro", Port=6380)
+    expect_error("elasticache", "CreateReplicationGroup", "InvalidParameterCombination", 400, ReplicationGroupId="conf-maz",
+                 NumCacheClusters=2, MultiAZEnabled=True, AutomaticFailoverEnabled=False, **base)
+    expect_error("elasticache", "CreateReplicationGroup", "InvalidParameterCombination", 400, ReplicationGroupId="conf-maz",
+                 NumCacheClusters=1, AutomaticFailoverEnabled=True, **base)
+    expect_error("elasticache", "CreateReplicationGroup", "InvalidParameterValue", 400, ReplicationGroupId="conf-maz",
+                 NumCacheClusters=7, **base)
+    call("elasticache", "CreateReplicationGroup", ReplicationGroupId="conf-maz", NumCacheClusters=2,
+         AutomaticFailoverEnabled=True, MultiAZEnabled=True, **base)
+    expect_error("elasticache", "DecreaseReplicaCount", "InvalidParameterCombination", 400, ReplicationGroupId="conf-maz",
+                 NewReplicaCount=0, ApplyImmediately=True)
+    expect_error("elasticache", "ModifyReplicationGroup", "InvalidParameterCombination", 400, ReplicationGroupId="conf-maz",
+                 AutomaticFailoverEnabled=False, ApplyImmediately=True)
+
+
+def rule_kms_keys_as_arns():
+    key = call("kms", "CreateKey", Description="conformance")["KeyMetadata"]
+    call("kms", "CreateAlias", AliasName="alias/conf-db", TargetKeyId=key["KeyId"])
+    c = call("rds", "CreateDBCluster", DBClusterIdentifier="conf-kms", Engine="aurora-postgresql", EngineVersion="14.19",
+             MasterUsername="dbadmin", ManageMasterUserPassword=True, StorageEncrypted=True, KmsKeyId="alias/conf-db",
+             MasterUserSecretKmsKeyId=key["KeyId"])["DBCluster"]
+    expect(c["KmsKeyId"] == key["Arn"], f"cluster key reported as the ARN: {c['KmsKeyId']}")
+    expect(c["MasterUserSecret"]["KmsKeyId"] == key["Arn"], f"secret key as the ARN: {c['MasterUserSecret']}")
+    expect_error("rds", "CreateDBCluster", "KMSKeyNotAccessibleFault", 400, DBClusterIdentifier="conf-kms-2",
+                 Engine="aurora-postgresql", MasterUsername="dbadmin", KmsKeyId="alias/none")
+    call("rds", "CreateDBInstance", DBInstanceIdentifier="conf-kms-1", DBClusterIdentifier="conf-kms", Engine="aurora-postgresql",
+         DBInstanceClass="db.t4g.medium", EnablePerformanceInsights=True, PerformanceInsightsKMSKeyId="alias/conf-db")
+    i = call("rds", "DescribeDBInstances", DBInstanceIdentifier="conf-kms-1")["DBInstances"][0]
+    expect(i["PerformanceInsightsKMSKeyId"] == key["Arn"], f"PI key as the ARN: {i.get('PerformanceInsightsKMSKeyId')}")
+    other = call("kms", "CreateKey", Description="other")["KeyMetadata"]
+    expect_error("rds", "ModifyDBInstance", "InvalidParameterCombination", 400, DBInstanceIdentifier="conf-kms-1",
+                 EnablePerformanceInsights=True, PerformanceInsightsKMSKeyId=other["Arn"])
+    call("rds", "ModifyDBInstance", DBInstanceIdentifier="conf-kms-1", EnablePerformanceInsights=True,
+         PerformanceInsightsKMSKeyId=key["KeyId"])
+
+
 for name, fn in [
     ("bedrock foundation models", bedrock_models),
     ("bedrock inference profiles", bedrock_profiles),
@@ -353,6 +403,9 @@ for name, fn in [
     ("deviation: secret name scheduled for deletion", deviation_secret_scheduled_for_deletion),
     ("deviation: bucket versioning", deviation_bucket_versioning),
     ("rule: bucket policies enforced on every call", rule_bucket_policy_enforced),
+    ("rule: tags AWS rejects are refused", rule_tags_validated),
+    ("rule: multi-AZ, failover and replica counts", rule_replication_group_modes),
+    ("rule: KMS keys reported as ARNs, PI key fixed once set", rule_kms_keys_as_arns),
 ]:
     check(name, fn)
 

@@ -36,7 +36,7 @@ async fn boto3_conformance_of_every_served_operation_and_corrected_deviation() {
         "boto3 conformance failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("12 passed, 0 failed"), "{stdout}");
 }
 
 #[tokio::test]
@@ -842,4 +842,120 @@ async fn interface_endpoints_are_idempotent_by_client_token_and_private_dns_is_u
         .await
         .unwrap();
     assert_eq!(all.vpc_endpoints().len(), 1);
+}
+
+#[tokio::test]
+async fn aws_rules_on_tags_replication_groups_and_kms_keys_for_the_rust_sdk() {
+    let sb = Sandbox::new("rules").await;
+    let conf = sb.sdk().await;
+    let rds = aws_sdk_rds::Client::new(&conf);
+    let ec = aws_sdk_elasticache::Client::new(&conf);
+    let kms = aws_sdk_kms::Client::new(&conf);
+
+    // A tag under the reserved prefix.
+    let e = rds
+        .create_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name("rules-pg")
+        .db_parameter_group_family("aurora-postgresql14")
+        .description("d")
+        .tags(aws_sdk_rds::types::Tag::builder().key("aws:team").value("x").build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterValue"), "{e:?}");
+
+    // Multi-AZ without failover, failover without a replica, a replica too many.
+    let create = |id: &str, nodes: i32, failover: bool, multi_az: bool| {
+        ec.create_replication_group()
+            .replication_group_id(id)
+            .replication_group_description("rules")
+            .engine("redis")
+            .engine_version("7.1")
+            .cache_node_type("cache.t3.micro")
+            .num_cache_clusters(nodes)
+            .automatic_failover_enabled(failover)
+            .multi_az_enabled(multi_az)
+            .send()
+    };
+    for (nodes, failover, multi_az, code) in [
+        (2, false, true, "InvalidParameterCombination"),
+        (1, true, false, "InvalidParameterCombination"),
+        (7, false, false, "InvalidParameterValue"),
+    ] {
+        let e = create("rules-rg", nodes, failover, multi_az)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(code), "{nodes} {failover} {multi_az}: {e:?}");
+    }
+    create("rules-rg", 2, true, true).await.unwrap();
+    let e = ec
+        .decrease_replica_count()
+        .replication_group_id("rules-rg")
+        .new_replica_count(0)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterCombination"), "{e:?}");
+
+    // KMS keys: sent by alias or id, reported as the ARN; an unknown key refused.
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    kms.create_alias()
+        .alias_name("alias/rules-db")
+        .target_key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    let cluster = rds
+        .create_db_cluster()
+        .db_cluster_identifier("rules-aurora")
+        .engine("aurora-postgresql")
+        .master_username("dbadmin")
+        .manage_master_user_password(true)
+        .storage_encrypted(true)
+        .kms_key_id("alias/rules-db")
+        .master_user_secret_kms_key_id(key.key_id())
+        .send()
+        .await
+        .unwrap()
+        .db_cluster
+        .unwrap();
+    let arn = key.arn().unwrap();
+    assert_eq!(cluster.kms_key_id(), Some(arn));
+    assert_eq!(
+        cluster.master_user_secret().and_then(|s| s.kms_key_id()),
+        Some(arn)
+    );
+    let e = rds
+        .create_db_cluster()
+        .db_cluster_identifier("rules-aurora-2")
+        .engine("aurora-postgresql")
+        .master_username("dbadmin")
+        .kms_key_id("alias/missing")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("KMSKeyNotAccessibleFault"), "{e:?}");
+
+    // The Performance Insights key is fixed once set.
+    rds.create_db_instance()
+        .db_instance_identifier("rules-aurora-1")
+        .db_cluster_identifier("rules-aurora")
+        .engine("aurora-postgresql")
+        .db_instance_class("db.t4g.medium")
+        .enable_performance_insights(true)
+        .performance_insights_kms_key_id("alias/rules-db")
+        .send()
+        .await
+        .unwrap();
+    let other = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    let e = rds
+        .modify_db_instance()
+        .db_instance_identifier("rules-aurora-1")
+        .enable_performance_insights(true)
+        .performance_insights_kms_key_id(other.arn().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterCombination"), "{e:?}");
 }

@@ -174,6 +174,24 @@ impl PerformanceInsights {
             .insert(id.to_lowercase(), (enabled, key));
     }
 
+    /// AWS's refusal of a `ModifyDBInstance` that changes the Performance Insights KMS key once
+    /// one is set.
+    pub fn refusal(&self, op: &str, form: &[(String, String)]) -> Option<&'static str> {
+        if op != "ModifyDBInstance" {
+            return None;
+        }
+        let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let id = get("DBInstanceIdentifier")?.to_lowercase();
+        let wanted = get("PerformanceInsightsKMSKeyId")?;
+        let known = self.by_instance.lock().expect("not poisoned");
+        match known.get(&id) {
+            Some((true, Some(current))) if current != wanted => Some(
+                "You can't change the KMS key of Performance Insights once it is set; create a new instance to use another key.",
+            ),
+            _ => None,
+        }
+    }
+
     /// Report the settings in an answer that lists instances.
     pub fn on_response(&self, body: &str) -> Option<String> {
         let known = self.by_instance.lock().expect("not poisoned");

@@ -30,6 +30,7 @@ use crate::faults::{Fault, FaultPlan, Faults};
 use crate::fixes;
 use crate::protocol::{query_ok, Protocol};
 use crate::replication_groups::{ReplicaCount, ReplicationGroups};
+use crate::rules;
 use crate::slow::{Slow, SlowSettings};
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -267,8 +268,43 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     let lose_response = decision.fault == Some(Fault::LoseResponse);
     let answer = |r: Response<Body>| if lose_response { None } else { Some(r) };
 
-    // Bucket policies, enforced on every S3 call (and kept here, never in moto).
+    // AWS's validation that moto does not apply: tags, replication group rules.
     let mut body = body;
+    let refusal = rules::tags(&service, &form, &bytes).or_else(|| {
+        (service == "elasticache")
+            .then(|| shared.replication_groups.refusal(&op, &form))
+            .flatten()
+    });
+    if let Some((code, why)) = refusal {
+        return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+    }
+    if service == "s3" && op == "PutBucketTagging" {
+        if let Some(b) = body.take() {
+            let text = b.collect().await.map_err(|e| anyhow::anyhow!("{e}"))?.to_bytes();
+            if let Some((code, why)) = rules::s3_tags(&String::from_utf8_lossy(&text)) {
+                return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+            }
+            body = Some(full(text));
+        }
+    }
+    // RDS and ElastiCache keep a KMS key as its ARN, whatever form of it was sent.
+    let mut form_changed = false;
+    if service == "rds" || service == "elasticache" {
+        match kms_keys_as_arns(shared, &region, &mut form).await? {
+            Ok(changed) => form_changed = changed,
+            Err(key) => {
+                let code = if service == "rds" {
+                    "KMSKeyNotAccessibleFault"
+                } else {
+                    "InvalidParameterValue"
+                };
+                let why = format!("The specified KMS key {key} does not exist or is not accessible.");
+                return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+            }
+        }
+    }
+
+    // Bucket policies, enforced on every S3 call (and kept here, never in moto).
     // Tags given at CreateBucket (moto ignores them): applied right after the bucket is made.
     if service == "s3" && op == "CreateBucket" {
         if let Some(b) = body.take() {
@@ -280,6 +316,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             let bucket = parts.uri.path().trim_start_matches('/').to_string();
             let tags =
                 crate::xml::inner(&String::from_utf8_lossy(&text), "Tags").map(str::to_string);
+            if let Some((code, why)) = tags.as_deref().and_then(rules::s3_tags) {
+                return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+            }
             let mut parts = parts;
             parts.headers.remove("content-length");
             let auth = parts.headers.get("authorization").cloned();
@@ -361,6 +400,16 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                     "You can't change the KMS key of the secret that manages the master user password. To use another key, turn off ManageMasterUserPassword first.",
                 ))));
             }
+        }
+    }
+
+    if service == "rds" {
+        if let Some(why) = shared.performance_insights.refusal(&op, &form) {
+            return Ok(Some(boxed(protocol.error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterCombination",
+                why,
+            ))));
         }
     }
 
@@ -464,6 +513,13 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                     form.iter()
                         .filter(|(k, _)| !cluster_parameters::PAGING_KEYS.contains(&k.as_str())),
                 )
+                .finish();
+            parts.headers.remove("content-length");
+            full(encoded)
+        }
+        None if form_changed => {
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&form)
                 .finish();
             parts.headers.remove("content-length");
             full(encoded)
@@ -707,6 +763,61 @@ async fn moto_query(
         .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The request parameters of RDS and ElastiCache that name a KMS key.
+const KMS_KEY_PARAMETERS: &[&str] = &[
+    "KmsKeyId",
+    "MasterUserSecretKmsKeyId",
+    "PerformanceInsightsKMSKeyId",
+];
+
+/// Replace every KMS key named by id or alias in `form` with the key's ARN, as AWS records it.
+/// `Ok(Err(key))` when a key does not exist; `Ok(Ok(changed))` otherwise.
+async fn kms_keys_as_arns(
+    shared: &Shared,
+    region: &str,
+    form: &mut [(String, String)],
+) -> anyhow::Result<Result<bool, String>> {
+    let mut changed = false;
+    for (k, v) in form.iter_mut() {
+        if !KMS_KEY_PARAMETERS.contains(&k.as_str()) || v.is_empty() {
+            continue;
+        }
+        if v.starts_with("arn:") && v.contains(":key/") {
+            continue;
+        }
+        let body = serde_json::json!({ "KeyId": v.as_str() }).to_string();
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "TrentService.DescribeKey")
+            .header(
+                "authorization",
+                format!("AWS4-HMAC-SHA256 Credential=gateway/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=0"),
+            )
+            .body(full(body))?;
+        let resp = forward(shared, req).await?;
+        let ok = resp.status().is_success();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
+            .to_bytes();
+        let arn = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|j| j["KeyMetadata"]["Arn"].as_str().map(str::to_string));
+        match arn {
+            Some(arn) if ok => {
+                *v = arn;
+                changed = true;
+            }
+            _ => return Ok(Err(v.clone())),
+        }
+    }
+    Ok(Ok(changed))
 }
 
 async fn forward(shared: &Shared, req: Request<Body>) -> anyhow::Result<Response<Body>> {

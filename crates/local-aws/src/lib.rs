@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod moto;
 pub mod protocol;
 pub mod replication_groups;
+pub mod rules;
 pub mod slow;
 pub mod standin;
 mod xml;

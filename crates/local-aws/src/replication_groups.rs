@@ -13,6 +13,8 @@ use crate::xml;
 #[derive(Debug, Clone, Default)]
 struct Group {
     replicas: Option<u32>,
+    failover: bool,
+    multi_az: bool,
     node_type: String,
     engine_version: String,
     subnet_group: String,
@@ -31,6 +33,21 @@ pub struct ReplicationGroups {
 
 fn get<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn flag(form: &[(String, String)], key: &str) -> Option<bool> {
+    get(form, key).map(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The replicas a create asks for: `ReplicasPerNodeGroup`, or `NumCacheClusters` less the primary.
+fn requested_replicas(form: &[(String, String)]) -> Option<u32> {
+    get(form, "ReplicasPerNodeGroup")
+        .and_then(|r| r.parse().ok())
+        .or_else(|| {
+            get(form, "NumCacheClusters")
+                .and_then(|n| n.parse::<u32>().ok())
+                .map(|n| n.saturating_sub(1))
+        })
 }
 
 fn members(form: &[(String, String)], prefix: &str) -> Vec<String> {
@@ -61,7 +78,9 @@ impl ReplicationGroups {
         match op {
             "CreateReplicationGroup" => {
                 let g = Group {
-                    replicas: get(form, "ReplicasPerNodeGroup").and_then(|r| r.parse().ok()),
+                    replicas: requested_replicas(form),
+                    failover: flag(form, "AutomaticFailoverEnabled").unwrap_or(false),
+                    multi_az: flag(form, "MultiAZEnabled").unwrap_or(false),
                     node_type: get(form, "CacheNodeType").unwrap_or_default().into(),
                     engine_version: get(form, "EngineVersion").unwrap_or("7.1").into(),
                     subnet_group: get(form, "CacheSubnetGroupName")
@@ -78,6 +97,8 @@ impl ReplicationGroups {
             }
             "ModifyReplicationGroup" => {
                 if let Some(g) = groups.get_mut(&id) {
+                    g.failover = flag(form, "AutomaticFailoverEnabled").unwrap_or(g.failover);
+                    g.multi_az = flag(form, "MultiAZEnabled").unwrap_or(g.multi_az);
                     if let Some(v) = get(form, "CacheNodeType") {
                         g.node_type = v.into();
                     }
@@ -111,6 +132,62 @@ impl ReplicationGroups {
             }
             _ => ReplicaCount::NotOurs,
         }
+    }
+
+    /// AWS's refusal of a create, modify or replica-count change that breaks its rules for a
+    /// group with cluster mode disabled: multi-AZ needs automatic failover, automatic failover
+    /// needs a replica, and a group has one primary and at most five replicas.
+    pub fn refusal(&self, op: &str, form: &[(String, String)]) -> Option<(&'static str, String)> {
+        let id = get(form, "ReplicationGroupId")?.to_lowercase();
+        let groups = self.groups.lock().expect("not poisoned");
+        let current = groups.get(&id);
+        let invalid = |why: &str| Some(("InvalidParameterValue", why.to_string()));
+        let (failover, multi_az, replicas) = match op {
+            "CreateReplicationGroup" => {
+                let nodes = get(form, "NumCacheClusters").and_then(|n| n.parse::<u32>().ok());
+                if nodes.is_some_and(|n| !(1..=6).contains(&n)) {
+                    return invalid("NumCacheClusters must be between 1 and 6.");
+                }
+                if requested_replicas(form).is_some_and(|r| r > 5) {
+                    return invalid("ReplicasPerNodeGroup must be between 0 and 5.");
+                }
+                (
+                    flag(form, "AutomaticFailoverEnabled").unwrap_or(false),
+                    flag(form, "MultiAZEnabled").unwrap_or(false),
+                    requested_replicas(form).unwrap_or(0),
+                )
+            }
+            "ModifyReplicationGroup" => {
+                let c = current?;
+                (
+                    flag(form, "AutomaticFailoverEnabled").unwrap_or(c.failover),
+                    flag(form, "MultiAZEnabled").unwrap_or(c.multi_az),
+                    c.replicas.unwrap_or(0),
+                )
+            }
+            "IncreaseReplicaCount" | "DecreaseReplicaCount" => {
+                let c = current?;
+                let n = get(form, "NewReplicaCount")?.parse::<u32>().ok()?;
+                if n > 5 {
+                    return invalid("NewReplicaCount must be between 0 and 5.");
+                }
+                (c.failover, c.multi_az, n)
+            }
+            _ => return None,
+        };
+        if multi_az && !failover {
+            return Some((
+                "InvalidParameterCombination",
+                "Multi-AZ cannot be enabled unless automatic failover is enabled.".into(),
+            ));
+        }
+        if failover && replicas == 0 {
+            return Some((
+                "InvalidParameterCombination",
+                "Automatic failover needs at least one read replica in the replication group.".into(),
+            ));
+        }
+        None
     }
 
     /// Note a deleted cache subnet group.
