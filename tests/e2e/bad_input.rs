@@ -219,6 +219,30 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "s3.application_data_glacier_days",
     ),
     (
+        "a Redis group name ElastiCache would lowercase",
+        "[redis.names]",
+        "replication_group = \"Tf-Cache\"",
+        "redis.names",
+    ),
+    (
+        "a subnet group named default",
+        "[aurora.names]",
+        "subnet_group = \"default\"",
+        "aurora.names",
+    ),
+    (
+        "a security group name EC2 reserves",
+        "[redis.names]",
+        "security_group = \"sg-cache\"",
+        "redis.names",
+    ),
+    (
+        "a name with no override",
+        "[aurora.names]",
+        "log_group = \"/x\"",
+        "log_group",
+    ),
+    (
         "unknown key in a section",
         "[secrets]",
         "recovery_days = 3",

@@ -3,6 +3,7 @@
 mod aurora;
 mod bad_input;
 mod gateway;
+mod names;
 mod redis;
 mod s3_family;
 mod secrets;

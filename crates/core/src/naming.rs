@@ -60,6 +60,11 @@ pub enum NameRule {
     SecretName,
     /// A tag-only name such as a VPC endpoint's `Name` tag: 1..=255.
     TagValue,
+    /// An RDS or ElastiCache subnet group: 1..=255 lowercase letters, digits, `_ . -` and spaces
+    /// (both services lowercase what they are given), not `default`.
+    SubnetGroup,
+    /// An EC2 security group name: 1..=255 printable ASCII, not starting with `sg-`.
+    SecurityGroup,
 }
 
 impl NameRule {
@@ -106,6 +111,17 @@ impl NameRule {
                     .then_some("letters, digits and /_+=.@-"),
             ),
             NameRule::TagValue => (255, None),
+            NameRule::SubnetGroup => (
+                255,
+                (name.eq_ignore_ascii_case("default")
+                    || !name.chars().all(|c| lower_alnum(c) || "_.- ".contains(c)))
+                .then_some("lowercase letters, digits, spaces and _.- (and not `default`)"),
+            ),
+            NameRule::SecurityGroup => (
+                255,
+                (name.starts_with("sg-") || !name.chars().all(|c| c.is_ascii_graphic() || c == ' '))
+                    .then_some("printable ASCII, not starting with `sg-`"),
+            ),
         };
         if name.is_empty() || name.len() > max {
             return Err(format!(
@@ -129,10 +145,13 @@ pub fn resolve(
     override_: Option<&String>,
     rule: NameRule,
 ) -> Result<String, String> {
+    let fix = match override_ {
+        Some(_) => format!("correct `names.{key}`"),
+        None => format!("choose a shorter naming id or set `names.{key}` in the environment file"),
+    };
     let name = override_.cloned().unwrap_or(default);
-    rule.check(&name).map_err(|e| {
-        format!("name `{key}`: {e}; choose a shorter naming id or set `names.{key}` in the environment file")
-    })?;
+    rule.check(&name)
+        .map_err(|e| format!("name `{key}`: {e}; {fix}"))?;
     Ok(name)
 }
 
@@ -156,6 +175,11 @@ mod tests {
         assert!(NameRule::S3Bucket.check(&"a".repeat(64)).is_err());
         assert!(NameRule::S3Bucket.check("Upper-case").is_err());
         assert!(NameRule::IamName.check("Dal-s3-access").is_err());
+        assert!(NameRule::SubnetGroup.check("dal_dev aurora.1").is_ok());
+        assert!(NameRule::SubnetGroup.check("Dal-dev").is_err());
+        assert!(NameRule::SubnetGroup.check("default").is_err());
+        assert!(NameRule::SecurityGroup.check("sg-aurora").is_err());
+        assert!(NameRule::SecurityGroup.check("Aurora SG (tf)").is_ok());
         assert!(NameRule::InferenceProfileName
             .check("dal-dev-claude-3-haiku")
             .is_ok());

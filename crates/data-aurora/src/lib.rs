@@ -62,9 +62,21 @@ pub struct AuroraSettings {
     pub log_retention_days: u32,
     /// `rds.force_ssl`.
     pub force_ssl: bool,
-    /// Name overrides.
+    /// Name overrides (`[aurora.names]`), for adopting a layer whose names differ from ours.
     #[serde(default)]
-    pub names: std::collections::BTreeMap<String, String>,
+    pub names: AuroraNameOverrides,
+}
+
+/// `[aurora.names]`: every name the family gives can be set, as the conventions promise, but
+/// the PostgreSQL log group, whose name RDS derives from the cluster's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuroraNameOverrides {
+    cluster: Option<String>,
+    parameter_group: Option<String>,
+    subnet_group: Option<String>,
+    security_group: Option<String>,
+    endpoint: Option<String>,
 }
 
 /// A database name PostgreSQL and RDS accept without quoting: a lowercase letter or `_` first,
@@ -150,45 +162,19 @@ impl AuroraSettings {
                 "a protected environment keeps its final snapshot; set it to false",
             ));
         }
-        for (key, value) in &s.names {
-            if !["cluster", "parameter_group"].contains(&key.as_str()) {
-                return Err(env.invalid(
-                    &format!("aurora.names.{key}"),
-                    "unknown name; use cluster or parameter_group",
-                ));
-            }
-            resolve(key, String::new(), Some(value), NameRule::RdsIdentifier)
-                .map_err(|e| env.invalid("aurora.names", &e))?;
-        }
         s.names(env)?;
         Ok(s)
     }
 
-    /// The resolved names.
+    /// The resolved names: each the environment's override or the default.
     pub fn names(&self, env: &Environment) -> Result<AuroraNames> {
         let nid = env.naming_id.as_str();
-        let cluster = self
-            .names
-            .get("cluster")
-            .cloned()
-            .unwrap_or_else(|| format!("{nid}-aurora"));
-        let parameter_group = self
-            .names
-            .get("parameter_group")
-            .cloned()
-            // The major version is in the name: a major upgrade gets a new group of the new family,
-            // and the cluster moves to it in the same modification.
-            .unwrap_or_else(|| {
-                format!(
-                    "{nid}-aurora-pg{}",
-                    self.engine_version.split('.').next().unwrap_or("14")
-                )
-            });
+        let o = &self.names;
         let err = |e: String| env.invalid("aurora.names", &e);
-        resolve(
-            "parameter_group",
-            parameter_group.clone(),
-            None,
+        let cluster = resolve(
+            "cluster",
+            format!("{nid}-aurora"),
+            o.cluster.as_ref(),
             NameRule::RdsIdentifier,
         )
         .map_err(err)?;
@@ -200,13 +186,40 @@ impl AuroraSettings {
             NameRule::RdsIdentifier,
         )
         .map_err(err)?;
+        // The major version is in the default: a major upgrade gets a new group of the new
+        // family, and the cluster moves to it in the same modification.
+        let major = self.engine_version.split('.').next().unwrap_or("14");
         Ok(AuroraNames {
+            parameter_group: resolve(
+                "parameter_group",
+                format!("{nid}-aurora-pg{major}"),
+                o.parameter_group.as_ref(),
+                NameRule::RdsIdentifier,
+            )
+            .map_err(err)?,
+            subnet_group: resolve(
+                "subnet_group",
+                cluster.clone(),
+                o.subnet_group.as_ref(),
+                NameRule::SubnetGroup,
+            )
+            .map_err(err)?,
+            security_group: resolve(
+                "security_group",
+                cluster.clone(),
+                o.security_group.as_ref(),
+                NameRule::SecurityGroup,
+            )
+            .map_err(err)?,
             log_group: format!("/aws/rds/cluster/{cluster}/postgresql"),
-            security_group: cluster.clone(),
-            subnet_group: cluster.clone(),
-            endpoint: format!("{nid}-rds"),
+            endpoint: resolve(
+                "endpoint",
+                format!("{nid}-rds"),
+                o.endpoint.as_ref(),
+                NameRule::TagValue,
+            )
+            .map_err(err)?,
             cluster,
-            parameter_group,
         })
     }
 }

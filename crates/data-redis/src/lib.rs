@@ -45,6 +45,38 @@ pub struct RedisSettings {
     pub port: u16,
     /// Retention of the slow-log group, in days.
     pub log_retention_days: u32,
+    /// Name overrides (`[redis.names]`), for adopting a layer whose names differ from ours.
+    #[serde(default)]
+    pub names: RedisNameOverrides,
+}
+
+/// `[redis.names]`: every name the family gives can be set, as the conventions promise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisNameOverrides {
+    replication_group: Option<String>,
+    subnet_group: Option<String>,
+    security_group: Option<String>,
+    parameter_group: Option<String>,
+    log_group: Option<String>,
+    endpoint: Option<String>,
+}
+
+/// The family's resolved names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisNames {
+    /// The replication group.
+    pub replication_group: String,
+    /// The cache subnet group.
+    pub subnet_group: String,
+    /// The security group.
+    pub security_group: String,
+    /// The cache parameter group.
+    pub parameter_group: String,
+    /// The slow-log group.
+    pub log_group: String,
+    /// The interface endpoint's `Name` tag.
+    pub endpoint: String,
 }
 
 impl RedisSettings {
@@ -89,14 +121,60 @@ impl RedisSettings {
                 "automatic failover needs num_cache_nodes of 2 or more",
             ));
         }
-        resolve(
+        s.names(env)?;
+        Ok(s)
+    }
+
+    /// The resolved names: each the environment's override or the default.
+    pub fn names(&self, env: &Environment) -> Result<RedisNames> {
+        let nid = env.naming_id.as_str();
+        let o = &self.names;
+        let err = |e: String| env.invalid("redis.names", &e);
+        let group = resolve(
             "replication_group",
-            format!("{}-redis", env.naming_id),
-            None,
+            format!("{nid}-redis"),
+            o.replication_group.as_ref(),
             NameRule::ElastiCacheId,
         )
-        .map_err(|e| env.invalid("naming_id", &e))?;
-        Ok(s)
+        .map_err(err)?;
+        Ok(RedisNames {
+            subnet_group: resolve(
+                "subnet_group",
+                group.clone(),
+                o.subnet_group.as_ref(),
+                NameRule::SubnetGroup,
+            )
+            .map_err(err)?,
+            security_group: resolve(
+                "security_group",
+                group.clone(),
+                o.security_group.as_ref(),
+                NameRule::SecurityGroup,
+            )
+            .map_err(err)?,
+            parameter_group: resolve(
+                "parameter_group",
+                format!("{nid}-redis7"),
+                o.parameter_group.as_ref(),
+                NameRule::ElastiCacheId,
+            )
+            .map_err(err)?,
+            log_group: resolve(
+                "log_group",
+                format!("/aws/elasticache/{group}/slow-log"),
+                o.log_group.as_ref(),
+                NameRule::LogGroup,
+            )
+            .map_err(err)?,
+            endpoint: resolve(
+                "endpoint",
+                format!("{nid}-elasticache"),
+                o.endpoint.as_ref(),
+                NameRule::TagValue,
+            )
+            .map_err(err)?,
+            replication_group: group,
+        })
     }
 }
 
@@ -107,10 +185,7 @@ pub fn resources(
     sdk: &SdkConfig,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let s = RedisSettings::load(env)?;
-    let nid = env.naming_id.as_str();
-    let name = format!("{nid}-redis");
-    let log_group = format!("/aws/elasticache/{name}/slow-log");
-    let parameter_group = format!("{nid}-redis7");
+    let names = s.names(env)?;
     let client = aws_sdk_elasticache::Client::new(sdk);
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let mut out: Vec<Arc<dyn AnyResource>> = vec![
@@ -118,7 +193,7 @@ pub fn resources(
             LogGroup::builder()
                 .client(aws_sdk_cloudwatchlogs::Client::new(sdk))
                 .key("redis_slow_log")
-                .name(log_group.clone())
+                .name(names.log_group.clone())
                 .kms_key_arn(infra.logs_kms_key_arn.clone())
                 .retention_days(s.log_retention_days as i32)
                 .build(),
@@ -126,7 +201,7 @@ pub fn resources(
         Arc::new(SecurityGroup::vpc_only(
             ec2.clone(),
             "redis",
-            &name,
+            &names.security_group,
             &format!("ElastiCache Redis: {} from the VPC", s.port),
             infra,
             i32::from(s.port),
@@ -134,14 +209,14 @@ pub fn resources(
         Arc::new(
             CacheSubnetGroup::builder()
                 .client(client.clone())
-                .name(name.clone())
+                .name(names.subnet_group.clone())
                 .subnet_ids(infra.isolated_subnet_ids.clone())
                 .build(),
         ),
         Arc::new(
             CacheParameterGroup::builder()
                 .client(client.clone())
-                .name(parameter_group.clone())
+                .name(names.parameter_group.clone())
                 .family("redis7".to_string())
                 .parameters(Default::default())
                 .build(),
@@ -149,12 +224,12 @@ pub fn resources(
         Arc::new(
             ReplicationGroup::builder()
                 .client(client)
-                .name(name.clone())
+                .name(names.replication_group.clone())
                 .settings(s.clone())
                 .kms_key_arn(infra.general_kms_key_arn.clone())
-                .subnet_group(name)
-                .parameter_group(parameter_group)
-                .log_group(log_group)
+                .subnet_group(names.subnet_group.clone())
+                .parameter_group(names.parameter_group.clone())
+                .log_group(names.log_group.clone())
                 .build(),
         ),
     ];
@@ -162,7 +237,7 @@ pub fn resources(
         out.push(Arc::new(InterfaceEndpoint::isolated(
             ec2,
             "elasticache",
-            &format!("{nid}-elasticache"),
+            &names.endpoint,
             &env.region,
             infra,
             "elasticache_endpoint_id",

@@ -1,0 +1,139 @@
+//! Every name can be overridden per environment, which is how a Terraform-made layer with
+//! names of its own is adopted: the tool uses the given names and makes nothing under ours.
+
+use dal_tests::Sandbox;
+use layer_core::engine::Mode;
+
+const OVERRIDES: &str = r#"
+[aurora.names]
+cluster = "tf-db"
+parameter_group = "tf-db-params"
+subnet_group = "tf_db_subnets"
+security_group = "tf-db-sg"
+endpoint = "tf-rds"
+
+[redis.names]
+replication_group = "tf-cache"
+subnet_group = "tf-cache-subnets"
+security_group = "tf-cache-sg"
+parameter_group = "tf-cache-params"
+log_group = "/tf/redis/slow-log"
+endpoint = "tf-elasticache"
+"#;
+
+#[tokio::test]
+async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_under_its_name() {
+    let sb = Sandbox::with("e2e-names", |t| format!("{t}\n{OVERRIDES}")).await;
+    let sdk = sb.sdk().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let ec = aws_sdk_elasticache::Client::new(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let session = sb.session().await;
+
+    // Terraform made the Aurora subnet group under its own name, without our tags.
+    rds.create_db_subnet_group()
+        .db_subnet_group_name("tf_db_subnets")
+        .db_subnet_group_description("made by terraform")
+        .set_subnet_ids(Some(session.infra.isolated_subnet_ids.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // Not ours: adopting it needs the flag, and nothing is written without it.
+    sb.aws.calls().reset();
+    assert_ne!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--adopt", "--skip-seed"])
+            .await,
+        0
+    );
+
+    let cluster = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("tf-db")
+        .send()
+        .await
+        .unwrap();
+    let cluster = &cluster.db_clusters()[0];
+    assert_eq!(cluster.db_subnet_group(), Some("tf_db_subnets"));
+    assert_eq!(
+        cluster.db_cluster_parameter_group(),
+        Some("tf-db-params")
+    );
+    assert_eq!(cluster.db_cluster_members().len(), 1);
+    assert_eq!(
+        cluster.db_cluster_members()[0].db_instance_identifier(),
+        Some("tf-db-1")
+    );
+    let groups = ec
+        .describe_replication_groups()
+        .replication_group_id("tf-cache")
+        .send()
+        .await
+        .unwrap();
+    let group = &groups.replication_groups()[0];
+    assert_eq!(
+        group.log_delivery_configurations()[0]
+            .destination_details()
+            .and_then(|d| d.cloud_watch_logs_details())
+            .and_then(|d| d.log_group()),
+        Some("/tf/redis/slow-log")
+    );
+    let clusters = ec
+        .describe_cache_clusters()
+        .cache_cluster_id(group.member_clusters()[0].clone())
+        .send()
+        .await
+        .unwrap();
+    let member = &clusters.cache_clusters()[0];
+    assert_eq!(member.cache_subnet_group_name(), Some("tf-cache-subnets"));
+    assert_eq!(
+        member
+            .cache_parameter_group()
+            .and_then(|p| p.cache_parameter_group_name()),
+        Some("tf-cache-params")
+    );
+    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    let sg_names: Vec<&str> = sgs
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_name())
+        .collect();
+    assert!(sg_names.contains(&"tf-db-sg") && sg_names.contains(&"tf-cache-sg"));
+    let endpoints = ec2.describe_vpc_endpoints().send().await.unwrap();
+    let endpoint_names: Vec<&str> = endpoints
+        .vpc_endpoints()
+        .iter()
+        .flat_map(|e| e.tags())
+        .filter(|t| t.key() == Some("Name"))
+        .filter_map(|t| t.value())
+        .collect();
+    assert!(
+        endpoint_names.contains(&"tf-rds") && endpoint_names.contains(&"tf-elasticache"),
+        "{endpoint_names:?}"
+    );
+
+    // Nothing was made under the default names.
+    for name in ["e2e-names-aurora", "e2e-names-redis"] {
+        assert!(!sg_names.contains(&name), "{name} made");
+    }
+    assert!(rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name("e2e-names-aurora")
+        .send()
+        .await
+        .is_err());
+    assert!(ec
+        .describe_replication_groups()
+        .replication_group_id("e2e-names-redis")
+        .send()
+        .await
+        .is_err());
+    let out = sb.session().await.outputs().await.unwrap();
+    assert_eq!(out["aurora_cluster_id"], "tf-db");
+    assert_eq!(out["elasticache_replication_group_id"], "tf-cache");
+
+    // Adopted once, ours from then on: the next plan is empty.
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+}
