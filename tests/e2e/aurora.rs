@@ -709,4 +709,56 @@ async fn a_cluster_whose_master_secret_key_differs_is_adopted_then_shown_as_a_re
         3
     );
     assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+
+    // The instance lives in the cluster: the plan replaces it with the cluster, and apply
+    // deletes it first and creates it again after, the only order AWS accepts.
+    let i = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster_instance.aurora")
+        .unwrap();
+    assert!(matches!(i.action, layer_core::Action::Replace { .. }), "{p}");
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&[
+            "deploy",
+            "local",
+            "--auto-approve",
+            "--skip-seed",
+            "--allow-replace"
+        ])
+        .await,
+        0
+    );
+    let rds_calls: Vec<String> = sb
+        .mutating_calls()
+        .into_iter()
+        .filter(|c| c.contains("DBCluster") || c.contains("DBInstance"))
+        .collect();
+    let at = |op: &str| {
+        rds_calls
+            .iter()
+            .position(|c| c.strip_prefix("rds:") == Some(op))
+            .unwrap_or_else(|| panic!("{op} not in {rds_calls:?}"))
+    };
+    assert!(
+        at("DeleteDBInstance") < at("DeleteDBCluster")
+            && at("DeleteDBCluster") < at("CreateDBCluster")
+            && at("CreateDBCluster") < at("CreateDBInstance"),
+        "{rds_calls:?}"
+    );
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-seckey-aurora")
+        .send()
+        .await
+        .unwrap();
+    let c = &c.db_clusters()[0];
+    assert_eq!(
+        c.master_user_secret().and_then(|s| s.kms_key_id()),
+        Some(infra.secrets_kms_key_arn.as_str())
+    );
+    assert_eq!(c.db_cluster_members().len(), 1);
+    let p = sb.plan(Mode::Deploy).await;
+    assert!(!p.has_changes(), "{p}");
 }

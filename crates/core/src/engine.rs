@@ -32,6 +32,8 @@ pub struct Step {
     /// The outputs observed (empty when the resource does not exist yet).
     pub outputs: Outputs,
     observed: Option<Arc<dyn Any + Send + Sync>>,
+    /// Replaced because a dependency it lives in is: deleted before the walk, created in it.
+    dependency_replaced: bool,
 }
 
 /// A resource with its types erased, so resources of every family sit in one graph.
@@ -45,6 +47,10 @@ pub trait AnyResource: Send + Sync {
     async fn plan(&self, cx: &Context, inputs: &Inputs, mode: Mode) -> Result<Step>;
     /// Carry out a planned step and return the outputs after it.
     async fn execute(&self, cx: &Context, step: &Step, inputs: &Inputs) -> Result<Outputs>;
+    /// See [`Resource::lives_in_dependencies`].
+    fn lives_in_dependencies(&self) -> bool;
+    /// Delete what a step observed (the first half of a replacement made early).
+    async fn delete_observed(&self, cx: &Context, step: &Step) -> Result<()>;
 }
 
 #[async_trait]
@@ -55,6 +61,21 @@ impl<R: Resource> AnyResource for R {
 
     fn depends_on(&self) -> Vec<Address> {
         Resource::depends_on(self)
+    }
+
+    fn lives_in_dependencies(&self) -> bool {
+        Resource::lives_in_dependencies(self)
+    }
+
+    async fn delete_observed(&self, cx: &Context, step: &Step) -> Result<()> {
+        match step
+            .observed
+            .as_ref()
+            .and_then(|o| o.downcast_ref::<Observed<R::Spec>>())
+        {
+            Some(observed) => self.delete(cx, observed).await,
+            None => Ok(()),
+        }
     }
 
     async fn plan(&self, cx: &Context, inputs: &Inputs, mode: Mode) -> Result<Step> {
@@ -77,6 +98,7 @@ impl<R: Resource> AnyResource for R {
                 change,
                 outputs: Outputs::new(),
                 observed: None,
+                dependency_replaced: false,
             });
         };
         let owned = tags::is_owned(&observed.tags, &cx.environment);
@@ -167,6 +189,7 @@ impl<R: Resource> AnyResource for R {
             change,
             outputs,
             observed: Some(Arc::new(observed)),
+            dependency_replaced: false,
         })
     }
 
@@ -231,7 +254,9 @@ impl<R: Resource> AnyResource for R {
             }
             Action::Replace { .. } => {
                 let desired = self.desired(cx, inputs)?;
-                self.delete(cx, observed()?).await?;
+                if !step.dependency_replaced {
+                    self.delete(cx, observed()?).await?;
+                }
                 self.create(cx, &desired, inputs).await?;
             }
             Action::Delete => {
@@ -332,7 +357,10 @@ impl Engine {
         .await
         .map_err(|e| Error::Other(e.to_string()))?;
         finish("observing", &report)?;
-        let steps = steps.into_inner().expect("not poisoned");
+        let mut steps = steps.into_inner().expect("not poisoned");
+        if mode == Mode::Deploy {
+            self.replace_with_dependencies(&mut steps);
+        }
         let mut order = self.order();
         if mode == Mode::Destroy {
             order.reverse();
@@ -347,6 +375,48 @@ impl Engine {
         Ok(PlanRun { plan, steps, mode })
     }
 
+    /// What depends on a resource being replaced: one that lives inside it is replaced with it
+    /// and needs the same flag; any other takes the new outputs (endpoints, ids), known only
+    /// after apply, so it is planned as an update that diffs again then.
+    fn replace_with_dependencies(&self, steps: &mut BTreeMap<Address, Step>) {
+        let mut replaced: std::collections::BTreeSet<Address> = steps
+            .iter()
+            .filter(|(_, s)| matches!(s.change.action, Action::Replace { .. }))
+            .map(|(a, _)| a.clone())
+            .collect();
+        for r in &self.resources {
+            let Some(dep) = r.depends_on().into_iter().find(|d| replaced.contains(d)) else {
+                continue;
+            };
+            let Some(step) = steps.get_mut(&r.address()) else {
+                continue;
+            };
+            if step.observed.is_none()
+                || !matches!(step.change.action, Action::NoOp | Action::Update)
+            {
+                continue;
+            }
+            replaced.insert(r.address());
+            if !r.lives_in_dependencies() {
+                if step.change.action == Action::NoOp {
+                    step.change.action = Action::Update;
+                    step.change.note = Some(format!(
+                        "depends on {dep}, which is replaced: its values are known after apply"
+                    ));
+                }
+                continue;
+            }
+            step.change.action = Action::Replace {
+                reasons: vec![format!("{dep} is replaced")],
+            };
+            step.change.requires = step.change.requires.or(Some(Flag::AllowReplace));
+            step.change.note = Some(format!(
+                "deleted before {dep} is replaced and created again after, as AWS requires"
+            ));
+            step.dependency_replaced = true;
+        }
+    }
+
     /// Apply a plan (check it against the safety flags first) and return the layer's outputs.
     pub async fn apply(&self, cx: &Context, run: PlanRun) -> Result<Outputs, ApplyError> {
         let direction = match run.mode {
@@ -354,6 +424,16 @@ impl Engine {
             Mode::Destroy => Direction::Reverse,
         };
         let steps = &run.steps;
+        // What lives inside a resource being replaced goes first, dependents before what they
+        // live in; the walk then creates it again after its dependency.
+        for r in self.resources.iter().rev() {
+            if let Some(step) = steps.get(&r.address()).filter(|s| s.dependency_replaced) {
+                tracing::info!(address = %step.change.address, "deleting before its dependency is replaced");
+                r.delete_observed(cx, step)
+                    .await
+                    .map_err(ApplyError::Other)?;
+            }
+        }
         let report = executor::run(self.nodes(), self.concurrency, direction, |r, inputs| async move {
             match steps.get(&r.address()) {
                 Some(step) => {

@@ -114,6 +114,13 @@ pub trait Resource: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether it lives inside what it depends on (instances inside their cluster): AWS deletes
+    /// nothing that still holds it, so when a dependency is replaced, this is deleted before and
+    /// created again after.
+    fn lives_in_dependencies(&self) -> bool {
+        false
+    }
+
     /// Top-level spec fields that cannot change in place.
     fn replace_fields(&self) -> &'static [&'static str] {
         &[]

@@ -222,6 +222,11 @@ impl Resource for InstanceSet {
         ResourceKind::Disruptive
     }
 
+    /// Instances live in their cluster: AWS deletes no cluster that still has instances.
+    fn lives_in_dependencies(&self) -> bool {
+        true
+    }
+
     fn diff(&self, desired: &InstanceSetSpec, observed: &InstanceSetSpec) -> Vec<FieldChange> {
         let mut changes = layer_core::diff::diff(desired, observed, &[]);
         // AWS cannot change an instance's Performance Insights key once one is set: a

@@ -531,6 +531,14 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     if op == "DeleteBucket" && resp.status().is_success() && !s3_bucket.is_empty() {
         shared.bucket_policies.delete(&s3_bucket);
     }
+    if service == "rds" && op == "DeleteDBCluster" && resp.status().is_success() {
+        let id = form
+            .iter()
+            .find(|(k, _)| k == "DBClusterIdentifier")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        drop_automated_snapshots(shared, id, auth.clone()).await?;
+    }
 
     let needs_body = (service == "s3" && op == "GetBucketVersioning")
         || service == "elasticache"
@@ -763,6 +771,39 @@ async fn moto_query(
         .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// AWS deletes a cluster's automated backups with it (`DeleteAutomatedBackups` defaults to
+/// true); moto keeps them, and a new cluster of the same name then fails to take its first one.
+async fn drop_automated_snapshots(
+    shared: &Shared,
+    cluster: &str,
+    auth: Option<http::HeaderValue>,
+) -> anyhow::Result<()> {
+    let (_, body) = moto_query(
+        shared,
+        "rds",
+        "DescribeDBClusterSnapshots",
+        &[("DBClusterIdentifier", cluster), ("SnapshotType", "automated")],
+        auth.clone(),
+    )
+    .await?;
+    let mut ids = Vec::new();
+    let _ = crate::xml::map_members(&body, "DBClusterSnapshot", |b| {
+        ids.extend(crate::xml::text(b, "DBClusterSnapshotIdentifier"));
+        None
+    });
+    for id in ids {
+        moto_query(
+            shared,
+            "rds",
+            "DeleteDBClusterSnapshot",
+            &[("DBClusterSnapshotIdentifier", id.as_str())],
+            auth.clone(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The request parameters of RDS and ElastiCache that name a KMS key.
