@@ -343,6 +343,22 @@ def rule_bucket_policy_enforced():
     call(s3, "GetObject", Bucket=b, Key="k")
 
 
+def deviation_deleted_log_group_forgets_tags():
+    call("logs", "CreateLogGroup", logGroupName="/conf/tags", tags={"ManagedBy": "x"})
+    call("logs", "DeleteLogGroup", logGroupName="/conf/tags")
+    call("logs", "CreateLogGroup", logGroupName="/conf/tags")
+    tags = call("logs", "ListTagsLogGroup", logGroupName="/conf/tags")["tags"]
+    expect(tags == {}, f"a new group of the same name has no tags: {tags}")
+
+
+def deviation_deleted_cluster_drops_automated_snapshots():
+    args = dict(DBClusterIdentifier="conf-again", Engine="aurora-postgresql", MasterUsername="dbadmin",
+                ManageMasterUserPassword=True)
+    call("rds", "CreateDBCluster", **args)
+    call("rds", "DeleteDBCluster", DBClusterIdentifier="conf-again", SkipFinalSnapshot=True)
+    call("rds", "CreateDBCluster", **args)
+
+
 def rule_tags_validated():
     bad = [{"Key": "aws:owner", "Value": "x"}]
     expect_error("rds", "CreateDBClusterParameterGroup", "InvalidParameterValue", 400, DBClusterParameterGroupName="conf-tags",
@@ -403,6 +419,8 @@ for name, fn in [
     ("deviation: secret name scheduled for deletion", deviation_secret_scheduled_for_deletion),
     ("deviation: bucket versioning", deviation_bucket_versioning),
     ("rule: bucket policies enforced on every call", rule_bucket_policy_enforced),
+    ("deviation: a deleted log group forgets its tags", deviation_deleted_log_group_forgets_tags),
+    ("deviation: a deleted cluster's name can be used again", deviation_deleted_cluster_drops_automated_snapshots),
     ("rule: tags AWS rejects are refused", rule_tags_validated),
     ("rule: multi-AZ, failover and replica counts", rule_replication_group_modes),
     ("rule: KMS keys reported as ARNs, PI key fixed once set", rule_kms_keys_as_arns),

@@ -1,5 +1,6 @@
-//! Every name can be overridden per environment, which is how a Terraform-made layer with
-//! names of its own is adopted: the tool uses the given names and makes nothing under ours.
+//! Names and ownership. Every name can be overridden per environment, which is how a
+//! Terraform-made layer with names of its own is adopted: the tool uses the given names and makes
+//! nothing under ours. What is under our names but not ours is never deleted.
 
 use dal_tests::Sandbox;
 use layer_core::engine::Mode;
@@ -136,4 +137,81 @@ async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_unde
 
     // Adopted once, ours from then on: the next plan is empty.
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
+}
+
+#[tokio::test]
+async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours() {
+    let sb = Sandbox::new("e2e-owner").await;
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    let sdk = sb.sdk().await;
+    let iam = sb.iam().await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    // The S3 user now belongs to another environment; the slow-log group was made again by
+    // someone else, without our tags.
+    iam.tag_user()
+        .user_name("e2e-owner-s3-access")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("Environment")
+                .value("dev")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let slow_log = "/aws/elasticache/e2e-owner-redis/slow-log";
+    logs.delete_log_group()
+        .log_group_name(slow_log)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_group()
+        .log_group_name(slow_log)
+        .send()
+        .await
+        .unwrap();
+
+    let p = sb.plan(Mode::Destroy).await;
+    for address in ["aws_iam_user.s3_access", "aws_cloudwatch_log_group.redis_slow_log"] {
+        let c = p
+            .changes
+            .iter()
+            .find(|c| c.address.to_string() == address)
+            .unwrap_or_else(|| panic!("{address} not in:\n{p}"));
+        assert_eq!(c.action, layer_core::Action::NoOp, "{address}:\n{p}");
+        assert!(
+            c.note.as_deref().is_some_and(|n| n.contains("left alone")),
+            "{address}: {c:?}"
+        );
+    }
+    sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+        .await;
+    let deleted: Vec<String> = sb
+        .aws
+        .calls()
+        .mutating()
+        .into_iter()
+        .filter(|c| c.operation.starts_with("Delete"))
+        .map(|c| c.operation)
+        .collect();
+    assert!(deleted.contains(&"DeleteReplicationGroup".to_string()), "{deleted:?}");
+    let user = iam
+        .get_user()
+        .user_name("e2e-owner-s3-access")
+        .send()
+        .await
+        .unwrap();
+    assert!(user.user().is_some());
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(slow_log)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "the slow-log group stays");
 }

@@ -138,6 +138,10 @@ impl Faults {
             if !matches || r.count.is_some_and(|c| s.used[i] >= c) {
                 continue;
             }
+            // A rule counts only what it injects: one fault per call, the first that fires.
+            if r.fault != Fault::Latency && d.fault.is_some() {
+                continue;
+            }
             if s.rng.gen::<f64>() >= r.rate {
                 continue;
             }
@@ -146,10 +150,8 @@ impl Faults {
                 d.latency_ms += r.latency_ms;
                 continue;
             }
-            if d.fault.is_none() {
-                d.fault = Some(r.fault);
-                s.injected += 1;
-            }
+            d.fault = Some(r.fault);
+            s.injected += 1;
         }
         d
     }

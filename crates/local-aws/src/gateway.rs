@@ -454,6 +454,10 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         shared.performance_insights.on_request(&op, &form);
     }
 
+    if service == "logs" && op == "DeleteLogGroup" {
+        untag_log_group(shared, &region, &bytes).await?;
+    }
+
     if service == "ec2" && op == "CreateVpcEndpoint" {
         let auth = parts.headers.get("authorization").cloned();
         return Ok(answer(create_vpc_endpoint(shared, &form, auth).await?));
@@ -828,29 +832,15 @@ async fn kms_keys_as_arns(
         if v.starts_with("arn:") && v.contains(":key/") {
             continue;
         }
-        let body = serde_json::json!({ "KeyId": v.as_str() }).to_string();
-        let req = Request::builder()
-            .method("POST")
-            .uri("/")
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", "TrentService.DescribeKey")
-            .header(
-                "authorization",
-                format!("AWS4-HMAC-SHA256 Credential=gateway/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=0"),
-            )
-            .body(full(body))?;
-        let resp = forward(shared, req).await?;
-        let ok = resp.status().is_success();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
-            .to_bytes();
-        let arn = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|j| j["KeyMetadata"]["Arn"].as_str().map(str::to_string));
-        match arn {
+        let (ok, answer) = moto_json(
+            shared,
+            region,
+            "kms",
+            "TrentService.DescribeKey",
+            serde_json::json!({ "KeyId": v.as_str() }),
+        )
+        .await?;
+        match answer["KeyMetadata"]["Arn"].as_str().map(str::to_string) {
             Some(arn) if ok => {
                 *v = arn;
                 changed = true;
@@ -859,6 +849,69 @@ async fn kms_keys_as_arns(
         }
     }
     Ok(Ok(changed))
+}
+
+/// A JSON-protocol call straight to moto (not counted): `(success, answer)`.
+async fn moto_json(
+    shared: &Shared,
+    region: &str,
+    service: &str,
+    target: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<(bool, serde_json::Value)> {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential=gateway/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(full(body.to_string()))?;
+    let resp = forward(shared, req).await?;
+    let ok = resp.status().is_success();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
+        .to_bytes();
+    Ok((ok, serde_json::from_slice(&bytes).unwrap_or_default()))
+}
+
+/// AWS forgets a log group's tags with the group; moto keeps them for the next group of the
+/// same name. Drop them before the group is deleted.
+async fn untag_log_group(shared: &Shared, region: &str, body: &[u8]) -> anyhow::Result<()> {
+    let Some(name) = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["logGroupName"].as_str().map(str::to_string))
+    else {
+        return Ok(());
+    };
+    let (ok, tags) = moto_json(
+        shared,
+        region,
+        "logs",
+        "Logs_20140328.ListTagsLogGroup",
+        serde_json::json!({ "logGroupName": name }),
+    )
+    .await?;
+    let keys: Vec<String> = tags["tags"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    if ok && !keys.is_empty() {
+        moto_json(
+            shared,
+            region,
+            "logs",
+            "Logs_20140328.UntagLogGroup",
+            serde_json::json!({ "logGroupName": name, "tags": keys }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn forward(shared: &Shared, req: Request<Body>) -> anyhow::Result<Response<Body>> {

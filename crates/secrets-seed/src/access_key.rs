@@ -17,7 +17,9 @@ use crate::catalog::Source;
 use crate::meta::{SecretMeta, TAG_ACCESS_KEY};
 use crate::seed::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State};
 
-const ATTEMPTS: usize = 2;
+/// Attempts at `CreateAccessKey`, each reconciled before the next: as many as the SDK makes of
+/// other calls by default, so a dropped connection followed by a lost answer still converges.
+const ATTEMPTS: usize = 3;
 
 fn iam_err<E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error>(
     op: &str,
