@@ -260,6 +260,19 @@ def elasticache_parameter_groups():
     params = call("elasticache", "DescribeCacheParameters", CacheParameterGroupName="conf-redis7")["Parameters"]
     slow = next(p for p in params if p["ParameterName"] == "slowlog-log-slower-than")
     expect(slow["ParameterValue"] == "5000" and slow["Source"] == "user", f"modified: {slow}")
+    seen, marker, pages = [], None, 0
+    while True:
+        extra = {"Marker": marker} if marker else {}
+        page = call("elasticache", "DescribeCacheParameters", CacheParameterGroupName="conf-redis7", MaxRecords=20, **extra)
+        expect(len(page["Parameters"]) <= 20, "at most MaxRecords per page")
+        seen += [p["ParameterName"] for p in page["Parameters"]]
+        pages += 1
+        marker = page.get("Marker")
+        if not marker:
+            break
+    expect(pages >= 4 and len(seen) == len(set(seen)) > 70, f"paged: {pages} pages, {len(seen)} parameters")
+    expect({"maxmemory-policy", "activedefrag", "lazyfree-lazy-eviction"} <= set(seen), "the family's real names")
+    expect_error("elasticache", "DescribeCacheParameters", "InvalidParameterValue", 400, CacheParameterGroupName="conf-redis7", MaxRecords=5)
     user = call("elasticache", "DescribeCacheParameters", CacheParameterGroupName="conf-redis7", Source="user")["Parameters"]
     expect([p["ParameterName"] for p in user] == ["slowlog-log-slower-than"], "Source=user filters")
     arn = pg["ARN"]

@@ -257,24 +257,30 @@ impl Resource for CacheParameterGroup {
             return Ok(Observation::Absent);
         };
         let arn = g.arn().unwrap_or_default().to_string();
-        let params = self
-            .client
-            .describe_cache_parameters()
-            .cache_parameter_group_name(&self.name)
-            .source("user")
-            .send()
-            .await
-            .map_err(|e| aws_err("DescribeCacheParameters", &self.name, &e))?;
-        let parameters = params
-            .parameters()
-            .iter()
-            .filter_map(|p| {
+        // Every page: AWS pages parameters even when filtered to the ones the group sets.
+        let mut parameters = BTreeMap::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .client
+                .describe_cache_parameters()
+                .cache_parameter_group_name(&self.name)
+                .source("user")
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_err("DescribeCacheParameters", &self.name, &e))?;
+            parameters.extend(page.parameters().iter().filter_map(|p| {
                 Some((
                     p.parameter_name()?.to_string(),
                     p.parameter_value()?.to_string(),
                 ))
-            })
-            .collect();
+            }));
+            match page.marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
         let tags = tags::read(&self.client, &arn).await?;
         let spec = ParameterGroupSpec {
             family: g

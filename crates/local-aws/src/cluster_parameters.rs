@@ -1,4 +1,4 @@
-//! `DescribeDBClusterParameters` as AWS answers it: the family's whole parameter set (several
+//! `DescribeDBClusterParameters` (and the paging of `DescribeCacheParameters`) as AWS answers it: the family's whole parameter set (several
 //! hundred, the PostgreSQL parameters and Aurora's own), with the values set on the group marked
 //! `Source = user`, filtered by `Source`, at most `MaxRecords` (20 to 100, default 100) per page
 //! with a `Marker`. Moto answers with the user-set parameters only, in one page.
@@ -95,14 +95,26 @@ pub fn result(moto_xml: &str, page: &Page) -> String {
             xml_escape(desc)
         ));
     }
-    let end = (page.offset + page.max_records).min(all.len());
-    let items = all.get(page.offset..end).unwrap_or_default().concat();
-    let marker = if end < all.len() {
-        format!("<Marker>params-{end}</Marker>")
-    } else {
-        String::new()
-    };
-    format!("<Parameters>{items}</Parameters>{marker}")
+    page.of(&all)
+}
+
+impl Page {
+    /// The `Source` filter asked for.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+
+    /// This page of `<Parameter>` elements, with a `Marker` when more follow.
+    pub fn of(&self, all: &[String]) -> String {
+        let end = (self.offset + self.max_records).min(all.len());
+        let items = all.get(self.offset..end).unwrap_or_default().concat();
+        let marker = if end < all.len() {
+            format!("<Marker>params-{end}</Marker>")
+        } else {
+            String::new()
+        };
+        format!("<Parameters>{items}</Parameters>{marker}")
+    }
 }
 
 #[cfg(test)]

@@ -12,17 +12,17 @@ use crate::protocol::{escape, query_ok, Protocol};
 
 const NS: &str = "http://elasticache.amazonaws.com/doc/2015-02-02/";
 
-/// `(name, default, data type, allowed values, description)` of the parameters we model.
-const REDIS7: &[(&str, &str, &str, &str, &str)] = &[
-    ("maxmemory-policy", "volatile-lru", "string", "volatile-lru,allkeys-lru,volatile-lfu,allkeys-lfu,volatile-random,allkeys-random,volatile-ttl,noeviction", "Max memory policy."),
-    ("slowlog-log-slower-than", "10000", "integer", "0-", "The execution time, in microseconds, to exceed in order for the command to get logged."),
-    ("slowlog-max-len", "128", "integer", "0-", "The length of the slow log."),
-    ("timeout", "0", "integer", "0,20-", "Close connection if client is idle for a given number of seconds."),
-    ("tcp-keepalive", "300", "integer", "0-", "Send TCP ACKs to clients every given number of seconds."),
-    ("notify-keyspace-events", "", "string", "", "The keyspace events for Redis to notify Pub/Sub clients about."),
-    ("reserved-memory-percent", "25", "integer", "0-100", "The percent of memory reserved for non-cache memory usage."),
-    ("cluster-enabled", "no", "string", "yes,no", "Enable cluster mode."),
-];
+/// The `redis7` family's parameters, one per line: name, default, data type, allowed values,
+/// description (tab-separated).
+const REDIS7_TSV: &str = include_str!("../data/redis7-parameters.tsv");
+
+/// `(name, default, data type, allowed values, description)` of the `redis7` family.
+fn redis7() -> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str, &'static str)> {
+    REDIS7_TSV.lines().filter_map(|line| {
+        let mut f = line.split('\t');
+        Some((f.next()?, f.next()?, f.next()?, f.next()?, f.next()?))
+    })
+}
 
 const FAMILIES: &[&str] = &[
     "redis2.6",
@@ -183,7 +183,7 @@ impl ParameterGroups {
                     ));
                 }
                 for n in &names {
-                    if !REDIS7.iter().any(|p| p.0 == n) {
+                    if !redis7().any(|p| p.0 == n) {
                         return Some(err(
                             StatusCode::BAD_REQUEST,
                             "InvalidParameterValue",
@@ -215,23 +215,27 @@ impl ParameterGroups {
                 let Some(g) = groups.get(&name) else {
                     return Some(not_found(&name));
                 };
-                let source = req.param("Source");
-                let params: String = REDIS7
-                    .iter()
+                let page = match crate::cluster_parameters::page_of(req.form) {
+                    Ok(p) => p,
+                    Err(msg) => {
+                        return Some(err(StatusCode::BAD_REQUEST, "InvalidParameterValue", &msg))
+                    }
+                };
+                let params: Vec<String> = redis7()
                     .map(|(n, default, ty, allowed, desc)| {
-                        let (value, src) = match g.values.get(*n) {
+                        let (value, src) = match g.values.get(n) {
                             Some(v) => (v.as_str(), "user"),
-                            None => (*default, "system"),
+                            None => (default, "system"),
                         };
                         (src, format!(
                             "<Parameter><ParameterName>{n}</ParameterName><ParameterValue>{}</ParameterValue><Description>{}</Description><Source>{src}</Source><DataType>{ty}</DataType><AllowedValues>{}</AllowedValues><IsModifiable>true</IsModifiable><MinimumEngineVersion>7.0.0</MinimumEngineVersion><ChangeType>immediate</ChangeType></Parameter>",
                             escape(value), escape(desc), escape(allowed)
                         ))
                     })
-                    .filter(|(src, _)| source.is_none_or(|s| s == *src))
+                    .filter(|(src, _)| page.source().is_none_or(|s| s == *src))
                     .map(|(_, x)| x)
                     .collect();
-                query_ok(op, NS, &format!("<Parameters>{params}</Parameters>"))
+                query_ok(op, NS, &page.of(&params))
             }
             "DeleteCacheParameterGroup" => {
                 if groups.remove(&name).is_none() {
