@@ -717,7 +717,10 @@ async fn a_cluster_whose_master_secret_key_differs_is_adopted_then_shown_as_a_re
         .iter()
         .find(|c| c.address.to_string() == "aws_rds_cluster_instance.aurora")
         .unwrap();
-    assert!(matches!(i.action, layer_core::Action::Replace { .. }), "{p}");
+    assert!(
+        matches!(i.action, layer_core::Action::Replace { .. }),
+        "{p}"
+    );
     sb.aws.calls().reset();
     assert_eq!(
         sb.cli(&[

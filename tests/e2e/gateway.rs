@@ -858,7 +858,12 @@ async fn aws_rules_on_tags_replication_groups_and_kms_keys_for_the_rust_sdk() {
         .db_cluster_parameter_group_name("rules-pg")
         .db_parameter_group_family("aurora-postgresql14")
         .description("d")
-        .tags(aws_sdk_rds::types::Tag::builder().key("aws:team").value("x").build())
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("aws:team")
+                .value("x")
+                .build(),
+        )
         .send()
         .await
         .unwrap_err();

@@ -45,8 +45,14 @@ async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_unde
     assert_ne!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(sb.mutating_calls(), Vec::<String>::new());
     assert_eq!(
-        sb.cli(&["deploy", "local", "--auto-approve", "--adopt", "--skip-seed"])
-            .await,
+        sb.cli(&[
+            "deploy",
+            "local",
+            "--auto-approve",
+            "--adopt",
+            "--skip-seed"
+        ])
+        .await,
         0
     );
 
@@ -58,10 +64,7 @@ async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_unde
         .unwrap();
     let cluster = &cluster.db_clusters()[0];
     assert_eq!(cluster.db_subnet_group(), Some("tf_db_subnets"));
-    assert_eq!(
-        cluster.db_cluster_parameter_group(),
-        Some("tf-db-params")
-    );
+    assert_eq!(cluster.db_cluster_parameter_group(), Some("tf-db-params"));
     assert_eq!(cluster.db_cluster_members().len(), 1);
     assert_eq!(
         cluster.db_cluster_members()[0].db_instance_identifier(),
@@ -177,7 +180,10 @@ async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours
         .unwrap();
 
     let p = sb.plan(Mode::Destroy).await;
-    for address in ["aws_iam_user.s3_access", "aws_cloudwatch_log_group.redis_slow_log"] {
+    for address in [
+        "aws_iam_user.s3_access",
+        "aws_cloudwatch_log_group.redis_slow_log",
+    ] {
         let c = p
             .changes
             .iter()
@@ -199,7 +205,10 @@ async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours
         .filter(|c| c.operation.starts_with("Delete"))
         .map(|c| c.operation)
         .collect();
-    assert!(deleted.contains(&"DeleteReplicationGroup".to_string()), "{deleted:?}");
+    assert!(
+        deleted.contains(&"DeleteReplicationGroup".to_string()),
+        "{deleted:?}"
+    );
     let user = iam
         .get_user()
         .user_name("e2e-owner-s3-access")

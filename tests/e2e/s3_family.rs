@@ -655,26 +655,33 @@ async fn a_lost_response_on_every_create_of_a_fresh_deploy_converges_without_dup
         seed: 3,
         // Each create: the connection dropped first (not carried out), then carried out with
         // its response lost; the SDK's retries and our creates must make one of each.
-        rules: [local_aws::Fault::DropConnection, local_aws::Fault::LoseResponse]
-            .into_iter()
-            .flat_map(|fault| {
-                creates.iter().map(move |op| local_aws::Rule {
-                    service: None,
-                    operation: Some(op.to_string()),
-                    mutating_only: true,
-                    fault,
-                    rate: 1.0,
-                    count: Some(1),
-                    latency_ms: 0,
-                })
+        rules: [
+            local_aws::Fault::DropConnection,
+            local_aws::Fault::LoseResponse,
+        ]
+        .into_iter()
+        .flat_map(|fault| {
+            creates.iter().map(move |op| local_aws::Rule {
+                service: None,
+                operation: Some(op.to_string()),
+                mutating_only: true,
+                fault,
+                rate: 1.0,
+                count: Some(1),
+                latency_ms: 0,
             })
-            .collect(),
+        })
+        .collect(),
     });
     let first = sb.cli(&["deploy", "local", "--auto-approve"]).await;
     let injected = sb.aws.faults().injected();
     sb.aws.faults().clear();
     assert_eq!(first, 0, "a lost response never fails the run");
-    assert_eq!(injected, 2 * creates.len() as u64, "every create was hit twice");
+    assert_eq!(
+        injected,
+        2 * creates.len() as u64,
+        "every create was hit twice"
+    );
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
     // A second deploy, counted: nothing to write.
     sb.aws.calls().reset();

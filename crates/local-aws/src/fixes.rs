@@ -180,7 +180,11 @@ impl PerformanceInsights {
         if op != "ModifyDBInstance" {
             return None;
         }
-        let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            form.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         let id = get("DBInstanceIdentifier")?.to_lowercase();
         let wanted = get("PerformanceInsightsKMSKeyId")?;
         let known = self.by_instance.lock().expect("not poisoned");

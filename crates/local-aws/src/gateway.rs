@@ -276,13 +276,25 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             .flatten()
     });
     if let Some((code, why)) = refusal {
-        return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+        return Ok(answer(boxed(protocol.error(
+            StatusCode::BAD_REQUEST,
+            code,
+            &why,
+        ))));
     }
     if service == "s3" && op == "PutBucketTagging" {
         if let Some(b) = body.take() {
-            let text = b.collect().await.map_err(|e| anyhow::anyhow!("{e}"))?.to_bytes();
+            let text = b
+                .collect()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_bytes();
             if let Some((code, why)) = rules::s3_tags(&String::from_utf8_lossy(&text)) {
-                return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+                return Ok(answer(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    &why,
+                ))));
             }
             body = Some(full(text));
         }
@@ -298,8 +310,13 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 } else {
                     "InvalidParameterValue"
                 };
-                let why = format!("The specified KMS key {key} does not exist or is not accessible.");
-                return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+                let why =
+                    format!("The specified KMS key {key} does not exist or is not accessible.");
+                return Ok(answer(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    &why,
+                ))));
             }
         }
     }
@@ -317,7 +334,11 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             let tags =
                 crate::xml::inner(&String::from_utf8_lossy(&text), "Tags").map(str::to_string);
             if let Some((code, why)) = tags.as_deref().and_then(rules::s3_tags) {
-                return Ok(answer(boxed(protocol.error(StatusCode::BAD_REQUEST, code, &why))));
+                return Ok(answer(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    &why,
+                ))));
             }
             let mut parts = parts;
             parts.headers.remove("content-length");
@@ -788,7 +809,10 @@ async fn drop_automated_snapshots(
         shared,
         "rds",
         "DescribeDBClusterSnapshots",
-        &[("DBClusterIdentifier", cluster), ("SnapshotType", "automated")],
+        &[
+            ("DBClusterIdentifier", cluster),
+            ("SnapshotType", "automated"),
+        ],
         auth.clone(),
     )
     .await?;

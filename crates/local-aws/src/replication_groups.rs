@@ -184,7 +184,8 @@ impl ReplicationGroups {
         if failover && replicas == 0 {
             return Some((
                 "InvalidParameterCombination",
-                "Automatic failover needs at least one read replica in the replication group.".into(),
+                "Automatic failover needs at least one read replica in the replication group."
+                    .into(),
             ));
         }
         None

@@ -21,7 +21,9 @@ pub fn tag_problem(key: &str, value: &str) -> Option<String> {
         ));
     }
     if value.chars().count() > 256 {
-        return Some(format!("The value of tag '{key}' has more than 256 characters."));
+        return Some(format!(
+            "The value of tag '{key}' has more than 256 characters."
+        ));
     }
     if let Some(c) = key.chars().chain(value.chars()).find(|c| !allowed(*c)) {
         return Some(format!(
@@ -95,7 +97,11 @@ fn tag_error_code(service: &str) -> &'static str {
 }
 
 /// The refusal (error code, message) of a request carrying a tag that AWS rejects.
-pub fn tags(service: &str, form: &[(String, String)], json: &[u8]) -> Option<(&'static str, String)> {
+pub fn tags(
+    service: &str,
+    form: &[(String, String)],
+    json: &[u8],
+) -> Option<(&'static str, String)> {
     let found = match service {
         "secretsmanager" | "logs" => json_tags(json),
         "rds" | "elasticache" | "ec2" | "iam" => form_tags(form),
@@ -143,10 +149,16 @@ mod tests {
             ("TagSpecification.1.Tag.1.Value", "a{b}"),
         ]);
         assert!(tags("ec2", &ec2, b"").unwrap().1.contains('{'));
-        let ok = form(&[("Tags.member.1.Key", "Team"), ("Tags.member.1.Value", "a b:c/d=e+f-g@h_i.")]);
+        let ok = form(&[
+            ("Tags.member.1.Key", "Team"),
+            ("Tags.member.1.Value", "a b:c/d=e+f-g@h_i."),
+        ]);
         assert_eq!(tags("iam", &ok, b""), None);
         let secret = br#"{"Name":"n","Tags":[{"Key":"aws:x","Value":"1"}]}"#;
-        assert_eq!(tags("secretsmanager", &[], secret).unwrap().0, "ValidationException");
+        assert_eq!(
+            tags("secretsmanager", &[], secret).unwrap().0,
+            "ValidationException"
+        );
         let logs = br#"{"logGroupName":"g","tags":{"k":"v\u0007"}}"#;
         assert_eq!(tags("logs", &[], logs).unwrap().0, "ValidationException");
         let s3 = "<Tagging><TagSet><Tag><Key>aws:cloudformation:x</Key><Value>1</Value></Tag></TagSet></Tagging>";

@@ -178,6 +178,9 @@ mod tests {
         assert_eq!(out, nested);
         assert_eq!(seen, ["<Item><Item>in</Item></Item>", "<Item>two</Item>"]);
         let with_attr = r#"<I a="1"><P b="2">old</P></I>"#;
-        assert_eq!(set_element(with_attr, "P", "new"), r#"<I a="1"><P>new</P></I>"#);
+        assert_eq!(
+            set_element(with_attr, "P", "new"),
+            r#"<I a="1"><P>new</P></I>"#
+        );
     }
 }

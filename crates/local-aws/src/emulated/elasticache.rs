@@ -17,7 +17,15 @@ const NS: &str = "http://elasticache.amazonaws.com/doc/2015-02-02/";
 const REDIS7_TSV: &str = include_str!("../data/redis7-parameters.tsv");
 
 /// `(name, default, data type, allowed values, description)` of the `redis7` family.
-fn redis7() -> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str, &'static str)> {
+fn redis7() -> impl Iterator<
+    Item = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ),
+> {
     REDIS7_TSV.lines().filter_map(|line| {
         let mut f = line.split('\t');
         Some((f.next()?, f.next()?, f.next()?, f.next()?, f.next()?))
