@@ -372,6 +372,28 @@ def deviation_deleted_cluster_drops_automated_snapshots():
     call("rds", "CreateDBCluster", **args)
 
 
+def rule_bedrock_logging_validates_its_role():
+    import json
+    call("logs", "CreateLogGroup", logGroupName="/conf/bedrock")
+    cw = {"logGroupName": "/conf/bedrock"}
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    # IAM through the plain client: botocore decodes the policy documents in IAM's answers.
+    iam = client("iam")
+    role = iam.create_role(RoleName="conf-bedrock", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    config = {"cloudWatchConfig": dict(cw, roleArn=role), "textDataDeliveryEnabled": True}
+    expect_error("bedrock", "PutModelInvocationLoggingConfiguration", "ValidationException", 400, loggingConfig=config)
+    trust["Statement"][0]["Principal"]["Service"] = "bedrock.amazonaws.com"
+    iam.update_assume_role_policy(RoleName="conf-bedrock", PolicyDocument=json.dumps(trust))
+    expect_error("bedrock", "PutModelInvocationLoggingConfiguration", "ValidationException", 400, loggingConfig=config)
+    iam.put_role_policy(RoleName="conf-bedrock", PolicyName="logs", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                                 "Resource": "*"}]}))
+    call("bedrock", "PutModelInvocationLoggingConfiguration", loggingConfig=config)
+    got = call("bedrock", "GetModelInvocationLoggingConfiguration")["loggingConfig"]
+    expect(got["cloudWatchConfig"]["roleArn"] == role, f"stored: {got}")
+
+
 def rule_tags_validated():
     bad = [{"Key": "aws:owner", "Value": "x"}]
     expect_error("rds", "CreateDBClusterParameterGroup", "InvalidParameterValue", 400, DBClusterParameterGroupName="conf-tags",
@@ -434,6 +456,7 @@ for name, fn in [
     ("rule: bucket policies enforced on every call", rule_bucket_policy_enforced),
     ("deviation: a deleted log group forgets its tags", deviation_deleted_log_group_forgets_tags),
     ("deviation: a deleted cluster's name can be used again", deviation_deleted_cluster_drops_automated_snapshots),
+    ("rule: bedrock logging validates its role", rule_bedrock_logging_validates_its_role),
     ("rule: tags AWS rejects are refused", rule_tags_validated),
     ("rule: multi-AZ, failover and replica counts", rule_replication_group_modes),
     ("rule: KMS keys reported as ARNs, PI key fixed once set", rule_kms_keys_as_arns),

@@ -16,6 +16,7 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
     sb.aws.slow().set(SlowSettings {
         creation_ms: 1500,
         modification_ms: 500,
+        ..Default::default()
     });
     let started = std::time::Instant::now();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
@@ -233,6 +234,7 @@ async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time(
     sb.aws.slow().set(SlowSettings {
         creation_ms: 300,
         modification_ms: 700,
+        ..Default::default()
     });
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let rds = aws_sdk_rds::Client::new(&sb.sdk().await);

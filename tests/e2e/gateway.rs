@@ -36,7 +36,7 @@ async fn boto3_conformance_of_every_served_operation_and_corrected_deviation() {
         "boto3 conformance failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("14 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("15 passed, 0 failed"), "{stdout}");
 }
 
 #[tokio::test]
@@ -475,6 +475,7 @@ async fn slow_creation_and_modification_are_reported_until_done() {
     sb.aws.slow().set(SlowSettings {
         creation_ms: 3000,
         modification_ms: 2000,
+        ..Default::default()
     });
     let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
     rds.create_db_cluster()

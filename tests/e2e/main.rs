@@ -2,6 +2,7 @@
 
 mod aurora;
 mod bad_input;
+mod bedrock;
 mod gateway;
 mod names;
 mod redis;

@@ -27,6 +27,7 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
     sb.aws.slow().set(SlowSettings {
         creation_ms: 800,
         modification_ms: 300,
+        ..Default::default()
     });
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
 

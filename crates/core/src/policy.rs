@@ -75,6 +75,19 @@ impl Statement {
         self
     }
 
+    /// A service principal (`{"Service": "bedrock.amazonaws.com"}`), for trust policies.
+    pub fn service_principal(mut self, service: &str) -> Self {
+        let mut map = match self.principal.take() {
+            Some(Principal::Map(m)) => m,
+            _ => BTreeMap::new(),
+        };
+        map.entry("Service".to_string())
+            .or_default()
+            .insert(service.to_string());
+        self.principal = Some(Principal::Map(map));
+        self
+    }
+
     /// Add actions.
     pub fn actions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Self {
         self.action.extend(a.into_iter().map(Into::into));

@@ -143,6 +143,7 @@ impl Session {
         let mut resources = data_s3::resources(&env, &infra, &account_id, &sdk)?;
         resources.extend(data_aurora::resources(&env, &infra, &sdk)?);
         resources.extend(data_redis::resources(&env, &infra, &sdk)?);
+        resources.extend(ai_bedrock::resources(&env, &infra, &account_id, &sdk)?);
         let databases = data_aurora::AuroraSettings::load(&env)?.postgresql_databases;
         let secrets = SecretsSettings::load(&env)?;
         let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets)

@@ -53,6 +53,8 @@ struct Shared {
     slow: Arc<Slow>,
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
+    /// When each IAM role was created through the gateway, for the propagation delay.
+    roles_created: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     replication_groups: ReplicationGroups,
     upstream_port: u16,
     client: Client<HttpConnector, Body>,
@@ -99,6 +101,7 @@ impl Gateway {
             slow: slow.clone(),
             emulated: Emulated::default(),
             performance_insights: fixes::PerformanceInsights::default(),
+            roles_created: Default::default(),
             replication_groups: ReplicationGroups::default(),
             upstream_port: opts.upstream_port,
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -475,6 +478,25 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         shared.performance_insights.on_request(&op, &form);
     }
 
+    if service == "bedrock" && op == "PutModelInvocationLoggingConfiguration" {
+        if let Some(why) = logging_refusal(shared, &region, &bytes).await? {
+            return Ok(answer(boxed(protocol.error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                &why,
+            ))));
+        }
+    }
+    if service == "iam" && op == "CreateRole" {
+        if let Some((_, name)) = form.iter().find(|(k, _)| k == "RoleName") {
+            shared
+                .roles_created
+                .lock()
+                .expect("not poisoned")
+                .insert(name.clone(), std::time::Instant::now());
+        }
+    }
+
     if service == "logs" && op == "DeleteLogGroup" {
         untag_log_group(shared, &region, &bytes).await?;
     }
@@ -774,6 +796,7 @@ async fn moto_query(
     let version = match service {
         "rds" => "2014-10-31",
         "ec2" => "2016-11-15",
+        "iam" => "2010-05-08",
         _ => "2015-02-02",
     };
     let body = url::form_urlencoded::Serializer::new(String::new())
@@ -832,6 +855,109 @@ async fn drop_automated_snapshots(
         .await?;
     }
     Ok(())
+}
+
+/// A SigV4 authorization header scoped to `service`, for the gateway's own calls to moto (which
+/// routes by the scope and does not check signatures).
+fn scoped_auth(region: &str, service: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(&format!(
+        "AWS4-HMAC-SHA256 Credential=gateway/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    ))
+    .ok()
+}
+
+/// Bedrock validates the logging configuration's role and group as AWS does: the role is
+/// required, must exist (and have propagated), trust `bedrock.amazonaws.com`, and allow
+/// `logs:CreateLogStream` and `logs:PutLogEvents`; the group must exist. The refusal, if any.
+async fn logging_refusal(
+    shared: &Shared,
+    region: &str,
+    body: &[u8],
+) -> anyhow::Result<Option<String>> {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let cw = &v["loggingConfig"]["cloudWatchConfig"];
+    if cw.is_null() {
+        return Ok(None);
+    }
+    let group = cw["logGroupName"].as_str().unwrap_or_default();
+    let Some(role_arn) = cw["roleArn"].as_str().filter(|r| !r.is_empty()) else {
+        return Ok(Some(
+            "1 validation error detected: Value null at 'loggingConfig.cloudWatchConfig.roleArn' failed to satisfy constraint: Member must not be null".into(),
+        ));
+    };
+    let refused = Some(format!(
+        "Failed to validate permissions for log group: {group}, with role: {role_arn}. Verify the IAM role permissions are correct."
+    ));
+    let role = role_arn.rsplit('/').next().unwrap_or_default();
+    let auth = scoped_auth(region, "iam");
+    let (status, got) = moto_query(
+        shared,
+        "iam",
+        "GetRole",
+        &[("RoleName", role)],
+        auth.clone(),
+    )
+    .await?;
+    if !status.is_success() {
+        return Ok(refused);
+    }
+    let propagation = std::time::Duration::from_millis(shared.slow.settings().role_propagation_ms);
+    let young = shared
+        .roles_created
+        .lock()
+        .expect("not poisoned")
+        .get(role)
+        .is_some_and(|at| at.elapsed() < propagation);
+    let trust = crate::xml::text(&got, "AssumeRolePolicyDocument").unwrap_or_default();
+    let trust = emulated::percent_decode(&trust);
+    if young || !trust.contains("bedrock.amazonaws.com") {
+        return Ok(refused);
+    }
+    let (_, names) = moto_query(
+        shared,
+        "iam",
+        "ListRolePolicies",
+        &[("RoleName", role)],
+        auth.clone(),
+    )
+    .await?;
+    let mut policy_names = Vec::new();
+    let _ = crate::xml::map_members(&names, "member", |m| {
+        policy_names.push(crate::xml::text(m, "member").unwrap_or_default());
+        None
+    });
+    let mut allowed = String::new();
+    for p in policy_names {
+        let (_, doc) = moto_query(
+            shared,
+            "iam",
+            "GetRolePolicy",
+            &[("RoleName", role), ("PolicyName", p.as_str())],
+            auth.clone(),
+        )
+        .await?;
+        allowed.push_str(&emulated::percent_decode(
+            &crate::xml::text(&doc, "PolicyDocument").unwrap_or_default(),
+        ));
+    }
+    let may = |action: &str| allowed.contains(action) || allowed.contains("\"logs:*\"");
+    if !may("logs:CreateLogStream") || !may("logs:PutLogEvents") {
+        return Ok(refused);
+    }
+    let (_, groups) = moto_json(
+        shared,
+        region,
+        "logs",
+        "Logs_20140328.DescribeLogGroups",
+        serde_json::json!({ "logGroupNamePrefix": group }),
+    )
+    .await?;
+    let exists = groups["logGroups"]
+        .as_array()
+        .is_some_and(|g| g.iter().any(|x| x["logGroupName"] == group));
+    Ok((!exists)
+        .then(|| format!("The log group {group} does not exist."))
+        .or(None))
 }
 
 /// The request parameters of RDS and ElastiCache that name a KMS key.
@@ -1331,13 +1457,19 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
         return classify_s3(parts);
     }
     let method = parts.method.as_str();
-    let operation = rest_json_operation(service, method, parts.uri.path())
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{method} {}", parts.uri.path()));
+    // A known operation is classified by its name (`ListTagsForResource` is a POST and reads),
+    // an unknown one by its method.
+    let (operation, mutating) = match rest_json_operation(service, method, parts.uri.path()) {
+        Some(op) => (op.to_string(), !is_read_only(op)),
+        None => (
+            format!("{method} {}", parts.uri.path()),
+            !matches!(method, "GET" | "HEAD"),
+        ),
+    };
     Call {
         service: service.into(),
         operation,
-        mutating: !matches!(method, "GET" | "HEAD"),
+        mutating,
         resource: None,
     }
 }
@@ -1363,6 +1495,18 @@ fn rest_json_operation(service: &str, method: &str, path: &str) -> Option<&'stat
         ("bedrock", "DELETE", ["logging", "modelinvocations"]) => {
             "DeleteModelInvocationLoggingConfiguration"
         }
+        ("aps", "POST", ["workspaces"]) => "CreateWorkspace",
+        ("aps", "GET", ["workspaces"]) => "ListWorkspaces",
+        ("aps", "GET", ["workspaces", _]) => "DescribeWorkspace",
+        ("aps", "DELETE", ["workspaces", _]) => "DeleteWorkspace",
+        ("aps", "POST", ["workspaces", _, "alias"]) => "UpdateWorkspaceAlias",
+        ("aps", "POST", ["workspaces", _, "logging"]) => "CreateLoggingConfiguration",
+        ("aps", "GET", ["workspaces", _, "logging"]) => "DescribeLoggingConfiguration",
+        ("aps", "PUT", ["workspaces", _, "logging"]) => "UpdateLoggingConfiguration",
+        ("aps", "DELETE", ["workspaces", _, "logging"]) => "DeleteLoggingConfiguration",
+        ("aps", "POST", ["tags", ..]) => "TagResource",
+        ("aps", "DELETE", ["tags", ..]) => "UntagResource",
+        ("aps", "GET", ["tags", ..]) => "ListTagsForResource",
         ("grafana", "POST", ["workspaces"]) => "CreateWorkspace",
         ("grafana", "GET", ["workspaces"]) => "ListWorkspaces",
         ("grafana", "GET", ["workspaces", _]) => "DescribeWorkspace",
@@ -1511,6 +1655,24 @@ mod tests {
             .0;
         let c = classify("kms", &p, None);
         assert_eq!((c.operation.as_str(), c.mutating), ("CreateKey", true));
+        // REST-JSON calls by operation, not by method.
+        let c = classify("bedrock", &parts("POST", "/listTagsForResource"), None);
+        assert_eq!(
+            (c.operation.as_str(), c.mutating),
+            ("ListTagsForResource", false)
+        );
+        let c = classify("bedrock", &parts("POST", "/tagResource"), None);
+        assert_eq!((c.operation.as_str(), c.mutating), ("TagResource", true));
+        let c = classify("aps", &parts("POST", "/workspaces/ws-1/logging"), None);
+        assert_eq!(
+            (c.operation.as_str(), c.mutating),
+            ("CreateLoggingConfiguration", true)
+        );
+        let c = classify("aps", &parts("GET", "/workspaces/ws-1/logging"), None);
+        assert_eq!(
+            (c.operation.as_str(), c.mutating),
+            ("DescribeLoggingConfiguration", false)
+        );
     }
 
     #[test]

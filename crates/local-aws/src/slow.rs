@@ -18,6 +18,11 @@ pub struct SlowSettings {
     /// Milliseconds a modified resource reports `modifying`.
     #[serde(default)]
     pub modification_ms: u64,
+    /// Milliseconds after `CreateRole` during which a service that is handed the role cannot
+    /// use it yet (IAM propagation): Bedrock's logging configuration and Grafana answer with
+    /// their validation error meanwhile.
+    #[serde(default)]
+    pub role_propagation_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -40,13 +40,11 @@ fn scan(xml: &str, tag: &str) -> (Vec<Span>, Option<usize>) {
                     }
                 }
             }
-            Event::Empty(e) => {
-                if open.is_none() && e.local_name().as_ref() == tag.as_bytes() {
-                    found.push(Span {
-                        outer: before..after,
-                        inner: after..after,
-                    });
-                }
+            Event::Empty(e) if open.is_none() && e.local_name().as_ref() == tag.as_bytes() => {
+                found.push(Span {
+                    outer: before..after,
+                    inner: after..after,
+                });
             }
             Event::End(e) => {
                 depth = depth.saturating_sub(1);

@@ -1,0 +1,455 @@
+//! The application inference profiles: one resource for the environment's whole set, since a
+//! profile removed from the configuration must still be found (by its tags) and deleted.
+//! Profiles are immutable: a changed source is a delete and a create, which changes the ARN
+//! workloads call, so it needs `--allow-replace`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_bedrock::error::ProvideErrorMetadata;
+use aws_sdk_bedrock::types::{
+    FoundationModelLifecycleStatus, InferenceProfileModelSource, InferenceProfileType, Tag,
+};
+use aws_sdk_bedrock::Client;
+use layer_core::plan::FieldChange;
+use layer_core::resource::{Context, Observation, Observed};
+use layer_core::safety::Flag;
+use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
+use serde::Serialize;
+use serde_json::{json, Value};
+use typed_builder::TypedBuilder;
+
+use crate::{ProfileSettings, SourceType};
+
+/// The output with each profile's ARN by key.
+pub const PROFILE_ARNS: &str = "bedrock_inference_profile_arns";
+/// The output with the Amazon provider's models.
+pub const AVAILABLE_MODELS: &str = "bedrock_available_models";
+/// Every profile we found, by name → ARN, for apply to act on.
+const FOUND: &str = "_profiles_by_name";
+
+/// One profile's managed fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileSpec {
+    /// The source: a system-defined profile id or a foundation model id.
+    pub source: String,
+    /// Tags (`Model = {source}` and ours).
+    pub tags: Tags,
+}
+
+/// The set's managed fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfilesSpec {
+    /// Profiles by key.
+    pub profiles: BTreeMap<String, ProfileSpec>,
+}
+
+/// The environment's application inference profiles.
+#[derive(Clone, TypedBuilder)]
+pub struct InferenceProfiles {
+    client: Client,
+    /// The naming id: profiles are `{nid}-{key}`.
+    #[builder(setter(into))]
+    naming_id: String,
+    #[builder(setter(into))]
+    region: String,
+    #[builder(setter(into))]
+    account_id: String,
+    profiles: BTreeMap<String, ProfileSettings>,
+    /// What the region offers, as the last observation found it.
+    #[builder(default)]
+    offered: Arc<Mutex<Option<Offered>>>,
+}
+
+/// The sources a region offers.
+#[derive(Debug, Clone, Default)]
+struct Offered {
+    /// Foundation model ids, with whether each is marked legacy.
+    models: BTreeMap<String, bool>,
+    /// System-defined inference profile ids.
+    system: Vec<String>,
+}
+
+fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| Error::Other(format!("building Bedrock tags: {e}")))
+        })
+        .collect()
+}
+
+fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
+    Error::aws(format!("bedrock:{op} on {what}"), e)
+}
+
+impl InferenceProfiles {
+    fn name_of(&self, key: &str) -> String {
+        format!("{}-{key}", self.naming_id)
+    }
+
+    fn key_of<'a>(&self, name: &'a str) -> Option<&'a str> {
+        name.strip_prefix(&format!("{}-", self.naming_id))
+    }
+
+    /// The ARN a profile is copied from.
+    fn source_arn(&self, p: &ProfileSettings) -> String {
+        match p.source_type {
+            SourceType::InferenceProfile => format!(
+                "arn:aws:bedrock:{}:{}:inference-profile/{}",
+                self.region, self.account_id, p.source
+            ),
+            SourceType::FoundationModel => format!(
+                "arn:aws:bedrock:{}::foundation-model/{}",
+                self.region, p.source
+            ),
+        }
+    }
+
+    /// What the region offers (`ListFoundationModels`, the system-defined profiles); returns
+    /// the Amazon provider's model ids too, for the outputs.
+    async fn offered(&self) -> Result<(Offered, Vec<String>)> {
+        let models = self
+            .client
+            .list_foundation_models()
+            .send()
+            .await
+            .map_err(|e| aws_err("ListFoundationModels", &self.region, &e))?;
+        let mut system = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_inference_profiles()
+                .type_equals(InferenceProfileType::SystemDefined)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_err("ListInferenceProfiles", &self.region, &e))?;
+            system.extend(
+                page.inference_profile_summaries()
+                    .iter()
+                    .map(|p| p.inference_profile_id().to_string()),
+            );
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        let amazon = models
+            .model_summaries()
+            .iter()
+            .filter(|m| m.provider_name() == Some("Amazon"))
+            .map(|m| m.model_id().to_string())
+            .collect();
+        let models = models
+            .model_summaries()
+            .iter()
+            .map(|m| {
+                let legacy = m.model_lifecycle().map(|l| l.status())
+                    == Some(&FoundationModelLifecycleStatus::Legacy);
+                (m.model_id().to_string(), legacy)
+            })
+            .collect();
+        Ok((Offered { models, system }, amazon))
+    }
+
+    /// Every source must be offered in the region: checked before any write, naming the one
+    /// missing and the region; a model marked legacy gets a warning.
+    fn check_sources(&self, offered: &Offered) -> Result<()> {
+        let region = &self.region;
+        for (key, p) in &self.profiles {
+            let (found, list) = match p.source_type {
+                SourceType::FoundationModel => {
+                    if offered.models.get(&p.source) == Some(&true) {
+                        tracing::warn!(profile = %key, model = %p.source, "the source model is marked legacy in {region}; plan a move to its successor");
+                    }
+                    (
+                        offered.models.contains_key(&p.source),
+                        "list-foundation-models",
+                    )
+                }
+                SourceType::InferenceProfile => (
+                    offered.system.contains(&p.source),
+                    "list-inference-profiles",
+                ),
+            };
+            if !found {
+                return Err(Error::Config(format!(
+                    "bedrock.inference_profiles.{key}: `{}` is not offered in {region}; choose one that `aws bedrock {list} --region {region}` shows",
+                    p.source
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_one(&self, key: &str, spec: &ProfileSpec) -> Result<()> {
+        let settings = self
+            .profiles
+            .get(key)
+            .ok_or_else(|| Error::Other(format!("inference profile {key}: not configured")))?;
+        let name = self.name_of(key);
+        let tags = sdk_tags(&spec.tags)?;
+        match self
+            .client
+            .create_inference_profile()
+            .inference_profile_name(&name)
+            .description(format!("data-and-ai layer: {key}"))
+            .model_source(InferenceProfileModelSource::CopyFrom(
+                self.source_arn(settings),
+            ))
+            .set_tags(Some(tags))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::on_create(
+                "bedrock:CreateInferenceProfile",
+                &name,
+                &e,
+                &["ConflictException"],
+            )),
+        }
+    }
+
+    async fn delete_arn(&self, name: &str, arn: &str) -> Result<()> {
+        match self
+            .client
+            .delete_inference_profile()
+            .inference_profile_identifier(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(aws_err("DeleteInferenceProfile", name, &e)),
+        }
+    }
+
+    fn found(observed: &Observed<ProfilesSpec>) -> BTreeMap<String, String> {
+        observed
+            .outputs
+            .get(FOUND)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Resource for InferenceProfiles {
+    type Spec = ProfilesSpec;
+
+    fn address(&self) -> Address {
+        Address::new("aws_bedrock_inference_profile.profiles")
+    }
+
+    fn name(&self) -> String {
+        format!("{}-*", self.naming_id)
+    }
+
+    fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<ProfilesSpec> {
+        if let Some(offered) = self.offered.lock().expect("not poisoned").as_ref() {
+            self.check_sources(offered)?;
+        }
+        Ok(ProfilesSpec {
+            profiles: self
+                .profiles
+                .iter()
+                .map(|(key, p)| {
+                    let mut tags = cx.tags.clone();
+                    tags.insert("Model".into(), p.source.clone());
+                    (
+                        key.clone(),
+                        ProfileSpec {
+                            source: p.source.clone(),
+                            tags,
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
+        let replaced: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.path.ends_with(".source") && c.before.is_some())
+            .filter_map(|c| c.path.split('.').nth(1))
+            .collect();
+        (!replaced.is_empty()).then(|| {
+            (
+                Flag::AllowReplace,
+                format!(
+                    "a profile's source cannot change in place: replacing {} gives it a new ARN, which the workloads calling it must take up",
+                    replaced.join(", ")
+                ),
+            )
+        })
+    }
+
+    async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<ProfilesSpec>> {
+        let (offered, amazon_models) = self.offered().await?;
+        *self.offered.lock().expect("not poisoned") = Some(offered);
+        let mut summaries = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_inference_profiles()
+                .type_equals(InferenceProfileType::Application)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_err("ListInferenceProfiles", &self.naming_id, &e))?;
+            summaries.extend(page.inference_profile_summaries().iter().cloned());
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        let mut profiles = BTreeMap::new();
+        let mut found = BTreeMap::new();
+        let mut arns = serde_json::Map::new();
+        let mut foreign: Option<Tags> = None;
+        for s in summaries {
+            let name = s.inference_profile_name();
+            let Some(key) = self.key_of(name) else {
+                continue;
+            };
+            let wanted = self.profiles.contains_key(key);
+            let arn = s.inference_profile_arn();
+            let tags: Tags = self
+                .client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| aws_err("ListTagsForResource", name, &e))?
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            let ours = layer_core::tags::is_owned(&tags, &cx.environment);
+            if !ours {
+                // Under one of our names but not ours: adopt, with the flag. Anything else with
+                // our prefix belongs to someone else and is left alone.
+                if wanted {
+                    foreign = Some(tags.clone());
+                } else {
+                    continue;
+                }
+            }
+            found.insert(name.to_string(), arn.to_string());
+            if wanted {
+                arns.insert(key.to_string(), Value::from(arn));
+            }
+            profiles.insert(
+                key.to_string(),
+                ProfileSpec {
+                    source: tags.get("Model").cloned().unwrap_or_default(),
+                    tags,
+                },
+            );
+        }
+        if profiles.is_empty() {
+            return Ok(Observation::Absent);
+        }
+        let mut outputs = Outputs::new();
+        outputs.insert(PROFILE_ARNS.into(), Value::Object(arns));
+        outputs.insert(AVAILABLE_MODELS.into(), json!(amazon_models));
+        outputs.insert(FOUND.into(), json!(found));
+        Ok(Observation::Present(Observed {
+            spec: ProfilesSpec { profiles },
+            tags: foreign.unwrap_or_else(|| cx.tags.clone()),
+            outputs,
+            holds_data: false,
+        }))
+    }
+
+    async fn create(&self, _cx: &Context, desired: &ProfilesSpec, _inputs: &Inputs) -> Result<()> {
+        for (key, spec) in &desired.profiles {
+            match self.create_one(key, spec).await {
+                Ok(()) => {}
+                // A retried create whose first answer was lost: the apply re-observes after.
+                Err(Error::AlreadyExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        _cx: &Context,
+        desired: &ProfilesSpec,
+        observed: &Observed<ProfilesSpec>,
+        _changes: &[FieldChange],
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        let found = Self::found(observed);
+        for (key, spec) in &desired.profiles {
+            let name = self.name_of(key);
+            match observed.spec.profiles.get(key) {
+                None => self.create_one(key, spec).await?,
+                Some(o) if o.source != spec.source => {
+                    if let Some(arn) = found.get(&name) {
+                        self.delete_arn(&name, arn).await?;
+                    }
+                    self.create_one(key, spec).await?;
+                }
+                Some(o) if o.tags != spec.tags => {
+                    let Some(arn) = found.get(&name) else {
+                        continue;
+                    };
+                    let stale = layer_core::tags::stale_keys(&o.tags, &spec.tags);
+                    if !stale.is_empty() {
+                        self.client
+                            .untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(stale))
+                            .send()
+                            .await
+                            .map_err(|e| aws_err("UntagResource", &name, &e))?;
+                    }
+                    let tags = sdk_tags(&spec.tags)?;
+                    self.client
+                        .tag_resource()
+                        .resource_arn(arn)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| aws_err("TagResource", &name, &e))?;
+                }
+                Some(_) => {}
+            }
+        }
+        for key in observed.spec.profiles.keys() {
+            if !desired.profiles.contains_key(key) {
+                let name = self.name_of(key);
+                if let Some(arn) = found.get(&name) {
+                    self.delete_arn(&name, arn).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed<ProfilesSpec>) -> Result<()> {
+        let found = Self::found(observed);
+        for (key, spec) in &observed.spec.profiles {
+            if !layer_core::tags::is_owned(&spec.tags, &cx.environment) {
+                continue;
+            }
+            let name = self.name_of(key);
+            if let Some(arn) = found.get(&name) {
+                self.delete_arn(&name, arn).await?;
+            }
+        }
+        Ok(())
+    }
+}
