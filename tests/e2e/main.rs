@@ -4,6 +4,7 @@ mod aurora;
 mod bad_input;
 mod bedrock;
 mod gateway;
+mod monitoring;
 mod names;
 mod redis;
 mod s3_family;

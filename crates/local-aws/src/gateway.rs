@@ -53,6 +53,8 @@ struct Shared {
     slow: Arc<Slow>,
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
+    /// AMP `CreateWorkspace` answers by client token.
+    amp_tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// When each IAM role was created through the gateway, for the propagation delay.
     roles_created: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     replication_groups: ReplicationGroups,
@@ -102,6 +104,7 @@ impl Gateway {
             emulated: Emulated::default(),
             performance_insights: fixes::PerformanceInsights::default(),
             roles_created: Default::default(),
+            amp_tokens: Default::default(),
             replication_groups: ReplicationGroups::default(),
             upstream_port: opts.upstream_port,
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -501,6 +504,29 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         untag_log_group(shared, &region, &bytes).await?;
     }
 
+    // AMP's CreateWorkspace is idempotent by client token on AWS; moto makes a second workspace.
+    let amp_token = (service == "aps" && op == "CreateWorkspace")
+        .then(|| {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["clientToken"].as_str().map(str::to_string))
+        })
+        .flatten();
+    if let Some(token) = &amp_token {
+        let known = shared
+            .amp_tokens
+            .lock()
+            .expect("not poisoned")
+            .get(token)
+            .cloned();
+        if let Some(body) = known {
+            return Ok(answer(boxed(crate::protocol::json_ok(
+                StatusCode::ACCEPTED,
+                &serde_json::from_str(&body).unwrap_or_default(),
+            ))));
+        }
+    }
+
     if service == "ec2" && op == "CreateVpcEndpoint" {
         let auth = parts.headers.get("authorization").cloned();
         return Ok(answer(create_vpc_endpoint(shared, &form, auth).await?));
@@ -588,6 +614,8 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     }
 
     let needs_body = (service == "s3" && op == "GetBucketVersioning")
+        || amp_token.is_some()
+        || (service == "aps" && op == "DescribeLoggingConfiguration")
         || service == "elasticache"
         || service == "rds"
         || (service == "secretsmanager" && op == "CreateSecret");
@@ -626,6 +654,26 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             let resp = crate::protocol::query_ok(&op, RDS_NS, &inner);
             return Ok(answer(boxed(resp)));
         }
+    }
+    if let Some(token) = amp_token.filter(|_| rparts.status.is_success()) {
+        shared
+            .amp_tokens
+            .lock()
+            .expect("not poisoned")
+            .insert(token, text.clone());
+    }
+    // A workspace without a logging configuration: AWS answers ResourceNotFoundException, moto
+    // an empty one.
+    if service == "aps"
+        && op == "DescribeLoggingConfiguration"
+        && serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|v| v["loggingConfiguration"] == serde_json::json!({}))
+    {
+        return Ok(answer(boxed(protocol.error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "Logging configuration not found for this workspace.",
+        ))));
     }
     if service == "secretsmanager" && text.contains("ResourceExistsException") {
         let name = serde_json::from_slice::<serde_json::Value>(&bytes)

@@ -1,11 +1,19 @@
-//! The monitoring family: Managed Prometheus and (optional) Managed Grafana.
-//!
-//! **Status: settings only.** This crate owns and validates the `[monitoring]` section; the
-//! workspaces are not built yet.
+//! The monitoring family: Managed Prometheus (the workspace, logging to the infrastructure
+//! layer's log group) and, optionally, Managed Grafana (not built yet: refused at load where it is
+//! asked for). Owns `[monitoring]`.
 
-use layer_core::config::Environment;
+use std::sync::Arc;
+
+use aws_types::SdkConfig;
+use layer_core::config::{Environment, Infrastructure};
+use layer_core::engine::AnyResource;
+use layer_core::naming::{resolve, NameRule};
 use layer_core::Result;
 use serde::Deserialize;
+
+mod prometheus;
+
+pub use prometheus::{Workspace, WorkspaceSpec, WORKSPACE_ARN, WORKSPACE_ENDPOINT, WORKSPACE_ID};
 
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "monitoring";
@@ -36,6 +44,44 @@ impl MonitoringSettings {
                 ),
             ));
         }
+        if s.enable_managed_grafana {
+            return Err(env.invalid(
+                "monitoring.enable_managed_grafana",
+                "Managed Grafana is not built by this tool yet; set it to false and create the workspace outside it",
+            ));
+        }
+        s.prometheus_alias(env)?;
         Ok(s)
     }
+
+    /// The Prometheus workspace's alias.
+    pub fn prometheus_alias(&self, env: &Environment) -> Result<String> {
+        resolve(
+            "prometheus",
+            format!("{}-prometheus", env.naming_id),
+            None,
+            NameRule::TagValue,
+        )
+        .map_err(|e| env.invalid("naming_id", &e))
+    }
+}
+
+/// Build the family's resources for an environment.
+pub fn resources(
+    env: &Environment,
+    infra: &Infrastructure,
+    sdk: &SdkConfig,
+) -> Result<Vec<Arc<dyn AnyResource>>> {
+    let s = MonitoringSettings::load(env)?;
+    let mut out: Vec<Arc<dyn AnyResource>> = Vec::new();
+    if s.enable_managed_prometheus {
+        out.push(Arc::new(
+            Workspace::builder()
+                .client(aws_sdk_amp::Client::new(sdk))
+                .alias(s.prometheus_alias(env)?)
+                .log_group_arn(infra.prometheus_log_group_arn.clone())
+                .build(),
+        ));
+    }
+    Ok(out)
 }

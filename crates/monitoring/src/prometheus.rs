@@ -1,0 +1,366 @@
+//! The Managed Prometheus workspace, logging to the infrastructure layer's log group. Aliases
+//! are not unique on AWS: the workspace is found by our tags, and created with a client token,
+//! so that a create retried after a lost answer makes no second workspace.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_amp::error::ProvideErrorMetadata;
+use aws_sdk_amp::types::WorkspaceStatusCode;
+use aws_sdk_amp::Client;
+use layer_core::plan::FieldChange;
+use layer_core::resource::{Context, Observation, Observed};
+use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
+use serde::Serialize;
+use typed_builder::TypedBuilder;
+
+/// The output keys.
+pub const WORKSPACE_ID: &str = "prometheus_workspace_id";
+/// The workspace ARN.
+pub const WORKSPACE_ARN: &str = "prometheus_workspace_arn";
+/// The remote-write and query endpoint.
+pub const WORKSPACE_ENDPOINT: &str = "prometheus_workspace_endpoint";
+
+/// The workspace's managed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkspaceSpec {
+    /// The alias.
+    pub alias: String,
+    /// Where the workspace logs (a log group ARN ending in `:*`).
+    pub log_group_arn: Option<String>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// The Prometheus workspace.
+#[derive(Debug, Clone, TypedBuilder)]
+pub struct Workspace {
+    client: Client,
+    #[builder(setter(into))]
+    alias: String,
+    #[builder(setter(into))]
+    log_group_arn: String,
+}
+
+fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
+    Error::aws(format!("aps:{op} on {what}"), e)
+}
+
+fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ResourceNotFoundException")
+}
+
+/// AMP takes a log group ARN with its `:*` suffix.
+fn with_star(arn: &str) -> String {
+    if arn.ends_with(":*") {
+        arn.to_string()
+    } else {
+        format!("{arn}:*")
+    }
+}
+
+impl Workspace {
+    /// Our workspace: the one with this alias that carries our tags.
+    async fn find(&self, cx: &Context) -> Result<Option<(String, Tags)>> {
+        let mut token = None;
+        let mut found = None;
+        let mut foreign = None;
+        loop {
+            let page = self
+                .client
+                .list_workspaces()
+                .alias(&self.alias)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_err("ListWorkspaces", &self.alias, &e))?;
+            for w in page.workspaces() {
+                if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
+                    continue;
+                }
+                let tags: Tags = w
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                if layer_core::tags::is_owned(&tags, &cx.environment) {
+                    if found.is_some() {
+                        return Err(Error::Other(format!(
+                            "two Prometheus workspaces with the alias {} carry our tags; delete the one that is not in use",
+                            self.alias
+                        )));
+                    }
+                    found = Some((w.workspace_id().to_string(), tags));
+                } else if tags.get(layer_core::tags::ENVIRONMENT).is_none() {
+                    foreign.get_or_insert((w.workspace_id().to_string(), tags));
+                }
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        if foreign.is_some() && found.is_none() {
+            tracing::info!(alias = %self.alias, "a workspace with our alias exists without our tags; it is left alone and ours is created beside it");
+        }
+        Ok(found)
+    }
+
+    async fn wait_active(&self, cx: &Context, id: &str) -> Result<()> {
+        layer_core::wait::until(
+            cx,
+            &format!("Prometheus workspace {}", self.alias),
+            || async {
+                let out = self
+                    .client
+                    .describe_workspace()
+                    .workspace_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("DescribeWorkspace", &self.alias, &e))?;
+                let status = out
+                    .workspace()
+                    .and_then(|w| w.status())
+                    .map(|s| s.status_code().as_str().to_string())
+                    .unwrap_or_default();
+                Ok((status != "ACTIVE").then_some(status))
+            },
+        )
+        .await
+    }
+
+    async fn set_logging(&self, id: &str, had: bool, arn: Option<&str>) -> Result<()> {
+        match (had, arn) {
+            (false, Some(arn)) => {
+                self.client
+                    .create_logging_configuration()
+                    .workspace_id(id)
+                    .log_group_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("CreateLoggingConfiguration", &self.alias, &e))?;
+            }
+            (true, Some(arn)) => {
+                self.client
+                    .update_logging_configuration()
+                    .workspace_id(id)
+                    .log_group_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("UpdateLoggingConfiguration", &self.alias, &e))?;
+            }
+            (true, None) => match self
+                .client
+                .delete_logging_configuration()
+                .workspace_id(id)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(aws_err("DeleteLoggingConfiguration", &self.alias, &e)),
+            },
+            (false, None) => {}
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for Workspace {
+    type Spec = WorkspaceSpec;
+
+    fn address(&self) -> Address {
+        Address::new("aws_prometheus_workspace.this")
+    }
+
+    fn name(&self) -> String {
+        self.alias.clone()
+    }
+
+    fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<WorkspaceSpec> {
+        Ok(WorkspaceSpec {
+            alias: self.alias.clone(),
+            log_group_arn: Some(with_star(&self.log_group_arn)),
+            tags: cx.tags.clone(),
+        })
+    }
+
+    async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<WorkspaceSpec>> {
+        let Some((id, tags)) = self.find(cx).await? else {
+            return Ok(Observation::Absent);
+        };
+        let w = self
+            .client
+            .describe_workspace()
+            .workspace_id(&id)
+            .send()
+            .await
+            .map_err(|e| aws_err("DescribeWorkspace", &self.alias, &e))?;
+        let w = w
+            .workspace()
+            .ok_or_else(|| Error::Other(format!("workspace {id}: no description")))?;
+        let log_group_arn = match self
+            .client
+            .describe_logging_configuration()
+            .workspace_id(&id)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .logging_configuration()
+                .map(|l| l.log_group_arn().to_string())
+                .filter(|a| !a.is_empty()),
+            Err(e) if not_found(&e) => None,
+            Err(e) => return Err(aws_err("DescribeLoggingConfiguration", &self.alias, &e)),
+        };
+        let mut outputs = Outputs::new();
+        outputs.insert(WORKSPACE_ID.into(), id.clone().into());
+        outputs.insert(WORKSPACE_ARN.into(), w.arn().into());
+        outputs.insert(
+            WORKSPACE_ENDPOINT.into(),
+            w.prometheus_endpoint().unwrap_or_default().into(),
+        );
+        Ok(Observation::Present(Observed {
+            spec: WorkspaceSpec {
+                alias: w.alias().unwrap_or_default().to_string(),
+                log_group_arn,
+                tags: tags.clone(),
+            },
+            tags,
+            outputs,
+            holds_data: true,
+        }))
+    }
+
+    async fn create(&self, cx: &Context, desired: &WorkspaceSpec, _inputs: &Inputs) -> Result<()> {
+        let tags: HashMap<String, String> = desired
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // One token for this create and the SDK's retries of it: a lost answer is answered with
+        // the same workspace, never a second one.
+        let token = format!(
+            "{}-{}",
+            self.alias,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        );
+        let out = self
+            .client
+            .create_workspace()
+            .alias(&desired.alias)
+            .client_token(token)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_err("CreateWorkspace", &self.alias, &e))?;
+        let id = out.workspace_id().to_string();
+        self.wait_active(cx, &id).await?;
+        self.set_logging(&id, false, desired.log_group_arn.as_deref())
+            .await
+    }
+
+    async fn update(
+        &self,
+        _cx: &Context,
+        desired: &WorkspaceSpec,
+        observed: &Observed<WorkspaceSpec>,
+        changes: &[FieldChange],
+        _inputs: &Inputs,
+    ) -> Result<()> {
+        let id = observed
+            .outputs
+            .get(WORKSPACE_ID)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| Error::Other(format!("workspace {}: no id observed", self.alias)))?
+            .to_string();
+        let arn = observed
+            .outputs
+            .get(WORKSPACE_ARN)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if changes.iter().any(|c| c.field() == "alias") {
+            self.client
+                .update_workspace_alias()
+                .workspace_id(&id)
+                .alias(&desired.alias)
+                .send()
+                .await
+                .map_err(|e| aws_err("UpdateWorkspaceAlias", &self.alias, &e))?;
+        }
+        if changes.iter().any(|c| c.field() == "log_group_arn") {
+            self.set_logging(
+                &id,
+                observed.spec.log_group_arn.is_some(),
+                desired.log_group_arn.as_deref(),
+            )
+            .await?;
+        }
+        if changes.iter().any(|c| c.field() == "tags") {
+            let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
+            if !stale.is_empty() {
+                self.client
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("UntagResource", &self.alias, &e))?;
+            }
+            self.client
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(
+                    desired
+                        .tags
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| aws_err("TagResource", &self.alias, &e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed<WorkspaceSpec>) -> Result<()> {
+        let Some(id) = observed.outputs.get(WORKSPACE_ID).and_then(|v| v.as_str()) else {
+            return Ok(());
+        };
+        self.set_logging(id, observed.spec.log_group_arn.is_some(), None)
+            .await?;
+        match self.client.delete_workspace().workspace_id(id).send().await {
+            Ok(_) => {}
+            Err(e) if not_found(&e) => return Ok(()),
+            Err(e) => return Err(aws_err("DeleteWorkspace", &self.alias, &e)),
+        }
+        layer_core::wait::until(
+            cx,
+            &format!("Prometheus workspace {} to be deleted", self.alias),
+            || async {
+                match self
+                    .client
+                    .describe_workspace()
+                    .workspace_id(id)
+                    .send()
+                    .await
+                {
+                    Ok(out) => Ok(Some(
+                        out.workspace()
+                            .and_then(|w| w.status())
+                            .map(|s| s.status_code().as_str().to_string())
+                            .unwrap_or_else(|| "DELETING".into()),
+                    )),
+                    Err(e) if not_found(&e) => Ok(None),
+                    Err(e) => Err(aws_err("DescribeWorkspace", &self.alias, &e)),
+                }
+            },
+        )
+        .await
+    }
+}
