@@ -64,7 +64,6 @@ impl Workspace {
     async fn find(&self, cx: &Context) -> Result<Option<(String, Tags)>> {
         let mut token = None;
         let mut found = None;
-        let mut foreign = None;
         loop {
             let page = self
                 .client
@@ -90,8 +89,6 @@ impl Workspace {
                         )));
                     }
                     found = Some((w.workspace_id().to_string(), tags));
-                } else if tags.get(layer_core::tags::ENVIRONMENT).is_none() {
-                    foreign.get_or_insert((w.workspace_id().to_string(), tags));
                 }
             }
             match page.next_token() {
@@ -99,9 +96,7 @@ impl Workspace {
                 None => break,
             }
         }
-        if foreign.is_some() && found.is_none() {
-            tracing::info!(alias = %self.alias, "a workspace with our alias exists without our tags; it is left alone and ours is created beside it");
-        }
+        // A workspace with our alias but not our tags is someone else's: left alone.
         Ok(found)
     }
 
