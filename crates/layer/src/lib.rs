@@ -144,7 +144,7 @@ impl Session {
         resources.extend(data_aurora::resources(&env, &infra, &sdk)?);
         resources.extend(data_redis::resources(&env, &infra, &sdk)?);
         resources.extend(ai_bedrock::resources(&env, &infra, &account_id, &sdk)?);
-        resources.extend(monitoring::resources(&env, &infra, &sdk)?);
+        resources.extend(monitoring::resources(&env, &infra, &account_id, &sdk)?);
         let databases = data_aurora::AuroraSettings::load(&env)?.postgresql_databases;
         let secrets = SecretsSettings::load(&env)?;
         let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets)

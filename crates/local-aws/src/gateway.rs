@@ -490,6 +490,21 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             ))));
         }
     }
+    // Grafana cannot assume a role that has not propagated yet either.
+    if service == "grafana" && matches!(op.as_str(), "CreateWorkspace" | "UpdateWorkspace") {
+        let role = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["workspaceRoleArn"].as_str().map(str::to_string));
+        if let Some(arn) = role {
+            if role_is_young(shared, &arn) {
+                return Ok(answer(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationException",
+                    &format!("Unable to assume the workspace role {arn}; check its trust policy."),
+                ))));
+            }
+        }
+    }
     if service == "iam" && op == "CreateRole" {
         if let Some((_, name)) = form.iter().find(|(k, _)| k == "RoleName") {
             shared
@@ -914,6 +929,18 @@ fn scoped_auth(region: &str, service: &str) -> Option<http::HeaderValue> {
     .ok()
 }
 
+/// Whether a role (by ARN) was created more recently than the propagation delay.
+fn role_is_young(shared: &Shared, role_arn: &str) -> bool {
+    let role = role_arn.rsplit('/').next().unwrap_or_default();
+    let propagation = std::time::Duration::from_millis(shared.slow.settings().role_propagation_ms);
+    shared
+        .roles_created
+        .lock()
+        .expect("not poisoned")
+        .get(role)
+        .is_some_and(|at| at.elapsed() < propagation)
+}
+
 /// Bedrock validates the logging configuration's role and group as AWS does: the role is
 /// required, must exist (and have propagated), trust `bedrock.amazonaws.com`, and allow
 /// `logs:CreateLogStream` and `logs:PutLogEvents`; the group must exist. The refusal, if any.
@@ -949,13 +976,7 @@ async fn logging_refusal(
     if !status.is_success() {
         return Ok(refused);
     }
-    let propagation = std::time::Duration::from_millis(shared.slow.settings().role_propagation_ms);
-    let young = shared
-        .roles_created
-        .lock()
-        .expect("not poisoned")
-        .get(role)
-        .is_some_and(|at| at.elapsed() < propagation);
+    let young = role_is_young(shared, role_arn);
     let trust = crate::xml::text(&got, "AssumeRolePolicyDocument").unwrap_or_default();
     let trust = emulated::percent_decode(&trust);
     if young || !trust.contains("bedrock.amazonaws.com") {

@@ -1,6 +1,6 @@
 //! The monitoring family: Managed Prometheus (the workspace, logging to the infrastructure
-//! layer's log group) and, optionally, Managed Grafana (not built yet: refused at load where it is
-//! asked for). Owns `[monitoring]`.
+//! layer's log group) and, optionally, Managed Grafana (the workspace, its role and its security
+//! group). Owns `[monitoring]`.
 
 use std::sync::Arc;
 
@@ -11,9 +11,17 @@ use layer_core::naming::{resolve, NameRule};
 use layer_core::Result;
 use serde::Deserialize;
 
+mod grafana;
 mod prometheus;
 
+pub use grafana::{
+    policies as grafana_policies, trust as grafana_trust, GrafanaSpec, GrafanaWorkspace,
+    GRAFANA_ENDPOINT, GRAFANA_ID, GRAFANA_ROLE_ARN,
+};
 pub use prometheus::{Workspace, WorkspaceSpec, WORKSPACE_ARN, WORKSPACE_ENDPOINT, WORKSPACE_ID};
+
+use layer_core::Address;
+use shared_resources::{Role, Rule, SecurityGroup};
 
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "monitoring";
@@ -44,10 +52,10 @@ impl MonitoringSettings {
                 ),
             ));
         }
-        if s.enable_managed_grafana {
+        if s.enable_managed_grafana && !s.enable_managed_prometheus {
             return Err(env.invalid(
                 "monitoring.enable_managed_grafana",
-                "Managed Grafana is not built by this tool yet; set it to false and create the workspace outside it",
+                "Grafana's Prometheus data source needs the Prometheus workspace; set enable_managed_prometheus = true",
             ));
         }
         s.prometheus_alias(env)?;
@@ -70,6 +78,7 @@ impl MonitoringSettings {
 pub fn resources(
     env: &Environment,
     infra: &Infrastructure,
+    account_id: &str,
     sdk: &SdkConfig,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let s = MonitoringSettings::load(env)?;
@@ -80,6 +89,52 @@ pub fn resources(
                 .client(aws_sdk_amp::Client::new(sdk))
                 .alias(s.prometheus_alias(env)?)
                 .log_group_arn(infra.prometheus_log_group_arn.clone())
+                .build(),
+        ));
+    }
+    if s.enable_managed_grafana {
+        let name = format!("{}-grafana", env.naming_id);
+        let region = env.region.clone();
+        let account = account_id.to_string();
+        let prometheus = Address::new("aws_prometheus_workspace.this");
+        let from = prometheus.clone();
+        out.push(Arc::new(
+            Role::builder()
+                .client(aws_sdk_iam::Client::new(sdk))
+                .key("grafana")
+                .name(name.clone())
+                .description("data-and-ai layer: Managed Grafana reads Prometheus and CloudWatch")
+                .trust(grafana::trust(&region, &account))
+                .policies(Arc::new(move |inputs| {
+                    let arn = inputs.str(&from, WORKSPACE_ARN)?;
+                    Ok(grafana::policies(&region, &account, &arn)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect())
+                }))
+                .depends_on(vec![prometheus])
+                .build(),
+        ));
+        out.push(Arc::new(
+            SecurityGroup::builder()
+                .client(aws_sdk_ec2::Client::new(sdk))
+                .key("grafana")
+                .name(name.clone())
+                .description("Managed Grafana: HTTPS to the VPC only")
+                .vpc_id(infra.vpc_id.clone())
+                .ingress(Vec::new())
+                .egress(vec![Rule::tcp(443, &infra.vpc_cidr)])
+                .build(),
+        ));
+        out.push(Arc::new(
+            GrafanaWorkspace::builder()
+                .client(aws_sdk_grafana::Client::new(sdk))
+                .name(name)
+                .region(env.region.clone())
+                .account_id(account_id)
+                .subnet_ids(infra.private_subnet_ids.clone())
+                .role_address(Address::new("aws_iam_role.grafana"))
+                .security_group_address(Address::new("aws_security_group.grafana"))
                 .build(),
         ));
     }
