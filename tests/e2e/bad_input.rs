@@ -243,6 +243,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "log_group",
     ),
     (
+        "an eu.* profile that does not exist for Claude 3 Haiku",
+        "[bedrock.inference_profiles]",
+        "claude-3-haiku = { source = \"eu.anthropic.claude-3-haiku-20240307-v1:0\", source_type = \"inference-profile\" }",
+        "bedrock.inference_profiles.claude-3-haiku",
+    ),
+    (
+        "Cohere Embed v4 as a foundation model",
+        "[bedrock.inference_profiles]",
+        "cohere-embed-v4 = { source = \"cohere.embed-v4:0\", source_type = \"foundation-model\" }",
+        "bedrock.inference_profiles.cohere-embed-v4",
+    ),
+    (
         "unknown key in a section",
         "[secrets]",
         "recovery_days = 3",

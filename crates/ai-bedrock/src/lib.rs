@@ -114,15 +114,15 @@ impl BedrockSettings {
                 || p.source.starts_with("apac.");
             match (p.source_type, system) {
                 (SourceType::InferenceProfile, false) => {
-                    return Err(env.invalid(&k, &format!("`{}` is a foundation model id; set source_type = \"foundation-model\"", p.source)))
+                    return Err(env.invalid(&format!("{k}.source_type"), &format!("`{}` is a foundation model id; set source_type = \"foundation-model\"", p.source)))
                 }
                 (SourceType::FoundationModel, true) => {
-                    return Err(env.invalid(&k, &format!("`{}` is a system-defined inference profile; set source_type = \"inference-profile\"", p.source)))
+                    return Err(env.invalid(&format!("{k}.source_type"), &format!("`{}` is a system-defined inference profile; set source_type = \"inference-profile\"", p.source)))
                 }
                 _ => {}
             }
             if let Some(why) = known_constraint(&p.source, p.source_type) {
-                return Err(env.invalid(&k, &why));
+                return Err(env.invalid(&format!("{k}.source"), &why));
             }
         }
         layer_core::config::check_log_retention(s.log_retention_days)
