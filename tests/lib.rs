@@ -16,9 +16,9 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The emulator's venv: `DAL_MOTO_VENV`, or the project's `.local/venv`.
+/// The emulator's venv: `DAL_EMULATOR_VENV`, or the project's `.local/venv`.
 pub fn venv() -> PathBuf {
-    std::env::var_os("DAL_MOTO_VENV")
+    std::env::var_os("DAL_EMULATOR_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()))
 }
@@ -40,7 +40,7 @@ impl Sandbox {
 
     /// Start a sandbox, letting `edit` change the text of its `local.toml`.
     pub async fn with(nid: &str, edit: impl FnOnce(String) -> String) -> Self {
-        let venv = std::env::var_os("DAL_MOTO_VENV")
+        let venv = std::env::var_os("DAL_EMULATOR_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()));
         let aws = LocalAws::start(&venv, 0).await.expect("local AWS starts");

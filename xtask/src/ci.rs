@@ -49,7 +49,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     eprintln!("==> emulator venv");
     local_aws_venv(&venv)?;
     let mut test = cargo();
-    test.env("DAL_MOTO_VENV", &venv);
+    test.env("DAL_EMULATOR_VENV", &venv);
     // The tests run against the local AWS only; an operator's AWS settings must not leak in.
     for var in [
         "AWS_REGION",

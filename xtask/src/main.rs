@@ -2,6 +2,8 @@
 //! Thin by design: it parses arguments and calls libraries.
 
 mod ci;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 

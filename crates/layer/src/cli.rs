@@ -527,8 +527,8 @@ async fn local(action: LocalCommand, inv: &Invocation) -> anyhow::Result<ExitCod
                     .map(|(_, b)| b)
                     .unwrap_or_default();
                 println!(
-                    "local AWS running at {} (pid {}, moto on port {})",
-                    state.endpoint, state.pid, state.moto_port
+                    "local AWS running at {} (pid {}, emulator on port {})",
+                    state.endpoint, state.pid, state.emulator_port
                 );
                 println!("calls served: {calls}");
             }

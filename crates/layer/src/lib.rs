@@ -292,5 +292,5 @@ impl Session {
 
 /// Make sure the pinned emulator is installed in `venv` (used by `cargo xtask ci`).
 pub fn local_venv(venv: &Path) -> anyhow::Result<()> {
-    local_aws::moto::ensure_venv(venv).map(|_| ())
+    local_aws::ensure_emulator_venv(venv).map(|_| ())
 }

@@ -23,8 +23,9 @@ pub struct State {
     pub pid: u32,
     /// The local AWS endpoint.
     pub endpoint: String,
-    /// Moto's own port.
-    pub moto_port: u16,
+    /// The emulator's own port, behind the gateway.
+    #[serde(alias = "moto_port")]
+    pub emulator_port: u16,
 }
 
 /// Where the project keeps local AWS files (ignored by git).
@@ -160,7 +161,7 @@ pub async fn serve(project_root: &Path, port: u16, region: &str) -> anyhow::Resu
     let state = State {
         pid: std::process::id(),
         endpoint: local.endpoint(),
-        moto_port: local.moto_port(),
+        emulator_port: local.moto_port(),
     };
     std::fs::write(
         state_file(project_root),

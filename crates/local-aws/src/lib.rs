@@ -27,7 +27,7 @@ use std::path::Path;
 pub use calls::{Call, CallLog, CallSummary};
 pub use faults::{Fault, FaultPlan, Faults, Rule};
 pub use gateway::{Gateway, GatewayOptions};
-pub use moto::Moto;
+pub use moto::{ensure_venv as ensure_emulator_venv, Moto};
 pub use slow::{Slow, SlowSettings};
 
 /// Moto, pinned: the emulator the project is tested against.

@@ -45,7 +45,7 @@ pub fn ensure_venv(venv: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn install(venv: &Path, marker: &Path) -> anyhow::Result<()> {
-    eprintln!(
+    tracing::info!(
         "installing the local AWS emulator ({MOTO_REQUIREMENT}) into {} (about a minute, once)",
         venv.display()
     );

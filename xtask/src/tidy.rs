@@ -1,0 +1,285 @@
+//! Tidy: the invariants ARCHITECTURE.md states, checked on the source tree, each failure naming
+//! the file and line (as rust-analyzer's `tidy` does). Run by `cargo xtask ci` with the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The family crates: none may depend on another.
+const FAMILIES: &[&str] = &[
+    "data-s3",
+    "data-aurora",
+    "data-redis",
+    "ai-bedrock",
+    "secrets-seed",
+    "monitoring",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The lines of product code in a file: up to its test module, without comments.
+fn product_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .take_while(|(_, l)| l.trim() != "#[cfg(test)]")
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .map(|(i, l)| (i + 1, l))
+}
+
+/// Every workspace member's manifest.
+fn manifests() -> Vec<PathBuf> {
+    let root = root();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
+        .expect("crates/")
+        .flatten()
+        .map(|e| e.path().join("Cargo.toml"))
+        .filter(|p| p.exists())
+        .collect();
+    for m in ["bins", "tests", "xtask"] {
+        out.push(root.join(m).join("Cargo.toml"));
+    }
+    out.sort();
+    out
+}
+
+fn report(problems: Vec<String>) {
+    assert!(
+        problems.is_empty(),
+        "tidy found {} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+fn rel(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn family_crates_never_depend_on_each_other() {
+    let mut problems = Vec::new();
+    for family in FAMILIES {
+        let manifest = manifests()
+            .into_iter()
+            .find(|m| read(m).contains(&format!("name = \"{family}\"")))
+            .unwrap_or_else(|| panic!("no manifest for {family}"));
+        for (i, line) in read(&manifest).lines().enumerate() {
+            let dep = line.split(['.', ' ', '=']).next().unwrap_or_default();
+            if dep != *family && FAMILIES.contains(&dep) {
+                problems.push(format!(
+                    "{}:{}: the family crate {family} depends on the family crate {dep}; hand values over as outputs instead",
+                    rel(&manifest),
+                    i + 1
+                ));
+            }
+        }
+    }
+    report(problems);
+}
+
+#[test]
+fn libraries_return_or_log_and_never_print() {
+    let mut problems = Vec::new();
+    for file in rust_files(&root().join("crates")) {
+        let r = rel(&file);
+        // The operator's commands print; the local AWS daemon tells where it listens.
+        if r.starts_with("crates/layer/src/cli.rs")
+            || r.starts_with("crates/local-aws/src/daemon.rs")
+        {
+            continue;
+        }
+        let text = read(&file);
+        for (n, line) in product_lines(&text) {
+            if ["println!", "eprintln!", "print!(", "eprint!(", "dbg!("]
+                .iter()
+                .any(|m| line.contains(m))
+            {
+                problems.push(format!(
+                    "{r}:{n}: a library prints; return the value or an error, or log with tracing"
+                ));
+            }
+        }
+    }
+    report(problems);
+}
+
+#[test]
+fn sdk_errors_are_never_debug_formatted() {
+    let mut problems = Vec::new();
+    for file in rust_files(&root().join("crates")) {
+        let r = rel(&file);
+        let text = read(&file);
+        for (n, line) in product_lines(&text) {
+            let debug_of_error = ["{e:?}", "{err:?}", "{error:?}", "{e:#?}", "{err:#?}"]
+                .iter()
+                .any(|p| line.contains(p))
+                || (line.contains("{:?}")
+                    && [", e)", ", err)", ", &e)", ", &err)", ", e.", ", err."]
+                        .iter()
+                        .any(|p| line.contains(p)));
+            if debug_of_error {
+                problems.push(format!(
+                    "{r}:{n}: an error is formatted with {{:?}}, which can print a raw response; use its code and message (Error::aws) or Display"
+                ));
+            }
+        }
+    }
+    report(problems);
+}
+
+#[test]
+fn product_code_never_names_the_emulator() {
+    let mut problems = Vec::new();
+    let root = root();
+    let mut files = rust_files(&root.join("crates"));
+    files.extend(rust_files(&root.join("bins").join("src")));
+    files.extend(rust_files(&root.join("xtask").join("src")));
+    for file in files {
+        let r = rel(&file);
+        if r.starts_with("crates/local-aws/") || r == "xtask/src/tidy.rs" {
+            continue;
+        }
+        let text = read(&file);
+        for (n, line) in product_lines(&text) {
+            let lower = line.to_ascii_lowercase();
+            if lower.contains("moto") || lower.contains("localstack") {
+                problems.push(format!(
+                    "{r}:{n}: product code names the emulator; emulator specifics belong in crates/local-aws (the gateway corrects its deviations)"
+                ));
+            }
+        }
+    }
+    report(problems);
+}
+
+#[test]
+fn dependency_versions_are_set_in_the_workspace_only() {
+    let mut problems = Vec::new();
+    for manifest in manifests() {
+        let mut section = String::new();
+        for (i, line) in read(&manifest).lines().enumerate() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                section = t.to_string();
+                continue;
+            }
+            if !section.contains("dependencies") || t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let inherited = t.contains(".workspace = true") || t.contains("workspace = true");
+            if !inherited {
+                problems.push(format!(
+                    "{}:{}: `{t}` sets a dependency here; declare it under [workspace.dependencies] and use `.workspace = true`",
+                    rel(&manifest),
+                    i + 1
+                ));
+            }
+        }
+    }
+    report(problems);
+}
+
+#[test]
+fn the_sdk_s_legacy_http_stack_stays_out_of_the_lock_file() {
+    let lock = root().join("Cargo.lock");
+    let text = read(&lock);
+    let mut problems = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = line
+            .strip_prefix("name = \"")
+            .and_then(|l| l.strip_suffix('"'))
+        else {
+            continue;
+        };
+        let version = lines
+            .get(i + 1)
+            .and_then(|l| l.strip_prefix("version = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap_or_default();
+        let legacy = match name {
+            "hyper" => version.starts_with("0."),
+            "http" | "http-body" => version.starts_with("0."),
+            "rustls" => version.starts_with("0.21") || version.starts_with("0.20"),
+            "hyper-rustls" => version.starts_with("0.24") || version.starts_with("0.23"),
+            _ => false,
+        };
+        if legacy {
+            problems.push(format!(
+                "Cargo.lock:{}: {name} {version} is the SDK's legacy HTTP stack; keep the SDK crates on default-features = false with default-https-client",
+                i + 1
+            ));
+        }
+    }
+    report(problems);
+}
+
+/// The features each package is built with, for a `cargo tree` selection.
+fn features(args: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let out = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["tree", "--quiet", "--prefix", "none", "-f", "{p}|{f}"])
+        .args(args)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (p, f) = l.split_once('|')?;
+            let p = p.trim_end_matches(" (*)").trim_end_matches(" (proc-macro)");
+            Some((p.to_string(), f.trim_end_matches(" (*)").to_string()))
+        })
+        .collect()
+}
+
+/// The crates `cargo xtask deploy` builds are built with the same features for the tests, so
+/// the test build reuses them instead of compiling the SDK again.
+#[test]
+fn one_feature_set_for_the_operator_s_build_and_the_tests() {
+    let deploy = features(&["-p", "xtask", "-e", "normal,build"]);
+    let tests = features(&["--workspace", "-e", "normal,build,dev"]);
+    let problems: Vec<String> = deploy
+        .iter()
+        .filter_map(|(p, f)| {
+            let t = tests.get(p)?;
+            (t != f).then(|| {
+                format!("{p}: built with [{f}] for deploy and [{t}] for the tests; align the features in [workspace.dependencies]")
+            })
+        })
+        .collect();
+    report(problems);
+}
