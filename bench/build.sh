@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Cold-build benchmark: a fresh clone with an empty target directory runs the README's two
+# commands, then the incremental rebuild after one family crate is touched. Prints one line per
+# step and a JSON summary; nothing is left behind but the summary file.
+#
+#   bench/build.sh [--keep] [--out bench/build-latest.json]
+#
+# The emulator's venv is installed as part of the first command, as on a new machine.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+out="$here/bench/build-latest.json"
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
+    --out) out="$2"; shift ;;
+    *) echo "unknown argument: $1 (use --keep, --out FILE)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+work="$(mktemp -d)"
+cleanup() { if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work"; fi; }
+trap cleanup EXIT
+git clone --quiet "$here" "$work/clone"
+cd "$work/clone"
+export CARGO_TARGET_DIR="$work/target"
+unset DAL_EMULATOR_VENV AWS_REGION AWS_PROFILE AWS_ENDPOINT_URL
+
+step() { # name, command...
+  local name="$1"; shift
+  local start end
+  start=$(date +%s%N)
+  if ! "$@" >"$work/$name.log" 2>&1; then
+    echo "$name failed; log: $work/$name.log" >&2
+    keep=1
+    exit 1
+  fi
+  end=$(date +%s%N)
+  local ms=$(( (end - start) / 1000000 ))
+  printf '%s %d.%d\n' "$name" $((ms / 1000)) $(((ms % 1000) / 100)) | tee -a "$work/times"
+}
+
+step deploy_local cargo xtask deploy local --auto-approve
+cargo xtask local down >/dev/null 2>&1 || true
+step ci cargo xtask ci
+tests=$(grep -Eo '[0-9]+ tests run: [0-9]+ passed' "$work/ci.log" | tail -1)
+# One family crate edited: what `cargo xtask ci` rebuilds before the tests start (clippy's check
+# and the test build), without running the tests.
+echo "// touched by bench/build.sh" >> crates/data-redis/src/lib.rs
+step incremental_clippy cargo clippy --workspace --all-targets --quiet -- -D warnings
+step incremental_test_build cargo nextest run --workspace --no-run
+git checkout --quiet crates/data-redis/src/lib.rs
+
+cores=$(nproc)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+{
+  echo "{"
+  echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
+  echo "  \"commit\": \"$(git rev-parse --short HEAD)\","
+  echo "  \"machine\": \"$cores cores, $mem\","
+  echo "  \"tests\": \"$tests\","
+  awk '{printf "  \"%s_s\": %s,\n", $1, $2}' "$work/times"
+  total=$(awk '$1=="deploy_local"||$1=="ci" {s+=$2} END {printf "%.1f", s}' "$work/times")
+  incr=$(awk '$1 ~ /^incremental/ {s+=$2} END {printf "%.1f", s}' "$work/times")
+  echo "  \"two_commands_s\": $total,"
+  echo "  \"incremental_before_tests_s\": $incr,"
+  echo "  \"target_two_commands_s\": 600,"
+  echo "  \"target_incremental_s\": 30"
+  echo "}"
+} > "$out"
+cat "$out"
