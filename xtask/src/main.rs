@@ -26,7 +26,6 @@ fn main() {
             }
         });
     }
-    layer::cli::init_logging();
     let inv = layer::cli::Invocation {
         root,
         program: std::env::current_exe().expect("own path"),

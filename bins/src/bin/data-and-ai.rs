@@ -2,7 +2,6 @@
 //! `environments/` and `.local/`) is `DAL_ROOT` or the current directory.
 
 fn main() {
-    layer::cli::init_logging();
     let root = std::env::var_os("DAL_ROOT")
         .map(Into::into)
         .unwrap_or_else(|| std::env::current_dir().expect("current directory"));

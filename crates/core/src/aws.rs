@@ -80,14 +80,63 @@ pub async fn sdk_config(env: &Environment) -> Result<SdkConfig> {
         .build())
 }
 
+/// One line that says which credentials problem an SDK error is, and what to run, or `None` when
+/// it is not one: no credentials, an expired (or never started) SSO session, an unknown profile,
+/// a role that cannot be assumed. `chain` is the error with all its sources.
+pub fn credentials_problem(
+    chain: &str,
+    profile: Option<&str>,
+    role: Option<&str>,
+) -> Option<String> {
+    let c = chain.to_ascii_lowercase();
+    let p = profile.unwrap_or("<profile>");
+    if let Some(role) = role.filter(|_| c.contains("assumerole") || c.contains("assume role")) {
+        if c.contains("accessdenied") || c.contains("not authorized") || c.contains("assume") {
+            return Some(format!(
+                "the credentials cannot assume the role {role}: check that they may call sts:AssumeRole on it and that its trust policy names them, or change `assume_role_arn`"
+            ));
+        }
+    }
+    if c.contains("profile")
+        && (c.contains("not defined")
+            || c.contains("could not find")
+            || c.contains("was not found")
+            || c.contains("no profile"))
+    {
+        return Some(format!(
+            "the AWS profile `{p}` does not exist: set AWS_PROFILE to one that `aws configure list-profiles` shows"
+        ));
+    }
+    if c.contains("sso") && (c.contains("expired") || c.contains("token")) {
+        return Some(format!(
+            "the SSO session of profile `{p}` has expired or was never started: run `aws sso login --profile {p}`"
+        ));
+    }
+    if c.contains("no providers in chain provided credentials")
+        || c.contains("credentialsnotloaded")
+        || c.contains("failed to load credentials")
+        || c.contains("no credentials")
+    {
+        return Some(
+            "no AWS credentials found: set AWS_PROFILE=<profile> (and run `aws sso login --profile <profile>` for SSO), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+        );
+    }
+    None
+}
+
 /// Check, through STS, that the credentials belong to an allowed account. Returns the account id.
 pub async fn check_account(config: &SdkConfig, env: &Environment) -> Result<String> {
     let sts = aws_sdk_sts::Client::new(config);
     let who = sts.get_caller_identity().send().await.map_err(|e| {
-        Error::aws(
-            "sts:GetCallerIdentity (checking which account the credentials belong to)",
-            &e,
-        )
+        let chain = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+        let profile = std::env::var("AWS_PROFILE").ok();
+        match credentials_problem(&chain, profile.as_deref(), env.assume_role_arn.as_deref()) {
+            Some(line) => Error::Config(line),
+            None => Error::aws(
+                "sts:GetCallerIdentity (checking which account the credentials belong to)",
+                &e,
+            ),
+        }
     })?;
     let account = who.account().unwrap_or_default().to_string();
     if env.allowed_account_ids.iter().any(|a| a == &account) {
@@ -99,5 +148,35 @@ pub async fn check_account(config: &SdkConfig, env: &Environment) -> Result<Stri
             env.allowed_account_ids.join(", "),
             env.file_of("allowed_account_ids")
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_problems_by_their_error_chain() {
+        let none = "dispatch failure: other: an error occurred while loading credentials: the credential provider was not enabled: no providers in chain provided credentials";
+        assert!(credentials_problem(none, None, None)
+            .unwrap()
+            .starts_with("no AWS credentials found"));
+        let role = "dispatch failure: failed to load credentials: service error: AccessDenied: User: arn:aws:iam::1:user/me is not authorized to perform: sts:AssumeRole on resource";
+        assert!(
+            credentials_problem(role, None, Some("arn:aws:iam::1:role/deployer"))
+                .unwrap()
+                .contains("cannot assume the role arn:aws:iam::1:role/deployer")
+        );
+        let profile = "failed to load credentials: ProfileFile provider could not be built: profile `dev` was not defined";
+        assert!(credentials_problem(profile, Some("dev"), None)
+            .unwrap()
+            .contains("`dev` does not exist"));
+        let sso = "failed to load credentials: the SSO token has expired and must be refreshed";
+        assert!(credentials_problem(sso, Some("dev"), None)
+            .unwrap()
+            .contains("aws sso login --profile dev"));
+        assert!(
+            credentials_problem("service error: AccessDenied: s3:ListBucket", None, None).is_none()
+        );
     }
 }

@@ -22,6 +22,17 @@ pub struct Cli {
     /// The directory of environment files (default: `environments/` of the project).
     #[arg(long, global = true, value_name = "DIR")]
     pub environments: Option<PathBuf>,
+    /// More detail in the log (-v: debug, and the AWS SDK's own warnings; -vv, -vvv: more).
+    /// `RUST_LOG`, when set, decides instead.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// The log's format: `text` (colour on a terminal unless NO_COLOR is set) or `json` (one
+    /// object per line, for log pipelines).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -172,15 +183,6 @@ pub struct Invocation {
     pub program: PathBuf,
 }
 
-/// Log to stderr, filtered by `RUST_LOG` (default `info`): what both binaries call first.
-///
-/// Whatever `RUST_LOG` asks for, the AWS SDK's own events (its wire-level request and response
-/// logging included) are dropped while a call that carries secret values runs (Secrets Manager,
-/// STS and SSO credentials, IAM's access-key calls): see [`crate::logging`].
-pub fn init_logging() {
-    crate::logging::init();
-}
-
 /// Parse `args` (the first is the program name) and run the command. Returns the exit code.
 pub async fn run<I, T>(args: I, inv: &Invocation) -> i32
 where
@@ -198,6 +200,17 @@ where
             };
         }
     };
+    // Logs go to stderr, filtered by `RUST_LOG` or the verbosity. Whatever either asks for, the
+    // AWS SDK's own events (its wire-level logging included) are dropped while a call that
+    // carries secret values runs: see [`crate::logging`].
+    crate::logging::init(crate::logging::LogOptions {
+        verbosity: if cli.quiet {
+            -1
+        } else {
+            i8::try_from(cli.verbose).unwrap_or(i8::MAX)
+        },
+        json: cli.log_format == "json",
+    });
     match execute(cli, inv).await {
         Ok(code) => code as i32,
         Err(e) => {

@@ -85,24 +85,74 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SensitiveCalls {
     }
 }
 
-/// Install the subscriber: stderr, `RUST_LOG` (default `info`), and the guard described above.
-pub fn init() {
-    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = subscriber(env, std::io::stderr).try_init();
+/// How the operator asked to be told: `-q`, nothing, `-v`, `-vv`, `-vvv`, and the format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// -1 quiet, 0 default, 1.. verbose.
+    pub verbosity: i8,
+    /// One JSON object per line, for log pipelines.
+    pub json: bool,
+}
+
+/// The filter for a verbosity, when `RUST_LOG` does not say otherwise. Our crates log at `info`;
+/// everything else (the AWS SDK's internal warnings among it, which can hold a raw response)
+/// stays out of view until `-v` asks for it.
+pub fn default_filter(verbosity: i8) -> String {
+    let (ours, others) = match verbosity {
+        i8::MIN..=-1 => ("warn", "off"),
+        0 => ("info", "off"),
+        1 => ("debug", "warn"),
+        2 => ("trace", "info"),
+        _ => ("trace", "trace"),
+    };
+    let mut f = others.to_string();
+    for t in OUR_TARGETS {
+        f.push_str(&format!(",{t}={ours}"));
+    }
+    f
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (to anything but empty).
+pub fn use_colour(is_terminal: bool, no_color: Option<String>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Install the subscriber on stderr: `RUST_LOG` if set, else the verbosity's filter; colour only
+/// on a terminal; and the guard described above.
+pub fn init(opts: LogOptions) {
+    use std::io::IsTerminal as _;
+    let env = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_filter(opts.verbosity)));
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var("NO_COLOR").ok(),
+    );
+    let _ = subscriber(env, std::io::stderr, colour, opts.json).try_init();
 }
 
 /// The subscriber [`init`] installs, writing to `writer`.
-fn subscriber<W>(env: EnvFilter, writer: W) -> impl Subscriber + Send + Sync
+fn subscriber<W>(
+    env: EnvFilter,
+    writer: W,
+    colour: bool,
+    json: bool,
+) -> impl Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let guard = DynFilterFn::new(|meta, _cx| {
         meta.is_span() || is_ours(meta.target()) || IN_SENSITIVE_CALL.with(|c| c.get() == 0)
     });
-    let fmt = tracing_subscriber::fmt::layer()
+    let base = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_target(false)
-        .with_filter(env.and(guard));
+        .with_ansi(colour && !json)
+        .with_target(false);
+    let fmt: Box<dyn Layer<_> + Send + Sync> = if json {
+        Box::new(base.json().with_current_span(false).with_span_list(false))
+    } else {
+        Box::new(base)
+    };
+    let fmt = fmt.with_filter(env.and(guard));
     // The tracker sees the sensitive operation spans only, whatever the level asked for.
     let tracker = SensitiveCalls.with_filter(FilterFn::new(|meta| {
         meta.is_span() && is_sensitive_operation(meta.name())
@@ -156,7 +206,12 @@ mod tests {
     fn sdk_events_inside_a_sensitive_call_are_dropped_at_every_level() {
         let buf = Buffer::default();
         let writer = buf.clone();
-        let sub = subscriber(EnvFilter::new("trace"), move || writer.clone());
+        let sub = subscriber(
+            EnvFilter::new("trace"),
+            move || writer.clone(),
+            false,
+            false,
+        );
         tracing::subscriber::with_default(sub, || {
             let sensitive = tracing::debug_span!("Secrets Manager.PutSecretValue");
             sensitive.in_scope(|| {
@@ -176,6 +231,57 @@ mod tests {
             text.contains("request body of a describe"),
             "other calls log as asked: {text}"
         );
+    }
+
+    #[test]
+    fn the_sdk_stays_quiet_unless_asked_and_colour_only_on_a_terminal() {
+        let quiet_sdk = |v: i8| {
+            let buf = Buffer::default();
+            let writer = buf.clone();
+            let sub = subscriber(
+                EnvFilter::new(default_filter(v)),
+                move || writer.clone(),
+                false,
+                false,
+            );
+            tracing::subscriber::with_default(sub, || {
+                tracing::warn!(target: "aws_smithy_runtime::client::http", "raw response dump");
+                tracing::info!(target: "layer::cli", "our progress line");
+                tracing::debug!(target: "layer::cli", "our detail");
+            });
+            let bytes = buf.0.lock().unwrap().clone();
+            String::from_utf8(bytes).unwrap()
+        };
+        let default = quiet_sdk(0);
+        assert!(default.contains("our progress line") && !default.contains("raw response dump"));
+        assert!(!default.contains("our detail"));
+        let verbose = quiet_sdk(1);
+        assert!(verbose.contains("raw response dump") && verbose.contains("our detail"));
+        let quiet = quiet_sdk(-1);
+        assert!(!quiet.contains("our progress line"));
+        assert!(
+            !default.contains('\u{1b}'),
+            "no escape codes off a terminal"
+        );
+        assert!(use_colour(true, None));
+        assert!(!use_colour(true, Some("1".into())));
+        assert!(use_colour(true, Some(String::new())));
+        assert!(!use_colour(false, None));
+    }
+
+    #[test]
+    fn json_lines_for_log_pipelines() {
+        let buf = Buffer::default();
+        let writer = buf.clone();
+        let sub = subscriber(EnvFilter::new("info"), move || writer.clone(), true, true);
+        tracing::subscriber::with_default(sub, || {
+            tracing::info!(target: "layer::cli", bucket = "b", "created");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["fields"]["message"], "created");
+        assert_eq!(line["fields"]["bucket"], "b");
+        assert!(!text.contains('\u{1b}'));
     }
 
     #[test]
