@@ -322,14 +322,19 @@ async fn foreign_logging_is_a_conflict_and_a_missing_source_is_refused_before_an
         .unwrap();
     assert_eq!(c.action, Action::Adopt, "{p}");
     assert_eq!(c.requires, Some(Flag::Adopt));
+    sb.aws.calls().reset();
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
             .await,
         3
     );
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
     // Destroy never removes it.
-    sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
-        .await;
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+            .await,
+        0
+    );
     let still = bedrock
         .get_model_invocation_logging_configuration()
         .send()
@@ -341,5 +346,71 @@ async fn foreign_logging_is_a_conflict_and_a_missing_source_is_refused_before_an
             .and_then(|c| c.cloud_watch_config())
             .map(|c| c.role_arn()),
         Some(audit_arn.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_profile_made_elsewhere_under_our_name_is_adopted_with_the_flag_never_replaced_by_it() {
+    let sb = Sandbox::new("e2e-ai-adopt").await;
+    let bedrock = aws_sdk_bedrock::Client::new(&sb.sdk().await);
+    // Someone made `e2e-ai-adopt-claude-3-haiku` by hand, from another model, without tags.
+    bedrock
+        .create_inference_profile()
+        .inference_profile_name("e2e-ai-adopt-claude-3-haiku")
+        .model_source(
+            aws_sdk_bedrock::types::InferenceProfileModelSource::CopyFrom(
+                "arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        3,
+        "adoption needs its flag"
+    );
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(
+        sb.cli(&[
+            "deploy",
+            "local",
+            "--auto-approve",
+            "--skip-seed",
+            "--adopt"
+        ])
+        .await,
+        0
+    );
+    let profiles = application_profiles(&bedrock).await;
+    assert_eq!(profiles.len(), 8);
+    let (_, arn, tags) = profiles
+        .iter()
+        .find(|(n, _, _)| n == "e2e-ai-adopt-claude-3-haiku")
+        .unwrap();
+    assert_eq!(tags.get("Environment").map(String::as_str), Some("local"));
+    assert!(
+        !tags.contains_key("Model"),
+        "its Model tag never claims a source it was not made from"
+    );
+    // Its source cannot be known to match: the next plan replaces it, with --allow-replace.
+    let p = sb.plan(Mode::Deploy).await;
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_bedrock_inference_profile.profiles")
+        .unwrap();
+    assert_eq!(c.requires, Some(Flag::AllowReplace), "{p}");
+    // Adopted, it is ours: destroy removes it with the rest.
+    assert_eq!(
+        sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
+            .await,
+        0
+    );
+    assert!(
+        application_profiles(&bedrock).await.is_empty(),
+        "{arn} gone"
     );
 }

@@ -59,6 +59,16 @@ async fn the_prometheus_workspace_logs_to_the_infrastructure_group_and_survives_
     let id = ours[0].workspace_id();
     let out = sb.session().await.outputs().await.unwrap();
     assert_eq!(out["prometheus_workspace_id"], id);
+    for disabled in [
+        "grafana_workspace_id",
+        "grafana_workspace_endpoint",
+        "grafana_iam_role_arn",
+    ] {
+        assert!(
+            out[disabled].is_null(),
+            "{disabled} of a disabled Grafana is null"
+        );
+    }
     assert_eq!(out["prometheus_workspace_arn"], ours[0].arn());
     assert!(out["prometheus_workspace_endpoint"]
         .as_str()
@@ -245,4 +255,20 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
         .send()
         .await
         .is_err());
+    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    assert!(
+        !sgs.security_groups()
+            .iter()
+            .any(|g| g.group_name() == Some("e2e-graf-grafana")),
+        "its security group is gone"
+    );
+    let amp = aws_sdk_amp::Client::new(&sdk);
+    assert!(amp
+        .list_workspaces()
+        .alias("e2e-graf-prometheus")
+        .send()
+        .await
+        .unwrap()
+        .workspaces()
+        .is_empty());
 }

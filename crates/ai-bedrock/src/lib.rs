@@ -75,10 +75,13 @@ pub struct BedrockNameOverrides {
     logging_role: Option<String>,
 }
 
-/// The spec's known constraints on sources in eu-central-2: what does not exist, or cannot be
-/// called on demand, and what to use instead.
-fn known_constraint(source: &str, source_type: SourceType) -> Option<String> {
+/// The spec's known constraints on sources: what does not exist in eu-central-2, or cannot be
+/// called on demand anywhere, and what to use instead.
+fn known_constraint(region: &str, source: &str, source_type: SourceType) -> Option<String> {
     for model in ["anthropic.claude-3-5-sonnet", "anthropic.claude-3-haiku"] {
+        if region != "eu-central-2" {
+            break;
+        }
         if source.starts_with(&format!("eu.{model}")) {
             return Some(format!(
                 "`{source}` does not exist: {model} has no eu.* cross-region profile; use the foundation model `{}` with source_type = \"foundation-model\"",
@@ -108,10 +111,11 @@ impl BedrockSettings {
                 NameRule::InferenceProfileName,
             )
             .map_err(|e| env.invalid(&k, &e))?;
-            let system = p.source.starts_with("eu.")
-                || p.source.starts_with("global.")
-                || p.source.starts_with("us.")
-                || p.source.starts_with("apac.");
+            let system = [
+                "eu.", "global.", "us.", "us-gov.", "apac.", "jp.", "au.", "ca.",
+            ]
+            .iter()
+            .any(|prefix| p.source.starts_with(prefix));
             match (p.source_type, system) {
                 (SourceType::InferenceProfile, false) => {
                     return Err(env.invalid(&format!("{k}.source_type"), &format!("`{}` is a foundation model id; set source_type = \"foundation-model\"", p.source)))
@@ -121,7 +125,7 @@ impl BedrockSettings {
                 }
                 _ => {}
             }
-            if let Some(why) = known_constraint(&p.source, p.source_type) {
+            if let Some(why) = known_constraint(&env.region, &p.source, p.source_type) {
                 return Err(env.invalid(&format!("{k}.source"), &why));
             }
         }
@@ -202,10 +206,12 @@ pub fn resources(
             .kms_key_arn(infra.logs_kms_key_arn.clone())
             .retention_days(s.log_retention_days as i32)
             .build();
+        let role_name = s.logging_role(env)?;
+        let role_arn = format!("arn:aws:iam::{account_id}:role/{role_name}");
         let role = Role::builder()
             .client(aws_sdk_iam::Client::new(sdk))
             .key("bedrock_logging")
-            .name(s.logging_role(env)?)
+            .name(role_name)
             .description("data-and-ai layer: Bedrock writes model invocation logs")
             .trust(logging_trust(region, account_id))
             .policies(Arc::new(move |_| {
@@ -218,6 +224,7 @@ pub fn resources(
                 .log_group(s.log_group_name.clone())
                 .log_group_address(Address::new("aws_cloudwatch_log_group.bedrock_invocations"))
                 .role_address(Address::new("aws_iam_role.bedrock_logging"))
+                .role_arn(role_arn)
                 .build(),
         ));
         out.insert(0, Arc::new(role));
@@ -266,27 +273,42 @@ mod tests {
     #[test]
     fn the_spec_s_known_source_constraints() {
         assert!(known_constraint(
+            "eu-central-2",
             "eu.anthropic.claude-3-haiku-20240307-v1:0",
             SourceType::InferenceProfile
         )
         .unwrap()
         .contains("anthropic.claude-3-haiku-20240307-v1:0"));
         assert!(known_constraint(
+            "eu-central-2",
             "eu.anthropic.claude-3-5-sonnet-20240620-v1:0",
             SourceType::InferenceProfile
         )
         .is_some());
-        assert!(
-            known_constraint("cohere.embed-v4:0", SourceType::FoundationModel)
-                .unwrap()
-                .contains("global.cohere.embed-v4:0")
-        );
-        assert!(
-            known_constraint("global.cohere.embed-v4:0", SourceType::InferenceProfile).is_none()
-        );
         assert!(known_constraint(
+            "eu-central-2",
+            "cohere.embed-v4:0",
+            SourceType::FoundationModel
+        )
+        .unwrap()
+        .contains("global.cohere.embed-v4:0"));
+        assert!(known_constraint(
+            "eu-central-2",
+            "global.cohere.embed-v4:0",
+            SourceType::InferenceProfile
+        )
+        .is_none());
+        assert!(known_constraint(
+            "eu-central-2",
             "anthropic.claude-3-haiku-20240307-v1:0",
             SourceType::FoundationModel
+        )
+        .is_none());
+        // The eu.* rule is eu-central-2's: elsewhere the region's own list decides at plan time.
+        assert!(known_constraint(
+            "eu-west-1",
+            "eu.anthropic.claude-3-haiku-20240307-v1:0",
+            SourceType::InferenceProfile
         )
         .is_none());
     }

@@ -37,6 +37,10 @@ pub struct InvocationLogging {
     log_group: String,
     log_group_address: Address,
     role_address: Address,
+    /// Our role's ARN, known from its name: the configuration is ours when it points at it, even
+    /// after the role itself is gone.
+    #[builder(setter(into))]
+    role_arn: String,
 }
 
 fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, e: &E) -> Error {
@@ -78,7 +82,7 @@ impl Resource for InvocationLogging {
         })
     }
 
-    async fn observe(&self, cx: &Context, inputs: &Inputs) -> Result<Observation<LoggingSpec>> {
+    async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<LoggingSpec>> {
         let out = self
             .client
             .get_model_invocation_logging_configuration()
@@ -88,19 +92,24 @@ impl Resource for InvocationLogging {
         let Some(c) = out.logging_config() else {
             return Ok(Observation::Absent);
         };
-        let Some(cw) = c.cloud_watch_config() else {
+        // One to S3 only is somebody's too: a conflict, never overwritten without --adopt.
+        let cw = c.cloud_watch_config();
+        if cw.is_none() && c.s3_config().is_none() {
             return Ok(Observation::Absent);
-        };
+        }
         let spec = LoggingSpec {
-            log_group: cw.log_group_name().to_string(),
-            role_arn: cw.role_arn().to_string(),
+            log_group: cw
+                .map(|c| c.log_group_name().to_string())
+                .unwrap_or_default(),
+            role_arn: cw.map(|c| c.role_arn().to_string()).unwrap_or_default(),
             text_data_delivery: c.text_data_delivery_enabled().unwrap_or(false),
             image_data_delivery: c.image_data_delivery_enabled().unwrap_or(false),
             embedding_data_delivery: c.embedding_data_delivery_enabled().unwrap_or(false),
         };
-        // No tags: it is ours when it points at our group and role.
-        let our_role = inputs.str(&self.role_address, ROLE_ARN).ok();
-        let ours = spec.log_group == self.log_group && our_role.as_deref() == Some(&spec.role_arn);
+        // No tags: it is ours when it points at our group and role (and nowhere else).
+        let ours = spec.log_group == self.log_group
+            && spec.role_arn == self.role_arn
+            && c.s3_config().is_none();
         let tags = if ours { cx.tags.clone() } else { Tags::new() };
         Ok(Observation::Present(Observed {
             spec,

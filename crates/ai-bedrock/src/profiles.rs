@@ -65,8 +65,8 @@ pub struct InferenceProfiles {
 /// The sources a region offers.
 #[derive(Debug, Clone, Default)]
 struct Offered {
-    /// Foundation model ids, with whether each is marked legacy.
-    models: BTreeMap<String, bool>,
+    /// Foundation model ids, with whether each is marked legacy and can be called on demand.
+    models: BTreeMap<String, (bool, bool)>,
     /// System-defined inference profile ids.
     system: Vec<String>,
 }
@@ -152,7 +152,10 @@ impl InferenceProfiles {
             .map(|m| {
                 let legacy = m.model_lifecycle().map(|l| l.status())
                     == Some(&FoundationModelLifecycleStatus::Legacy);
-                (m.model_id().to_string(), legacy)
+                let on_demand = m
+                    .inference_types_supported()
+                    .contains(&aws_sdk_bedrock::types::InferenceType::OnDemand);
+                (m.model_id().to_string(), (legacy, on_demand))
             })
             .collect();
         Ok((Offered { models, system }, amazon))
@@ -165,13 +168,17 @@ impl InferenceProfiles {
         for (key, p) in &self.profiles {
             let (found, list) = match p.source_type {
                 SourceType::FoundationModel => {
-                    if offered.models.get(&p.source) == Some(&true) {
+                    let model = offered.models.get(&p.source);
+                    if model.is_some_and(|(legacy, _)| *legacy) {
                         tracing::warn!(profile = %key, model = %p.source, "the source model is marked legacy in {region}; plan a move to its successor");
                     }
-                    (
-                        offered.models.contains_key(&p.source),
-                        "list-foundation-models",
-                    )
+                    if model.is_some_and(|(_, on_demand)| !on_demand) {
+                        return Err(Error::Config(format!(
+                            "bedrock.inference_profiles.{key}: `{}` cannot be called on demand in {region}; copy one of its system-defined inference profiles (source_type = \"inference-profile\") instead",
+                            p.source
+                        )));
+                    }
+                    (model.is_some(), "list-foundation-models")
                 }
                 SourceType::InferenceProfile => (
                     offered.system.contains(&p.source),
@@ -276,6 +283,26 @@ impl Resource for InferenceProfiles {
     }
 
     fn update_guard(&self, changes: &[FieldChange]) -> Option<(Flag, String)> {
+        // A profile under one of our names without our tags is taken over only with --adopt,
+        // and is tagged, never replaced, in that run.
+        let adopted: Vec<&str> = changes
+            .iter()
+            .filter(|c| {
+                c.path
+                    .ends_with(&format!(".tags.{}", layer_core::tags::MANAGED_BY))
+                    && c.before.is_none()
+            })
+            .filter_map(|c| c.path.split('.').nth(1))
+            .collect();
+        if !adopted.is_empty() {
+            return Some((
+                Flag::Adopt,
+                format!(
+                    "{} exist under our names without our tags; apply tags them and takes them over only with --adopt",
+                    adopted.join(", ")
+                ),
+            ));
+        }
         let replaced: Vec<&str> = changes
             .iter()
             .filter(|c| c.path.ends_with(".source") && c.before.is_some())
@@ -316,6 +343,7 @@ impl Resource for InferenceProfiles {
         let mut found = BTreeMap::new();
         let mut arns = serde_json::Map::new();
         let mut foreign: Option<Tags> = None;
+        let mut owned = 0usize;
         for s in summaries {
             let name = s.inference_profile_name();
             let Some(key) = self.key_of(name) else {
@@ -336,18 +364,20 @@ impl Resource for InferenceProfiles {
                 .collect();
             let ours = layer_core::tags::is_owned(&tags, &cx.environment);
             if !ours {
-                // Under one of our names but not ours: adopt, with the flag. Anything else with
-                // our prefix belongs to someone else and is left alone.
+                // Under one of our names but not ours: adopt, with the flag (see update_guard).
+                // Anything else with our prefix belongs to someone else and is left alone.
                 if wanted {
-                    foreign = Some(tags.clone());
+                    foreign.get_or_insert(tags.clone());
                 } else {
                     continue;
                 }
+            } else {
+                owned += 1;
+                if wanted {
+                    arns.insert(key.to_string(), Value::from(arn));
+                }
             }
             found.insert(name.to_string(), arn.to_string());
-            if wanted {
-                arns.insert(key.to_string(), Value::from(arn));
-            }
             profiles.insert(
                 key.to_string(),
                 ProfileSpec {
@@ -356,7 +386,8 @@ impl Resource for InferenceProfiles {
                 },
             );
         }
-        if profiles.is_empty() {
+        // Nothing found and nothing wanted is a converged (empty) set, not an absent one.
+        if profiles.is_empty() && !self.profiles.is_empty() {
             return Ok(Observation::Absent);
         }
         let mut outputs = Outputs::new();
@@ -365,27 +396,30 @@ impl Resource for InferenceProfiles {
         outputs.insert(FOUND.into(), json!(found));
         Ok(Observation::Present(Observed {
             spec: ProfilesSpec { profiles },
-            tags: foreign.unwrap_or_else(|| cx.tags.clone()),
+            // The set is ours when we own any of it; only a set of nothing but foreign profiles
+            // is an adoption as a whole.
+            tags: if owned > 0 {
+                cx.tags.clone()
+            } else {
+                foreign.unwrap_or_else(|| cx.tags.clone())
+            },
             outputs,
             holds_data: false,
         }))
     }
 
     async fn create(&self, _cx: &Context, desired: &ProfilesSpec, _inputs: &Inputs) -> Result<()> {
+        // A profile that already exists (a lost answer, another run) ends the create with
+        // AlreadyExists: the engine observes again, converges what is ours and refuses the rest.
         for (key, spec) in &desired.profiles {
-            match self.create_one(key, spec).await {
-                Ok(()) => {}
-                // A retried create whose first answer was lost: the apply re-observes after.
-                Err(Error::AlreadyExists(_)) => {}
-                Err(e) => return Err(e),
-            }
+            self.create_one(key, spec).await?;
         }
         Ok(())
     }
 
     async fn update(
         &self,
-        _cx: &Context,
+        cx: &Context,
         desired: &ProfilesSpec,
         observed: &Observed<ProfilesSpec>,
         _changes: &[FieldChange],
@@ -394,9 +428,10 @@ impl Resource for InferenceProfiles {
         let found = Self::found(observed);
         for (key, spec) in &desired.profiles {
             let name = self.name_of(key);
+            let owned = |o: &ProfileSpec| layer_core::tags::is_owned(&o.tags, &cx.environment);
             match observed.spec.profiles.get(key) {
                 None => self.create_one(key, spec).await?,
-                Some(o) if o.source != spec.source => {
+                Some(o) if owned(o) && o.source != spec.source => {
                     if let Some(arn) = found.get(&name) {
                         self.delete_arn(&name, arn).await?;
                     }
@@ -405,6 +440,19 @@ impl Resource for InferenceProfiles {
                 Some(o) if o.tags != spec.tags => {
                     let Some(arn) = found.get(&name) else {
                         continue;
+                    };
+                    // An adopted profile keeps the source it has: its `Model` tag is never
+                    // set to a source it was not made from (the next plan shows the change).
+                    let mut tags = spec.tags.clone();
+                    if !owned(o) {
+                        match o.tags.get("Model") {
+                            Some(m) => tags.insert("Model".into(), m.clone()),
+                            None => tags.remove("Model"),
+                        };
+                    }
+                    let spec = &ProfileSpec {
+                        source: o.source.clone(),
+                        tags,
                     };
                     let stale = layer_core::tags::stale_keys(&o.tags, &spec.tags);
                     if !stale.is_empty() {
@@ -428,8 +476,10 @@ impl Resource for InferenceProfiles {
                 Some(_) => {}
             }
         }
-        for key in observed.spec.profiles.keys() {
-            if !desired.profiles.contains_key(key) {
+        for (key, o) in &observed.spec.profiles {
+            if !desired.profiles.contains_key(key)
+                && layer_core::tags::is_owned(&o.tags, &cx.environment)
+            {
                 let name = self.name_of(key);
                 if let Some(arn) = found.get(&name) {
                     self.delete_arn(&name, arn).await?;

@@ -59,6 +59,9 @@ pub struct GrafanaWorkspace {
     region: String,
     #[builder(setter(into))]
     account_id: String,
+    /// The environment whose tags mark ours.
+    #[builder(setter(into))]
+    environment: String,
     subnet_ids: Vec<String>,
     role_address: Address,
     security_group_address: Address,
@@ -130,27 +133,34 @@ pub fn policies(
         ),
         (
             "cloudwatch-read",
-            PolicyDocument::new([Statement::new(Effect::Allow)
-                .sid("CloudWatchRead")
-                .actions([
-                    "cloudwatch:DescribeAlarmHistory",
-                    "cloudwatch:DescribeAlarms",
-                    "cloudwatch:DescribeAlarmsForMetric",
-                    "cloudwatch:GetInsightRuleReport",
-                    "cloudwatch:GetMetricData",
-                    "cloudwatch:GetMetricStatistics",
-                    "cloudwatch:ListMetrics",
-                    "logs:DescribeLogGroups",
-                    "logs:GetLogEvents",
-                    "logs:GetLogGroupFields",
-                    "logs:GetQueryResults",
-                    "logs:StartQuery",
-                    "logs:StopQuery",
-                ])
-                .resources([
-                    format!("arn:aws:cloudwatch:{region}:{account_id}:*"),
-                    format!("arn:aws:logs:{region}:{account_id}:log-group:*"),
-                ])]),
+            PolicyDocument::new([
+                // CloudWatch's metric and query reads name no resource: `*`, held to the region.
+                Statement::new(Effect::Allow)
+                    .sid("CloudWatchRead")
+                    .actions([
+                        "cloudwatch:DescribeAlarmHistory",
+                        "cloudwatch:DescribeAlarms",
+                        "cloudwatch:DescribeAlarmsForMetric",
+                        "cloudwatch:GetInsightRuleReport",
+                        "cloudwatch:GetMetricData",
+                        "cloudwatch:GetMetricStatistics",
+                        "cloudwatch:ListMetrics",
+                        "logs:DescribeLogGroups",
+                        "logs:GetQueryResults",
+                        "logs:StopQuery",
+                    ])
+                    .resources(["*"])
+                    .condition("StringEquals", "aws:RequestedRegion", [region]),
+                // Log reads name their groups: this account's, in this region.
+                Statement::new(Effect::Allow)
+                    .sid("LogsRead")
+                    .actions([
+                        "logs:GetLogEvents",
+                        "logs:GetLogGroupFields",
+                        "logs:StartQuery",
+                    ])
+                    .resources([format!("arn:aws:logs:{region}:{account_id}:log-group:*")]),
+            ]),
         ),
     ]
 }
@@ -159,6 +169,7 @@ impl GrafanaWorkspace {
     /// Our workspace: the one with our name that carries our tags; the id and tags.
     async fn find(&self) -> Result<Option<(String, Tags)>> {
         let mut token = None;
+        let mut foreign = None;
         loop {
             let page = self
                 .client
@@ -176,15 +187,19 @@ impl GrafanaWorkspace {
                     .tags()
                     .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_default();
-                // Names are unique: one under our name is ours or to be adopted.
-                return Ok(Some((w.id().to_string(), tags)));
+                // Names need not be unique: ours (by tags) wins; else the first under our name is
+                // one to adopt.
+                if layer_core::tags::is_owned(&tags, &self.environment) {
+                    return Ok(Some((w.id().to_string(), tags)));
+                }
+                foreign.get_or_insert((w.id().to_string(), tags));
             }
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),
                 None => break,
             }
         }
-        Ok(None)
+        Ok(foreign)
     }
 
     async fn wait_active(&self, cx: &Context, id: &str) -> Result<()> {
@@ -381,7 +396,20 @@ impl Resource for GrafanaWorkspace {
         _inputs: &Inputs,
     ) -> Result<()> {
         let id = Self::id_of(observed)?;
-        if changes.iter().any(|c| c.field() != "tags") {
+        // The providers change through their own call; UpdateWorkspace cannot change them.
+        if changes.iter().any(|c| c.field() == "authentication") {
+            self.client
+                .update_workspace_authentication()
+                .workspace_id(&id)
+                .authentication_providers(AuthenticationProviderTypes::Saml)
+                .send()
+                .await
+                .map_err(|e| aws_err("UpdateWorkspaceAuthentication", &self.name, &e))?;
+        }
+        if changes
+            .iter()
+            .any(|c| c.field() != "tags" && c.field() != "authentication")
+        {
             let vpc = vpc(desired)?;
             while_role_propagates(cx, PROPAGATION, propagating, || {
                 self.client
@@ -523,14 +551,17 @@ mod tests {
             .unwrap()
             .contains(&json!("aps:QueryMetrics")));
         let cw = &p["cloudwatch-read"]["Statement"][0];
+        assert_eq!(cw["Resource"], json!(["*"]));
         assert_eq!(
-            cw["Resource"],
-            json!([
-                "arn:aws:cloudwatch:eu-central-1:123456789012:*",
-                "arn:aws:logs:eu-central-1:123456789012:log-group:*"
-            ])
+            cw["Condition"],
+            json!({"StringEquals": {"aws:RequestedRegion": ["eu-central-1"]}})
         );
-        for statement in [eni, prom, cw] {
+        let logs = &p["cloudwatch-read"]["Statement"][1];
+        assert_eq!(
+            logs["Resource"],
+            json!(["arn:aws:logs:eu-central-1:123456789012:log-group:*"])
+        );
+        for statement in [eni, prom, cw, logs] {
             assert_eq!(statement["Effect"], "Allow");
             let actions = statement["Action"].as_array().unwrap();
             assert!(
