@@ -15,9 +15,12 @@ use layer_core::{Error, ExitCode, Outputs, SafetyFlags};
 
 use crate::Session;
 
+/// The exit codes, shown under every command's `--help`.
+pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 error (bad input, AWS error), 2 changes pending (plan --detailed-exitcode), 3 refused for safety (nothing was changed; the message names the flag that allows it).";
+
 /// Provision and verify the data-and-ai layer.
 #[derive(Debug, Parser)]
-#[command(name = "data-and-ai", version, about)]
+#[command(name = "data-and-ai", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The directory of environment files (default: `environments/` of the project).
     #[arg(long, global = true, value_name = "DIR")]
@@ -75,6 +78,7 @@ impl From<SafetyArgs> for SafetyFlags {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what deploy (or destroy) would change. Read-only.
+    #[command(after_help = EXIT_CODES)]
     Plan {
         /// The environment (dev, test, prod, sbx, local).
         env: String,
@@ -88,7 +92,9 @@ pub enum Command {
         #[arg(long)]
         destroy: bool,
     },
-    /// Plan, confirm, apply.
+    /// Plan, confirm, apply, then seed: creates, updates and (with their flags) replaces the
+    /// environment's resources.
+    #[command(after_help = EXIT_CODES)]
     Deploy {
         /// The environment.
         env: String,
@@ -106,6 +112,7 @@ pub enum Command {
     },
     /// Fill the secrets deploy leaves empty; skips what is set. Writes only to Secrets Manager
     /// (and creates the S3 user's access key).
+    #[command(after_help = EXIT_CODES)]
     Seed {
         /// The environment.
         env: String,
@@ -124,6 +131,7 @@ pub enum Command {
         json: bool,
     },
     /// Delete every resource of the environment that carries our tags.
+    #[command(after_help = EXIT_CODES)]
     Destroy {
         /// The environment.
         env: String,
@@ -134,6 +142,7 @@ pub enum Command {
         safety: SafetyArgs,
     },
     /// Print the layer's outputs, observed now.
+    #[command(after_help = EXIT_CODES)]
     Outputs {
         /// The environment.
         env: String,
@@ -142,6 +151,7 @@ pub enum Command {
         json: bool,
     },
     /// The local AWS (emulator behind our gateway) for the `local` environment.
+    #[command(after_help = EXIT_CODES)]
     Local {
         /// What to do.
         #[command(subcommand)]
@@ -153,14 +163,17 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Install (first time) and start the local AWS with a stand-in infrastructure layer.
+    #[command(after_help = EXIT_CODES)]
     Up {
         /// The local AWS port.
         #[arg(long, default_value_t = local_aws::daemon::DEFAULT_PORT)]
         port: u16,
     },
     /// Stop the local AWS that `up` started.
+    #[command(after_help = EXIT_CODES)]
     Down,
     /// Say whether it runs, where, and the calls it has served.
+    #[command(after_help = EXIT_CODES)]
     Status,
     /// Run the local AWS in the foreground (what `up` starts in the background).
     #[command(hide = true)]
@@ -387,6 +400,7 @@ async fn apply(
         ))?;
     }
     let summary = run.plan.summary();
+    let plan = run.plan.clone();
     match session.apply(&cx, run).await {
         Ok(outputs) => {
             if mode == Mode::Destroy {
@@ -394,6 +408,21 @@ async fn apply(
                     "\nDestroy complete! Resources: {} destroyed.",
                     summary.destroy
                 );
+                let final_snapshot = data_aurora::AuroraSettings::load(&session.env)
+                    .map(|a| !a.skip_final_snapshot)
+                    .unwrap_or(false);
+                let left = crate::left_behind(
+                    &plan,
+                    session.secrets.recovery_window_days,
+                    final_snapshot,
+                    &session.env.region,
+                );
+                if !left.is_empty() {
+                    println!("\nLeft behind:");
+                    for line in left {
+                        println!("  - {line}");
+                    }
+                }
             } else {
                 println!(
                     "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
@@ -552,4 +581,43 @@ async fn local(action: LocalCommand, inv: &Invocation) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::Success)
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn check(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        if cmd.is_hide_set() {
+            return;
+        }
+        if cmd.get_about().is_none() && path != "data-and-ai" {
+            problems.push(format!("`{path}` has no help"));
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() {
+                problems.push(format!("`{path} --{id}` has no help"));
+            }
+        }
+        let mut c = cmd.clone();
+        let help = c.render_help().to_string();
+        if cmd.get_subcommands().next().is_none() && !help.contains("Exit codes:") {
+            problems.push(format!("`{path} --help` does not list the exit codes"));
+        }
+        for sub in cmd.get_subcommands() {
+            check(sub, &format!("{path} {}", sub.get_name()), problems);
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_says_what_it_does_and_the_exit_codes() {
+        let mut problems = Vec::new();
+        check(&Cli::command(), "data-and-ai", &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
 }

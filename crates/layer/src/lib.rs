@@ -290,7 +290,124 @@ impl Session {
     }
 }
 
+/// What a destroy leaves behind, each with how to remove it: resources without our tags (never
+/// touched), secrets in their recovery window, the Aurora cluster's final snapshot.
+pub fn left_behind(
+    plan: &layer_core::Plan,
+    recovery_window_days: u32,
+    final_snapshot: bool,
+    region: &str,
+) -> Vec<String> {
+    use layer_core::Action;
+    let mut out = Vec::new();
+    let mut recovering = Vec::new();
+    for c in &plan.changes {
+        let address = c.address.to_string();
+        let secret = address.starts_with("aws_secretsmanager_secret.");
+        match (&c.action, c.note.as_deref()) {
+            (Action::NoOp, Some(n)) if n.contains("without our tags") => out.push(format!(
+                "{address} (`{}`) exists without our tags and was left alone; delete it yourself if nothing uses it",
+                c.name
+            )),
+            (Action::NoOp, Some(n)) if secret && n.contains("scheduled for deletion") => {
+                recovering.push(c.name.clone())
+            }
+            (Action::Delete, _) if secret && recovery_window_days > 0 => {
+                recovering.push(c.name.clone())
+            }
+            (Action::Delete, _) if address == "aws_rds_cluster.aurora" && final_snapshot => {
+                out.push(format!(
+                    "the final snapshot of `{0}` is kept: `aws rds describe-db-cluster-snapshots --region {region} --db-cluster-identifier {0} --snapshot-type manual` lists it, `aws rds delete-db-cluster-snapshot --region {region} --db-cluster-snapshot-identifier <id>` removes it",
+                    c.name
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(first) = recovering.first() {
+        out.push(format!(
+            "{} secret(s) are in their recovery window ({}) and can be restored until it ends: `aws secretsmanager restore-secret --region {region} --secret-id {first}` restores one, `aws secretsmanager delete-secret --region {region} --secret-id {first} --force-delete-without-recovery` removes one now",
+            recovering.len(),
+            if recovery_window_days > 0 {
+                format!("{recovery_window_days} days")
+            } else {
+                "scheduled earlier".to_string()
+            }
+        ));
+    }
+    out
+}
+
 /// Make sure the pinned emulator is installed in `venv` (used by `cargo xtask ci`).
 pub fn local_venv(venv: &Path) -> anyhow::Result<()> {
     local_aws::ensure_emulator_venv(venv).map(|_| ())
+}
+
+#[cfg(test)]
+mod left_behind_tests {
+    use super::*;
+    use layer_core::plan::PlannedChange;
+    use layer_core::{Action, Address, Plan};
+
+    fn change(address: &str, name: &str, action: Action, note: Option<&str>) -> PlannedChange {
+        let mut c = PlannedChange::new(Address::new(address), name, action);
+        c.note = note.map(str::to_string);
+        c
+    }
+
+    #[test]
+    fn destroy_names_what_it_left_and_how_to_remove_it() {
+        let plan = Plan {
+            changes: vec![
+                change(
+                    "aws_iam_user.s3_access",
+                    "dal-dev-s3-access",
+                    Action::NoOp,
+                    Some("exists without our tags: left alone"),
+                ),
+                change(
+                    "aws_secretsmanager_secret.psql-host",
+                    "dal-dev/psql-host",
+                    Action::Delete,
+                    None,
+                ),
+                change(
+                    "aws_secretsmanager_secret.redis-host",
+                    "dal-dev/redis-host",
+                    Action::NoOp,
+                    Some("already scheduled for deletion"),
+                ),
+                change(
+                    "aws_rds_cluster.aurora",
+                    "dal-dev-aurora",
+                    Action::Delete,
+                    None,
+                ),
+                change(
+                    "aws_s3_bucket.ai_data",
+                    "dal-dev-ai-data",
+                    Action::Delete,
+                    None,
+                ),
+            ],
+        };
+        let left = left_behind(&plan, 30, true, "eu-central-2");
+        assert_eq!(left.len(), 3, "{left:#?}");
+        assert!(left[0].contains("dal-dev-s3-access") && left[0].contains("left alone"));
+        assert!(
+            left[1].contains("final snapshot of `dal-dev-aurora`")
+                && left[1].contains("delete-db-cluster-snapshot")
+        );
+        assert!(
+            left[2].starts_with("2 secret(s)")
+                && left[2].contains("30 days")
+                && left[2].contains("restore-secret")
+        );
+        let nothing = left_behind(&plan, 0, false, "eu-central-2");
+        assert_eq!(
+            nothing.len(),
+            2,
+            "the one already scheduled is still named: {nothing:#?}"
+        );
+    }
 }
