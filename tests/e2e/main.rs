@@ -8,4 +8,5 @@ mod monitoring;
 mod names;
 mod redis;
 mod s3_family;
+mod saved_plan;
 mod secrets;

@@ -91,6 +91,18 @@ pub enum Command {
         /// Plan a destroy instead.
         #[arg(long)]
         destroy: bool,
+        /// Save the plan to FILE, for `apply FILE` to carry out exactly (no secret is in it).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Carry out a plan saved with `plan --out FILE`, exactly: refused, naming what moved, when
+    /// what is observed now differs from what was planned. Seed runs separately.
+    #[command(after_help = EXIT_CODES)]
+    Apply {
+        /// The saved plan.
+        file: PathBuf,
+        #[command(flatten)]
+        safety: SafetyArgs,
     },
     /// Plan, confirm, apply, then seed: creates, updates and (with their flags) replaces the
     /// environment's resources.
@@ -243,11 +255,53 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| inv.root.join("environments"));
     match cli.command {
+        Command::Apply { file, safety } => {
+            let saved = SavedPlan::read(&file)?;
+            let session = connect(&dir, &saved.environment, inv, false).await?;
+            let cx = session.context(safety.into());
+            let mode = saved.mode()?;
+            let run = session.plan(&cx, mode).await?;
+            let moved = saved.moved(&run.plan);
+            if !moved.is_empty() {
+                return Err(Error::Config(format!(
+                    "the saved plan {} is out of date, nothing was changed; what moved since it was made: {}; run plan --out again",
+                    file.display(),
+                    moved.join(", ")
+                ))
+                .into());
+            }
+            println!("{}", run.plan);
+            if !run.plan.has_changes() {
+                return Ok(ExitCode::Success);
+            }
+            layer_core::safety::check(
+                &run.plan,
+                &session.env.name,
+                session.env.protected,
+                &cx.flags,
+            )
+            .map_err(Error::from)?;
+            let summary = run.plan.summary();
+            match session.apply(&cx, run).await {
+                Ok(_) => {
+                    println!(
+                        "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
+                        summary.add, summary.change, summary.destroy
+                    );
+                    Ok(ExitCode::Success)
+                }
+                Err(ApplyError::Other(e)) => Err(e.into()),
+                Err(ApplyError::Partial(e)) => Err(anyhow::anyhow!(
+                    "{e}\nThe other resources were applied; run plan and apply again once the cause is fixed."
+                )),
+            }
+        }
         Command::Plan {
             env,
             detailed_exitcode,
             json,
             destroy,
+            out,
         } => {
             let session = connect(&dir, &env, inv, false).await?;
             let cx = session.context(SafetyFlags::default());
@@ -258,6 +312,9 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             } else {
                 Vec::new()
             };
+            if let Some(path) = &out {
+                SavedPlan::new(&session.env.name, mode, &run.plan).write(path)?;
+            }
             if json {
                 let mut j = run.plan.to_json();
                 j["secrets"] = states
@@ -359,6 +416,95 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Local { action } => local(action, inv).await,
+    }
+}
+
+/// A plan saved by `plan --out`: the environment, the mode and the plan as JSON (which never holds
+/// a secret value), with a format version.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedPlan {
+    format: String,
+    environment: String,
+    mode: String,
+    plan: serde_json::Value,
+}
+
+const SAVED_PLAN_FORMAT: &str = "data-and-ai-plan/1";
+
+impl SavedPlan {
+    fn new(environment: &str, mode: Mode, plan: &layer_core::Plan) -> Self {
+        SavedPlan {
+            format: SAVED_PLAN_FORMAT.into(),
+            environment: environment.into(),
+            mode: if mode == Mode::Destroy {
+                "destroy"
+            } else {
+                "deploy"
+            }
+            .into(),
+            plan: plan.to_json(),
+        }
+    }
+
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_json::to_string_pretty(self)?)
+            .map_err(|e| anyhow::anyhow!("writing the plan to {}: {e}", path.display()))
+    }
+
+    fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading the plan {}: {e}", path.display()))?;
+        let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
+            Error::Config(format!(
+                "{} is not a saved plan ({e}); make one with plan --out",
+                path.display()
+            ))
+        })?;
+        if saved.format != SAVED_PLAN_FORMAT {
+            return Err(Error::Config(format!(
+                "{} is a plan of format {}, this tool reads {SAVED_PLAN_FORMAT}; run plan --out again",
+                path.display(),
+                saved.format
+            ))
+            .into());
+        }
+        Ok(saved)
+    }
+
+    fn mode(&self) -> anyhow::Result<Mode> {
+        match self.mode.as_str() {
+            "deploy" => Ok(Mode::Deploy),
+            "destroy" => Ok(Mode::Destroy),
+            other => Err(Error::Config(format!("unknown plan mode `{other}`")).into()),
+        }
+    }
+
+    /// The resources whose planned change differs now from the saved one.
+    fn moved(&self, now: &layer_core::Plan) -> Vec<String> {
+        let by_address =
+            |plan: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+                plan["changes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        (
+                            c["address"].as_str().unwrap_or_default().to_string(),
+                            c.clone(),
+                        )
+                    })
+                    .collect()
+            };
+        let saved = by_address(&self.plan);
+        let current = by_address(&now.to_json());
+        saved
+            .keys()
+            .chain(current.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|a| saved.get(*a) != current.get(*a))
+            .cloned()
+            .collect()
     }
 }
 
