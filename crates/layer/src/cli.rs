@@ -270,7 +270,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 ))
                 .into());
             }
-            println!("{}", run.plan);
+            println!("{}", run.plan.render(stdout_colour()));
             if !run.plan.has_changes() {
                 return Ok(ExitCode::Success);
             }
@@ -327,7 +327,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&j)?);
             } else {
-                println!("{}", run.plan);
+                println!("{}", run.plan.render(stdout_colour()));
                 print_states(&states);
             }
             Ok(if detailed_exitcode && run.plan.has_changes() {
@@ -417,6 +417,14 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         }
         Command::Local { action } => local(action, inv).await,
     }
+}
+
+/// Colour on stdout: only on a terminal, never with `NO_COLOR`.
+fn stdout_colour() -> bool {
+    crate::logging::use_colour(
+        std::io::stdout().is_terminal(),
+        std::env::var("NO_COLOR").ok(),
+    )
 }
 
 /// A plan saved by `plan --out`: the environment, the mode and the plan as JSON (which never holds
@@ -518,7 +526,7 @@ async fn apply(
     let cx = session.context(flags);
     let run = session.plan(&cx, mode).await?;
     if !skip_plan {
-        println!("{}", run.plan);
+        println!("{}", run.plan.render(stdout_colour()));
     }
     if !run.plan.has_changes() {
         if skip_plan {
