@@ -50,6 +50,9 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     local_aws_venv(&venv)?;
     let mut test = cargo();
     test.env("DAL_EMULATOR_VENV", &venv);
+    // End-to-end tests drive whole commands on a test thread; the commands box their large
+    // futures, and the threads get room to spare besides.
+    test.env("RUST_MIN_STACK", "8388608");
     // The tests run against the local AWS only; an operator's AWS settings must not leak in.
     for var in [
         "AWS_REGION",

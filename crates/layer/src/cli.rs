@@ -236,7 +236,9 @@ where
         },
         json: cli.log_format == "json",
     });
-    match execute(cli, inv).await {
+    // Boxed: the commands' futures are large, and a caller's stack (a test thread's 2 MiB)
+    // must not hold them.
+    match Box::pin(execute(cli, inv)).await {
         Ok(code) => code as i32,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -282,7 +284,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             )
             .map_err(Error::from)?;
             let summary = run.plan.summary();
-            match session.apply(&cx, run).await {
+            match Box::pin(session.apply(&cx, run)).await {
                 Ok(_) => {
                     println!(
                         "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
@@ -344,19 +346,19 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             safety,
         } => {
             let session = connect(&dir, &env, inv, true).await?;
-            let code = apply(
+            let code = Box::pin(apply(
                 &session,
                 Mode::Deploy,
                 safety.into(),
                 auto_approve,
                 skip_plan,
-            )
+            ))
             .await?;
             if skip_seed || code != ExitCode::Success {
                 return Ok(code);
             }
             println!("\nSeeding secrets:");
-            seed(&session, &secrets_seed::SeedOptions::default(), false).await
+            Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await
         }
         Command::Seed {
             env,
@@ -392,7 +394,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {w}");
             }
             let opts = secrets_seed::SeedOptions { force, rotate };
-            seed(&session, &opts, json).await
+            Box::pin(seed(&session, &opts, json)).await
         }
         Command::Destroy {
             env,
@@ -400,7 +402,14 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             safety,
         } => {
             let session = connect(&dir, &env, inv, false).await?;
-            apply(&session, Mode::Destroy, safety.into(), auto_approve, false).await
+            Box::pin(apply(
+                &session,
+                Mode::Destroy,
+                safety.into(),
+                auto_approve,
+                false,
+            ))
+            .await
         }
         Command::Outputs { env, json } => {
             let session = connect(&dir, &env, inv, false).await?;
@@ -555,7 +564,7 @@ async fn apply(
     }
     let summary = run.plan.summary();
     let plan = run.plan.clone();
-    match session.apply(&cx, run).await {
+    match Box::pin(session.apply(&cx, run)).await {
         Ok(outputs) => {
             if mode == Mode::Destroy {
                 println!(
