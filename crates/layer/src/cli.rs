@@ -498,32 +498,40 @@ impl SavedPlan {
 
     /// The resources whose planned change differs now from the saved one.
     fn moved(&self, now: &layer_core::Plan) -> Vec<String> {
-        let by_address =
-            |plan: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
-                plan["changes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| {
-                        (
-                            c["address"].as_str().unwrap_or_default().to_string(),
-                            c.clone(),
-                        )
-                    })
-                    .collect()
-            };
-        let saved = by_address(&self.plan);
-        let current = by_address(&now.to_json());
-        saved
-            .keys()
-            .chain(current.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .filter(|a| saved.get(*a) != current.get(*a))
-            .cloned()
-            .collect()
+        moved_between(&self.plan, &now.to_json())
     }
 }
+
+/// The addresses whose planned change differs between two plans (as JSON).
+fn moved_between(before: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    let by_address =
+        |plan: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+            plan["changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c["address"].as_str().unwrap_or_default().to_string(),
+                        c.clone(),
+                    )
+                })
+                .collect()
+        };
+    let before = by_address(before);
+    let now = by_address(now);
+    before
+        .keys()
+        .chain(now.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|a| before.get(*a) != now.get(*a))
+        .cloned()
+        .collect()
+}
+
+/// How long a confirmed plan stays true enough to apply without observing again.
+const PLAN_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 async fn apply(
     session: &Session,
@@ -533,7 +541,8 @@ async fn apply(
     skip_plan: bool,
 ) -> anyhow::Result<ExitCode> {
     let cx = session.context(flags);
-    let run = session.plan(&cx, mode).await?;
+    let mut run = session.plan(&cx, mode).await?;
+    let mut planned_at = std::time::Instant::now();
     if !skip_plan {
         println!("{}", run.plan.render(stdout_colour()));
     }
@@ -561,6 +570,37 @@ async fn apply(
             "Do you want to {what} in environment `{}`?",
             session.env.name
         ))?;
+        // A plan confirmed long after it was made is observed again, and asked about again when
+        // anything moved meanwhile.
+        while planned_at.elapsed() > PLAN_FRESH_FOR {
+            let again = session.plan(&cx, mode).await?;
+            planned_at = std::time::Instant::now();
+            let moved = moved_between(&run.plan.to_json(), &again.plan.to_json());
+            run = again;
+            if moved.is_empty() {
+                break;
+            }
+            println!(
+                "\nThe plan was confirmed after {} minutes and has changed since: {}\n",
+                PLAN_FRESH_FOR.as_secs() / 60,
+                moved.join(", ")
+            );
+            println!("{}", run.plan.render(stdout_colour()));
+            if !run.plan.has_changes() {
+                return Ok(ExitCode::Success);
+            }
+            layer_core::safety::check(
+                &run.plan,
+                &session.env.name,
+                session.env.protected,
+                &cx.flags,
+            )
+            .map_err(Error::from)?;
+            confirm(&format!(
+                "Do you want to {what} in environment `{}`, as planned now?",
+                session.env.name
+            ))?;
+        }
     }
     let summary = run.plan.summary();
     let plan = run.plan.clone();
@@ -744,6 +784,31 @@ async fn local(action: LocalCommand, inv: &Invocation) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::Success)
+}
+
+#[cfg(test)]
+mod moved_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn what_moved_between_two_plans_by_address() {
+        let before = json!({"changes": [
+            {"address": "aws_s3_bucket.a", "action": {"kind": "no_op"}},
+            {"address": "aws_s3_bucket.b", "action": {"kind": "update"}},
+            {"address": "aws_iam_user.u", "action": {"kind": "create"}},
+        ]});
+        let now = json!({"changes": [
+            {"address": "aws_s3_bucket.a", "action": {"kind": "no_op"}},
+            {"address": "aws_s3_bucket.b", "action": {"kind": "delete"}},
+            {"address": "aws_rds_cluster.c", "action": {"kind": "create"}},
+        ]});
+        assert_eq!(
+            moved_between(&before, &now),
+            ["aws_iam_user.u", "aws_rds_cluster.c", "aws_s3_bucket.b"]
+        );
+        assert!(moved_between(&now, &now).is_empty());
+    }
 }
 
 #[cfg(test)]
