@@ -3,13 +3,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
+use shared_resources::iam_tags;
 use typed_builder::TypedBuilder;
 
 /// The inline policy's name.
@@ -56,18 +56,6 @@ fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, user: &str, e:
 
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
-}
-
-fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| Error::Other(format!("building IAM tags: {e}")))
-        })
-        .collect()
 }
 
 fn bucket_address(key: &str) -> Address {
@@ -232,7 +220,7 @@ impl Resource for AccessUser {
             .client
             .create_user()
             .user_name(&self.name)
-            .set_tags(Some(sdk_tags(&desired.tags)?))
+            .set_tags(Some(iam_tags(&desired.tags)?))
             .send()
             .await
         {
@@ -269,7 +257,7 @@ impl Resource for AccessUser {
             self.client
                 .tag_user()
                 .user_name(n)
-                .set_tags(Some(sdk_tags(&desired.tags)?))
+                .set_tags(Some(iam_tags(&desired.tags)?))
                 .send()
                 .await
                 .map_err(|e| aws_err("TagUser", n, &e))?;

@@ -12,7 +12,7 @@ mod security_group;
 
 pub use endpoint::{EndpointSpec, InterfaceEndpoint};
 pub use log_group::{LogGroup, LogGroupSpec};
-pub use role::{while_role_propagates, Policies, Role, RoleSpec, PROPAGATION, ROLE_ARN};
+pub use role::{iam_tags, while_role_propagates, Policies, Role, RoleSpec, PROPAGATION, ROLE_ARN};
 pub use security_group::{Rule, SecurityGroup, SecurityGroupSpec};
 
 /// The output key under which a security group's id is handed to dependents.

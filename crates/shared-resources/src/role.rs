@@ -61,7 +61,8 @@ fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
 }
 
-fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
+/// Tags in the IAM SDK's shape (roles and users).
+pub fn iam_tags(tags: &Tags) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -209,7 +210,7 @@ impl Resource for Role {
             .role_name(&self.name)
             .description(&self.description)
             .assume_role_policy_document(desired.trust.to_json_string())
-            .set_tags(Some(sdk_tags(&desired.tags)?))
+            .set_tags(Some(iam_tags(&desired.tags)?))
             .send()
             .await
             .map_err(|e| {
@@ -263,7 +264,7 @@ impl Resource for Role {
             self.client
                 .tag_role()
                 .role_name(n)
-                .set_tags(Some(sdk_tags(&desired.tags)?))
+                .set_tags(Some(iam_tags(&desired.tags)?))
                 .send()
                 .await
                 .map_err(|e| aws_err("TagRole", n, &e))?;
