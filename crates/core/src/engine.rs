@@ -437,10 +437,18 @@ impl Engine {
         let report = executor::run(self.nodes(), self.concurrency, direction, |r, inputs| async move {
             match steps.get(&r.address()) {
                 Some(step) => {
-                    if step.change.action != Action::NoOp {
-                        tracing::info!(address = %step.change.address, action = ?step.change.action, "applying");
+                    if step.change.action == Action::NoOp {
+                        return r.execute(cx, step, &inputs).await;
                     }
-                    r.execute(cx, step, &inputs).await
+                    tracing::info!(address = %step.change.address, action = ?step.change.action, "applying");
+                    let started = std::time::Instant::now();
+                    let result = r.execute(cx, step, &inputs).await;
+                    let elapsed = format!("{:.1}s", started.elapsed().as_secs_f64());
+                    match &result {
+                        Ok(_) => tracing::info!(address = %step.change.address, name = %step.change.name, %elapsed, "done"),
+                        Err(_) => tracing::warn!(address = %step.change.address, %elapsed, "failed"),
+                    }
+                    result
                 }
                 None => Err(Error::Other(format!("{}: not in the plan", r.address()))),
             }
