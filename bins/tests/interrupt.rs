@@ -102,3 +102,72 @@ async fn seed_killed_at_any_point_converges_without_regenerating_a_stored_value(
         "most runs were killed before they finished: {killed_midway}"
     );
 }
+
+/// Ctrl-C during a deploy waiting on a slow creation: nothing new starts, what is in flight
+/// finishes, the exit code is 130, and the next deploy finishes the job.
+#[tokio::test]
+async fn ctrl_c_during_a_slow_deploy_stops_starting_work_and_the_next_deploy_finishes() {
+    let sb = Sandbox::new("e2e-ctrlc").await;
+    sb.aws.slow().set(local_aws::SlowSettings {
+        creation_ms: 3000,
+        ..Default::default()
+    });
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
+        .arg("--environments")
+        .arg(sb.environments())
+        .args(["deploy", "local", "--auto-approve", "--skip-seed"])
+        .env("DAL_ROOT", sb.environments())
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // Interrupt while the cluster is being created (its wait has 3 s to go).
+    loop {
+        if sb
+            .aws
+            .calls()
+            .snapshot()
+            .iter()
+            .any(|c| c.operation == "CreateDBCluster")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = child.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().await.expect("it exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run the command again"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it stops after what is in flight"
+    );
+    // The cluster's instance was never started: it waits for the cluster.
+    assert!(
+        !sb.aws
+            .calls()
+            .snapshot()
+            .iter()
+            .any(|c| c.operation == "CreateDBInstance"),
+        "no new work after the interruption"
+    );
+    sb.aws.slow().set(local_aws::SlowSettings::default());
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    assert!(!sb
+        .plan(layer_core::engine::Mode::Deploy)
+        .await
+        .has_changes());
+}

@@ -440,6 +440,12 @@ impl Engine {
                     if step.change.action == Action::NoOp {
                         return r.execute(cx, step, &inputs).await;
                     }
+                    if crate::interrupt::requested() {
+                        return Err(Error::Other(
+                            "not started: interrupted (Ctrl-C); run the command again to finish"
+                                .into(),
+                        ));
+                    }
                     tracing::info!(address = %step.change.address, action = ?step.change.action, "applying");
                     let started = std::time::Instant::now();
                     let result = r.execute(cx, step, &inputs).await;

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod interrupt;
 pub mod naming;
 pub mod outputs;
 pub mod plan;

@@ -20,6 +20,8 @@ pub enum ExitCode {
     Changes = 2,
     /// Refused for safety; nothing was changed.
     Refused = 3,
+    /// Interrupted (Ctrl-C): what was in flight finished, nothing new started.
+    Interrupted = 130,
 }
 
 /// A flag that allows a change which could lose data or take over a resource.

@@ -16,7 +16,7 @@ use layer_core::{Error, ExitCode, Outputs, SafetyFlags};
 use crate::Session;
 
 /// The exit codes, shown under every command's `--help`.
-pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 error (bad input, AWS error), 2 changes pending (plan --detailed-exitcode), 3 refused for safety (nothing was changed; the message names the flag that allows it).";
+pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 error (bad input, AWS error), 2 changes pending (plan --detailed-exitcode), 3 refused for safety (nothing was changed; the message names the flag that allows it), 130 interrupted (Ctrl-C: what was in flight finished, nothing new started; run again to finish).";
 
 /// Provision and verify the data-and-ai layer.
 #[derive(Debug, Parser)]
@@ -236,9 +236,31 @@ where
         },
         json: cli.log_format == "json",
     });
+    // Ctrl-C: the first stops starting new work (what is in flight finishes), the second
+    // exits at once. Exit code 130 either way.
+    layer_core::interrupt::reset();
+    let listener = tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            layer_core::interrupt::request();
+            eprintln!("\nInterrupted: letting what is in flight finish and starting nothing new; Ctrl-C again stops at once.");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Stopped at once; run the command again to finish the job.");
+                std::process::exit(ExitCode::Interrupted as i32);
+            }
+        }
+    });
     // Boxed: the commands' futures are large, and a caller's stack (a test thread's 2 MiB)
     // must not hold them.
-    match Box::pin(execute(cli, inv)).await {
+    let result = Box::pin(execute(cli, inv)).await;
+    listener.abort();
+    if layer_core::interrupt::requested() {
+        if let Err(e) = &result {
+            eprintln!("{e:#}");
+        }
+        eprintln!("Interrupted: the changes listed as done were made, the others were not started; run the command again to finish the job.");
+        return ExitCode::Interrupted as i32;
+    }
+    match result {
         Ok(code) => code as i32,
         Err(e) => {
             eprintln!("error: {e:#}");
