@@ -101,6 +101,7 @@ pub enum Command {
     Apply {
         /// The saved plan.
         file: PathBuf,
+        #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
     },
@@ -119,6 +120,7 @@ pub enum Command {
         /// Do not run seed after applying (the spec's recommended path runs it).
         #[arg(long)]
         skip_seed: bool,
+        #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
     },
@@ -150,6 +152,7 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
     },

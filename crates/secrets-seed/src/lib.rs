@@ -1,7 +1,7 @@
 //! Secrets: the Secrets Manager containers and infrastructure facts (part of `deploy`), and the
 //! seed step that fills the rest, with no secret value anywhere but Secrets Manager.
 //!
-//! - [`catalog`]: every secret of the spec's table, what fills it, and whether `--force` may
+//! - [`catalog`](mod@catalog): every secret of the spec's table, what fills it, and whether `--force` may
 //!   overwrite it.
 //! - [`container`]: the containers as resources of the core's contract; facts carry their value,
 //!   tracked by a version id that is a digest of it, so drift is seen from metadata.
