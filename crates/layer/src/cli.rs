@@ -301,27 +301,8 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             if !run.plan.has_changes() {
                 return Ok(ExitCode::Success);
             }
-            layer_core::safety::check(
-                &run.plan,
-                &session.env.name,
-                session.env.protected,
-                &cx.flags,
-            )
-            .map_err(Error::from)?;
-            let summary = run.plan.summary();
-            match Box::pin(session.apply(&cx, run)).await {
-                Ok(_) => {
-                    println!(
-                        "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
-                        summary.add, summary.change, summary.destroy
-                    );
-                    Ok(ExitCode::Success)
-                }
-                Err(ApplyError::Other(e)) => Err(e.into()),
-                Err(ApplyError::Partial(e)) => Err(anyhow::anyhow!(
-                    "{e}\nThe other resources were applied; run plan and apply again once the cause is fixed."
-                )),
-            }
+            refuse_unsafe(&session, &cx, &run.plan)?;
+            Box::pin(carry_out(&session, &cx, run, mode)).await
         }
         Command::Plan {
             env,
@@ -578,13 +559,7 @@ async fn apply(
         return Ok(ExitCode::Success);
     }
     // Refuse before asking, and before any mutating call.
-    layer_core::safety::check(
-        &run.plan,
-        &session.env.name,
-        session.env.protected,
-        &cx.flags,
-    )
-    .map_err(Error::from)?;
+    refuse_unsafe(session, &cx, &run.plan)?;
     if !auto_approve {
         let what = if mode == Mode::Destroy {
             "destroy these resources"
@@ -614,22 +589,38 @@ async fn apply(
             if !run.plan.has_changes() {
                 return Ok(ExitCode::Success);
             }
-            layer_core::safety::check(
-                &run.plan,
-                &session.env.name,
-                session.env.protected,
-                &cx.flags,
-            )
-            .map_err(Error::from)?;
+            refuse_unsafe(session, &cx, &run.plan)?;
             confirm(&format!(
                 "Do you want to {what} in environment `{}`, as planned now?",
                 session.env.name
             ))?;
         }
     }
+    Box::pin(carry_out(session, &cx, run, mode)).await
+}
+
+/// Refuse, before any mutating call, a plan that needs a flag the operator did not give.
+fn refuse_unsafe(
+    session: &Session,
+    cx: &layer_core::Context,
+    plan: &layer_core::Plan,
+) -> anyhow::Result<()> {
+    layer_core::safety::check(plan, &session.env.name, session.env.protected, &cx.flags)
+        .map_err(Error::from)?;
+    Ok(())
+}
+
+/// Apply a checked plan and report: the summary, then the outputs (deploy) or what was left
+/// behind (destroy).
+async fn carry_out(
+    session: &Session,
+    cx: &layer_core::Context,
+    run: layer_core::engine::PlanRun,
+    mode: Mode,
+) -> anyhow::Result<ExitCode> {
     let summary = run.plan.summary();
     let plan = run.plan.clone();
-    match Box::pin(session.apply(&cx, run)).await {
+    match Box::pin(session.apply(cx, run)).await {
         Ok(outputs) => {
             if mode == Mode::Destroy {
                 println!(
