@@ -167,13 +167,34 @@ impl Sandbox {
             .map(|(v, _)| v.clone())
     }
 
-    /// Mutating calls counted at the gateway since the last reset.
+    /// Mutating calls counted at the gateway since the last reset, apart from the run lock's
+    /// (taken and released by every deploy, apply, seed and destroy; see `lock_calls`).
     pub fn mutating_calls(&self) -> Vec<String> {
+        self.layer_mutations()
+            .into_iter()
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect()
+    }
+
+    /// Mutating calls on the layer's resources since the last reset: every mutating call but
+    /// those on the run lock's secret.
+    pub fn layer_mutations(&self) -> Vec<local_aws::calls::Call> {
         self.aws
             .calls()
             .mutating()
             .into_iter()
-            .map(|c| format!("{}:{}", c.service, c.operation))
+            .filter(|c| !is_lock_call(c))
+            .collect()
+    }
+
+    /// The calls on the run lock's secret since the last reset, as `operation`.
+    pub fn lock_calls(&self) -> Vec<String> {
+        self.aws
+            .calls()
+            .snapshot()
+            .into_iter()
+            .filter(is_lock_call)
+            .map(|c| c.operation)
             .collect()
     }
 
@@ -260,4 +281,12 @@ pub fn seeded_secrets() -> Vec<String> {
             .map(|d| format!("psql-connection-string-{d}")),
     );
     v
+}
+
+/// Whether a call names the run lock's secret (`{nid}/run-lock`, by name or full ARN).
+fn is_lock_call(c: &local_aws::calls::Call) -> bool {
+    c.service == "secretsmanager"
+        && c.resource
+            .as_deref()
+            .is_some_and(|r| r.ends_with("/run-lock") || r.contains("/run-lock-"))
 }

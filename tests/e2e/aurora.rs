@@ -177,7 +177,7 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(
-        sb.aws.calls().mutating(),
+        sb.layer_mutations(),
         vec![],
         "a second deploy makes no mutating call"
     );
@@ -189,9 +189,7 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
         0
     );
     let order: Vec<String> = sb
-        .aws
-        .calls()
-        .mutating()
+        .layer_mutations()
         .into_iter()
         .map(|c| c.operation)
         .collect();
@@ -258,9 +256,7 @@ async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time(
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let log: Vec<(String, Option<String>)> = sb
-        .aws
-        .calls()
-        .mutating()
+        .layer_mutations()
         .into_iter()
         .filter(|c| c.service == "rds")
         .map(|c| (c.operation, c.resource))
@@ -452,7 +448,7 @@ async fn aurora_drift_is_named_and_repaired_and_a_replacement_is_refused() {
     assert_eq!(c.requires, Some(layer_core::Flag::AllowReplace));
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.aws.calls().mutating(), vec![]);
+    assert_eq!(sb.layer_mutations(), vec![]);
 }
 
 #[tokio::test]
@@ -507,7 +503,7 @@ async fn engine_versions_are_floors_and_a_major_upgrade_needs_its_flag_and_scali
     assert_eq!(c.requires, Some(layer_core::Flag::MajorUpgrade));
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.aws.calls().mutating(), vec![]);
+    assert_eq!(sb.layer_mutations(), vec![]);
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve", "--allow-major-upgrade"])
             .await,
@@ -537,9 +533,7 @@ async fn engine_versions_are_floors_and_a_major_upgrade_needs_its_flag_and_scali
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let deleted: Vec<Option<String>> = sb
-        .aws
-        .calls()
-        .mutating()
+        .layer_mutations()
         .into_iter()
         .filter(|c| c.operation == "DeleteDBInstance")
         .map(|c| c.resource)

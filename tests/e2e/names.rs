@@ -198,9 +198,7 @@ async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours
     sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
         .await;
     let deleted: Vec<String> = sb
-        .aws
-        .calls()
-        .mutating()
+        .layer_mutations()
         .into_iter()
         .filter(|c| c.operation.starts_with("Delete"))
         .map(|c| c.operation)

@@ -12,9 +12,7 @@ const PROD: &str =
     "num_cache_nodes = 2\nautomatic_failover_enabled = true\nmulti_az_enabled = true";
 
 fn elasticache_mutations(sb: &Sandbox) -> Vec<String> {
-    sb.aws
-        .calls()
-        .mutating()
+    sb.layer_mutations()
         .into_iter()
         .filter(|c| c.service == "elasticache")
         .map(|c| c.operation)
@@ -224,7 +222,7 @@ async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_no
     );
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.aws.calls().mutating(), vec![]);
+    assert_eq!(sb.layer_mutations(), vec![]);
     sb.edit_env("local", |t| {
         t.replace("[redis]\nport = 6379\n", "[redis]\n")
     });

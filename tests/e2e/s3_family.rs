@@ -215,10 +215,12 @@ async fn deploy_from_empty_sets_every_property_and_a_second_deploy_changes_nothi
     assert_eq!(sb.cli(&["plan", "local", "--detailed-exitcode"]).await, 0);
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
-    let calls = sb.aws.calls();
-    assert!(calls.summary().read_only > 0, "the deploy did observe");
+    assert!(
+        sb.aws.calls().summary().read_only > 0,
+        "the deploy did observe"
+    );
     assert_eq!(
-        calls.mutating(),
+        sb.layer_mutations(),
         vec![],
         "a second deploy makes no mutating call"
     );
@@ -383,7 +385,7 @@ async fn an_untagged_bucket_under_our_name_is_adopted_only_when_asked() {
         "refused for safety"
     );
     assert_eq!(
-        sb.aws.calls().mutating(),
+        sb.layer_mutations(),
         vec![],
         "a refusal comes before the first mutating call"
     );
@@ -511,7 +513,7 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 3);
     assert_eq!(
-        sb.aws.calls().mutating(),
+        sb.layer_mutations(),
         vec![],
         "refused before any mutating call"
     );
@@ -567,7 +569,7 @@ async fn a_protected_environment_needs_confirm_env_for_destroy() {
         3,
         "it names this environment"
     );
-    assert_eq!(sb.aws.calls().mutating(), vec![]);
+    assert_eq!(sb.layer_mutations(), vec![]);
     assert_eq!(
         sb.cli(&[
             "destroy",

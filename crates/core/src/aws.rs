@@ -124,8 +124,17 @@ pub fn credentials_problem(
     None
 }
 
-/// Check, through STS, that the credentials belong to an allowed account. Returns the account id.
-pub async fn check_account(config: &SdkConfig, env: &Environment) -> Result<String> {
+/// Who the credentials are, as STS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The account.
+    pub account: String,
+    /// The user's or assumed role's ARN.
+    pub arn: String,
+}
+
+/// Check, through STS, that the credentials belong to an allowed account. Returns who they are.
+pub async fn check_account(config: &SdkConfig, env: &Environment) -> Result<Caller> {
     let sts = aws_sdk_sts::Client::new(config);
     let who = sts.get_caller_identity().send().await.map_err(|e| {
         let chain = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
@@ -140,7 +149,10 @@ pub async fn check_account(config: &SdkConfig, env: &Environment) -> Result<Stri
     })?;
     let account = who.account().unwrap_or_default().to_string();
     if env.allowed_account_ids.iter().any(|a| a == &account) {
-        Ok(account)
+        Ok(Caller {
+            account,
+            arn: who.arn().unwrap_or_default().to_string(),
+        })
     } else {
         Err(Error::WrongAccount(format!(
             "the credentials belong to account {account}, but environment `{}` allows only {}; switch credentials (AWS_PROFILE) or fix `allowed_account_ids` in {}",

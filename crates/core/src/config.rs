@@ -28,6 +28,7 @@ const CORE_KEYS: &[&str] = &[
     "wait_timeout_minutes",
     "tags",
     "infrastructure",
+    "run_lock",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +51,30 @@ struct CoreFile {
     #[serde(default)]
     tags: Tags,
     infrastructure: InfrastructureInputs,
+    #[serde(default)]
+    run_lock: RunLockSettings,
+}
+
+/// `run_lock`: the lease that keeps two deploys, applies, seeds or destroys of one environment
+/// from running at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunLockSettings {
+    /// How long a lease lasts without renewal: a killed run blocks the next one at most this
+    /// long. The holder renews it every third of it.
+    pub lease_seconds: u64,
+    /// How long a second run waits for the lock before failing with who holds it (0: fail at
+    /// once). `--lock-timeout` overrides it.
+    pub wait_seconds: u64,
+}
+
+impl Default for RunLockSettings {
+    fn default() -> Self {
+        RunLockSettings {
+            lease_seconds: 60,
+            wait_seconds: 0,
+        }
+    }
 }
 
 /// The infrastructure layer's outputs this layer builds on: given in config, or discovered by
@@ -301,6 +326,8 @@ pub struct Environment {
     pub tags: Tags,
     /// The infrastructure-layer inputs as configured (before discovery).
     pub infrastructure: InfrastructureInputs,
+    /// The run lock's lease and wait.
+    pub run_lock: RunLockSettings,
     sections: toml::Table,
     origins: BTreeMap<String, PathBuf>,
 }
@@ -419,6 +446,7 @@ impl Environment {
             wait_timeout: Duration::from_secs(0),
             tags: Tags::new(),
             infrastructure: InfrastructureInputs::default(),
+            run_lock: RunLockSettings::default(),
             sections,
             origins,
         };
@@ -473,6 +501,15 @@ impl Environment {
                 "use 1 or more: a cluster takes minutes to create",
             ));
         }
+        if !(5..=3600).contains(&c.run_lock.lease_seconds) {
+            return Err(env.invalid(
+                "run_lock.lease_seconds",
+                "use 5 to 3600: the holder renews the lease every third of it, and a killed run blocks the next one that long",
+            ));
+        }
+        if c.run_lock.wait_seconds > 24 * 3600 {
+            return Err(env.invalid("run_lock.wait_seconds", "use at most 86400 (a day)"));
+        }
         for (k, v) in &c.tags {
             check_tag(k, v).map_err(|why| env.invalid(&format!("tags.{k}"), &why))?;
         }
@@ -508,6 +545,7 @@ impl Environment {
         env.wait_timeout = Duration::from_secs(c.wait_timeout_minutes * 60);
         env.tags = c.tags;
         env.infrastructure = c.infrastructure;
+        env.run_lock = c.run_lock;
         Ok(env)
     }
 

@@ -38,6 +38,10 @@ pub enum Error {
     /// A value needed from another resource is not known yet (plan before create).
     #[error("value not known until apply: {0}")]
     Unknown(String),
+    /// Another run holds the environment's run lock; the message says who, since when, and how
+    /// to wait or break it.
+    #[error("{0}")]
+    Locked(String),
     /// Anything else, with context.
     #[error("{0}")]
     Other(String),

@@ -74,6 +74,16 @@ impl From<SafetyArgs> for SafetyFlags {
     }
 }
 
+/// How long to wait for the run lock.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LockArgs {
+    /// Wait up to this long (e.g. `30s`, `10m`) while another run holds the environment's lock,
+    /// instead of the environment's `run_lock.wait_seconds` (0 unless set: fail at once, naming
+    /// the holder).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
 /// A command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -104,6 +114,9 @@ pub enum Command {
         #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
+        #[allow(missing_docs)] // the flags document themselves
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Plan, confirm, apply, then seed: creates, updates and (with their flags) replaces the
     /// environment's resources.
@@ -123,6 +136,9 @@ pub enum Command {
         #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
+        #[allow(missing_docs)] // the flags document themselves
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Fill the secrets deploy leaves empty; skips what is set. Writes only to Secrets Manager
     /// (and creates the S3 user's access key).
@@ -143,6 +159,9 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[allow(missing_docs)] // the flags document themselves
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Delete every resource of the environment that carries our tags.
     #[command(after_help = EXIT_CODES)]
@@ -155,6 +174,9 @@ pub enum Command {
         #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
+        #[allow(missing_docs)] // the flags document themselves
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Print the layer's outputs, observed now.
     #[command(after_help = EXIT_CODES)]
@@ -165,12 +187,42 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The run lock that keeps two deploys, applies, seeds or destroys of one environment from
+    /// running at once (a lease on the secret `{nid}/run-lock`; plan takes none).
+    #[command(after_help = EXIT_CODES)]
+    Lock {
+        /// What to do.
+        #[command(subcommand)]
+        action: LockCommand,
+    },
     /// The local AWS (emulator behind our gateway) for the `local` environment.
     #[command(after_help = EXIT_CODES)]
     Local {
         /// What to do.
         #[command(subcommand)]
         action: LocalCommand,
+    },
+}
+
+/// `lock` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Say who holds the environment's lock, since when, and when its lease was renewed.
+    /// Read-only.
+    #[command(after_help = EXIT_CODES)]
+    Show {
+        /// The environment.
+        env: String,
+    },
+    /// Break the environment's lock, whoever holds it: for a run that is gone (a killed run's
+    /// lease also expires by itself). A run whose lock is broken stops starting work.
+    #[command(after_help = EXIT_CODES)]
+    Break {
+        /// The environment.
+        env: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
     },
 }
 
@@ -256,6 +308,13 @@ where
     // must not hold them.
     let result = Box::pin(execute(cli, inv)).await;
     listener.abort();
+    if layer_core::interrupt::was_lease_lost() {
+        if let Err(e) = &result {
+            eprintln!("error: {e:#}");
+        }
+        eprintln!("error: the run lock's lease was lost (broken with `lock break`, or not renewed in time), so nothing new was started: the changes listed as done were made; run the command again once no other run holds the lock.");
+        return ExitCode::Error as i32;
+    }
     if layer_core::interrupt::requested() {
         if let Err(e) = &result {
             eprintln!("{e:#}");
@@ -282,27 +341,31 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| inv.root.join("environments"));
     match cli.command {
-        Command::Apply { file, safety } => {
+        Command::Apply { file, safety, lock } => {
             let saved = SavedPlan::read(&file)?;
             let session = connect(&dir, &saved.environment, inv, false).await?;
-            let cx = session.context(safety.into());
-            let mode = saved.mode()?;
-            let run = session.plan(&cx, mode).await?;
-            let moved = saved.moved(&run.plan);
-            if !moved.is_empty() {
-                return Err(Error::Config(format!(
-                    "the saved plan {} is out of date, nothing was changed; what moved since it was made: {}; run plan --out again",
-                    file.display(),
-                    moved.join(", ")
-                ))
-                .into());
-            }
-            println!("{}", run.plan.render(stdout_colour()));
-            if !run.plan.has_changes() {
-                return Ok(ExitCode::Success);
-            }
-            refuse_unsafe(&session, &cx, &run.plan)?;
-            Box::pin(carry_out(&session, &cx, run, mode)).await
+            let command = format!("apply {}", file.display());
+            locked(&session, &command, &lock, async {
+                let cx = session.context(safety.into());
+                let mode = saved.mode()?;
+                let run = session.plan(&cx, mode).await?;
+                let moved = saved.moved(&run.plan);
+                if !moved.is_empty() {
+                    return Err(Error::Config(format!(
+                        "the saved plan {} is out of date, nothing was changed; what moved since it was made: {}; run plan --out again",
+                        file.display(),
+                        moved.join(", ")
+                    ))
+                    .into());
+                }
+                println!("{}", run.plan.render(stdout_colour()));
+                if !run.plan.has_changes() {
+                    return Ok(ExitCode::Success);
+                }
+                refuse_unsafe(&session, &cx, &run.plan)?;
+                Box::pin(carry_out(&session, &cx, run, mode)).await
+            })
+            .await
         }
         Command::Plan {
             env,
@@ -350,21 +413,25 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             skip_plan,
             skip_seed,
             safety,
+            lock,
         } => {
             let session = connect(&dir, &env, inv, true).await?;
-            let code = Box::pin(apply(
-                &session,
-                Mode::Deploy,
-                safety.into(),
-                auto_approve,
-                skip_plan,
-            ))
-            .await?;
-            if skip_seed || code != ExitCode::Success {
-                return Ok(code);
-            }
-            println!("\nSeeding secrets:");
-            Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await
+            locked(&session, &format!("deploy {env}"), &lock, async {
+                let code = Box::pin(apply(
+                    &session,
+                    Mode::Deploy,
+                    safety.into(),
+                    auto_approve,
+                    skip_plan,
+                ))
+                .await?;
+                if skip_seed || code != ExitCode::Success {
+                    return Ok(code);
+                }
+                println!("\nSeeding secrets:");
+                Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await
+            })
+            .await
         }
         Command::Seed {
             env,
@@ -372,6 +439,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             rotate,
             confirm_env,
             json,
+            lock,
         } => {
             let session = connect(&dir, &env, inv, false).await?;
             let catalog = secrets_seed::catalog(&session.databases);
@@ -399,22 +467,39 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             for w in &warnings {
                 eprintln!("warning: {w}");
             }
+            let command = if force {
+                format!("seed {env} --force")
+            } else {
+                format!("seed {env}")
+            };
             let opts = secrets_seed::SeedOptions { force, rotate };
-            Box::pin(seed(&session, &opts, json)).await
+            locked(
+                &session,
+                &command,
+                &lock,
+                Box::pin(seed(&session, &opts, json)),
+            )
+            .await
         }
         Command::Destroy {
             env,
             auto_approve,
             safety,
+            lock,
         } => {
             let session = connect(&dir, &env, inv, false).await?;
-            Box::pin(apply(
+            locked(
                 &session,
-                Mode::Destroy,
-                safety.into(),
-                auto_approve,
-                false,
-            ))
+                &format!("destroy {env}"),
+                &lock,
+                Box::pin(apply(
+                    &session,
+                    Mode::Destroy,
+                    safety.into(),
+                    auto_approve,
+                    false,
+                )),
+            )
             .await
         }
         Command::Outputs { env, json } => {
@@ -430,8 +515,75 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::Success)
         }
+        Command::Lock { action } => lock_command(&dir, action, inv).await,
         Command::Local { action } => local(action, inv).await,
     }
+}
+
+/// Run `work` holding the environment's run lock, and release the lock whatever happened.
+async fn locked<F>(
+    session: &Session,
+    command: &str,
+    lock: &LockArgs,
+    work: F,
+) -> anyhow::Result<ExitCode>
+where
+    F: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let lease = crate::lock::take(
+        &session.sdk,
+        &session.env,
+        &session.caller_arn,
+        command,
+        lock.lock_timeout,
+        |held| eprintln!("waiting for the run lock of `{}`: {held}", session.env.name),
+    )
+    .await?;
+    tracing::info!(environment = %session.env.name, command, "run lock taken");
+    let result = work.await;
+    // Said before the lock is gone, so that no other run's "taken" comes before it.
+    tracing::info!(environment = %session.env.name, command, "run lock releasing");
+    if let Err(e) = lease.release().await {
+        tracing::warn!(error = %e, "releasing the run lock failed; it expires with its lease");
+    }
+    result
+}
+
+async fn lock_command(
+    dir: &Path,
+    action: LockCommand,
+    inv: &Invocation,
+) -> anyhow::Result<ExitCode> {
+    match action {
+        LockCommand::Show { env } => {
+            let env = environment(dir, &env, inv, false).await?;
+            let (sdk, _) = crate::credentials(&env).await?;
+            match crate::lock::show(&sdk, &env).await? {
+                Some(held) => println!("`{}` is locked: {held}", env.name),
+                None => println!("`{}` is not locked", env.name),
+            }
+        }
+        LockCommand::Break { env, auto_approve } => {
+            let env = environment(dir, &env, inv, false).await?;
+            let (sdk, _) = crate::credentials(&env).await?;
+            let Some(held) = crate::lock::show(&sdk, &env).await? else {
+                println!("`{}` is not locked", env.name);
+                return Ok(ExitCode::Success);
+            };
+            println!("`{}` is locked: {held}", env.name);
+            if !auto_approve {
+                confirm(&format!(
+                    "Break the lock of `{}`? If that run is still going, it stops starting work, and another run may start beside what it has in flight.",
+                    env.name
+                ))?;
+            }
+            match crate::lock::break_it(&sdk, &env).await? {
+                Some(_) => println!("lock of `{}` broken", env.name),
+                None => println!("`{}` was unlocked meanwhile", env.name),
+            }
+        }
+    }
+    Ok(ExitCode::Success)
 }
 
 /// Colour on stdout: only on a terminal, never with `NO_COLOR`.
@@ -717,6 +869,18 @@ async fn connect(
     inv: &Invocation,
     autostart: bool,
 ) -> anyhow::Result<Session> {
+    let env = environment(dir, name, inv, autostart).await?;
+    Ok(Session::connect(env).await?)
+}
+
+/// Load an environment; the local one is pointed at the running local AWS (started when
+/// `autostart`).
+async fn environment(
+    dir: &Path,
+    name: &str,
+    inv: &Invocation,
+    autostart: bool,
+) -> anyhow::Result<layer_core::config::Environment> {
     let mut env = crate::load(dir, name)?;
     if env.local {
         let configured = env.endpoint_url.clone().unwrap_or_default();
@@ -733,7 +897,7 @@ async fn connect(
             env.endpoint_url = Some(endpoint);
         }
     }
-    Ok(Session::connect(env).await?)
+    Ok(env)
 }
 
 fn url_port(url: &str) -> Option<u16> {

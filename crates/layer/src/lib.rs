@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod discover;
+pub mod lock;
 pub mod logging;
 
 use std::path::Path;
@@ -82,6 +83,8 @@ pub struct Session {
     pub sdk: SdkConfig,
     /// The account the credentials belong to (checked against the allowed ones).
     pub account_id: String,
+    /// Who the credentials are (a user's or an assumed role's ARN).
+    pub caller_arn: String,
     /// The infrastructure layer's outputs.
     pub infra: Infrastructure,
     /// `postgresql_databases`: one connection-string secret each.
@@ -126,14 +129,22 @@ fn fact_value(
     }
 }
 
+/// Check the shell's AWS variables against the environment, build the SDK configuration and
+/// check the account through STS: what every command does first. Read-only.
+pub async fn credentials(env: &Environment) -> Result<(SdkConfig, layer_core::aws::Caller)> {
+    layer_core::aws::check_shell(env, |k| std::env::var(k).ok())?;
+    let sdk = layer_core::aws::sdk_config(env).await?;
+    let caller = layer_core::aws::check_account(&sdk, env).await?;
+    Ok((sdk, caller))
+}
+
 impl Session {
     /// Connect: check the shell's AWS variables against the environment, build the SDK
     /// configuration, check the account through STS, discover the infrastructure layer, and
     /// build every family's resources. Read-only calls only.
     pub async fn connect(env: Environment) -> Result<Self> {
-        layer_core::aws::check_shell(&env, |k| std::env::var(k).ok())?;
-        let sdk = layer_core::aws::sdk_config(&env).await?;
-        let account_id = layer_core::aws::check_account(&sdk, &env).await?;
+        let (sdk, caller) = credentials(&env).await?;
+        let account_id = caller.account.clone();
         let mut inputs = env.infrastructure.clone();
         if inputs.discover {
             let found = discover::discover(&sdk, &env.region, &inputs.discover_tags).await?;
@@ -166,6 +177,7 @@ impl Session {
             env,
             sdk,
             account_id,
+            caller_arn: caller.arn,
             infra,
             databases,
             secrets,

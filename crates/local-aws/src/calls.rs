@@ -16,7 +16,7 @@ pub struct Call {
     pub operation: String,
     /// Whether the call changes anything.
     pub mutating: bool,
-    /// The resource it named, where the request shows one (an S3 bucket).
+    /// The resource it named, where the request shows one (an S3 bucket, a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
 }

@@ -241,7 +241,10 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     } else {
         Vec::new()
     };
-    let call = classify(&service, &parts, is_form.then_some(&bytes[..]));
+    let mut call = classify(&service, &parts, is_form.then_some(&bytes[..]));
+    if service == "secretsmanager" {
+        call.resource = secret_named(&bytes);
+    }
     shared.calls.record(call.clone());
     let op = call.operation.clone();
 
@@ -1473,6 +1476,15 @@ fn credential_scope<B>(req: &Request<B>) -> Option<(String, String)> {
     let cred = text.split("Credential=").nth(1)?;
     let scope: Vec<&str> = cred.split([',', ' ']).next()?.split('/').collect();
     (scope.len() >= 5).then(|| (scope[3].to_string(), scope[2].to_string()))
+}
+
+/// The secret a Secrets Manager request names (`SecretId`, or `Name` on create), as given.
+fn secret_named(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("SecretId")
+        .or_else(|| v.get("Name"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
 }
 
 /// Name the operation of a request.

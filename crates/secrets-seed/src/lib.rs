@@ -7,6 +7,7 @@
 //!   tracked by a version id that is a digest of it, so drift is seen from metadata.
 //! - [`seed`]: the idempotent seed step, with derived secrets that follow their sources.
 //! - [`meta`]: what Secrets Manager says about a secret, never its value.
+//! - [`lock`]: the run lock, a lease on a secret that holds no value.
 //!
 //! This crate owns the `[secrets]` section and `aws-sdk-secretsmanager`. It depends on no other
 //! family: the values it writes from other resources arrive as their outputs.
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod container;
 pub mod fetch;
 pub mod generate;
+pub mod lock;
 pub mod meta;
 pub mod seed;
 mod settings;

@@ -1,0 +1,234 @@
+//! One run at a time: the run lock under eight concurrent deploys, a killed holder's lease
+//! expiring, `lock show` and `lock break`. Each run is the installed binary, its own process, as
+//! operators would start them.
+
+use std::process::Output;
+use std::time::Duration;
+
+use dal_tests::Sandbox;
+
+fn command(sb: &Sandbox, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"));
+    cmd.arg("--environments")
+        .arg(sb.environments())
+        .args(args)
+        .env("DAL_ROOT", sb.environments())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+async fn run(sb: &Sandbox, args: &[&str]) -> Output {
+    command(sb, args).output().await.expect("the binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The timestamp of the JSON log line whose message is `message`.
+fn logged_at(stderr: &str, message: &str) -> Option<String> {
+    stderr.lines().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        (v["fields"]["message"] == message).then(|| v["timestamp"].as_str().map(str::to_string))?
+    })
+}
+
+async fn wait_for_call(sb: &Sandbox, operation: &str) {
+    for _ in 0..6000 {
+        if sb
+            .aws
+            .calls()
+            .snapshot()
+            .iter()
+            .any(|c| c.operation == operation)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("no {operation} within 30 s");
+}
+
+#[tokio::test]
+async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first_applies() {
+    let sb = Sandbox::new("e2e-lock-eight").await;
+    // Slow enough that the others arrive while the first holds the lock.
+    sb.aws.slow().set(local_aws::SlowSettings {
+        creation_ms: 1500,
+        ..Default::default()
+    });
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            command(
+                &sb,
+                &[
+                    "--log-format",
+                    "json",
+                    "deploy",
+                    "local",
+                    "--auto-approve",
+                    "--skip-seed",
+                    "--lock-timeout",
+                    "10m",
+                ],
+            )
+            .spawn()
+            .expect("the binary starts")
+        })
+        .collect();
+    let mut outs = Vec::new();
+    for child in children {
+        outs.push(child.wait_with_output().await.expect("it exits"));
+    }
+    let mut held = Vec::new();
+    let mut applied = 0;
+    let mut waited = 0;
+    for out in &outs {
+        let all = text(out);
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let taken = logged_at(&stderr, "run lock taken").expect("taken is logged");
+        let releasing = logged_at(&stderr, "run lock releasing").expect("releasing is logged");
+        held.push((taken, releasing));
+        if all.contains("Apply complete! Resources:") {
+            applied += 1;
+        } else {
+            assert!(all.contains("No changes."), "{all}");
+        }
+        if all.contains("waiting for the run lock of `local`: held by") {
+            waited += 1;
+        }
+    }
+    assert_eq!(
+        applied, 1,
+        "exactly one deploy made the changes; the others found none"
+    );
+    assert!(waited >= 1, "some deploys waited, naming the holder");
+    // The holds never overlap: each run took the lock after the previous one began releasing it.
+    held.sort();
+    for pair in held.windows(2) {
+        assert!(pair[1].0 > pair[0].1, "overlapping holds: {held:#?}");
+    }
+    // Eight locks were taken and released: none is left.
+    let show = run(&sb, &["lock", "show", "local"]).await;
+    assert!(
+        text(&show).contains("`local` is not locked"),
+        "{}",
+        text(&show)
+    );
+    assert_eq!(
+        sb.lock_calls()
+            .iter()
+            .filter(|op| *op == "DeleteSecret")
+            .count(),
+        8
+    );
+}
+
+#[tokio::test]
+async fn a_killed_holders_lease_expires_and_the_next_run_waits_for_it_naming_the_holder() {
+    let sb = Sandbox::with("e2e-lock-kill", |t| {
+        t.replace("lease_seconds = 10", "lease_seconds = 5")
+    })
+    .await;
+    sb.aws.slow().set(local_aws::SlowSettings {
+        creation_ms: 60_000,
+        ..Default::default()
+    });
+    let mut holder = command(&sb, &["deploy", "local", "--auto-approve", "--skip-seed"])
+        .spawn()
+        .expect("the binary starts");
+    let pid = holder.id().expect("running");
+    wait_for_call(&sb, "CreateDBCluster").await;
+    holder.kill().await.expect("killed");
+    sb.aws.slow().set(local_aws::SlowSettings::default());
+
+    // With no wait, the next run fails at once, naming the holder and the way out.
+    let refused = run(
+        &sb,
+        &[
+            "deploy",
+            "local",
+            "--auto-approve",
+            "--skip-seed",
+            "--lock-timeout",
+            "0s",
+        ],
+    )
+    .await;
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("is locked by another run"), "{said}");
+    assert!(said.contains(&format!("(pid {pid})")), "{said}");
+    assert!(said.contains("running `deploy local`"), "{said}");
+    assert!(said.contains("lock break local"), "{said}");
+
+    // Waiting, it starts once the lease (5 s) ran out, and finishes the job.
+    let started = std::time::Instant::now();
+    let next = run(&sb, &["deploy", "local", "--auto-approve", "--skip-seed"]).await;
+    let said = text(&next);
+    assert_eq!(next.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("waiting for the run lock of `local`: held by")),
+        "{said}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(!sb
+        .plan(layer_core::engine::Mode::Deploy)
+        .await
+        .has_changes());
+}
+
+#[tokio::test]
+async fn lock_break_stops_the_holder_from_starting_work_and_frees_the_environment() {
+    let sb = Sandbox::new("e2e-lock-break").await;
+    sb.aws.slow().set(local_aws::SlowSettings {
+        creation_ms: 8000,
+        ..Default::default()
+    });
+    let holder = command(&sb, &["deploy", "local", "--auto-approve", "--skip-seed"])
+        .spawn()
+        .expect("the binary starts");
+    let pid = holder.id().expect("running");
+    wait_for_call(&sb, "CreateDBCluster").await;
+
+    let show = run(&sb, &["lock", "show", "local"]).await;
+    let said = text(&show);
+    assert_eq!(show.status.code(), Some(0), "{said}");
+    assert!(said.contains("`local` is locked: held by"), "{said}");
+    assert!(said.contains(&format!("(pid {pid})")), "{said}");
+    assert!(said.contains("arn:aws:"), "the holder's identity: {said}");
+
+    let broke = run(&sb, &["lock", "break", "local", "--auto-approve"]).await;
+    assert_eq!(broke.status.code(), Some(0), "{}", text(&broke));
+    assert!(text(&broke).contains("lock of `local` broken"));
+
+    // The holder learns at its next renewal, starts nothing new, and says so.
+    let out = holder.wait_with_output().await.expect("it exits");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("lease was lost"), "{said}");
+    assert!(
+        !sb.aws
+            .calls()
+            .snapshot()
+            .iter()
+            .any(|c| c.operation == "CreateDBInstance"),
+        "the cluster's instance was never started"
+    );
+
+    sb.aws.slow().set(local_aws::SlowSettings::default());
+    let next = run(&sb, &["deploy", "local", "--auto-approve", "--skip-seed"]).await;
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    let show = run(&sb, &["lock", "show", "local"]).await;
+    assert!(text(&show).contains("`local` is not locked"));
+}
