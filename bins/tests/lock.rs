@@ -13,7 +13,7 @@ fn command(sb: &Sandbox, args: &[&str]) -> tokio::process::Command {
         .arg(sb.environments())
         .args(args)
         .env("DAL_ROOT", sb.environments())
-        .env("NO_COLOR", "1")
+        .env_remove("NO_COLOR")
         .env_remove("RUST_LOG")
         .env_remove("AWS_REGION")
         .env_remove("AWS_ENDPOINT_URL")
@@ -34,11 +34,12 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// The timestamp of the JSON log line whose message is `message`.
+/// The timestamp (RFC 3339, UTC) of the log line that says `message`.
 fn logged_at(stderr: &str, message: &str) -> Option<String> {
     stderr.lines().find_map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).ok()?;
-        (v["fields"]["message"] == message).then(|| v["timestamp"].as_str().map(str::to_string))?
+        let (at, rest) = l.split_once(' ')?;
+        rest.contains(&format!(" {message} "))
+            .then(|| at.to_string())
     })
 }
 
@@ -63,7 +64,7 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
     let sb = Sandbox::new("e2e-lock-eight").await;
     // Slow enough that the others arrive while the first holds the lock.
     sb.aws.slow().set(local_aws::SlowSettings {
-        creation_ms: 1500,
+        creation_ms: 12_000,
         ..Default::default()
     });
     let children: Vec<_> = (0..8)
@@ -71,8 +72,6 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
             command(
                 &sb,
                 &[
-                    "--log-format",
-                    "json",
                     "deploy",
                     "local",
                     "--auto-approve",
@@ -99,8 +98,27 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
         let taken = logged_at(&stderr, "run lock taken").expect("taken is logged");
         let releasing = logged_at(&stderr, "run lock releasing").expect("releasing is logged");
         held.push((taken, releasing));
+        assert!(
+            !all.contains('\u{1b}'),
+            "no escape code when the output is not a terminal: {all}"
+        );
         if all.contains("Apply complete! Resources:") {
             applied += 1;
+            // Live progress, one plain line per event, and the table of every change.
+            assert!(
+                stderr.contains("aws_rds_cluster.aurora: Creating...")
+                    && stderr.contains("aws_rds_cluster.aurora: Still creating... [")
+                    && stderr.contains("aws_rds_cluster.aurora: Creation complete after"),
+                "{all}"
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("Changes ("), "{stdout}");
+            assert!(
+                stdout.lines().any(|l| l.contains("aws_rds_cluster.aurora")
+                    && l.contains("create")
+                    && l.contains("done")),
+                "{stdout}"
+            );
         } else {
             assert!(all.contains("No changes."), "{all}");
         }

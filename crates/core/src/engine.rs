@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use crate::executor::{self, Direction, Node, Outcome, Report};
 use crate::outputs::{Inputs, Outputs};
 use crate::plan::{Action, Plan, PlannedChange};
+use crate::progress::Event;
 use crate::resource::{Address, Context, Observation, Observed, Resource, ResourceKind};
 use crate::safety::Flag;
 use crate::{tags, Error, Result};
@@ -429,36 +430,72 @@ impl Engine {
         for r in self.resources.iter().rev() {
             if let Some(step) = steps.get(&r.address()).filter(|s| s.dependency_replaced) {
                 tracing::info!(address = %step.change.address, "deleting before its dependency is replaced");
-                r.delete_observed(cx, step)
-                    .await
-                    .map_err(ApplyError::Other)?;
+                let started = std::time::Instant::now();
+                cx.progress.send(Event::Started {
+                    address: step.change.address.clone(),
+                    name: step.change.name.clone(),
+                    verb: crate::progress::Verb::Destroy,
+                });
+                let deleted = crate::progress::within(
+                    step.change.address.clone(),
+                    r.delete_observed(cx, step),
+                )
+                .await;
+                cx.progress.send(Event::Finished {
+                    address: step.change.address.clone(),
+                    name: step.change.name.clone(),
+                    verb: crate::progress::Verb::Destroy,
+                    elapsed: started.elapsed(),
+                    error: deleted.as_ref().err().map(ToString::to_string),
+                });
+                deleted.map_err(ApplyError::Other)?;
             }
         }
-        let report = executor::run(self.nodes(), self.concurrency, direction, |r, inputs| async move {
-            match steps.get(&r.address()) {
-                Some(step) => {
-                    if step.change.action == Action::NoOp {
-                        return r.execute(cx, step, &inputs).await;
-                    }
-                    if crate::interrupt::requested() {
-                        return Err(Error::Other(
+        let report = executor::run(
+            self.nodes(),
+            self.concurrency,
+            direction,
+            |r, inputs| async move {
+                match steps.get(&r.address()) {
+                    Some(step) => {
+                        if step.change.action == Action::NoOp {
+                            return r.execute(cx, step, &inputs).await;
+                        }
+                        if crate::interrupt::requested() {
+                            return Err(Error::Other(
                             "not started: interrupted (Ctrl-C); run the command again to finish"
                                 .into(),
                         ));
+                        }
+                        let verb = crate::progress::Verb::of(&step.change.action);
+                        let started = std::time::Instant::now();
+                        if let Some(verb) = verb {
+                            cx.progress.send(Event::Started {
+                                address: step.change.address.clone(),
+                                name: step.change.name.clone(),
+                                verb,
+                            });
+                        }
+                        let result = crate::progress::within(
+                            step.change.address.clone(),
+                            r.execute(cx, step, &inputs),
+                        )
+                        .await;
+                        if let Some(verb) = verb {
+                            cx.progress.send(Event::Finished {
+                                address: step.change.address.clone(),
+                                name: step.change.name.clone(),
+                                verb,
+                                elapsed: started.elapsed(),
+                                error: result.as_ref().err().map(ToString::to_string),
+                            });
+                        }
+                        result
                     }
-                    tracing::info!(address = %step.change.address, action = ?step.change.action, "applying");
-                    let started = std::time::Instant::now();
-                    let result = r.execute(cx, step, &inputs).await;
-                    let elapsed = format!("{:.1}s", started.elapsed().as_secs_f64());
-                    match &result {
-                        Ok(_) => tracing::info!(address = %step.change.address, name = %step.change.name, %elapsed, "done"),
-                        Err(_) => tracing::warn!(address = %step.change.address, %elapsed, "failed"),
-                    }
-                    result
+                    None => Err(Error::Other(format!("{}: not in the plan", r.address()))),
                 }
-                None => Err(Error::Other(format!("{}: not in the plan", r.address()))),
-            }
-        })
+            },
+        )
         .await
         .map_err(|e| ApplyError::Other(Error::Other(e.to_string())))?;
         let outputs: Outputs = report
@@ -607,6 +644,7 @@ mod tests {
                 poll: std::time::Duration::from_millis(10),
             },
             cache: Default::default(),
+            progress: Default::default(),
         }
     }
 

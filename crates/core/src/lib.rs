@@ -16,6 +16,7 @@ pub mod naming;
 pub mod outputs;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod resource;
 pub mod safety;
 pub mod secret;

@@ -65,6 +65,8 @@ pub struct Context {
     pub wait: WaitSettings,
     /// Batch observations shared by the resources of this command (see [`crate::cache`]).
     pub cache: std::sync::Arc<crate::cache::RunCache>,
+    /// Where apply's live progress goes (the log, unless the command line draws it).
+    pub progress: crate::progress::Progress,
 }
 
 /// A resource as observed in AWS.

@@ -34,8 +34,16 @@ where
                         elapsed.as_secs()
                     )));
                 }
+                if let Some(address) = crate::progress::current() {
+                    cx.progress.send(crate::progress::Event::Waiting {
+                        address,
+                        what: what.to_string(),
+                        status: status.clone(),
+                        elapsed,
+                    });
+                }
                 if status != last_status || last_report.elapsed() >= Duration::from_secs(30) {
-                    tracing::info!("waiting for {what}: {status} ({}s)", elapsed.as_secs());
+                    tracing::debug!("waiting for {what}: {status} ({}s)", elapsed.as_secs());
                     last_report = Instant::now();
                     last_status = status;
                 }
@@ -57,6 +65,7 @@ mod tests {
             tags: Default::default(),
             flags: Default::default(),
             cache: Default::default(),
+            progress: Default::default(),
             wait: WaitSettings {
                 timeout: Duration::from_millis(timeout_ms),
                 poll: Duration::from_millis(5),

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             poll: Duration::from_millis(200),
         },
         cache: Default::default(),
+        progress: Default::default(),
     };
     let run = engine.plan(&cx, Mode::Deploy).await?;
     println!("{}", run.plan);

@@ -291,6 +291,16 @@ where
         },
         json: cli.log_format == "json",
     });
+    PROGRESS.store(
+        if cli.log_format == "json" {
+            PROGRESS_LOG
+        } else if cli.quiet {
+            PROGRESS_TABLE_ONLY
+        } else {
+            PROGRESS_SHOWN
+        },
+        std::sync::atomic::Ordering::SeqCst,
+    );
     // Ctrl-C: the first stops starting new work (what is in flight finishes), the second
     // exits at once. Exit code 130 either way.
     layer_core::interrupt::reset();
@@ -586,6 +596,51 @@ async fn lock_command(
     Ok(ExitCode::Success)
 }
 
+/// Where apply's and seed's live progress goes: shown (on stderr: spinners on a terminal, plain
+/// lines otherwise), only the final table (`-q`), or the log (`--log-format json`).
+static PROGRESS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(PROGRESS_SHOWN);
+const PROGRESS_SHOWN: u8 = 0;
+const PROGRESS_TABLE_ONLY: u8 = 1;
+const PROGRESS_LOG: u8 = 2;
+
+/// The progress screen of this command, if it has one.
+fn screen() -> Option<std::sync::Arc<crate::progress::Screen>> {
+    match PROGRESS.load(std::sync::atomic::Ordering::SeqCst) {
+        PROGRESS_SHOWN => Some(crate::progress::Screen::stderr(
+            std::io::stderr().is_terminal(),
+        )),
+        PROGRESS_TABLE_ONLY => Some(crate::progress::Screen::new(
+            false,
+            Box::new(std::io::sink()),
+        )),
+        _ => None,
+    }
+}
+
+/// The sink of `screen`, or the log.
+fn progress_of(
+    screen: &Option<std::sync::Arc<crate::progress::Screen>>,
+) -> layer_core::progress::Progress {
+    match screen {
+        Some(s) => layer_core::progress::Progress::to(s.clone()),
+        None => layer_core::progress::Progress::default(),
+    }
+}
+
+/// Close the screen and print the table of what was done.
+fn print_table(
+    screen: &Option<std::sync::Arc<crate::progress::Screen>>,
+    began: std::time::Instant,
+) {
+    if let Some(s) = screen {
+        s.close();
+        let table = crate::progress::table(&s.rows(), began.elapsed());
+        if !table.is_empty() {
+            println!("\n{}", table.trim_end());
+        }
+    }
+}
+
 /// Colour on stdout: only on a terminal, never with `NO_COLOR`.
 fn stdout_colour() -> bool {
     crate::logging::use_colour(
@@ -772,7 +827,13 @@ async fn carry_out(
 ) -> anyhow::Result<ExitCode> {
     let summary = run.plan.summary();
     let plan = run.plan.clone();
-    match Box::pin(session.apply(cx, run)).await {
+    let screen = screen();
+    let mut cx = cx.clone();
+    cx.progress = progress_of(&screen);
+    let began = std::time::Instant::now();
+    let applied = Box::pin(session.apply(&cx, run)).await;
+    print_table(&screen, began);
+    match applied {
         Ok(outputs) => {
             if mode == Mode::Destroy {
                 println!(
@@ -816,7 +877,11 @@ async fn seed(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let observed = session.observe().await?;
-    let report = session.seed(&observed, opts).await?;
+    let screen = if json { None } else { screen() };
+    let began = std::time::Instant::now();
+    let report = session.seed(&observed, opts, progress_of(&screen)).await;
+    print_table(&screen, began);
+    let report = report?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

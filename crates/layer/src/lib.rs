@@ -8,6 +8,7 @@ pub mod cli;
 pub mod discover;
 pub mod lock;
 pub mod logging;
+pub mod progress;
 
 use std::path::Path;
 
@@ -193,6 +194,7 @@ impl Session {
             tags: self.env.resource_tags(),
             flags,
             cache: Default::default(),
+            progress: Default::default(),
             wait: WaitSettings {
                 timeout: self.env.wait_timeout,
                 poll: std::time::Duration::from_millis(if self.env.local { 250 } else { 15_000 }),
@@ -257,6 +259,7 @@ impl Session {
             s3_user: self.s3_user.clone(),
             template: self.secrets.endpoint_definitions_template.clone(),
             concurrency: self.env.concurrency,
+            progress: Default::default(),
         }
     }
 
@@ -273,8 +276,11 @@ impl Session {
         &self,
         observed: &Outputs,
         opts: &secrets_seed::SeedOptions,
+        progress: layer_core::progress::Progress,
     ) -> Result<secrets_seed::SeedReport> {
-        secrets_seed::run_seed(&self.sdk, &self.seed_inputs(observed), opts).await
+        let mut inputs = self.seed_inputs(observed);
+        inputs.progress = progress;
+        secrets_seed::run_seed(&self.sdk, &inputs, opts).await
     }
 
     /// Every secret's state, from metadata only.

@@ -127,7 +127,22 @@ pub fn init(opts: LogOptions) {
         std::io::stderr().is_terminal(),
         std::env::var("NO_COLOR").ok(),
     );
-    let _ = subscriber(env, std::io::stderr, colour, opts.json).try_init();
+    let _ = subscriber(env, || AboveProgress, colour, opts.json).try_init();
+}
+
+/// Stderr, with live progress spinners lifted while a log line is written.
+struct AboveProgress;
+
+impl std::io::Write for AboveProgress {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::progress::suspended(|| std::io::stderr().write(buf))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        crate::progress::suspended(|| std::io::stderr().write_all(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// The subscriber [`init`] installs, writing to `writer`.

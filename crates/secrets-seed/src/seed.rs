@@ -41,6 +41,8 @@ pub struct SeedInputs {
     pub template: String,
     /// Calls to run at once.
     pub concurrency: usize,
+    /// Where each write's progress goes.
+    pub progress: layer_core::progress::Progress,
 }
 
 /// The operator's choices.
@@ -412,6 +414,32 @@ fn server_note(def: &SecretDef, first: bool) -> Option<String> {
 }
 
 /// Write a value as the new current version; returns the version id.
+/// Run one secret's write, telling the progress sink when it starts and ends.
+async fn reported<T>(
+    inputs: &SeedInputs,
+    d: &SecretDef,
+    write: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    use layer_core::progress::{Event, Verb};
+    let address = layer_core::Address::new(format!("secret.{}", d.name));
+    let name = format!("{}{}", inputs.prefix, d.name);
+    let started = std::time::Instant::now();
+    inputs.progress.send(Event::Started {
+        address: address.clone(),
+        name: name.clone(),
+        verb: Verb::Seed,
+    });
+    let result = write.await;
+    inputs.progress.send(Event::Finished {
+        address,
+        name,
+        verb: Verb::Seed,
+        elapsed: started.elapsed(),
+        error: result.as_ref().err().map(ToString::to_string),
+    });
+    result
+}
+
 pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
     let out = sm
         .put_secret_value()
@@ -528,7 +556,7 @@ pub async fn seed(
                             return (d, Ok((Outcome::Unchanged, None)), None);
                         };
                         let value = crate::generate::generate(format);
-                        match put(sm, &full(d), &value).await {
+                        match reported(inputs, d, put(sm, &full(d), &value)).await {
                             Ok(v) => {
                                 tracing::info!(secret = %d.name, "generated");
                                 (d, Ok((outcome_of(first, &why), Some(v))), Some(value))
@@ -628,7 +656,7 @@ pub async fn seed(
                     Decision::Skip(o) => return (d, Ok((o, None))),
                     Decision::Write { first, why } => (first, why),
                 };
-                let res = async {
+                let res = reported(inputs, d, async {
                     let (value, source_version) = build(d)?;
                     let name = full(d);
                     let version = put(sm, &name, &value).await?;
@@ -642,7 +670,7 @@ pub async fn seed(
                     .await?;
                     tracing::info!(secret = %d.name, "built from its source");
                     Ok((outcome_of(first, &why), Some(version)))
-                }
+                })
                 .await;
                 (d, res)
             }
