@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: what CI runs, so that a green run here means a green CI: format check,
-//! clippy with warnings denied, the emulator's venv, and every test.
+//! clippy with warnings denied, the docs, the emulator's venv, every test, and the example of
+//! another tool importing a family crate.
 
 use std::path::Path;
 use std::process::Command;
@@ -92,6 +93,23 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             test.args(["test", "--workspace", "--no-fail-fast"]),
         )?;
     }
+    // The library as another tool uses it: the example plans a bucket against its own local AWS
+    // and fails unless the plan is the one expected, made with no write.
+    let mut example = cargo();
+    example
+        .env("DAL_EMULATOR_VENV", &venv)
+        .env_remove("AWS_ENDPOINT_URL");
+    step(
+        "example: another tool imports data-s3 (cargo run --example plan_bucket)",
+        example.args([
+            "run",
+            "--quiet",
+            "-p",
+            "data-s3",
+            "--example",
+            "plan_bucket",
+        ]),
+    )?;
     Ok(())
 }
 
