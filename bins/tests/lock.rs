@@ -196,7 +196,7 @@ async fn a_killed_holders_lease_expires_and_the_next_run_waits_for_it_naming_the
     let said = text(&next);
     assert_eq!(next.status.code(), Some(0), "{said}");
     assert!(
-        said.contains(&format!("waiting for the run lock of `local`: held by")),
+        said.contains("waiting for the run lock of `local`: held by"),
         "{said}"
     );
     assert!(started.elapsed() < Duration::from_secs(60));
