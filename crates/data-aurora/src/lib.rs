@@ -6,6 +6,7 @@
 mod cluster;
 mod instances;
 mod parameter_group;
+pub mod postgres;
 mod subnet_group;
 mod tags;
 

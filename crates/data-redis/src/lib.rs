@@ -4,6 +4,7 @@
 //! environment files and `aws-sdk-elasticache`.
 
 mod groups;
+pub mod ping;
 mod replication_group;
 mod tags;
 

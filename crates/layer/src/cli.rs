@@ -133,6 +133,10 @@ pub enum Command {
         /// Do not run seed after applying (the spec's recommended path runs it).
         #[arg(long)]
         skip_seed: bool,
+        /// After seeding, create the databases of `postgresql_databases` (as bootstrap-db does;
+        /// needs the cluster reachable from here).
+        #[arg(long, conflicts_with = "skip_seed")]
+        bootstrap_db: bool,
         #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         safety: SafetyArgs,
@@ -177,6 +181,29 @@ pub enum Command {
         #[allow(missing_docs)] // the flags document themselves
         #[command(flatten)]
         lock: LockArgs,
+    },
+    /// Create the databases of `postgresql_databases` that are missing, over TLS as the master
+    /// user with the password of the AWS-managed master secret. Run where the cluster is
+    /// reachable (inside the VPC). Changes only the databases; idempotent.
+    #[command(name = "bootstrap-db", after_help = EXIT_CODES)]
+    BootstrapDb {
+        /// The environment.
+        env: String,
+        #[allow(missing_docs)] // the flags document themselves
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Check the deployed layer (read-only): endpoints resolve, TLS connections to Aurora and
+    /// Redis (verified against rds-ca-bundle) work and plain ones are refused, the databases
+    /// exist, each connection string connects, every secret is seeded and current, the S3 key
+    /// pair is active, and no secret value is in the outputs. Exits 1 when a check fails.
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        /// The environment.
+        env: String,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the layer's outputs, observed now.
     #[command(after_help = EXIT_CODES)]
@@ -422,6 +449,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             auto_approve,
             skip_plan,
             skip_seed,
+            bootstrap_db,
             safety,
             lock,
         } => {
@@ -439,9 +467,39 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                     return Ok(code);
                 }
                 println!("\nSeeding secrets:");
-                Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await
+                let code =
+                    Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await?;
+                if !bootstrap_db || code != ExitCode::Success {
+                    return Ok(code);
+                }
+                println!("\nBootstrapping databases:");
+                Box::pin(bootstrap(&session)).await
             })
             .await
+        }
+        Command::BootstrapDb { env, lock } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            locked(
+                &session,
+                &format!("bootstrap-db {env}"),
+                &lock,
+                Box::pin(bootstrap(&session)),
+            )
+            .await
+        }
+        Command::Verify { env, json } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            let report = Box::pin(crate::verify::verify(&session)).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.passed {
+                ExitCode::Success
+            } else {
+                ExitCode::Error
+            })
         }
         Command::Seed {
             env,
@@ -893,6 +951,23 @@ async fn seed(
     Ok(ExitCode::Success)
 }
 
+async fn bootstrap(session: &Session) -> anyhow::Result<ExitCode> {
+    let done = crate::verify::bootstrap_db(session).await?;
+    for d in &done {
+        println!(
+            "  {:24} {}",
+            d.database,
+            if d.created { "created" } else { "exists" }
+        );
+    }
+    println!(
+        "Databases: {} created, {} already there.",
+        done.iter().filter(|d| d.created).count(),
+        done.iter().filter(|d| !d.created).count()
+    );
+    Ok(ExitCode::Success)
+}
+
 fn print_states(states: &[(String, secrets_seed::State)]) {
     if states.is_empty() {
         return;
@@ -1020,6 +1095,14 @@ async fn local(action: LocalCommand, inv: &Invocation) -> anyhow::Result<ExitCod
                     "local AWS running at {} (pid {}, emulator on port {})",
                     state.endpoint, state.pid, state.emulator_port
                 );
+                match &state.data_plane {
+                    Some(host) => println!(
+                        "data plane: PostgreSQL at {host}:{}, Redis at {host}:{} (TLS only)",
+                        local_aws::dataplane::POSTGRES_PORT,
+                        local_aws::dataplane::REDIS_PORT
+                    ),
+                    None => println!("data plane: not running (see .local/gateway.log)"),
+                }
                 println!("calls served: {calls}");
             }
             None => println!("local AWS is not running; start it with `cargo xtask local up`"),

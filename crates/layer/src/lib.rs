@@ -9,6 +9,7 @@ pub mod discover;
 pub mod lock;
 pub mod logging;
 pub mod progress;
+pub mod verify;
 
 use std::path::Path;
 
@@ -289,6 +290,11 @@ impl Session {
         observed: &Outputs,
     ) -> Result<Vec<(String, secrets_seed::State)>> {
         secrets_seed::secret_states(&self.sdk, &self.seed_inputs(observed)).await
+    }
+
+    /// The layer's outputs (what `outputs` prints) from every observed output.
+    pub fn layer_outputs(&self, observed: Outputs) -> Outputs {
+        self.with_layer_outputs(observed)
     }
 
     fn with_layer_outputs(&self, mut outputs: Outputs) -> Outputs {

@@ -31,6 +31,40 @@ pub fn ensure(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(cert_path)
 }
 
+/// Issue a server certificate for `names` (host names or IP addresses), signed by the CA in
+/// `ca_dir`; writes `<out>/server.pem` and `<out>/server.key` (mode 0600) and returns their paths.
+pub fn issue_server(
+    ca_dir: &Path,
+    out: &Path,
+    names: &[String],
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let ca_key_pem = std::fs::read_to_string(ca_dir.join(KEY_FILE))
+        .with_context(|| format!("reading the local CA's key in {}", ca_dir.display()))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem).context("the local CA's key")?;
+    // The issuer, as the CA was made: the same name and key, so what it signs chains to ca.pem.
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "data-and-ai local CA");
+    let issuer = ca_params.self_signed(&ca_key)?;
+    let key = KeyPair::generate().context("generating a server key")?;
+    let mut params = CertificateParams::new(names.to_vec())?;
+    params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().cloned().unwrap_or_default(),
+    );
+    let cert = params
+        .signed_by(&key, &issuer, &ca_key)
+        .context("signing a server certificate")?;
+    std::fs::create_dir_all(out)?;
+    let cert_path = out.join("server.pem");
+    let key_path = out.join("server.key");
+    std::fs::write(&cert_path, cert.pem())?;
+    write_private(&key_path, key.serialize_pem().as_bytes())?;
+    Ok((cert_path, key_path))
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

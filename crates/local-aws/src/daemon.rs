@@ -26,6 +26,10 @@ pub struct State {
     /// The emulator's own port, behind the gateway.
     #[serde(alias = "moto_port")]
     pub emulator_port: u16,
+    /// The data plane's address (PostgreSQL on 5432, Redis with TLS on 6380), or why there is
+    /// none.
+    #[serde(default)]
+    pub data_plane: Option<String>,
 }
 
 /// Where the project keeps local AWS files (ignored by git).
@@ -153,7 +157,26 @@ pub async fn up(
 /// Run the local AWS in the foreground until SIGTERM or SIGINT: moto, the gateway, the stand-in
 /// infrastructure, then the state file that `up` waits for.
 pub async fn serve(project_root: &Path, port: u16, region: &str) -> anyhow::Result<()> {
-    let local = LocalAws::start(&venv_dir(project_root), port).await?;
+    let mut local = LocalAws::start(&venv_dir(project_root), port).await?;
+    // The data plane: without it the control plane still works, and verify says what is missing.
+    let data_plane = match local
+        .start_data_plane(&local_dir(project_root).join("ca"))
+        .await
+    {
+        Ok(plane) => {
+            eprintln!(
+                "local data plane: PostgreSQL on {0}:{1} and Redis on {0}:{2}, TLS only",
+                plane.host(),
+                crate::dataplane::POSTGRES_PORT,
+                crate::dataplane::REDIS_PORT
+            );
+            Some(plane.host())
+        }
+        Err(e) => {
+            eprintln!("warning: no local data plane ({e:#}); deploy works, verify and bootstrap-db cannot connect");
+            None
+        }
+    };
     let sdk = crate::standin::sdk_config(&local.endpoint(), region).await;
     crate::standin::ensure(&sdk)
         .await
@@ -162,6 +185,7 @@ pub async fn serve(project_root: &Path, port: u16, region: &str) -> anyhow::Resu
         pid: std::process::id(),
         endpoint: local.endpoint(),
         emulator_port: local.moto_port(),
+        data_plane,
     };
     std::fs::write(
         state_file(project_root),

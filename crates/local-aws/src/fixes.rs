@@ -222,3 +222,36 @@ impl PerformanceInsights {
         (out != body).then_some(out)
     }
 }
+
+/// Every host name in `body` (a text node) that ends with `suffix` becomes `host`: the endpoints
+/// AWS reports lead to the local data plane.
+pub fn rebind_hosts(body: &str, suffix: &str, host: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(gt) = rest.find('>') {
+        out.push_str(&rest[..=gt]);
+        rest = &rest[gt + 1..];
+        let lt = rest.find('<').unwrap_or(rest.len());
+        let text = &rest[..lt];
+        if text.ends_with(suffix) && !text.contains(char::is_whitespace) {
+            out.push_str(host);
+        } else {
+            out.push_str(text);
+        }
+        rest = &rest[lt..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod rebind_tests {
+    #[test]
+    fn endpoints_lead_to_the_data_plane_and_nothing_else_changes() {
+        let body = "<DBCluster><Endpoint>a.cluster-x.eu-central-2.rds.amazonaws.com</Endpoint><ReaderEndpoint>a.cluster-ro-x.eu-central-2.rds.amazonaws.com</ReaderEndpoint><Port>5432</Port><DBClusterArn>arn:aws:rds:eu-central-2:1:cluster:a</DBClusterArn></DBCluster>";
+        assert_eq!(
+            super::rebind_hosts(body, ".rds.amazonaws.com", "127.0.0.9"),
+            "<DBCluster><Endpoint>127.0.0.9</Endpoint><ReaderEndpoint>127.0.0.9</ReaderEndpoint><Port>5432</Port><DBClusterArn>arn:aws:rds:eu-central-2:1:cluster:a</DBClusterArn></DBCluster>"
+        );
+    }
+}

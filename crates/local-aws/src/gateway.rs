@@ -60,7 +60,11 @@ struct Shared {
     replication_groups: ReplicationGroups,
     upstream_port: u16,
     client: Client<HttpConnector, Body>,
+    /// The local data plane the emulated clusters and replication groups lead to, once bound.
+    data_plane: DataPlaneSlot,
 }
+
+type DataPlaneSlot = Arc<std::sync::RwLock<Option<Arc<crate::dataplane::DataPlane>>>>;
 
 /// A running gateway; stops when dropped.
 #[derive(Debug)]
@@ -70,6 +74,7 @@ pub struct Gateway {
     faults: Arc<Faults>,
     slow: Arc<Slow>,
     bucket_policies: Arc<BucketPolicies>,
+    data_plane: DataPlaneSlot,
     task: JoinHandle<()>,
 }
 
@@ -95,7 +100,9 @@ impl Gateway {
         let faults = Arc::new(Faults::default());
         let slow = Arc::new(Slow::default());
         let bucket_policies = Arc::new(BucketPolicies::default());
+        let data_plane = DataPlaneSlot::default();
         let shared = Arc::new(Shared {
+            data_plane: data_plane.clone(),
             calls: calls.clone(),
             bucket_policies: bucket_policies.clone(),
             endpoint_tokens: Default::default(),
@@ -129,8 +136,16 @@ impl Gateway {
             faults,
             slow,
             bucket_policies,
+            data_plane,
             task,
         })
+    }
+
+    /// Lead every Aurora cluster and Redis replication group to `plane`: their endpoints are its
+    /// address, and a cluster's AWS-managed master secret and the server's password for the
+    /// master user are set together (at creation, and at each `RotateMasterUserPassword`).
+    pub fn bind_data_plane(&self, plane: Arc<crate::dataplane::DataPlane>) {
+        *self.data_plane.write().expect("not poisoned") = Some(plane);
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -657,6 +672,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         if let Some(t) = fixes::elasticache_region(&text, &region) {
             text = t;
         }
+        if let Some(host) = data_plane_host(shared) {
+            text = fixes::rebind_hosts(&text, ".cache.amazonaws.com", &host);
+        }
+    }
+    if service == "rds" && rparts.status.is_success() {
+        if let Some(host) = data_plane_host(shared) {
+            let rotate = form
+                .iter()
+                .any(|(k, v)| k == "RotateMasterUserPassword" && v == "true");
+            if op == "CreateDBCluster" || (op == "ModifyDBCluster" && rotate) {
+                set_master_password(shared, &region, &text).await?;
+            }
+            text = fixes::rebind_hosts(&text, ".rds.amazonaws.com", &host);
+        }
     }
     if rparts.status.is_success() {
         if let Some(t) = shared.slow.on_response(&service, &op, &text) {
@@ -840,6 +869,10 @@ async fn replication_group_call(
         .replication_groups
         .on_response(&text, deleted_after(shared));
     let text = fixes::elasticache_region(&text, region).unwrap_or(text);
+    let text = match data_plane_host(shared) {
+        Some(host) => fixes::rebind_hosts(&text, ".cache.amazonaws.com", &host),
+        None => text,
+    };
     let text = shared
         .slow
         .on_response("elasticache", op, &text)
@@ -1100,6 +1133,49 @@ async fn moto_json(
         .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
         .to_bytes();
     Ok((ok, serde_json::from_slice(&bytes).unwrap_or_default()))
+}
+
+/// The data plane's address, when one is bound.
+fn data_plane_host(shared: &Shared) -> Option<String> {
+    shared
+        .data_plane
+        .read()
+        .expect("not poisoned")
+        .as_ref()
+        .map(|p| p.host())
+}
+
+/// A cluster with an AWS-managed master secret, just created or rotated: give the master user a
+/// new random password, in the secret (moto would keep a fixed one, or none after a rotation) and
+/// in the data plane's PostgreSQL, together.
+async fn set_master_password(shared: &Shared, region: &str, body: &str) -> anyhow::Result<()> {
+    let plane = shared.data_plane.read().expect("not poisoned").clone();
+    let Some(plane) = plane else { return Ok(()) };
+    let Some(cluster) = crate::xml::inner(body, "DBCluster") else {
+        return Ok(());
+    };
+    let (Some(user), Some(arn)) = (
+        crate::xml::text(cluster, "MasterUsername"),
+        crate::xml::inner(cluster, "MasterUserSecret")
+            .and_then(|m| crate::xml::text(m, "SecretArn")),
+    ) else {
+        return Ok(());
+    };
+    use rand::distributions::{Alphanumeric, DistString};
+    let password = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32);
+    let value = serde_json::json!({"username": user, "password": password}).to_string();
+    let (ok, answer) = moto_json(
+        shared,
+        region,
+        "secretsmanager",
+        "secretsmanager.PutSecretValue",
+        serde_json::json!({"SecretId": arn, "SecretString": value}),
+    )
+    .await?;
+    if !ok {
+        anyhow::bail!("setting the master secret {arn}: {answer}");
+    }
+    plane.set_password(&user, &password).await
 }
 
 /// AWS forgets a log group's tags with the group; moto keeps them for the next group of the

@@ -10,6 +10,7 @@ pub mod ca;
 pub mod calls;
 pub mod cluster_parameters;
 pub mod daemon;
+pub mod dataplane;
 pub mod emulated;
 pub mod faults;
 pub mod fixes;
@@ -38,6 +39,7 @@ pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 pub struct LocalAws {
     moto: Moto,
     gateway: Gateway,
+    data_plane: Option<std::sync::Arc<dataplane::DataPlane>>,
 }
 
 impl LocalAws {
@@ -51,7 +53,31 @@ impl LocalAws {
             upstream_port: moto.port(),
         })
         .await?;
-        Ok(LocalAws { moto, gateway })
+        Ok(LocalAws {
+            moto,
+            gateway,
+            data_plane: None,
+        })
+    }
+
+    /// Start the data plane (a real PostgreSQL and Redis, TLS only, certificates from the CA in
+    /// `ca_dir`) and bind the emulated clusters and replication groups to it.
+    pub async fn start_data_plane(
+        &mut self,
+        ca_dir: &Path,
+    ) -> anyhow::Result<std::sync::Arc<dataplane::DataPlane>> {
+        if let Some(plane) = &self.data_plane {
+            return Ok(plane.clone());
+        }
+        let plane = std::sync::Arc::new(dataplane::DataPlane::start(ca_dir).await?);
+        self.gateway.bind_data_plane(plane.clone());
+        self.data_plane = Some(plane.clone());
+        Ok(plane)
+    }
+
+    /// The data plane, when started.
+    pub fn data_plane(&self) -> Option<&std::sync::Arc<dataplane::DataPlane>> {
+        self.data_plane.as_ref()
     }
 
     /// The local AWS endpoint, e.g. `http://127.0.0.1:4566`.

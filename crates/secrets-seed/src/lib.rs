@@ -39,6 +39,67 @@ pub use settings::{CaSource, SecretsSettings, LITELLM_KEY_PLACEHOLDER, MAX_SECRE
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "secrets";
 
+/// Reads secrets' values for `verify` and `bootstrap-db`: each value stays in a [`SecretValue`].
+#[derive(Debug, Clone)]
+pub struct Reader {
+    sm: aws_sdk_secretsmanager::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Reader {
+    /// A reader on `sdk`'s account and region.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Reader {
+            sm: aws_sdk_secretsmanager::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+        }
+    }
+
+    /// A secret's current value; `None` when the secret does not exist or holds none.
+    pub async fn value(&self, id: &str) -> Result<Option<layer_core::SecretValue>> {
+        use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
+        match self.sm.get_secret_value().secret_id(id).send().await {
+            Ok(out) => Ok(out
+                .secret_string()
+                .map(|s| layer_core::SecretValue::new(s.to_string()))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(layer_core::Error::aws(
+                format!("secretsmanager:GetSecretValue on {id}"),
+                &e,
+            )),
+        }
+    }
+
+    /// The AWS-managed master secret's password.
+    pub async fn master_password(&self, arn: &str) -> Result<Option<layer_core::SecretValue>> {
+        match self.value(arn).await? {
+            Some(v) => values::master_password(v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The status (`Active`, `Inactive`) of access key `key_id` of IAM user `user`; `None` when
+    /// the user has no such key.
+    pub async fn access_key_status(&self, user: &str, key_id: &str) -> Result<Option<String>> {
+        let keys = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| layer_core::Error::aws(format!("iam:ListAccessKeys on {user}"), &e))?;
+        Ok(keys
+            .access_key_metadata()
+            .iter()
+            .find(|k| k.access_key_id() == Some(key_id))
+            .map(|k| {
+                k.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default()
+            }))
+    }
+}
+
 /// The prefix of every secret of an environment: `{nid}/`.
 pub fn prefix(env: &Environment) -> String {
     format!("{}/", env.naming_id.as_str())

@@ -1,0 +1,458 @@
+//! The local environment's data plane: a real PostgreSQL and a real Redis server, from the
+//! machine's packages, that the emulated Aurora cluster and Redis group lead to.
+//!
+//! Both listen on a loopback address of their own (`127.0.0.N`, N from 2 up, so a PostgreSQL or
+//! Redis of the machine on 127.0.0.1 is never in the way) on the ports the AWS API reports: 5432
+//! and 6380. Both speak TLS only, with a server certificate issued by the local CA for that
+//! address: PostgreSQL refuses a connection without TLS (`hostnossl … reject`, the effect of
+//! `rds.force_ssl = 1`), and Redis has no plain-text port. The gateway reports this address as
+//! every cluster's and replication group's endpoint, and keeps the master user's password in
+//! PostgreSQL equal to the AWS-managed master secret (see [`crate::gateway`]).
+//!
+//! The servers' files live in a temporary directory removed when the data plane stops: like the
+//! emulator's state, the data plane lasts as long as the local AWS does.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use tokio::process::{Child, Command};
+
+/// The port PostgreSQL listens on, as the RDS API reports it.
+pub const POSTGRES_PORT: u16 = 5432;
+/// The port Redis listens on (TLS), as the spec configures it.
+pub const REDIS_PORT: u16 = 6380;
+/// The Debian packages that provide the servers.
+pub const PACKAGES: [&str; 2] = ["postgresql", "redis-server"];
+
+/// The server programs found on this machine.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    /// `initdb`.
+    pub initdb: PathBuf,
+    /// `postgres`.
+    pub postgres: PathBuf,
+    /// `redis-server`.
+    pub redis: PathBuf,
+}
+
+/// Find PostgreSQL (the newest of `/usr/lib/postgresql/*/bin`) and `redis-server`.
+pub fn programs() -> Result<Programs, String> {
+    let pg_bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            Some((v, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("postgres").exists() && bin.join("initdb").exists())
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, bin)| bin);
+    let redis = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    match (pg_bin, redis) {
+        (Some(bin), Some(redis)) => Ok(Programs {
+            initdb: bin.join("initdb"),
+            postgres: bin.join("postgres"),
+            redis,
+        }),
+        (pg, redis) => {
+            let mut missing = Vec::new();
+            if pg.is_none() {
+                missing.push("postgresql");
+            }
+            if redis.is_none() {
+                missing.push("redis-server");
+            }
+            Err(missing.join(" "))
+        }
+    }
+}
+
+/// Find the servers, installing Debian's packages when they are missing and this process may
+/// (root, with apt-get); says so on stderr.
+pub fn ensure_programs() -> anyhow::Result<Programs> {
+    let missing = match programs() {
+        Ok(p) => return Ok(p),
+        Err(missing) => missing,
+    };
+    let root = is_root();
+    if !root || !Path::new("/usr/bin/apt-get").exists() {
+        bail!(
+            "the local data plane needs PostgreSQL and Redis servers; install them with `sudo apt-get install -y {missing}`"
+        );
+    }
+    eprintln!("installing {missing} (the local data plane's servers) with apt-get");
+    let quiet = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+    };
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(missing.split(' '));
+    let ok = quiet(&install).is_ok_and(|s| s.success())
+        || (quiet(&["update"]).is_ok_and(|s| s.success())
+            && quiet(&install).is_ok_and(|s| s.success()));
+    if !ok {
+        bail!("apt-get could not install {missing}; install it by hand and run again");
+    }
+    programs().map_err(|m| anyhow::anyhow!("{m} still missing after apt-get install"))
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The `postgres` system user's uid and gid (PostgreSQL refuses to run as root).
+fn postgres_user() -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 3 && f[0] == "postgres")
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+    })
+}
+
+/// A running data plane; its servers stop and its files go when it is dropped.
+#[derive(Debug)]
+pub struct DataPlane {
+    host: Ipv4Addr,
+    dir: PathBuf,
+    socket_dir: PathBuf,
+    postgres: Option<Child>,
+    redis: tokio::sync::Mutex<Option<Child>>,
+    programs: Programs,
+    server_cert: (PathBuf, PathBuf),
+    ca_pem: PathBuf,
+    owner: Option<(u32, u32)>,
+}
+
+impl Drop for DataPlane {
+    fn drop(&mut self) {
+        if let Some(child) = self.postgres.as_mut() {
+            let _ = child.start_kill();
+        }
+        if let Some(child) = self.redis.get_mut().as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl DataPlane {
+    /// Start PostgreSQL and Redis with certificates from the CA in `ca_dir` (made if missing).
+    pub async fn start(ca_dir: &Path) -> anyhow::Result<Self> {
+        let programs = ensure_programs()?;
+        crate::ca::ensure(ca_dir)?;
+        let owner = if is_root() {
+            Some(postgres_user().context(
+                "running as root, PostgreSQL needs the `postgres` system user (Debian's postgresql package makes it)",
+            )?)
+        } else {
+            None
+        };
+        let mut last_error = None;
+        for host in candidates() {
+            match Self::start_on(host, ca_dir, &programs, owner).await {
+                Ok(plane) => return Ok(plane),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no free loopback address")))
+    }
+
+    async fn start_on(
+        host: Ipv4Addr,
+        ca_dir: &Path,
+        programs: &Programs,
+        owner: Option<(u32, u32)>,
+    ) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "dal-dataplane-{}-{}",
+            std::process::id(),
+            host.octets()[3]
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        set_mode(&dir, 0o755)?;
+        let server_cert = crate::ca::issue_server(
+            ca_dir,
+            &dir.join("tls"),
+            &[host.to_string(), "localhost".to_string()],
+        )?;
+        let socket_dir = dir.join("socket");
+        std::fs::create_dir_all(&socket_dir)?;
+        let mut plane = DataPlane {
+            host,
+            dir: dir.clone(),
+            socket_dir,
+            postgres: None,
+            redis: tokio::sync::Mutex::new(None),
+            programs: programs.clone(),
+            server_cert,
+            ca_pem: ca_dir.join(crate::ca::CERT_FILE),
+            owner,
+        };
+        if let Some((uid, gid)) = owner {
+            for p in [
+                &plane.socket_dir,
+                &dir.join("tls"),
+                &plane.server_cert.0,
+                &plane.server_cert.1,
+            ] {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid))?;
+            }
+        }
+        plane.start_postgres().await?;
+        plane.start_redis().await?;
+        Ok(plane)
+    }
+
+    /// The loopback address both servers listen on: every endpoint the gateway reports.
+    pub fn host(&self) -> String {
+        self.host.to_string()
+    }
+
+    /// The CA certificate the servers' certificates chain to.
+    pub fn ca_pem(&self) -> &Path {
+        &self.ca_pem
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        if let Some((uid, gid)) = self.owner {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    async fn start_postgres(&mut self) -> anyhow::Result<()> {
+        let data = self.dir.join("pg");
+        std::fs::create_dir_all(&data)?;
+        set_mode(&data, 0o700)?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid))?;
+        }
+        let out = self
+            .command(&self.programs.initdb)
+            .args(["-D"])
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--auth-local=trust",
+                "--auth-host=reject",
+                "--no-instructions",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("running initdb")?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        self.write_hba(false)?;
+        let log = std::fs::File::create(self.dir.join("postgres.log"))?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(self.dir.join("postgres.log"), Some(uid), Some(gid))?;
+        }
+        let settings = [
+            format!("listen_addresses={}", self.host),
+            format!("port={POSTGRES_PORT}"),
+            format!("unix_socket_directories={}", self.socket_dir.display()),
+            "ssl=on".into(),
+            format!("ssl_cert_file={}", self.server_cert.0.display()),
+            format!("ssl_key_file={}", self.server_cert.1.display()),
+            "password_encryption=scram-sha-256".into(),
+            "fsync=off".into(),
+            "max_connections=60".into(),
+            "shared_buffers=16MB".into(),
+        ];
+        let mut cmd = self.command(&self.programs.postgres);
+        cmd.arg("-D").arg(&data);
+        for s in &settings {
+            cmd.arg("-c").arg(s);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting postgres")?;
+        self.postgres = Some(child);
+        for _ in 0..300 {
+            if self.admin("SELECT 1").await.is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self
+                .postgres
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let log =
+                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+                bail!(
+                    "postgres exited ({status}): {}",
+                    log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("postgres did not start within 30 s")
+    }
+
+    /// Write `pg_hba.conf`: the local socket trusted (the gateway's administration), TLS
+    /// connections with a password, and connections without TLS refused unless `plaintext`.
+    fn write_hba(&self, plaintext: bool) -> anyhow::Result<()> {
+        let path = self.dir.join("pg").join("pg_hba.conf");
+        let no_tls = if plaintext {
+            "hostnossl all all 0.0.0.0/0 scram-sha-256"
+        } else {
+            "hostnossl all all 0.0.0.0/0 reject"
+        };
+        std::fs::write(
+            &path,
+            format!(
+                "# written by the local data plane\nlocal all all trust\nhostssl all all 0.0.0.0/0 scram-sha-256\n{no_tls}\n"
+            ),
+        )?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
+
+    /// Accept connections without TLS too (`plaintext`), or refuse them again: what turning
+    /// `rds.force_ssl` off and on does on Aurora.
+    pub async fn allow_plaintext(&self, plaintext: bool) -> anyhow::Result<()> {
+        self.write_hba(plaintext)?;
+        self.admin("SELECT pg_reload_conf()").await
+    }
+
+    /// Run SQL as the `postgres` superuser over the local socket.
+    pub async fn admin(&self, sql: &str) -> anyhow::Result<()> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&self.socket_dir)
+            .port(POSTGRES_PORT)
+            .user("postgres")
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(5));
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        let task = tokio::spawn(connection);
+        let result = client.batch_execute(sql).await;
+        drop(client);
+        let _ = task.await;
+        result.context("running SQL on the local PostgreSQL")
+    }
+
+    /// Make `user` a login role with `password` (creating it if missing), as the master user of
+    /// an Aurora cluster: it may create databases and roles.
+    pub async fn set_password(&self, user: &str, password: &str) -> anyhow::Result<()> {
+        // Neither can be passed as a parameter in these statements: the name is quoted as an
+        // identifier, the password as a literal.
+        let ident = format!("\"{}\"", user.replace('"', "\"\""));
+        let literal = format!("'{}'", password.replace('\'', "''"));
+        self.admin(&format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN CREATE ROLE {ident} LOGIN CREATEDB CREATEROLE; END IF; END $$; ALTER ROLE {ident} WITH LOGIN CREATEDB CREATEROLE PASSWORD {literal};",
+            name = format!("'{}'", user.replace('\'', "''")),
+        ))
+        .await
+    }
+
+    async fn start_redis(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.dir.join("redis.log"))?;
+        let (cert, key) = &self.server_cert;
+        let child = Command::new(&self.programs.redis)
+            .kill_on_drop(true)
+            .args(["--bind", &self.host.to_string(), "--port", "0"])
+            .args(["--tls-port", &REDIS_PORT.to_string()])
+            .arg("--tls-cert-file")
+            .arg(cert)
+            .arg("--tls-key-file")
+            .arg(key)
+            .arg("--tls-ca-cert-file")
+            .arg(&self.ca_pem)
+            .args(["--tls-auth-clients", "no"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting redis-server")?;
+        *self.redis.get_mut() = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect((self.host, REDIS_PORT))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self
+                .redis
+                .get_mut()
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+                bail!(
+                    "redis-server exited ({status}): {}",
+                    log.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("redis-server did not start within 10 s")
+    }
+
+    /// Stop the Redis server (as an unreachable cache would be).
+    pub async fn stop_redis(&self) {
+        if let Some(mut child) = self.redis.lock().await.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// Loopback addresses to try, starting at one that depends on the process, so that parallel
+/// tests rarely meet.
+fn candidates() -> impl Iterator<Item = Ipv4Addr> {
+    let start = 2 + (std::process::id() % 200) as u8;
+    (0u8..50)
+        .map(move |i| {
+            let n = 2 + (start - 2).wrapping_add(i.wrapping_mul(7)) % 250;
+            Ipv4Addr::new(127, 0, 0, n)
+        })
+        .filter(|ip| {
+            std::net::TcpListener::bind((*ip, POSTGRES_PORT)).is_ok()
+                && std::net::TcpListener::bind((*ip, REDIS_PORT)).is_ok()
+        })
+}
+
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
