@@ -40,10 +40,20 @@ impl Sandbox {
 
     /// Start a sandbox, letting `edit` change the text of its `local.toml`.
     pub async fn with(nid: &str, edit: impl FnOnce(String) -> String) -> Self {
+        Self::build(nid, edit, false).await
+    }
+
+    /// Start a sandbox whose local AWS has a data plane: a real PostgreSQL and Redis, TLS only,
+    /// that the emulated cluster and replication group lead to.
+    pub async fn with_data_plane(nid: &str) -> Self {
+        Self::build(nid, |t| t, true).await
+    }
+
+    async fn build(nid: &str, edit: impl FnOnce(String) -> String, data_plane: bool) -> Self {
         let venv = std::env::var_os("DAL_EMULATOR_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()));
-        let aws = LocalAws::start(&venv, 0).await.expect("local AWS starts");
+        let mut aws = LocalAws::start(&venv, 0).await.expect("local AWS starts");
         let sdk = local_aws::standin::sdk_config(&aws.endpoint(), "eu-central-2").await;
         local_aws::standin::ensure(&sdk)
             .await
@@ -57,7 +67,13 @@ impl Sandbox {
                 .expect("copy");
         }
         // The sandbox's own local CA, as `local up` makes it for the project.
-        let ca = local_aws::ca::ensure(&dir.path().join(".local").join("ca")).expect("local CA");
+        let ca_dir = dir.path().join(".local").join("ca");
+        let ca = local_aws::ca::ensure(&ca_dir).expect("local CA");
+        if data_plane {
+            aws.start_data_plane(&ca_dir)
+                .await
+                .expect("the data plane starts (PostgreSQL and Redis from Debian's packages)");
+        }
         let local = std::fs::read_to_string(dir.path().join("local.toml")).expect("local.toml");
         let local = local
             .replace(
@@ -78,6 +94,11 @@ impl Sandbox {
             nid: nid.to_string(),
             dir,
         }
+    }
+
+    /// The data plane (started by [`Sandbox::with_data_plane`]).
+    pub fn data_plane(&self) -> &local_aws::dataplane::DataPlane {
+        self.aws.data_plane().expect("a sandbox with a data plane")
     }
 
     /// The sandbox's environments directory.
