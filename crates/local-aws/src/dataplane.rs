@@ -374,9 +374,9 @@ impl DataPlane {
         // identifier, the password as a literal.
         let ident = format!("\"{}\"", user.replace('"', "\"\""));
         let literal = format!("'{}'", password.replace('\'', "''"));
+        let name = format!("'{}'", user.replace('\'', "''"));
         self.admin(&format!(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN CREATE ROLE {ident} LOGIN CREATEDB CREATEROLE; END IF; END $$; ALTER ROLE {ident} WITH LOGIN CREATEDB CREATEROLE PASSWORD {literal};",
-            name = format!("'{}'", user.replace('\'', "''")),
         ))
         .await
     }
