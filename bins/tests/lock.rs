@@ -84,9 +84,14 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
             .expect("the binary starts")
         })
         .collect();
+    // Read every child's output at once: a child blocked on a full pipe would hold the lock.
+    let waits: Vec<_> = children
+        .into_iter()
+        .map(|child| tokio::spawn(child.wait_with_output()))
+        .collect();
     let mut outs = Vec::new();
-    for child in children {
-        outs.push(child.wait_with_output().await.expect("it exits"));
+    for wait in waits {
+        outs.push(wait.await.expect("joined").expect("it exits"));
     }
     let mut held = Vec::new();
     let mut applied = 0;

@@ -454,18 +454,30 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             lock,
         } => {
             let session = connect(&dir, &env, inv, true).await?;
-            locked(&session, &format!("deploy {env}"), &lock, async {
-                let code = Box::pin(apply(
-                    &session,
-                    Mode::Deploy,
-                    safety.into(),
-                    auto_approve,
-                    skip_plan,
-                ))
-                .await?;
-                if skip_seed || code != ExitCode::Success {
-                    return Ok(code);
+            let command = format!("deploy {env}");
+            let (code, held) = Box::pin(apply(
+                &session,
+                Mode::Deploy,
+                safety.into(),
+                auto_approve,
+                skip_plan,
+                &command,
+                &lock,
+            ))
+            .await?;
+            if skip_seed || code != ExitCode::Success {
+                if let Some(held) = held {
+                    release_lock(held).await;
                 }
+                return Ok(code);
+            }
+            // Seed (and bootstrap) under the same lock, or under one taken now when apply had
+            // nothing to do.
+            let held = match held {
+                Some(held) => held,
+                None => take_lock(&session, &command, &lock).await?,
+            };
+            let result = async {
                 println!("\nSeeding secrets:");
                 let code =
                     Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await?;
@@ -474,8 +486,10 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 }
                 println!("\nBootstrapping databases:");
                 Box::pin(bootstrap(&session)).await
-            })
-            .await
+            }
+            .await;
+            release_lock(held).await;
+            result
         }
         Command::BootstrapDb { env, lock } => {
             let session = connect(&dir, &env, inv, false).await?;
@@ -556,19 +570,20 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             lock,
         } => {
             let session = connect(&dir, &env, inv, false).await?;
-            locked(
+            let (code, held) = Box::pin(apply(
                 &session,
+                Mode::Destroy,
+                safety.into(),
+                auto_approve,
+                false,
                 &format!("destroy {env}"),
                 &lock,
-                Box::pin(apply(
-                    &session,
-                    Mode::Destroy,
-                    safety.into(),
-                    auto_approve,
-                    false,
-                )),
-            )
-            .await
+            ))
+            .await?;
+            if let Some(held) = held {
+                release_lock(held).await;
+            }
+            Ok(code)
         }
         Command::Outputs { env, json } => {
             let session = connect(&dir, &env, inv, false).await?;
@@ -598,6 +613,20 @@ async fn locked<F>(
 where
     F: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
+    let held = take_lock(session, command, lock).await?;
+    let result = work.await;
+    release_lock(held).await;
+    result
+}
+
+/// The run lock, held by this command.
+struct HeldLock {
+    lease: secrets_seed::lock::Lease,
+    environment: String,
+    command: String,
+}
+
+async fn take_lock(session: &Session, command: &str, lock: &LockArgs) -> anyhow::Result<HeldLock> {
     let lease = crate::lock::take(
         &session.sdk,
         &session.env,
@@ -608,13 +637,19 @@ where
     )
     .await?;
     tracing::info!(environment = %session.env.name, command, "run lock taken");
-    let result = work.await;
+    Ok(HeldLock {
+        lease,
+        environment: session.env.name.clone(),
+        command: command.to_string(),
+    })
+}
+
+async fn release_lock(held: HeldLock) {
     // Said before the lock is gone, so that no other run's "taken" comes before it.
-    tracing::info!(environment = %session.env.name, command, "run lock releasing");
-    if let Err(e) = lease.release().await {
+    tracing::info!(environment = %held.environment, command = %held.command, "run lock releasing");
+    if let Err(e) = held.lease.release().await {
         tracing::warn!(error = %e, "releasing the run lock failed; it expires with its lease");
     }
-    result
 }
 
 async fn lock_command(
@@ -801,19 +836,22 @@ fn moved_between(before: &serde_json::Value, now: &serde_json::Value) -> Vec<Str
         .collect()
 }
 
-/// How long a confirmed plan stays true enough to apply without observing again.
-const PLAN_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(300);
-
+/// Plan, refuse what needs a flag, confirm, then take the run lock and carry out the plan as it
+/// is observed under the lock. Bad input, a refusal, a "no" and a plan with nothing to do end
+/// before the lock, so they write nothing at all. Under the lock the layer is observed again: what
+/// another run (or a person) changed since the plan was shown is said, checked and, without
+/// `--auto-approve`, asked about again. Returns the lock, still held, when it was taken.
 async fn apply(
     session: &Session,
     mode: Mode,
     flags: SafetyFlags,
     auto_approve: bool,
     skip_plan: bool,
-) -> anyhow::Result<ExitCode> {
-    let cx = session.context(flags);
-    let mut run = session.plan(&cx, mode).await?;
-    let mut planned_at = std::time::Instant::now();
+    command: &str,
+    lock: &LockArgs,
+) -> anyhow::Result<(ExitCode, Option<HeldLock>)> {
+    let cx = session.context(flags.clone());
+    let run = session.plan(&cx, mode).await?;
     if !skip_plan {
         println!("{}", run.plan.render(stdout_colour()));
     }
@@ -821,33 +859,31 @@ async fn apply(
         if skip_plan {
             println!("No changes.");
         }
-        return Ok(ExitCode::Success);
+        return Ok((ExitCode::Success, None));
     }
-    // Refuse before asking, and before any mutating call.
+    // Refuse before asking, and before any write (the lock's included).
     refuse_unsafe(session, &cx, &run.plan)?;
+    let what = if mode == Mode::Destroy {
+        "destroy these resources"
+    } else {
+        "perform these actions"
+    };
     if !auto_approve {
-        let what = if mode == Mode::Destroy {
-            "destroy these resources"
-        } else {
-            "perform these actions"
-        };
         confirm(&format!(
             "Do you want to {what} in environment `{}`?",
             session.env.name
         ))?;
-        // A plan confirmed long after it was made is observed again, and asked about again when
-        // anything moved meanwhile.
-        while planned_at.elapsed() > PLAN_FRESH_FOR {
-            let again = session.plan(&cx, mode).await?;
-            planned_at = std::time::Instant::now();
-            let moved = moved_between(&run.plan.to_json(), &again.plan.to_json());
-            run = again;
-            if moved.is_empty() {
-                break;
-            }
+    }
+    let held = take_lock(session, command, lock).await?;
+    // A new context: the first plan's batch observations (its run cache) are out of date now.
+    let cx = session.context(flags);
+    let result = async {
+        let again = session.plan(&cx, mode).await?;
+        let moved = moved_between(&run.plan.to_json(), &again.plan.to_json());
+        let run = again;
+        if !moved.is_empty() {
             println!(
-                "\nThe plan was confirmed after {} minutes and has changed since: {}\n",
-                PLAN_FRESH_FOR.as_secs() / 60,
+                "\nObserved again under the run lock, the plan has changed (another run, or a change made meanwhile): {}\n",
                 moved.join(", ")
             );
             println!("{}", run.plan.render(stdout_colour()));
@@ -855,13 +891,23 @@ async fn apply(
                 return Ok(ExitCode::Success);
             }
             refuse_unsafe(session, &cx, &run.plan)?;
-            confirm(&format!(
-                "Do you want to {what} in environment `{}`, as planned now?",
-                session.env.name
-            ))?;
+            if !auto_approve {
+                confirm(&format!(
+                    "Do you want to {what} in environment `{}`, as planned now?",
+                    session.env.name
+                ))?;
+            }
+        }
+        Box::pin(carry_out(session, &cx, run, mode)).await
+    }
+    .await;
+    match result {
+        Ok(code) => Ok((code, Some(held))),
+        Err(e) => {
+            release_lock(held).await;
+            Err(e)
         }
     }
-    Box::pin(carry_out(session, &cx, run, mode)).await
 }
 
 /// Refuse, before any mutating call, a plan that needs a flag the operator did not give.

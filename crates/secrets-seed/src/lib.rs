@@ -39,7 +39,7 @@ pub use settings::{CaSource, SecretsSettings, LITELLM_KEY_PLACEHOLDER, MAX_SECRE
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "secrets";
 
-/// Reads secrets' values for `verify` and `bootstrap-db`: each value stays in a [`SecretValue`].
+/// Reads secrets' values for `verify` and `bootstrap-db`: each value stays in a [`SecretValue`](layer_core::SecretValue).
 #[derive(Debug, Clone)]
 pub struct Reader {
     sm: aws_sdk_secretsmanager::Client,
