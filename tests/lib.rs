@@ -311,3 +311,317 @@ fn is_lock_call(c: &local_aws::calls::Call) -> bool {
             .as_deref()
             .is_some_and(|r| r.ends_with("/run-lock") || r.contains("/run-lock-"))
 }
+
+/// What of an environment exists in the local AWS, by service, found by its naming id or its
+/// tags: for "nothing left behind" after destroy, and "nothing duplicated" after faults.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    /// `kind: name` of every resource found.
+    pub items: Vec<String>,
+}
+
+impl Inventory {
+    /// The items of one kind.
+    pub fn of(&self, kind: &str) -> Vec<&str> {
+        self.items
+            .iter()
+            .filter_map(|i| i.strip_prefix(&format!("{kind}: ")))
+            .collect()
+    }
+
+    /// Names found more than once within their kind.
+    pub fn duplicates(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+        for i in &self.items {
+            *seen.entry(i.as_str()).or_default() += 1;
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(i, n)| format!("{i} ×{n}"))
+            .collect()
+    }
+}
+
+impl Sandbox {
+    /// Everything of this sandbox's environment in every service the layer touches: RDS
+    /// (clusters, instances, parameter and subnet groups, snapshots), ElastiCache (replication
+    /// groups, parameter and subnet groups), EC2 (security groups, VPC endpoints), S3 buckets,
+    /// IAM (users, their access keys, roles), CloudWatch log groups, Secrets Manager (scheduled
+    /// deletions included), Bedrock (application inference profiles, the invocation logging
+    /// configuration pointing at our role), Prometheus and Grafana workspaces.
+    pub async fn inventory(&self) -> Inventory {
+        let sdk = self.sdk().await;
+        let nid = self.nid.as_str();
+        let ours = |name: &str| name.starts_with(nid);
+        let mut items = Vec::new();
+        let mut add = |kind: &str, name: &str| items.push(format!("{kind}: {name}"));
+
+        let rds = aws_sdk_rds::Client::new(&sdk);
+        for c in rds
+            .describe_db_clusters()
+            .send()
+            .await
+            .expect("clusters")
+            .db_clusters()
+        {
+            let id = c.db_cluster_identifier().unwrap_or_default();
+            if ours(id) {
+                add("rds cluster", id);
+            }
+        }
+        for i in rds
+            .describe_db_instances()
+            .send()
+            .await
+            .expect("instances")
+            .db_instances()
+        {
+            let id = i.db_instance_identifier().unwrap_or_default();
+            if ours(id) {
+                add("rds instance", id);
+            }
+        }
+        for g in rds
+            .describe_db_cluster_parameter_groups()
+            .send()
+            .await
+            .expect("parameter groups")
+            .db_cluster_parameter_groups()
+        {
+            let n = g.db_cluster_parameter_group_name().unwrap_or_default();
+            if ours(n) {
+                add("rds cluster parameter group", n);
+            }
+        }
+        for g in rds
+            .describe_db_subnet_groups()
+            .send()
+            .await
+            .expect("subnet groups")
+            .db_subnet_groups()
+        {
+            let n = g.db_subnet_group_name().unwrap_or_default();
+            if ours(n) {
+                add("rds subnet group", n);
+            }
+        }
+        for s in rds
+            .describe_db_cluster_snapshots()
+            .send()
+            .await
+            .expect("snapshots")
+            .db_cluster_snapshots()
+        {
+            let n = s.db_cluster_snapshot_identifier().unwrap_or_default();
+            if s.db_cluster_identifier().is_some_and(ours) {
+                add("rds cluster snapshot", n);
+            }
+        }
+
+        let ec = aws_sdk_elasticache::Client::new(&sdk);
+        for g in ec
+            .describe_replication_groups()
+            .send()
+            .await
+            .expect("replication groups")
+            .replication_groups()
+        {
+            let id = g.replication_group_id().unwrap_or_default();
+            if ours(id) && g.status() != Some("deleted") {
+                add("elasticache replication group", id);
+            }
+        }
+        for g in ec
+            .describe_cache_parameter_groups()
+            .send()
+            .await
+            .expect("cache parameter groups")
+            .cache_parameter_groups()
+        {
+            let n = g.cache_parameter_group_name().unwrap_or_default();
+            if ours(n) {
+                add("elasticache parameter group", n);
+            }
+        }
+        for g in ec
+            .describe_cache_subnet_groups()
+            .send()
+            .await
+            .expect("cache subnet groups")
+            .cache_subnet_groups()
+        {
+            let n = g.cache_subnet_group_name().unwrap_or_default();
+            if ours(n) {
+                add("elasticache subnet group", n);
+            }
+        }
+
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        for g in ec2
+            .describe_security_groups()
+            .send()
+            .await
+            .expect("security groups")
+            .security_groups()
+        {
+            let n = g.group_name().unwrap_or_default();
+            if ours(n) {
+                add("security group", n);
+            }
+        }
+        for e in ec2
+            .describe_vpc_endpoints()
+            .send()
+            .await
+            .expect("endpoints")
+            .vpc_endpoints()
+        {
+            let name = e
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("Name"))
+                .and_then(|t| t.value())
+                .unwrap_or_default();
+            let gone = matches!(
+                e.state().map(|s| s.as_str().to_ascii_lowercase()),
+                Some(ref s) if s == "deleted" || s == "deleting"
+            );
+            if ours(name) && !gone {
+                add("vpc endpoint", name);
+            }
+        }
+
+        let s3 = self.s3().await;
+        for b in s3.list_buckets().send().await.expect("buckets").buckets() {
+            let n = b.name().unwrap_or_default();
+            if ours(n) {
+                add("s3 bucket", n);
+            }
+        }
+
+        let iam = self.iam().await;
+        for u in iam.list_users().send().await.expect("users").users() {
+            if ours(u.user_name()) {
+                add("iam user", u.user_name());
+                for k in iam
+                    .list_access_keys()
+                    .user_name(u.user_name())
+                    .send()
+                    .await
+                    .expect("keys")
+                    .access_key_metadata()
+                {
+                    add(
+                        "iam access key",
+                        &format!(
+                            "{} of {}",
+                            k.access_key_id().unwrap_or_default(),
+                            u.user_name()
+                        ),
+                    );
+                }
+            }
+        }
+        for r in iam.list_roles().send().await.expect("roles").roles() {
+            if ours(r.role_name()) {
+                add("iam role", r.role_name());
+            }
+        }
+
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let mut token = None;
+        loop {
+            let page = logs
+                .describe_log_groups()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .expect("log groups");
+            for g in page.log_groups() {
+                let n = g.log_group_name().unwrap_or_default();
+                if n.contains(nid) || n == "/bedrock/model-invocations" {
+                    add("log group", n);
+                }
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+
+        let sm = self.secrets().await;
+        let mut token = None;
+        loop {
+            let page = sm
+                .list_secrets()
+                .include_planned_deletion(true)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .expect("secrets");
+            for s in page.secret_list() {
+                let n = s.name().unwrap_or_default();
+                if n.starts_with(&format!("{nid}/")) {
+                    add("secret", n);
+                }
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+
+        let bedrock = aws_sdk_bedrock::Client::new(&sdk);
+        for p in bedrock
+            .list_inference_profiles()
+            .type_equals(aws_sdk_bedrock::types::InferenceProfileType::Application)
+            .send()
+            .await
+            .expect("profiles")
+            .inference_profile_summaries()
+        {
+            if ours(p.inference_profile_name()) {
+                add("bedrock inference profile", p.inference_profile_name());
+            }
+        }
+        if let Ok(cfg) = bedrock
+            .get_model_invocation_logging_configuration()
+            .send()
+            .await
+        {
+            let role = cfg
+                .logging_config()
+                .and_then(|c| c.cloud_watch_config())
+                .map(|c| c.role_arn().to_string())
+                .unwrap_or_default();
+            if role.ends_with(&format!("role/{nid}-bedrock-logging")) {
+                add("bedrock invocation logging", &role);
+            }
+        }
+
+        let amp = aws_sdk_amp::Client::new(&sdk);
+        for w in amp
+            .list_workspaces()
+            .send()
+            .await
+            .expect("workspaces")
+            .workspaces()
+        {
+            let alias = w.alias().unwrap_or_default();
+            let gone = w.status().map(|s| s.status_code().as_str()) == Some("DELETING");
+            if ours(alias) && !gone {
+                add("prometheus workspace", alias);
+            }
+        }
+        let grafana = aws_sdk_grafana::Client::new(&sdk);
+        if let Ok(list) = grafana.list_workspaces().send().await {
+            for w in list.workspaces() {
+                let n = w.name().unwrap_or_default();
+                if ours(n) {
+                    add("grafana workspace", n);
+                }
+            }
+        }
+        Inventory { items }
+    }
+}

@@ -88,7 +88,7 @@ pub fn ensure_programs() -> anyhow::Result<Programs> {
             "the local data plane needs PostgreSQL and Redis servers; install them with `sudo apt-get install -y {missing}`"
         );
     }
-    eprintln!("installing {missing} (the local data plane's servers) with apt-get");
+    tracing::warn!("installing {missing} (the local data plane's servers) with apt-get");
     let quiet = |args: &[&str]| {
         std::process::Command::new("apt-get")
             .args(args)

@@ -675,6 +675,10 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         if let Some(host) = data_plane_host(shared) {
             text = fixes::rebind_hosts(&text, ".cache.amazonaws.com", &host);
         }
+        // A listing of every subnet group leaves out the deleted ones, as a lookup by name does.
+        if op == "DescribeCacheSubnetGroups" {
+            text = shared.replication_groups.hide_deleted_subnet_groups(&text);
+        }
     }
     if service == "rds" && rparts.status.is_success() {
         if let Some(host) = data_plane_host(shared) {

@@ -1,0 +1,176 @@
+//! The evidence suites that run in CI: under faults a fresh deploy plus seed, and a destroy,
+//! converge with nothing duplicated and no value regenerated; after destroy nothing of the
+//! environment is left in any service the layer touches. Each fault run is repeatable from its
+//! seed.
+
+use std::collections::BTreeMap;
+
+use dal_tests::{Sandbox, GENERATED_SECRETS};
+use layer_core::engine::Mode;
+use local_aws::{Fault, FaultPlan, Rule};
+
+fn rule(fault: Fault, rate: f64) -> Rule {
+    Rule {
+        service: None,
+        operation: None,
+        mutating_only: false,
+        fault,
+        rate,
+        count: None,
+        latency_ms: 0,
+    }
+}
+
+/// 10% of calls: throttled, failing with 500 or 503, a connection dropped before the request, or
+/// the answer lost after the request was carried out.
+fn ten_percent(seed: u64) -> FaultPlan {
+    FaultPlan {
+        seed,
+        rules: vec![
+            rule(Fault::Throttle, 0.04),
+            rule(Fault::Http500, 0.015),
+            rule(Fault::Http503, 0.015),
+            rule(Fault::DropConnection, 0.015),
+            rule(Fault::LoseResponse, 0.015),
+        ],
+    }
+}
+
+/// Run a command until it succeeds (at most `tries` times); returns how many runs it took.
+async fn until_it_converges(sb: &Sandbox, args: &[&str], tries: usize) -> usize {
+    for run in 1..=tries {
+        if sb.cli(args).await == 0 {
+            return run;
+        }
+    }
+    panic!("`{}` did not converge in {tries} runs", args.join(" "));
+}
+
+async fn versions(sb: &Sandbox) -> BTreeMap<&'static str, Option<String>> {
+    let mut out = BTreeMap::new();
+    for s in GENERATED_SECRETS {
+        out.insert(*s, sb.secret_version(s).await);
+    }
+    out
+}
+
+async fn converges_under_faults(seed: u64) {
+    let sb = Sandbox::new(&format!("e2e-faults-{seed}")).await;
+    sb.aws.faults().set(ten_percent(seed));
+    let deploy = ["deploy", "local", "--auto-approve", "--lock-timeout", "60s"];
+    until_it_converges(&sb, &deploy, 5).await;
+    assert!(sb.aws.faults().injected() > 0, "faults were injected");
+    let seeded = versions(&sb).await;
+    assert!(
+        seeded.values().all(Option::is_some),
+        "all seeded: {seeded:?}"
+    );
+    // Another full run under faults changes nothing that was stored.
+    until_it_converges(&sb, &deploy, 5).await;
+    sb.aws.faults().clear();
+    assert_eq!(versions(&sb).await, seeded, "no value was regenerated");
+    let inventory = sb.inventory().await;
+    assert_eq!(inventory.duplicates(), Vec::<String>::new());
+    assert_eq!(inventory.of("rds cluster").len(), 1, "{inventory:#?}");
+    assert_eq!(inventory.of("rds instance").len(), 1, "{inventory:#?}");
+    assert_eq!(inventory.of("elasticache replication group").len(), 1);
+    assert_eq!(inventory.of("s3 bucket").len(), 2);
+    assert_eq!(inventory.of("iam access key").len(), 1, "{inventory:#?}");
+    assert_eq!(
+        inventory.of("prometheus workspace").len(),
+        1,
+        "{inventory:#?}"
+    );
+    assert_eq!(inventory.of("vpc endpoint").len(), 2, "{inventory:#?}");
+    assert_eq!(
+        inventory.of("secret").len(),
+        secrets_seed::catalog(&sb.session().await.databases).len(),
+        "one container per secret, and no run lock left: {inventory:#?}"
+    );
+    // Converged: nothing to plan, nothing to seed.
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["seed", "local"]).await, 0);
+    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+
+    // Destroy under faults, then nothing is left.
+    sb.aws.faults().set(ten_percent(seed + 100));
+    until_it_converges(
+        &sb,
+        &[
+            "destroy",
+            "local",
+            "--auto-approve",
+            "--lock-timeout",
+            "60s",
+        ],
+        5,
+    )
+    .await;
+    sb.aws.faults().clear();
+    assert_eq!(
+        sb.inventory().await.items,
+        Vec::<String>::new(),
+        "nothing left behind"
+    );
+}
+
+#[tokio::test]
+async fn faults_seed_1() {
+    converges_under_faults(1).await;
+}
+#[tokio::test]
+async fn faults_seed_2() {
+    converges_under_faults(2).await;
+}
+#[tokio::test]
+async fn faults_seed_3() {
+    converges_under_faults(3).await;
+}
+#[tokio::test]
+async fn faults_seed_4() {
+    converges_under_faults(4).await;
+}
+#[tokio::test]
+async fn faults_seed_5() {
+    converges_under_faults(5).await;
+}
+
+#[tokio::test]
+async fn nothing_is_left_behind_after_destroy() {
+    let sb = Sandbox::new("e2e-leftovers").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let deployed = sb.inventory().await;
+    // The inventory sees every service: a destroy that left any of these would be caught.
+    for kind in [
+        "rds cluster",
+        "rds instance",
+        "rds cluster parameter group",
+        "rds subnet group",
+        "elasticache replication group",
+        "elasticache parameter group",
+        "elasticache subnet group",
+        "security group",
+        "vpc endpoint",
+        "s3 bucket",
+        "iam user",
+        "iam access key",
+        "iam role",
+        "log group",
+        "secret",
+        "bedrock inference profile",
+        "bedrock invocation logging",
+        "prometheus workspace",
+    ] {
+        assert!(
+            !deployed.of(kind).is_empty(),
+            "deploy made no {kind}: {deployed:#?}"
+        );
+    }
+    assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 0);
+    assert_eq!(
+        sb.inventory().await.items,
+        Vec::<String>::new(),
+        "nothing left behind"
+    );
+}
