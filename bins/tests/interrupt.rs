@@ -175,3 +175,144 @@ async fn ctrl_c_during_a_slow_deploy_stops_starting_work_and_the_next_deploy_fin
         .await
         .has_changes());
 }
+
+/// The layer's mutating calls of a fresh deploy plus seed, counted on a sandbox of its own.
+async fn fresh_deploy_mutations() -> usize {
+    let sb = Sandbox::new("e2e-kill-reference").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    sb.layer_mutations().len()
+}
+
+/// Deploy (with seed) killed with SIGKILL once the gateway counted the layer's `n`-th mutating
+/// call (or, with `slow`, while waiting on a slow creation); then deploy again with no flag but a
+/// wait for the killed run's lease: it converges, nothing is duplicated, and no stored value
+/// changes its version. Returns whether the kill landed before the deploy finished.
+async fn deploy_killed_after(n: usize, slow: bool) -> bool {
+    let sb = Sandbox::with(&format!("e2e-kill-deploy-{n}"), |t| {
+        t.replace("lease_seconds = 10", "lease_seconds = 5")
+    })
+    .await;
+    if slow {
+        sb.aws.slow().set(local_aws::SlowSettings {
+            creation_ms: 4000,
+            ..Default::default()
+        });
+    }
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
+        .arg("--environments")
+        .arg(sb.environments())
+        .args(["deploy", "local", "--auto-approve"])
+        .env("DAL_ROOT", sb.environments())
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let finished = loop {
+        let reached = if slow {
+            sb.aws
+                .calls()
+                .snapshot()
+                .iter()
+                .any(|c| c.operation == "CreateDBCluster")
+        } else {
+            sb.layer_mutations().len() >= n
+        };
+        if reached {
+            break false;
+        }
+        if child.try_wait().expect("child state").is_some() {
+            break true;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    if slow {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let _ = child.kill().await;
+    sb.aws.slow().set(local_aws::SlowSettings::default());
+    let stored = versions(&sb).await;
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--lock-timeout", "60s"])
+            .await,
+        0,
+        "deploy after a kill at call {n}"
+    );
+    assert!(
+        !sb.plan(layer_core::engine::Mode::Deploy)
+            .await
+            .has_changes(),
+        "converged after a kill at call {n}"
+    );
+    let now = versions(&sb).await;
+    for (secret, v) in &stored {
+        if v.is_some() {
+            assert_eq!(&now[secret], v, "{secret} kept after a kill at call {n}");
+        }
+    }
+    assert!(
+        now.values().all(Option::is_some),
+        "all seeded after a kill at call {n}"
+    );
+    let inventory = sb.inventory().await;
+    assert_eq!(
+        inventory.duplicates(),
+        Vec::<String>::new(),
+        "after a kill at call {n}"
+    );
+    assert_eq!(
+        inventory.of("iam access key").len(),
+        1,
+        "after a kill at call {n}"
+    );
+    assert_eq!(
+        inventory.of("rds cluster").len(),
+        1,
+        "after a kill at call {n}"
+    );
+    assert_eq!(
+        inventory.of("prometheus workspace").len(),
+        1,
+        "after a kill at call {n}"
+    );
+    !finished
+}
+
+/// An even sample of 20 kill points over a fresh deploy plus seed, in four parts that run side by
+/// side.
+async fn kill_points(part: usize) {
+    let total = fresh_deploy_mutations().await;
+    assert!(total > 40, "a fresh deploy makes {total} mutating calls");
+    let mut killed = 0;
+    for k in 0..5 {
+        let i = part * 5 + k;
+        let n = 1 + i * (total - 2) / 19;
+        if deploy_killed_after(n, false).await {
+            killed += 1;
+        }
+    }
+    assert!(killed >= 4, "most kills landed mid-deploy: {killed} of 5");
+}
+
+#[tokio::test]
+async fn deploy_killed_at_points_1_of_4() {
+    kill_points(0).await;
+}
+#[tokio::test]
+async fn deploy_killed_at_points_2_of_4() {
+    kill_points(1).await;
+}
+#[tokio::test]
+async fn deploy_killed_at_points_3_of_4() {
+    kill_points(2).await;
+}
+#[tokio::test]
+async fn deploy_killed_at_points_4_of_4() {
+    kill_points(3).await;
+}
+
+#[tokio::test]
+async fn deploy_killed_while_waiting_on_a_slow_creation_converges() {
+    assert!(deploy_killed_after(0, true).await, "killed during the wait");
+}

@@ -210,7 +210,13 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
-    match route(&shared, req).await {
+    // Carried out to the end even when the client goes away meanwhile (a killed process): AWS
+    // finishes a request it received, and a request the gateway makes of several calls to moto
+    // (a bucket created with its tags) must not stop halfway.
+    let routed = tokio::spawn(async move { route(&shared, req).await })
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the gateway's handler failed: {e}")));
+    match routed {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(Dropped),
         Err(e) => Ok(json_response(
