@@ -1,6 +1,7 @@
 //! `cargo xtask`: the layer's commands (see `layer::cli`) plus the project's own tasks.
 //! Thin by design: it parses arguments and calls libraries.
 
+mod bench;
 mod ci;
 #[cfg(test)]
 mod tidy;
@@ -17,6 +18,15 @@ fn project_root() -> PathBuf {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let root = project_root();
+    if args.get(1).map(String::as_str) == Some("bench") {
+        std::process::exit(match bench::run(&root) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        });
+    }
     if args.get(1).map(String::as_str) == Some("ci") {
         std::process::exit(match ci::run(&root) {
             Ok(()) => 0,
