@@ -39,6 +39,7 @@ struct Measured {
 }
 
 struct Bench {
+    runtime: tokio::runtime::Runtime,
     aws: LocalAws,
     program: PathBuf,
     dir: tempfile::TempDir,
@@ -47,7 +48,24 @@ struct Bench {
     aws_cli: PathBuf,
 }
 
+/// A local AWS with the stand-in infrastructure layer.
+fn local_aws(runtime: &tokio::runtime::Runtime, venv: &Path) -> anyhow::Result<LocalAws> {
+    runtime.block_on(async {
+        let aws = LocalAws::start(venv, 0).await?;
+        let sdk = local_aws::standin::sdk_config(&aws.endpoint(), "eu-central-2").await;
+        local_aws::standin::ensure(&sdk).await?;
+        anyhow::Ok(aws)
+    })
+}
+
 impl Bench {
+    /// A fresh local AWS (one account holds one Bedrock invocation logging configuration, so
+    /// each environment gets an emulator of its own).
+    fn reset(&mut self) -> anyhow::Result<()> {
+        self.aws = local_aws(&self.runtime, &self.root.join(".local").join("venv"))?;
+        Ok(())
+    }
+
     /// An environments directory of its own for naming id `nid`, pointing at the bench's local
     /// AWS, with `edit` applied to its `local.toml`.
     fn environments(
@@ -227,16 +245,11 @@ fn aws_cli(root: &Path) -> anyhow::Result<PathBuf> {
 /// Run every scenario and write the results.
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let venv = root.join(".local").join("venv");
-    let aws = runtime.block_on(async {
-        let aws = LocalAws::start(&venv, 0).await?;
-        let sdk = local_aws::standin::sdk_config(&aws.endpoint(), "eu-central-2").await;
-        local_aws::standin::ensure(&sdk).await?;
-        anyhow::Ok(aws)
-    })?;
+    let aws = local_aws(&runtime, &root.join(".local").join("venv"))?;
     let dir = tempfile::tempdir()?;
     let ca = local_aws::ca::ensure(&dir.path().join("ca"))?;
-    let bench = Bench {
+    let mut bench = Bench {
+        runtime,
         aws,
         program: std::env::current_exe()?,
         dir,
@@ -256,16 +269,26 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             .replace("multi_az_enabled = false", "multi_az_enabled = true")
     };
 
-    eprintln!("==> fresh deploys");
+    eprintln!("==> fresh deploys, no-op plans, seeds");
     let mut sbx = Vec::new();
-    let mut sbx_dirs = Vec::new();
+    let mut plans = Vec::new();
+    let mut ours_fresh = Vec::new();
+    let mut ours_noop = Vec::new();
     for i in 0..3 {
+        bench.reset()?;
         let d = bench.environments(&format!("bench-sbx-{i}"), |t| t)?;
         sbx.push(bench.tool(&d, &deploy)?);
-        sbx_dirs.push(d);
+        if i == 0 {
+            for _ in 0..5 {
+                plans.push(bench.tool(&d, &["plan", "local"])?);
+            }
+        }
+        ours_fresh.push(bench.tool(&d, &["seed", "local"])?);
+        ours_noop.push(bench.tool(&d, &["seed", "local"])?);
     }
     let mut prod = Vec::new();
     for i in 0..3 {
+        bench.reset()?;
         let d = bench.environments(&format!("bench-prod-{i}"), prod_like)?;
         prod.push(bench.tool(&d, &deploy)?);
     }
@@ -288,12 +311,6 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         "peak memory < 100 MB",
         Some(peak < 100.0),
     ));
-
-    eprintln!("==> no-op plans");
-    let mut plans = Vec::new();
-    for _ in 0..5 {
-        plans.push(bench.tool(&sbx_dirs[0], &["plan", "local"])?);
-    }
     let r = result(
         "plan, nothing to change",
         &plans,
@@ -306,16 +323,11 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         ..r
     });
 
-    eprintln!("==> seed and the baseline");
-    let mut ours_fresh = Vec::new();
-    let mut ours_noop = Vec::new();
-    for d in &sbx_dirs {
-        ours_fresh.push(bench.tool(d, &["seed", "local"])?);
-        ours_noop.push(bench.tool(d, &["seed", "local"])?);
-    }
+    eprintln!("==> the baseline");
     let mut base_fresh = Vec::new();
     let mut base_noop = Vec::new();
     for i in 0..3 {
+        bench.reset()?;
         let d = bench.environments(&format!("bench-base-{i}"), |t| t)?;
         bench.tool(&d, &deploy)?;
         base_fresh.push(bench.baseline(&d, false)?);
@@ -351,11 +363,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     results.push(b_noop);
 
     eprintln!("==> seed and the baseline at 50 ms per call");
-    let slow_ours_dir = bench.environments("bench-latency-ours", |t| t)?;
-    bench.tool(&slow_ours_dir, &deploy)?;
-    let slow_base_dir = bench.environments("bench-latency-base", |t| t)?;
-    bench.tool(&slow_base_dir, &deploy)?;
-    bench.aws.faults().set(FaultPlan {
+    let latency = FaultPlan {
         seed: 1,
         rules: vec![Rule {
             service: None,
@@ -366,20 +374,27 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             count: None,
             latency_ms: 50,
         }],
-    });
+    };
+    bench.reset()?;
+    let d = bench.environments("bench-latency-ours", |t| t)?;
+    bench.tool(&d, &deploy)?;
+    bench.aws.faults().set(latency.clone());
     let ours = result(
         "seed, from empty, 50 ms per call",
-        &[bench.tool(&slow_ours_dir, &["seed", "local"])?],
+        &[bench.tool(&d, &["seed", "local"])?],
         "",
         None,
     );
+    bench.reset()?;
+    let d = bench.environments("bench-latency-base", |t| t)?;
+    bench.tool(&d, &deploy)?;
+    bench.aws.faults().set(latency);
     let base = result(
         "baseline, from empty, 50 ms per call",
-        &[bench.baseline(&slow_base_dir, false)?],
+        &[bench.baseline(&d, false)?],
         "",
         None,
     );
-    bench.aws.faults().clear();
     let r = ratio(&ours, &base);
     results.push(Result {
         target: format!("faster than the baseline: {r:.1}x"),
@@ -389,6 +404,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     results.push(base);
 
     eprintln!("==> deploy with slow creation (every cluster, instance and group 60 s)");
+    bench.reset()?;
     bench.aws.slow().set(SlowSettings {
         creation_ms: 60_000,
         ..Default::default()

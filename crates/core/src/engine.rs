@@ -337,24 +337,56 @@ impl Engine {
 
     /// Observe every resource (read-only, in parallel where independent) and plan.
     pub async fn plan(&self, cx: &Context, mode: Mode) -> Result<PlanRun> {
-        let steps = std::sync::Mutex::new(BTreeMap::new());
-        let report = executor::run(
-            self.nodes(),
-            self.concurrency,
-            Direction::Forward,
-            |r, inputs| {
-                let steps = &steps;
-                async move {
-                    let step = r.plan(cx, &inputs, mode).await?;
-                    let outputs = step.outputs.clone();
-                    steps
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(r.address(), step);
-                    Ok(outputs)
+        self.plan_nodes(cx, mode, self.nodes()).await
+    }
+
+    /// Observe only `wanted` and what they depend on, transitively (read-only): the outputs a
+    /// command needs without observing the whole layer (seed needs the cluster's).
+    pub async fn observe_only(&self, cx: &Context, wanted: &[Address]) -> Result<Outputs> {
+        let by_address: BTreeMap<Address, Vec<Address>> = self
+            .resources
+            .iter()
+            .map(|r| (r.address(), r.depends_on()))
+            .collect();
+        let mut keep: std::collections::BTreeSet<Address> = Default::default();
+        let mut todo: Vec<Address> = wanted.to_vec();
+        while let Some(a) = todo.pop() {
+            if let Some(deps) = by_address.get(&a) {
+                if keep.insert(a) {
+                    todo.extend(deps.iter().cloned());
                 }
-            },
-        )
+            }
+        }
+        let nodes = self
+            .nodes()
+            .into_iter()
+            .filter(|n| keep.contains(&n.address))
+            .collect();
+        Ok(self
+            .plan_nodes(cx, Mode::Deploy, nodes)
+            .await?
+            .observed_outputs())
+    }
+
+    async fn plan_nodes(
+        &self,
+        cx: &Context,
+        mode: Mode,
+        nodes: Vec<Node<Arc<dyn AnyResource>>>,
+    ) -> Result<PlanRun> {
+        let steps = std::sync::Mutex::new(BTreeMap::new());
+        let report = executor::run(nodes, self.concurrency, Direction::Forward, |r, inputs| {
+            let steps = &steps;
+            async move {
+                let step = r.plan(cx, &inputs, mode).await?;
+                let outputs = step.outputs.clone();
+                steps
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(r.address(), step);
+                Ok(outputs)
+            }
+        })
         .await
         .map_err(|e| Error::Other(e.to_string()))?;
         finish("observing", &report)?;

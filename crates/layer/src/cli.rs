@@ -980,7 +980,7 @@ async fn seed(
     opts: &secrets_seed::SeedOptions,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let observed = session.observe().await?;
+    let observed = session.observe_for_seed().await?;
     let screen = if json { None } else { screen() };
     let began = std::time::Instant::now();
     let report = session.seed(&observed, opts, progress_of(&screen)).await;

@@ -272,6 +272,17 @@ impl Session {
         Ok(run.observed_outputs())
     }
 
+    /// What seed needs observed: the Aurora cluster (its endpoint, port, master user and managed
+    /// secret) and what it depends on; nothing else of the layer (read-only).
+    pub async fn observe_for_seed(&self) -> Result<Outputs> {
+        self.engine
+            .observe_only(
+                &self.context(SafetyFlags::default()),
+                &[Address::new("aws_rds_cluster.aurora")],
+            )
+            .await
+    }
+
     /// Seed the secrets (see `secrets_seed::seed`).
     pub async fn seed(
         &self,
