@@ -2,7 +2,8 @@
 //! the gateway, each beside its target. Prints a table and writes `bench/latest.json` (schema:
 //! `{"date", "machine", "commit", "results": [{"scenario", "runs", "median_s", "min_s", "max_s",
 //! "calls_mutating", "calls_read_only", "peak_rss_mb", "target", "met"}]}`, `met` null where a
-//! scenario has no target) and `bench/latest.md` (the table the README shows).
+//! scenario has no target), `bench/latest.md` (the table the README shows) and `bench/latest.svg`
+//! (wall time per scenario).
 //!
 //! Each run is the tool's own command line as a process of its own (`cargo xtask <command>`'s
 //! binary), measured from the outside: wall time, the calls the gateway counted, and the peak
@@ -144,7 +145,12 @@ impl Bench {
             .env("AWS_PAGER", "")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
+        // Its peak memory is not comparable (bash's own; each `aws` is a process of its own).
         self.measure(cmd, "bench/seed-secrets.sh")
+            .map(|m| Measured {
+                peak_rss_kb: None,
+                ..m
+            })
     }
 
     fn measure(&self, mut cmd: Command, what: &str) -> anyhow::Result<Measured> {
@@ -425,6 +431,24 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     write(root, &results)
 }
 
+/// Wall time per scenario, ours beside the baseline, as an SVG bar chart drawn by `poloto`.
+fn plot(results: &[Result], date: &str) -> anyhow::Result<String> {
+    let bars: Vec<(f64, String)> = results
+        .iter()
+        .map(|r| (r.median_s, r.scenario.clone()))
+        .collect();
+    let svg = poloto::build::bar::gen_simple("", bars, [0.0])
+        .label((
+            format!("cargo xtask bench, {date}: median wall time"),
+            "seconds",
+            "",
+        ))
+        .append_to(poloto::header().light_theme())
+        .render_string()
+        .map_err(|e| anyhow::anyhow!("drawing the plot: {e}"))?;
+    Ok(svg)
+}
+
 fn table(results: &[Result]) -> String {
     let mut out = String::from(
         "| scenario | runs | median s | min s | max s | calls (mutating / read-only) | peak RSS MB | target | met |\n|---|---|---|---|---|---|---|---|---|\n",
@@ -482,6 +506,7 @@ fn write(root: &Path, results: &[Result]) -> anyhow::Result<()> {
         table(results)
     );
     std::fs::write(root.join("bench").join("latest.md"), &md)?;
+    std::fs::write(root.join("bench").join("latest.svg"), plot(results, &date)?)?;
     println!("{md}");
     Ok(())
 }
