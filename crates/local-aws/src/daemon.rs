@@ -121,6 +121,14 @@ pub async fn up(
     }
     // Install the emulator here, in the foreground, so that an install error reaches the operator.
     crate::moto::ensure_venv(&venv_dir(project_root))?;
+    // And the data plane's servers (Debian's packages, installed when missing and allowed), here
+    // too: an install is said to the operator and does not hold up the background start.
+    if let Err(missing) = crate::dataplane::programs() {
+        eprintln!("installing {missing} for the local data plane (PostgreSQL and Redis)");
+        if let Err(e) = crate::dataplane::ensure_programs() {
+            eprintln!("warning: {e:#}; the local AWS runs without a data plane, so verify and bootstrap-db cannot connect");
+        }
+    }
     let dir = local_dir(project_root);
     std::fs::create_dir_all(&dir)?;
     let _ = std::fs::remove_file(state_file(project_root));
