@@ -113,6 +113,19 @@ impl Sandbox {
         std::fs::write(&path, edit(text)).expect("write env file");
     }
 
+    /// The installed binary `program` with `args` on this sandbox's environments, as an operator
+    /// runs it: its own process, no AWS region or endpoint from the shell.
+    pub fn binary(&self, program: &str, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg("--environments")
+            .arg(self.environments())
+            .args(args)
+            .env("DAL_ROOT", self.environments())
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_ENDPOINT_URL");
+        cmd
+    }
+
     /// Run the operator's command line, in process, against this sandbox; returns the exit code.
     pub async fn cli(&self, args: &[&str]) -> i32 {
         let mut argv = vec![

@@ -98,15 +98,10 @@ async fn every_bad_input_is_one_clear_error_and_changes_nothing() {
             Append(file, more) => sb.edit_env(file, |t| format!("{t}\n{more}")),
         }
         sb.aws.calls().reset();
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
+        let out = sb
+            .binary(env!("CARGO_BIN_EXE_data-and-ai"), case.args)
             .current_dir(dal_tests::project_root())
-            .arg("--environments")
-            .arg(sb.environments())
-            .args(case.args)
-            .env("DAL_ROOT", sb.environments())
             .env_remove("RUST_LOG")
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_ENDPOINT_URL")
             .stdin(std::process::Stdio::null())
             .output()
             .await

@@ -32,13 +32,8 @@ async fn seed_killed_at_any_point_converges_without_regenerating_a_stored_value(
             0
         );
         sb.aws.calls().reset();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
-            .arg("--environments")
-            .arg(sb.environments())
-            .args(["seed", "local"])
-            .env("DAL_ROOT", sb.environments())
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_ENDPOINT_URL")
+        let mut child = sb
+            .binary(env!("CARGO_BIN_EXE_data-and-ai"), &["seed", "local"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -116,13 +111,11 @@ async fn ctrl_c_during_a_slow_deploy_stops_starting_work_and_the_next_deploy_fin
         creation_ms: 3000,
         ..Default::default()
     });
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
-        .arg("--environments")
-        .arg(sb.environments())
-        .args(["deploy", "local", "--auto-approve", "--skip-seed"])
-        .env("DAL_ROOT", sb.environments())
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_ENDPOINT_URL")
+    let child = sb
+        .binary(
+            env!("CARGO_BIN_EXE_data-and-ai"),
+            &["deploy", "local", "--auto-approve", "--skip-seed"],
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -198,13 +191,11 @@ async fn deploy_killed_after(n: usize, slow: bool) -> bool {
             ..Default::default()
         });
     }
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
-        .arg("--environments")
-        .arg(sb.environments())
-        .args(["deploy", "local", "--auto-approve"])
-        .env("DAL_ROOT", sb.environments())
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_ENDPOINT_URL")
+    let mut child = sb
+        .binary(
+            env!("CARGO_BIN_EXE_data-and-ai"),
+            &["deploy", "local", "--auto-approve"],
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

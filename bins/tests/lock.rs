@@ -8,15 +8,9 @@ use std::time::Duration;
 use dal_tests::Sandbox;
 
 fn command(sb: &Sandbox, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"));
-    cmd.arg("--environments")
-        .arg(sb.environments())
-        .args(args)
-        .env("DAL_ROOT", sb.environments())
-        .env_remove("NO_COLOR")
+    let mut cmd = sb.binary(env!("CARGO_BIN_EXE_data-and-ai"), args);
+    cmd.env_remove("NO_COLOR")
         .env_remove("RUST_LOG")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_ENDPOINT_URL")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     cmd

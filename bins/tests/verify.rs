@@ -211,14 +211,9 @@ async fn verify_prints_no_secret_value_at_the_most_verbose_level() {
         &["-vvv", "verify", "local", "--json"][..],
         &["-vvv", "bootstrap-db", "local"][..],
     ] {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
-            .arg("--environments")
-            .arg(sb.environments())
-            .args(args)
-            .env("DAL_ROOT", sb.environments())
+        let out = sb
+            .binary(env!("CARGO_BIN_EXE_data-and-ai"), args)
             .env_remove("RUST_LOG")
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_ENDPOINT_URL")
             .output()
             .await
             .expect("runs");

@@ -155,16 +155,17 @@ impl Connection {
 
     /// The database this connection is in.
     pub async fn current_database(&self) -> Result<String> {
-        let rows = self.query("SELECT current_database()").await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.try_get::<_, String>(0).ok())
-            .unwrap_or_default())
+        self.text("SELECT current_database()").await
     }
 
     /// The user this connection is authenticated as.
     pub async fn current_user(&self) -> Result<String> {
-        let rows = self.query("SELECT current_user::text").await?;
+        self.text("SELECT current_user::text").await
+    }
+
+    /// The first column of the first row of `sql`, as text.
+    async fn text(&self, sql: &str) -> Result<String> {
+        let rows = self.query(sql).await?;
         Ok(rows
             .first()
             .and_then(|r| r.try_get::<_, String>(0).ok())
