@@ -1,11 +1,12 @@
 //! The evidence suites that run in CI: under faults a fresh deploy plus seed, and a destroy,
-//! converge with nothing duplicated and no value regenerated; after destroy nothing of the
+//! converge with nothing duplicated and no value regenerated; one plan names drift in every family;
+//! after destroy nothing of the
 //! environment is left in any service the layer touches. Each fault run is repeatable from its
 //! seed.
 
 use std::collections::BTreeMap;
 
-use dal_tests::{Sandbox, GENERATED_SECRETS};
+use dal_tests::{fields, Sandbox, GENERATED_SECRETS};
 use layer_core::engine::Mode;
 use local_aws::{Fault, FaultPlan, Rule};
 
@@ -173,4 +174,89 @@ async fn nothing_is_left_behind_after_destroy() {
         Vec::<String>::new(),
         "nothing left behind"
     );
+}
+
+/// The no-op plan's budget is never met by observing less: fields of every family changed out of
+/// band are each named by one plan of the whole layer.
+#[tokio::test]
+async fn one_plan_names_drift_in_every_family() {
+    let sb = Sandbox::new("e2e-drift-all").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let sdk = sb.sdk().await;
+    let nid = sb.nid.clone();
+
+    // S3: versioning suspended.
+    sb.s3()
+        .await
+        .put_bucket_versioning()
+        .bucket(sb.bucket("ai_data"))
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    // Aurora: backup retention.
+    aws_sdk_rds::Client::new(&sdk)
+        .modify_db_cluster()
+        .db_cluster_identifier(format!("{nid}-aurora"))
+        .backup_retention_period(3)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("retention");
+    // Redis: the slow log's retention.
+    aws_sdk_cloudwatchlogs::Client::new(&sdk)
+        .put_retention_policy()
+        .log_group_name(format!("/aws/elasticache/{nid}-redis/slow-log"))
+        .retention_in_days(1)
+        .send()
+        .await
+        .expect("log retention");
+    // Bedrock: the logging role's inline policy removed.
+    let iam = sb.iam().await;
+    let role = format!("{nid}-bedrock-logging");
+    let policies = iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("policies");
+    for p in policies.policy_names() {
+        iam.delete_role_policy()
+            .role_name(&role)
+            .policy_name(p)
+            .send()
+            .await
+            .expect("deleted");
+    }
+    // Secrets: a container's description.
+    sb.secrets()
+        .await
+        .update_secret()
+        .secret_id(format!("{nid}/psql-host"))
+        .description("changed by hand")
+        .send()
+        .await
+        .expect("description");
+
+    let plan = sb.plan(Mode::Deploy).await;
+    for (address, field) in [
+        ("aws_s3_bucket.ai_data", "versioning"),
+        ("aws_rds_cluster.aurora", "backup_retention_days"),
+        ("aws_cloudwatch_log_group.redis_slow_log", "retention_days"),
+        ("aws_iam_role.bedrock_logging", "policies"),
+        ("aws_secretsmanager_secret.psql-host", "description"),
+    ] {
+        assert!(
+            fields(&plan, address).contains(field),
+            "{address}.{field} not named: {}",
+            plan.render(false)
+        );
+    }
+    // And apply repairs all of it.
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }
