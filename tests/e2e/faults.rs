@@ -1,8 +1,7 @@
 //! The evidence suites that run in CI: under faults a fresh deploy plus seed, and a destroy,
-//! converge with nothing duplicated and no value regenerated; one plan names drift in every family;
-//! after destroy nothing of the
-//! environment is left in any service the layer touches. Each fault run is repeatable from its
-//! seed.
+//! converge with nothing duplicated and no value regenerated; one plan names drift in every
+//! family; after destroy nothing of the environment is left in any service the layer touches.
+//! Each fault run is repeatable from its seed.
 
 use std::collections::BTreeMap;
 
