@@ -221,6 +221,15 @@ impl Sandbox {
             .collect()
     }
 
+    /// Whether the gateway counted a call of `operation` since the last reset.
+    pub fn called(&self, operation: &str) -> bool {
+        self.aws
+            .calls()
+            .snapshot()
+            .iter()
+            .any(|c| c.operation == operation)
+    }
+
     /// The calls on the run lock's secret since the last reset, as `operation`.
     pub fn lock_calls(&self) -> Vec<String> {
         self.aws

@@ -122,13 +122,7 @@ async fn ctrl_c_during_a_slow_deploy_stops_starting_work_and_the_next_deploy_fin
         .expect("the binary starts");
     // Interrupt while the cluster is being created (its wait has 3 s to go).
     loop {
-        if sb
-            .aws
-            .calls()
-            .snapshot()
-            .iter()
-            .any(|c| c.operation == "CreateDBCluster")
-        {
+        if sb.called("CreateDBCluster") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -150,11 +144,7 @@ async fn ctrl_c_during_a_slow_deploy_stops_starting_work_and_the_next_deploy_fin
     );
     // The cluster's instance was never started: it waits for the cluster.
     assert!(
-        !sb.aws
-            .calls()
-            .snapshot()
-            .iter()
-            .any(|c| c.operation == "CreateDBInstance"),
+        !sb.called("CreateDBInstance"),
         "no new work after the interruption"
     );
     sb.aws.slow().set(local_aws::SlowSettings::default());
@@ -202,11 +192,7 @@ async fn deploy_killed_after(n: usize, slow: bool) -> bool {
         .expect("the binary starts");
     let finished = loop {
         let reached = if slow {
-            sb.aws
-                .calls()
-                .snapshot()
-                .iter()
-                .any(|c| c.operation == "CreateDBCluster")
+            sb.called("CreateDBCluster")
         } else {
             sb.layer_mutations().len() >= n
         };

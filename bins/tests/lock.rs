@@ -39,13 +39,7 @@ fn logged_at(stderr: &str, message: &str) -> Option<String> {
 
 async fn wait_for_call(sb: &Sandbox, operation: &str) {
     for _ in 0..6000 {
-        if sb
-            .aws
-            .calls()
-            .snapshot()
-            .iter()
-            .any(|c| c.operation == operation)
-        {
+        if sb.called(operation) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -235,11 +229,7 @@ async fn lock_break_stops_the_holder_from_starting_work_and_frees_the_environmen
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("lease was lost"), "{said}");
     assert!(
-        !sb.aws
-            .calls()
-            .snapshot()
-            .iter()
-            .any(|c| c.operation == "CreateDBInstance"),
+        !sb.called("CreateDBInstance"),
         "the cluster's instance was never started"
     );
 

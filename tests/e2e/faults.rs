@@ -10,15 +10,7 @@ use layer_core::engine::Mode;
 use local_aws::{Fault, FaultPlan, Rule};
 
 fn rule(fault: Fault, rate: f64) -> Rule {
-    Rule {
-        service: None,
-        operation: None,
-        mutating_only: false,
-        fault,
-        rate,
-        count: None,
-        latency_ms: 0,
-    }
+    Rule::every(fault, rate)
 }
 
 /// 10% of calls: throttled, failing with 500 or 503, a connection dropped before the request, or

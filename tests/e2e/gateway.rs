@@ -8,15 +8,7 @@ use dal_tests::Sandbox;
 use local_aws::{Fault, FaultPlan, Rule, SlowSettings};
 
 fn rule(fault: Fault, rate: f64) -> Rule {
-    Rule {
-        service: None,
-        operation: None,
-        mutating_only: false,
-        fault,
-        rate,
-        count: None,
-        latency_ms: 0,
-    }
+    Rule::every(fault, rate)
 }
 
 #[tokio::test]

@@ -372,13 +372,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let latency = FaultPlan {
         seed: 1,
         rules: vec![Rule {
-            service: None,
-            operation: None,
-            mutating_only: false,
-            fault: Fault::Latency,
-            rate: 1.0,
-            count: None,
             latency_ms: 50,
+            ..Rule::every(Fault::Latency, 1.0)
         }],
     };
     bench.reset()?;

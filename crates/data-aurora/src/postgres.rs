@@ -93,23 +93,39 @@ pub async fn connect_tls(
     ca_pem: &str,
 ) -> Result<Connection> {
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_trusting(ca_pem)?);
-    let mut c = config(target, password);
-    c.ssl_mode(tokio_postgres::config::SslMode::Require);
-    let (client, connection) = tokio::time::timeout(TIMEOUT, c.connect(tls))
-        .await
-        .map_err(|_| timed_out(target))?
-        .map_err(|e| connect_error(target, &e))?;
-    let task = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(Connection { client, task })
+    connect(
+        target,
+        password,
+        tokio_postgres::config::SslMode::Require,
+        tls,
+    )
+    .await
 }
 
 /// Try to connect without TLS; `Ok` means the server accepted it (it should not).
 pub async fn connect_plain(target: &Target, password: &SecretValue) -> Result<Connection> {
+    connect(
+        target,
+        password,
+        tokio_postgres::config::SslMode::Disable,
+        tokio_postgres::NoTls,
+    )
+    .await
+}
+
+async fn connect<T>(
+    target: &Target,
+    password: &SecretValue,
+    mode: tokio_postgres::config::SslMode,
+    tls: T,
+) -> Result<Connection>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
     let mut c = config(target, password);
-    c.ssl_mode(tokio_postgres::config::SslMode::Disable);
-    let (client, connection) = tokio::time::timeout(TIMEOUT, c.connect(tokio_postgres::NoTls))
+    c.ssl_mode(mode);
+    let (client, connection) = tokio::time::timeout(TIMEOUT, c.connect(tls))
         .await
         .map_err(|_| timed_out(target))?
         .map_err(|e| connect_error(target, &e))?;

@@ -55,6 +55,21 @@ fn one() -> f64 {
     1.0
 }
 
+impl Rule {
+    /// `fault` on a share `rate` of every call, whatever its service or operation.
+    pub fn every(fault: Fault, rate: f64) -> Self {
+        Rule {
+            service: None,
+            operation: None,
+            mutating_only: false,
+            fault,
+            rate,
+            count: None,
+            latency_ms: 0,
+        }
+    }
+}
+
 /// The rules and the seed, as set over HTTP (`POST /_gateway/faults`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultPlan {
@@ -162,15 +177,7 @@ mod tests {
     use super::*;
 
     fn rule(fault: Fault, rate: f64) -> Rule {
-        Rule {
-            service: None,
-            operation: None,
-            mutating_only: false,
-            fault,
-            rate,
-            count: None,
-            latency_ms: 0,
-        }
+        Rule::every(fault, rate)
     }
 
     #[test]
