@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_bedrock::error::ProvideErrorMetadata;
 use aws_sdk_bedrock::types::{CloudWatchConfig, LoggingConfig};
 use aws_sdk_bedrock::Client;
+use layer_core::access::{Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -64,6 +65,36 @@ impl Resource for InvocationLogging {
 
     fn name(&self) -> String {
         "model invocation logging".into()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        vec![
+            Access::unscoped(
+                Need::Observe,
+                "BedrockLogging",
+                &["bedrock:GetModelInvocationLoggingConfiguration"],
+                "model invocation logging is a setting of the account and region, not a resource",
+            ),
+            Access::unscoped(
+                Need::Change,
+                "BedrockLogging",
+                &["bedrock:PutModelInvocationLoggingConfiguration"],
+                "model invocation logging is a setting of the account and region, not a resource",
+            ),
+            Access::unscoped(
+                Need::Delete,
+                "BedrockLogging",
+                &["bedrock:DeleteModelInvocationLoggingConfiguration"],
+                "model invocation logging is a setting of the account and region, not a resource",
+            ),
+            // Bedrock writes to the log group as the role the configuration names.
+            Access::new(
+                Need::Change,
+                "PassRoles",
+                &["iam:PassRole"],
+                [self.role_arn.clone()],
+            ),
+        ]
     }
 
     fn depends_on(&self) -> Vec<Address> {

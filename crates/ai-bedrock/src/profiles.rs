@@ -12,6 +12,7 @@ use aws_sdk_bedrock::types::{
     FoundationModelLifecycleStatus, InferenceProfileModelSource, InferenceProfileType, Tag,
 };
 use aws_sdk_bedrock::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::safety::Flag;
@@ -257,6 +258,49 @@ impl Resource for InferenceProfiles {
 
     fn name(&self) -> String {
         format!("{}-*", self.naming_id)
+    }
+
+    fn access(&self) -> Vec<Access> {
+        // AWS chooses a profile's id, so its ARN is known only after it is made.
+        let profiles = || arn("bedrock", "application-inference-profile/*");
+        let sources = self
+            .profiles
+            .values()
+            .filter(|p| p.enabled)
+            .map(|p| self.source_arn(p).replace(&self.account_id, "{account}"));
+        vec![
+            Access::unscoped(
+                Need::Observe,
+                "BedrockList",
+                &["bedrock:ListInferenceProfiles", "bedrock:ListFoundationModels"],
+                "Bedrock's List actions support no resource-level permissions",
+            ),
+            Access::new(
+                Need::Observe,
+                "BedrockProfiles",
+                &["bedrock:GetInferenceProfile", "bedrock:ListTagsForResource"],
+                [profiles()],
+            ),
+            Access::new(
+                Need::Change,
+                "BedrockProfiles",
+                &["bedrock:TagResource", "bedrock:UntagResource"],
+                [profiles()],
+            ),
+            // CreateInferenceProfile is authorized on the new profile and on what it copies.
+            Access::new(
+                Need::Change,
+                "BedrockProfileCreate",
+                &["bedrock:CreateInferenceProfile"],
+                std::iter::once(profiles()).chain(sources),
+            ),
+            Access::new(
+                Need::Delete,
+                "BedrockProfiles",
+                &["bedrock:DeleteInferenceProfile"],
+                [profiles()],
+            ),
+        ]
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<ProfilesSpec> {

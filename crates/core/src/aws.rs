@@ -46,6 +46,15 @@ pub fn check_shell(env: &Environment, var: impl Fn(&str) -> Option<String>) -> R
     Ok(())
 }
 
+/// An SDK configuration that can build clients but holds no credentials and makes no call: for
+/// building an environment's resources only to read their declarations (IAM policies).
+pub fn offline_config(region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .build()
+}
+
 /// Build the SDK configuration for an environment.
 pub async fn sdk_config(env: &Environment) -> Result<SdkConfig> {
     let retry = RetryConfig::standard()

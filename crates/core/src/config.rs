@@ -136,6 +136,29 @@ pub struct Infrastructure {
 }
 
 impl InfrastructureInputs {
+    /// The infrastructure as far as configuration gives it, for writing IAM policies without
+    /// calling AWS: an input it does not give (one discovery would find) stands as the widest
+    /// pattern of its kind in the account and region (`key/*` for a KMS key, `*` for an id).
+    pub fn for_policy(&self) -> Infrastructure {
+        let any_key = || crate::access::arn("kms", "key/*");
+        let or = |v: &Option<String>, d: String| v.clone().filter(|s| !s.is_empty()).unwrap_or(d);
+        Infrastructure {
+            vpc_id: or(&self.vpc_id, "*".into()),
+            vpc_cidr: or(&self.vpc_cidr, "10.0.0.0/16".into()),
+            isolated_subnet_ids: self.isolated_subnet_ids.clone().unwrap_or_default(),
+            private_subnet_ids: self.private_subnet_ids.clone().unwrap_or_default(),
+            general_kms_key_arn: or(&self.general_kms_key_arn, any_key()),
+            logs_kms_key_arn: or(&self.logs_kms_key_arn, any_key()),
+            secrets_kms_key_arn: or(&self.secrets_kms_key_arn, any_key()),
+            vpc_endpoint_security_group_id: or(&self.vpc_endpoint_security_group_id, "*".into()),
+            s3_gateway_endpoint_id: or(&self.s3_gateway_endpoint_id, "*".into()),
+            prometheus_log_group_arn: or(
+                &self.prometheus_log_group_arn,
+                crate::access::arn("logs", "log-group:/aws/vendedlogs/prometheus*"),
+            ),
+        }
+    }
+
     /// Fill what is missing here from `found` (discovery), keeping what config gave.
     pub fn fill_from(&mut self, found: InfrastructureInputs) {
         macro_rules! fill {

@@ -50,6 +50,8 @@ pub trait AnyResource: Send + Sync {
     async fn execute(&self, cx: &Context, step: &Step, inputs: &Inputs) -> Result<Outputs>;
     /// See [`Resource::lives_in_dependencies`].
     fn lives_in_dependencies(&self) -> bool;
+    /// See [`Resource::access`].
+    fn access(&self) -> Vec<crate::access::Access>;
     /// Delete what a step observed (the first half of a replacement made early).
     async fn delete_observed(&self, cx: &Context, step: &Step) -> Result<()>;
 }
@@ -66,6 +68,10 @@ impl<R: Resource> AnyResource for R {
 
     fn lives_in_dependencies(&self) -> bool {
         Resource::lives_in_dependencies(self)
+    }
+
+    fn access(&self) -> Vec<crate::access::Access> {
+        Resource::access(self)
     }
 
     async fn delete_observed(&self, cx: &Context, step: &Step) -> Result<()> {
@@ -340,9 +346,8 @@ impl Engine {
         self.plan_nodes(cx, mode, self.nodes()).await
     }
 
-    /// Observe only `wanted` and what they depend on, transitively (read-only): the outputs a
-    /// command needs without observing the whole layer (seed needs the cluster's).
-    pub async fn observe_only(&self, cx: &Context, wanted: &[Address]) -> Result<Outputs> {
+    /// `wanted` and what they depend on, transitively.
+    fn with_dependencies(&self, wanted: &[Address]) -> std::collections::BTreeSet<Address> {
         let by_address: BTreeMap<Address, Vec<Address>> = self
             .resources
             .iter()
@@ -357,6 +362,13 @@ impl Engine {
                 }
             }
         }
+        keep
+    }
+
+    /// Observe only `wanted` and what they depend on, transitively (read-only): the outputs a
+    /// command needs without observing the whole layer (seed needs the cluster's).
+    pub async fn observe_only(&self, cx: &Context, wanted: &[Address]) -> Result<Outputs> {
+        let keep = self.with_dependencies(wanted);
         let nodes = self
             .nodes()
             .into_iter()
@@ -366,6 +378,32 @@ impl Engine {
             .plan_nodes(cx, Mode::Deploy, nodes)
             .await?
             .observed_outputs())
+    }
+
+    /// The IAM permissions the resources declare for `needs`; `observe_only`, when given,
+    /// narrows observation to those resources and what they depend on (as
+    /// [`Engine::observe_only`] does).
+    pub fn access(
+        &self,
+        needs: &[crate::access::Need],
+        observe_only: Option<&[Address]>,
+    ) -> Vec<crate::access::Access> {
+        use crate::access::Need;
+        let observed = observe_only.map(|w| self.with_dependencies(w));
+        self.resources
+            .iter()
+            .flat_map(|r| {
+                let address = r.address();
+                let observed = &observed;
+                r.access().into_iter().filter(move |a| match a.need {
+                    Need::Observe => {
+                        needs.contains(&Need::Observe)
+                            || observed.as_ref().is_some_and(|o| o.contains(&address))
+                    }
+                    need => needs.contains(&need),
+                })
+            })
+            .collect()
     }
 
     async fn plan_nodes(
@@ -618,6 +656,9 @@ mod tests {
         }
         fn name(&self) -> String {
             "one".into()
+        }
+        fn access(&self) -> Vec<crate::access::Access> {
+            Vec::new()
         }
         fn kind(&self) -> ResourceKind {
             self.kind

@@ -4,6 +4,7 @@
 //! Family crates (`data-s3`, `data-aurora`, …) implement [`Resource`] for their resources and
 //! depend on this crate only; the `layer` crate composes them.
 
+pub mod access;
 pub mod aws;
 pub mod cache;
 pub mod config;

@@ -123,6 +123,11 @@ pub trait Resource: Send + Sync + 'static {
         false
     }
 
+    /// The IAM permissions its calls need, declared here beside them (see [`crate::access`]):
+    /// `observe`'s under [`crate::access::Need::Observe`], `create`'s and `update`'s under
+    /// `Change`, `delete`'s under `Delete`.
+    fn access(&self) -> Vec<crate::access::Access>;
+
     /// Top-level spec fields that cannot change in place.
     fn replace_fields(&self) -> &'static [&'static str] {
         &[]

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster};
 use aws_sdk_rds::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
@@ -126,6 +127,76 @@ impl Resource for Cluster {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let cluster = || arn("rds", &format!("cluster:{}", self.name));
+        let mut out = vec![
+            Access::new(
+                Need::Observe,
+                "AuroraCluster",
+                &["rds:DescribeDBClusters", "rds:ListTagsForResource"],
+                [cluster()],
+            ),
+            // CreateDBCluster is authorized on the cluster and on the groups it names.
+            Access::new(
+                Need::Change,
+                "AuroraClusterCreate",
+                &["rds:CreateDBCluster", "rds:ModifyDBCluster"],
+                [
+                    cluster(),
+                    arn("rds", &format!("cluster-pg:{}", self.parameter_group)),
+                    arn("rds", &format!("subgrp:{}", self.subnet_group)),
+                ],
+            ),
+            Access::new(
+                Need::Change,
+                "AuroraCluster",
+                &["rds:AddTagsToResource", "rds:RemoveTagsFromResource"],
+                [cluster()],
+            ),
+            // Storage encrypted with the general key: RDS makes a grant on it as the caller.
+            Access::new(
+                Need::Change,
+                "GeneralKeyGrants",
+                &["kms:CreateGrant", "kms:DescribeKey"],
+                [self.general_kms_key_arn.clone()],
+            ),
+            // The AWS-managed master password: RDS creates and rotates its secret, encrypted
+            // with the secrets key, as the caller. Its name (`rds!cluster-<uuid>`) is AWS's.
+            Access::new(
+                Need::Change,
+                "AuroraMasterSecret",
+                &[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:TagResource",
+                    "secretsmanager:RotateSecret",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:UpdateSecret",
+                    "secretsmanager:DeleteSecret",
+                ],
+                [arn("secretsmanager", "secret:rds!cluster-*")],
+            ),
+            Access::new(
+                Need::Change,
+                "SecretsKey",
+                &["kms:GenerateDataKey", "kms:Decrypt"],
+                [self.secrets_kms_key_arn.clone()],
+            ),
+            Access::new(Need::Delete, "AuroraCluster", &["rds:DeleteDBCluster"], [cluster()]),
+        ];
+        if !self.settings.skip_final_snapshot {
+            out.push(Access::new(
+                Need::Delete,
+                "AuroraFinalSnapshot",
+                &["rds:CreateDBClusterSnapshot"],
+                [arn(
+                    "rds",
+                    &format!("cluster-snapshot:{}-final-*", self.name),
+                )],
+            ));
+        }
+        out
     }
 
     fn kind(&self) -> ResourceKind {

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -243,6 +244,59 @@ impl Resource for InstanceSet {
 
     fn name(&self) -> String {
         format!("{}-*", self.cluster)
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let cluster = || arn("rds", &format!("cluster:{}", self.cluster));
+        let instances = || arn("rds", &format!("db:{}-*", self.cluster));
+        let mut out = vec![
+            Access::new(
+                Need::Observe,
+                "AuroraCluster",
+                &["rds:DescribeDBClusters"],
+                [cluster()],
+            ),
+            Access::new(
+                Need::Observe,
+                "AuroraInstances",
+                &["rds:DescribeDBInstances", "rds:ListTagsForResource"],
+                [instances()],
+            ),
+            // CreateDBInstance is authorized on the instance and on the cluster it joins.
+            Access::new(
+                Need::Change,
+                "AuroraInstanceCreate",
+                &["rds:CreateDBInstance"],
+                [instances(), cluster()],
+            ),
+            Access::new(
+                Need::Change,
+                "AuroraInstances",
+                &[
+                    "rds:ModifyDBInstance",
+                    "rds:AddTagsToResource",
+                    "rds:RemoveTagsFromResource",
+                ],
+                [instances()],
+            ),
+            Access::new(
+                Need::Change,
+                "AuroraCluster",
+                &["rds:FailoverDBCluster"],
+                [cluster()],
+            ),
+            Access::new(Need::Delete, "AuroraInstances", &["rds:DeleteDBInstance"], [instances()]),
+        ];
+        if self.performance_insights {
+            // Performance Insights encrypted with the general key.
+            out.push(Access::new(
+                Need::Change,
+                "GeneralKeyGrants",
+                &["kms:CreateGrant", "kms:DescribeKey"],
+                [self.kms_key_arn.clone()],
+            ));
+        }
+        out
     }
 
     fn depends_on(&self) -> Vec<Address> {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use aws_sdk_rds::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
@@ -82,6 +83,39 @@ impl Resource for ClusterParameterGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let group = || [arn("rds", &format!("cluster-pg:{}", self.name))];
+        vec![
+            Access::new(
+                Need::Observe,
+                "AuroraParameterGroup",
+                &[
+                    "rds:DescribeDBClusterParameterGroups",
+                    "rds:DescribeDBClusterParameters",
+                    "rds:ListTagsForResource",
+                ],
+                group(),
+            ),
+            Access::new(
+                Need::Change,
+                "AuroraParameterGroup",
+                &[
+                    "rds:CreateDBClusterParameterGroup",
+                    "rds:ModifyDBClusterParameterGroup",
+                    "rds:AddTagsToResource",
+                    "rds:RemoveTagsFromResource",
+                ],
+                group(),
+            ),
+            Access::new(
+                Need::Delete,
+                "AuroraParameterGroup",
+                &["rds:DeleteDBClusterParameterGroup"],
+                group(),
+            ),
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {

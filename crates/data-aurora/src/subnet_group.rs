@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
@@ -42,6 +43,30 @@ impl Resource for DbSubnetGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let group = || [arn("rds", &format!("subgrp:{}", self.name))];
+        vec![
+            Access::new(
+                Need::Observe,
+                "AuroraSubnetGroup",
+                &["rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"],
+                group(),
+            ),
+            Access::new(
+                Need::Change,
+                "AuroraSubnetGroup",
+                &[
+                    "rds:CreateDBSubnetGroup",
+                    "rds:ModifyDBSubnetGroup",
+                    "rds:AddTagsToResource",
+                    "rds:RemoveTagsFromResource",
+                ],
+                group(),
+            ),
+            Access::new(Need::Delete, "AuroraSubnetGroup", &["rds:DeleteDBSubnetGroup"], group()),
+        ]
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<SubnetGroupSpec> {

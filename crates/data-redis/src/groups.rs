@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::error::ProvideErrorMetadata;
 use aws_sdk_elasticache::types::ParameterNameValue;
 use aws_sdk_elasticache::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
@@ -50,6 +51,29 @@ impl Resource for CacheSubnetGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let group = || [arn("elasticache", &format!("subnetgroup:{}", self.name))];
+        vec![
+            Access::new(
+                Need::Observe,
+                "RedisSubnetGroup",
+                &["elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"],
+                group(),
+            ),
+            Access::new(
+                Need::Change,
+                "RedisSubnetGroup",
+                &[
+                    "elasticache:CreateCacheSubnetGroup", "elasticache:ModifyCacheSubnetGroup",
+                    "elasticache:AddTagsToResource",
+                    "elasticache:RemoveTagsFromResource",
+                ],
+                group(),
+            ),
+            Access::new(Need::Delete, "RedisSubnetGroup", &["elasticache:DeleteCacheSubnetGroup"], group()),
+        ]
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<CacheSubnetGroupSpec> {
@@ -221,6 +245,29 @@ impl Resource for CacheParameterGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let group = || [arn("elasticache", &format!("parametergroup:{}", self.name))];
+        vec![
+            Access::new(
+                Need::Observe,
+                "RedisParameterGroup",
+                &["elasticache:DescribeCacheParameterGroups", "elasticache:DescribeCacheParameters", "elasticache:ListTagsForResource"],
+                group(),
+            ),
+            Access::new(
+                Need::Change,
+                "RedisParameterGroup",
+                &[
+                    "elasticache:CreateCacheParameterGroup", "elasticache:ModifyCacheParameterGroup",
+                    "elasticache:AddTagsToResource",
+                    "elasticache:RemoveTagsFromResource",
+                ],
+                group(),
+            ),
+            Access::new(Need::Delete, "RedisParameterGroup", &["elasticache:DeleteCacheParameterGroup"], group()),
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {

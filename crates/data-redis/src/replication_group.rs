@@ -13,6 +13,7 @@ use aws_sdk_elasticache::types::{
     ReplicationGroup as SdkGroup,
 };
 use aws_sdk_elasticache::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
@@ -183,6 +184,76 @@ impl Resource for ReplicationGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let group = || arn("elasticache", &format!("replicationgroup:{}", self.name));
+        let nodes = || arn("elasticache", &format!("cluster:{}-*", self.name));
+        vec![
+            Access::new(
+                Need::Observe,
+                "RedisReplicationGroup",
+                &[
+                    "elasticache:DescribeReplicationGroups",
+                    "elasticache:DescribeCacheClusters",
+                    "elasticache:ListTagsForResource",
+                ],
+                [group(), nodes()],
+            ),
+            Access::new(
+                Need::Change,
+                "RedisReplicationGroup",
+                &[
+                    "elasticache:AddTagsToResource",
+                    "elasticache:RemoveTagsFromResource",
+                    "elasticache:IncreaseReplicaCount",
+                    "elasticache:DecreaseReplicaCount",
+                ],
+                [group(), nodes()],
+            ),
+            // CreateReplicationGroup is authorized on the group and on the groups it names.
+            Access::new(
+                Need::Change,
+                "RedisReplicationGroupCreate",
+                &[
+                    "elasticache:CreateReplicationGroup",
+                    "elasticache:ModifyReplicationGroup",
+                ],
+                [
+                    group(),
+                    nodes(),
+                    arn("elasticache", &format!("parametergroup:{}", self.parameter_group)),
+                    arn("elasticache", &format!("subnetgroup:{}", self.subnet_group)),
+                ],
+            ),
+            // Encryption at rest with the general key: ElastiCache makes a grant as the caller.
+            Access::new(
+                Need::Change,
+                "GeneralKeyGrants",
+                &["kms:CreateGrant", "kms:DescribeKey"],
+                [self.kms_key_arn.clone()],
+            ),
+            Access::unscoped(
+                Need::Change,
+                "LogDeliveries",
+                &[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                ],
+                "CloudWatch Logs authorizes log deliveries (the slow log to its group) on no narrower resource",
+            ),
+            Access::new(
+                Need::Delete,
+                "RedisReplicationGroup",
+                &["elasticache:DeleteReplicationGroup"],
+                [group(), nodes()],
+            ),
+        ]
     }
 
     fn kind(&self) -> ResourceKind {

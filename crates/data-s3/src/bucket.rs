@@ -11,6 +11,7 @@ use aws_sdk_s3::types::{
     Tag, Tagging, Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use aws_sdk_s3::Client;
+use layer_core::access::{Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
@@ -552,6 +553,52 @@ impl Resource for Bucket {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        // S3's ARNs name neither region nor account.
+        let bucket = || [format!("arn:aws:s3:::{}", self.name)];
+        vec![
+            Access::new(
+                Need::Observe,
+                "S3Buckets",
+                &[
+                    "s3:ListBucket",
+                    "s3:ListBucketVersions",
+                    "s3:GetBucketVersioning",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:GetBucketPolicy",
+                    "s3:GetBucketTagging",
+                ],
+                bucket(),
+            ),
+            Access::new(
+                Need::Change,
+                "S3Buckets",
+                &[
+                    "s3:CreateBucket",
+                    "s3:TagResource",
+                    "s3:PutBucketTagging",
+                    "s3:PutBucketVersioning",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucketPolicy",
+                ],
+                bucket(),
+            ),
+            Access::new(Need::Delete, "S3Buckets", &["s3:DeleteBucket"], bucket()),
+            // Only with --purge-buckets: every object version and delete marker.
+            Access::new(
+                Need::Purge,
+                "S3Objects",
+                &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                [format!("arn:aws:s3:::{}/*", self.name)],
+            ),
+        ]
     }
 
     fn kind(&self) -> ResourceKind {

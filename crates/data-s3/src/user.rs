@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::Client;
+use layer_core::access::{global_arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
@@ -143,6 +144,49 @@ impl Resource for AccessUser {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let user = || [global_arn("iam", &format!("user/{}", self.name))];
+        vec![
+            Access::new(
+                Need::Observe,
+                "S3AccessUser",
+                &[
+                    "iam:GetUser",
+                    "iam:GetUserPolicy",
+                    "iam:ListUserTags",
+                    "iam:ListAccessKeys",
+                ],
+                user(),
+            ),
+            Access::new(
+                Need::Change,
+                "S3AccessUser",
+                &[
+                    "iam:CreateUser",
+                    "iam:TagUser",
+                    "iam:UntagUser",
+                    "iam:PutUserPolicy",
+                    "iam:DeleteUserPolicy",
+                ],
+                user(),
+            ),
+            Access::new(
+                Need::Delete,
+                "S3AccessUser",
+                &[
+                    "iam:ListAccessKeys",
+                    "iam:DeleteAccessKey",
+                    "iam:ListUserPolicies",
+                    "iam:DeleteUserPolicy",
+                    "iam:ListAttachedUserPolicies",
+                    "iam:DetachUserPolicy",
+                    "iam:DeleteUser",
+                ],
+                user(),
+            ),
+        ]
     }
 
     fn depends_on(&self) -> Vec<Address> {

@@ -214,6 +214,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the IAM policy a command needs on an environment, generated from the tool's own
+    /// declarations: each action scoped to the environment's resources, `*` only where AWS
+    /// supports nothing narrower. Calls no AWS API.
+    #[command(name = "iam-policy", after_help = EXIT_CODES)]
+    IamPolicy {
+        /// The environment.
+        env: String,
+        /// The command whose role this is: plan (also outputs), deploy (also apply), seed,
+        /// verify (also bootstrap-db), destroy, or all of them in one policy.
+        #[arg(long = "for", default_value = "deploy", value_parser = ["plan", "deploy", "seed", "verify", "destroy", "all"])]
+        command: String,
+        /// The account (default: the environment's one allowed account).
+        #[arg(long)]
+        account: Option<String>,
+        /// Print the policy document alone, as JSON (for `aws iam put-role-policy`).
+        #[arg(long)]
+        json: bool,
+        /// With --json: a JSON array of documents, each within IAM's 6,144 characters of a
+        /// managed policy (for `aws iam create-policy`, one per part).
+        #[arg(long, requires = "json")]
+        split: bool,
+    },
     /// The run lock that keeps two deploys, applies, seeds or destroys of one environment from
     /// running at once (a lease on the secret `{nid}/run-lock`; plan takes none).
     #[command(after_help = EXIT_CODES)]
@@ -598,9 +620,89 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::Success)
         }
+        Command::IamPolicy {
+            env,
+            command,
+            account,
+            json,
+            split,
+        } => iam_policy(&dir, &env, &command, account, json, split),
         Command::Lock { action } => lock_command(&dir, action, inv).await,
         Command::Local { action } => local(action, inv).await,
     }
+}
+
+/// `iam-policy`: the policy document, or (without `--json`) each statement with what it is for.
+fn iam_policy(
+    dir: &Path,
+    name: &str,
+    command: &str,
+    account: Option<String>,
+    json: bool,
+    split: bool,
+) -> anyhow::Result<ExitCode> {
+    use layer_core::access::{Command as For, MANAGED_POLICY_LIMIT};
+    let env = crate::load(dir, name)?;
+    let account = match (account, env.allowed_account_ids.as_slice()) {
+        (Some(a), allowed) if allowed.is_empty() || allowed.contains(&a) => a,
+        (Some(a), allowed) => anyhow::bail!(
+            "--account {a} is not one of environment `{name}`'s allowed_account_ids ({}); give one of them",
+            allowed.join(", ")
+        ),
+        (None, [one]) => one.clone(),
+        (None, many) => anyhow::bail!(
+            "environment `{name}` allows {} accounts; say which with --account",
+            many.len()
+        ),
+    };
+    let commands: Vec<For> = match For::parse(command) {
+        Some(c) => vec![c],
+        None => For::ALL.to_vec(),
+    };
+    let policy = crate::iam_policy(&env, &commands, &account)?;
+    if json {
+        let out = if split {
+            serde_json::Value::Array(policy.split(MANAGED_POLICY_LIMIT))
+        } else {
+            policy.document()
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::Success);
+    }
+    println!(
+        "IAM policy for `{command}` on environment `{name}` (account {account}, region {}):",
+        env.region
+    );
+    for s in &policy.statements {
+        println!();
+        println!("  {}", s.sid);
+        for r in &s.resources {
+            println!("    on {r}");
+        }
+        if let Some(why) = s.unscoped_because {
+            println!("    (\"*\": {why})");
+        }
+        for a in &s.actions {
+            println!("      {a}");
+        }
+    }
+    let size = policy.size();
+    println!();
+    println!(
+        "{} statements, {} actions, {size} characters without whitespace{}.",
+        policy.statements.len(),
+        policy.actions().len(),
+        if size > MANAGED_POLICY_LIMIT {
+            format!(
+                " (over the {MANAGED_POLICY_LIMIT} of one managed policy: `--json --split` gives it in {} parts)",
+                policy.split(MANAGED_POLICY_LIMIT).len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!("`iam-policy {name} --for {command} --json` prints the document.");
+    Ok(ExitCode::Success)
 }
 
 /// Run `work` holding the environment's run lock, and release the lock whatever happened.

@@ -21,6 +21,50 @@ fn matches(found: &Tags, wanted: &Tags, purpose: &str) -> bool {
         && found.get("Purpose").map(String::as_str) == Some(purpose)
 }
 
+/// The permissions of [`discover`]: EC2's Describe actions (which support no resource-level
+/// permissions), the KMS keys of the account and region (each read to find its tags), the log
+/// groups (to find the Prometheus one).
+pub fn access() -> Vec<layer_core::access::Access> {
+    use layer_core::access::{arn, Access, Need};
+    vec![
+        Access::unscoped(
+            Need::Observe,
+            "Ec2Read",
+            &[
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeVpcEndpoints",
+            ],
+            "EC2's Describe actions support no resource-level permissions",
+        ),
+        Access::unscoped(
+            Need::Observe,
+            "KmsList",
+            &["kms:ListKeys"],
+            "kms:ListKeys supports no resource-level permissions",
+        ),
+        Access::new(
+            Need::Observe,
+            "KmsDiscovery",
+            &["kms:DescribeKey", "kms:ListResourceTags"],
+            [arn("kms", "key/*")],
+        ),
+        Access::new(
+            Need::Observe,
+            "LogGroups",
+            &["logs:DescribeLogGroups"],
+            [arn("logs", "log-group:*")],
+        ),
+        Access::new(
+            Need::Observe,
+            "LogGroupDiscovery",
+            &["logs:ListTagsForResource"],
+            [arn("logs", "log-group:/aws/vendedlogs/prometheus*")],
+        ),
+    ]
+}
+
 /// Discover whatever the infrastructure layer's tags lead to. Missing pieces stay `None`; the
 /// caller reports them all at once.
 pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<InfrastructureInputs> {

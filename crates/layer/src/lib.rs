@@ -140,6 +140,110 @@ pub async fn credentials(env: &Environment) -> Result<(SdkConfig, layer_core::aw
     Ok((sdk, caller))
 }
 
+/// Every family's resources, and what seed needs besides.
+struct Parts {
+    resources: Vec<std::sync::Arc<dyn layer_core::engine::AnyResource>>,
+    databases: Vec<String>,
+    s3_user: String,
+}
+
+fn parts(
+    env: &Environment,
+    infra: &Infrastructure,
+    account_id: &str,
+    sdk: &SdkConfig,
+    ca_bundle: &std::result::Result<String, String>,
+) -> Result<Parts> {
+    let mut resources = data_s3::resources(env, infra, account_id, sdk)?;
+    resources.extend(data_aurora::resources(env, infra, sdk)?);
+    resources.extend(data_redis::resources(env, infra, sdk)?);
+    resources.extend(ai_bedrock::resources(env, infra, account_id, sdk)?);
+    resources.extend(monitoring::resources(env, infra, account_id, sdk)?);
+    let databases = data_aurora::AuroraSettings::load(env)?.postgresql_databases;
+    resources.extend(secrets_seed::resources(env, infra, sdk, &databases, |f| {
+        Ok(fact_value(f, env, ca_bundle))
+    })?);
+    let s3_user = env
+        .section::<data_s3::S3Settings>(data_s3::SECTION)?
+        .names(env)?
+        .s3_access_user;
+    Ok(Parts {
+        resources,
+        databases,
+        s3_user,
+    })
+}
+
+/// The IAM policy `command` needs on `env` in `account`: every declaration of the resources and
+/// of the code around them (discovery, seed, the run lock, verify), grouped into statements (see
+/// [`layer_core::access`]). Calls no AWS API: what configuration does not give (inputs that
+/// discovery would find) stands as the widest pattern of its kind in the account and region.
+pub fn iam_policy(
+    env: &Environment,
+    commands: &[layer_core::access::Command],
+    account: &str,
+) -> Result<layer_core::access::Policy> {
+    let mut accesses = Vec::new();
+    for c in commands {
+        accesses.extend(declared_access(env, *c, account)?);
+    }
+    Ok(layer_core::access::Policy::render(
+        &accesses,
+        &env.region,
+        account,
+    ))
+}
+
+fn declared_access(
+    env: &Environment,
+    command: layer_core::access::Command,
+    account: &str,
+) -> Result<Vec<layer_core::access::Access>> {
+    use layer_core::access::{Command, Need};
+    let infra = env.infrastructure.for_policy();
+    let sdk = layer_core::aws::offline_config(&env.region);
+    let Parts {
+        resources,
+        s3_user,
+        ..
+    } = parts(env, &infra, account, &sdk, &Err("not read".into()))?;
+    let engine = Engine::new(resources, env.concurrency);
+    let seed_observes = [Address::new(SEED_OBSERVES)];
+    let mut accesses = engine.access(
+        command.needs(),
+        (command == Command::Seed).then_some(&seed_observes[..]),
+    );
+    if env.infrastructure.discover {
+        accesses.extend(discover::access());
+    }
+    let prefix = secrets_seed::prefix(env);
+    let needs = command.needs();
+    if needs.contains(&Need::Observe) {
+        accesses.extend(secrets_seed::seed::states_access(&prefix));
+    }
+    if needs.contains(&Need::Seed) {
+        accesses.extend(secrets_seed::seed_access(
+            &prefix,
+            &s3_user,
+            &infra.secrets_kms_key_arn,
+        ));
+    }
+    if needs.contains(&Need::Lock) {
+        accesses.extend(secrets_seed::lock::access(&lock::lock_name(env)));
+    }
+    if needs.contains(&Need::Verify) {
+        accesses.extend(secrets_seed::Reader::access(
+            &prefix,
+            &s3_user,
+            &infra.secrets_kms_key_arn,
+        ));
+    }
+    Ok(accesses)
+}
+
+/// What seed observes (with what it depends on): the Aurora cluster.
+const SEED_OBSERVES: &str = "aws_rds_cluster.aurora";
+
 impl Session {
     /// Connect: check the shell's AWS variables against the environment, build the SDK
     /// configuration, check the account through STS, discover the infrastructure layer, and
@@ -153,27 +257,15 @@ impl Session {
             inputs.fill_from(found);
         }
         let infra = inputs.require(&env)?;
-        let mut resources = data_s3::resources(&env, &infra, &account_id, &sdk)?;
-        resources.extend(data_aurora::resources(&env, &infra, &sdk)?);
-        resources.extend(data_redis::resources(&env, &infra, &sdk)?);
-        resources.extend(ai_bedrock::resources(&env, &infra, &account_id, &sdk)?);
-        resources.extend(monitoring::resources(&env, &infra, &account_id, &sdk)?);
-        let databases = data_aurora::AuroraSettings::load(&env)?.postgresql_databases;
         let secrets = SecretsSettings::load(&env)?;
         let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets)
             .await
             .map_err(|e| e.to_string());
-        resources.extend(secrets_seed::resources(
-            &env,
-            &infra,
-            &sdk,
-            &databases,
-            |f| Ok(fact_value(f, &env, &ca_bundle)),
-        )?);
-        let s3_user = env
-            .section::<data_s3::S3Settings>(data_s3::SECTION)?
-            .names(&env)?
-            .s3_access_user;
+        let Parts {
+            resources,
+            databases,
+            s3_user,
+        } = parts(&env, &infra, &account_id, &sdk, &ca_bundle)?;
         let engine = Engine::new(resources, env.concurrency);
         Ok(Session {
             env,
@@ -278,7 +370,7 @@ impl Session {
         self.engine
             .observe_only(
                 &self.context(SafetyFlags::default()),
-                &[Address::new("aws_rds_cluster.aurora")],
+                &[Address::new(SEED_OBSERVES)],
             )
             .await
     }

@@ -46,6 +46,7 @@ pub struct GatewayOptions {
 
 struct Shared {
     calls: Arc<CallLog>,
+    authz: Arc<crate::authz::Authz>,
     /// `CreateVpcEndpoint` answers by client token, for idempotent retries as on AWS.
     endpoint_tokens: std::sync::Mutex<std::collections::HashMap<String, Bytes>>,
     bucket_policies: Arc<BucketPolicies>,
@@ -71,6 +72,7 @@ type DataPlaneSlot = Arc<std::sync::RwLock<Option<Arc<crate::dataplane::DataPlan
 pub struct Gateway {
     addr: SocketAddr,
     calls: Arc<CallLog>,
+    authz: Arc<crate::authz::Authz>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
     bucket_policies: Arc<BucketPolicies>,
@@ -97,6 +99,7 @@ impl Gateway {
             })?;
         let addr = listener.local_addr()?;
         let calls = Arc::new(CallLog::default());
+        let authz = Arc::new(crate::authz::Authz::default());
         let faults = Arc::new(Faults::default());
         let slow = Arc::new(Slow::default());
         let bucket_policies = Arc::new(BucketPolicies::default());
@@ -104,6 +107,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             data_plane: data_plane.clone(),
             calls: calls.clone(),
+            authz: authz.clone(),
             bucket_policies: bucket_policies.clone(),
             endpoint_tokens: Default::default(),
             faults: faults.clone(),
@@ -133,6 +137,7 @@ impl Gateway {
         Ok(Gateway {
             addr,
             calls,
+            authz,
             faults,
             slow,
             bucket_policies,
@@ -161,6 +166,11 @@ impl Gateway {
     /// The call log.
     pub fn calls(&self) -> &CallLog {
         &self.calls
+    }
+
+    /// The fault injector.
+    pub fn authz(&self) -> &crate::authz::Authz {
+        &self.authz
     }
 
     /// The fault injector.
@@ -268,6 +278,16 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     }
     shared.calls.record(call.clone());
     let op = call.operation.clone();
+
+    // IAM, enforced as AWS does when switched on (see `authz`).
+    if shared.authz.enforcing() {
+        if let Some(denied) = authorize(shared, &service, &region, &op, &parts, &form, &bytes).await? {
+            return Ok(Some(boxed(denied)));
+        }
+    }
+    if service == "iam" && call.mutating {
+        shared.authz.forget_policies();
+    }
 
     let decision = shared.faults.decide(&service, &op, call.mutating);
     if decision.latency_ms > 0 {
@@ -906,6 +926,7 @@ async fn moto_query(
         "rds" => "2014-10-31",
         "ec2" => "2016-11-15",
         "iam" => "2010-05-08",
+        "sts" => "2011-06-15",
         _ => "2015-02-02",
     };
     let body = url::form_urlencoded::Serializer::new(String::new())
@@ -928,6 +949,233 @@ async fn moto_query(
         .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The access key a request is signed with.
+fn access_key(parts: &http::request::Parts) -> Option<String> {
+    let auth = parts.headers.get("authorization")?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    cred.split('/').next().map(str::to_string)
+}
+
+/// Check a request against its principal's policies; the error response when it is refused.
+async fn authorize(
+    shared: &Shared,
+    service: &str,
+    region: &str,
+    op: &str,
+    parts: &http::request::Parts,
+    form: &[(String, String)],
+    body: &[u8],
+) -> anyhow::Result<Option<Response<Bytes>>> {
+    use crate::authz::{allowed, requirements, Denial, Needed, Principal, Req};
+    let Some(key) = access_key(parts) else {
+        return Ok(None);
+    };
+    let known = shared
+        .authz
+        .principals
+        .lock()
+        .expect("not poisoned")
+        .get(&key)
+        .cloned();
+    let who = match known {
+        Some(w) => w,
+        None => {
+            let auth = http::HeaderValue::from_str(&format!(
+                "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/sts/aws4_request, SignedHeaders=host, Signature=0"
+            ))
+            .ok();
+            let (_, xml) = moto_query(shared, "sts", "GetCallerIdentity", &[], auth).await?;
+            let arn = crate::xml::text(&xml, "Arn").unwrap_or_default();
+            let account = crate::xml::text(&xml, "Account").unwrap_or_default();
+            let principal = if let Some(rest) = arn.split(":assumed-role/").nth(1) {
+                Some(Principal::Role(rest.split('/').next().unwrap_or_default().to_string()))
+            } else if arn.ends_with(":user/moto") {
+                None
+            } else {
+                arn.split(":user/")
+                    .nth(1)
+                    .map(|u| Principal::User(u.rsplit('/').next().unwrap_or(u).to_string()))
+            };
+            let who = principal.map(|p| (p, arn, account));
+            shared
+                .authz
+                .principals
+                .lock()
+                .expect("not poisoned")
+                .insert(key, who.clone());
+            who
+        }
+    };
+    let Some((principal, arn, account)) = who else {
+        return Ok(None);
+    };
+    let cached = shared
+        .authz
+        .policies
+        .lock()
+        .expect("not poisoned")
+        .get(&principal)
+        .cloned();
+    let policies = match cached {
+        Some(p) => p,
+        None => {
+            let p = policies_of(shared, &principal).await?;
+            shared
+                .authz
+                .policies
+                .lock()
+                .expect("not poisoned")
+                .insert(principal.clone(), p.clone());
+            p
+        }
+    };
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let path = parts.uri.path().to_string();
+    let req = Req {
+        service,
+        op,
+        region,
+        account: &account,
+        form,
+        json: json.as_ref(),
+        path: &path,
+        query: parts.uri.query().unwrap_or(""),
+    };
+    let mut needs = requirements(&req);
+    // Secrets Manager encrypts and decrypts a value with the secret's key as the caller.
+    if service == "secretsmanager" && matches!(op, "PutSecretValue" | "GetSecretValue") {
+        if let Some(id) = json.as_ref().and_then(|j| j.get("SecretId")).and_then(|v| v.as_str()) {
+            let (_, d) = moto_json(
+                shared,
+                region,
+                "secretsmanager",
+                "secretsmanager.DescribeSecret",
+                serde_json::json!({ "SecretId": id }),
+            )
+            .await?;
+            if let Some(k) = d.get("KmsKeyId").and_then(|k| k.as_str()) {
+                if !k.contains("alias/aws/") {
+                    let action = if op == "PutSecretValue" {
+                        "kms:GenerateDataKey"
+                    } else {
+                        "kms:Decrypt"
+                    };
+                    needs.push(Needed {
+                        action: action.into(),
+                        resource: if k.starts_with("arn:") {
+                            k.to_string()
+                        } else {
+                            format!("arn:aws:kms:{region}:{account}:key/{k}")
+                        },
+                    });
+                }
+            }
+        }
+    }
+    let Some(missing) = needs
+        .into_iter()
+        .find(|n| !allowed(&policies, &n.action, &n.resource))
+    else {
+        return Ok(None);
+    };
+    let message = format!(
+        "User: {arn} is not authorized to perform: {} on resource: {} because no identity-based policy allows the {} action",
+        missing.action, missing.resource, missing.action
+    );
+    shared.authz.deny(Denial {
+        principal: arn,
+        action: missing.action,
+        resource: missing.resource,
+    });
+    let protocol = Protocol::of(service);
+    let (status, code) = match protocol {
+        Protocol::Query | Protocol::RestXml => (StatusCode::FORBIDDEN, "AccessDenied"),
+        Protocol::Ec2 => (StatusCode::FORBIDDEN, "UnauthorizedOperation"),
+        Protocol::Json => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        Protocol::RestJson => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+    };
+    Ok(Some(protocol.error(status, code, &message)))
+}
+
+/// A principal's identity policies, inline and attached, read from the emulator's IAM.
+async fn policies_of(
+    shared: &Shared,
+    principal: &crate::authz::Principal,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    use crate::authz::Principal;
+    let (kind, name) = match principal {
+        Principal::User(n) => ("User", n.as_str()),
+        Principal::Role(n) => ("Role", n.as_str()),
+    };
+    let name_key = format!("{kind}Name");
+    let auth = || scoped_auth("us-east-1", "iam");
+    let parse = |doc: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(doc)
+            .ok()
+            .or_else(|| serde_json::from_str(&emulated::percent_decode(doc)).ok())
+    };
+    let members = |xml: &str, tag: &str| -> Vec<String> {
+        xml.split(&format!("<{tag}>"))
+            .skip(1)
+            .filter_map(|s| s.split(&format!("</{tag}>")).next())
+            .map(|s| {
+                quick_xml::escape::unescape(s)
+                    .map(|t| t.into_owned())
+                    .unwrap_or_else(|_| s.to_string())
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    let (_, list) = moto_query(
+        shared,
+        "iam",
+        &format!("List{kind}Policies"),
+        &[(&name_key, name)],
+        auth(),
+    )
+    .await?;
+    let names = crate::xml::inner(&list, "PolicyNames")
+        .map(|block| members(block, "member"))
+        .unwrap_or_default();
+    for policy in names {
+        let (_, got) = moto_query(
+            shared,
+            "iam",
+            &format!("Get{kind}Policy"),
+            &[(&name_key, name), ("PolicyName", &policy)],
+            auth(),
+        )
+        .await?;
+        if let Some(doc) = crate::xml::text(&got, "PolicyDocument").and_then(|d| parse(&d)) {
+            out.push(doc);
+        }
+    }
+    let (_, attached) = moto_query(
+        shared,
+        "iam",
+        &format!("ListAttached{kind}Policies"),
+        &[(&name_key, name)],
+        auth(),
+    )
+    .await?;
+    for arn in members(&attached, "PolicyArn") {
+        let (_, p) = moto_query(shared, "iam", "GetPolicy", &[("PolicyArn", &arn)], auth()).await?;
+        let version = crate::xml::text(&p, "DefaultVersionId").unwrap_or_else(|| "v1".into());
+        let (_, v) = moto_query(
+            shared,
+            "iam",
+            "GetPolicyVersion",
+            &[("PolicyArn", &arn), ("VersionId", &version)],
+            auth(),
+        )
+        .await?;
+        if let Some(doc) = crate::xml::text(&v, "Document").and_then(|d| parse(&d)) {
+            out.push(doc);
+        }
+    }
+    Ok(out)
 }
 
 /// AWS deletes a cluster's automated backups with it (`DeleteAutomatedBackups` defaults to
@@ -1525,6 +1773,18 @@ fn internal(shared: &Shared, method: &http::Method, rest: &str, body: &[u8]) -> 
             Ok(c) => {
                 shared.bucket_policies.set_context(c);
                 json_response(StatusCode::OK, serde_json::json!({ "set": true }))
+            }
+            Err(e) => bad(e),
+        },
+        ("GET", "iam") => json_response(
+            StatusCode::OK,
+            serde_json::json!({ "enforce": shared.authz.enforcing(), "denials": shared.authz.denials() }),
+        ),
+        ("POST", "iam") => match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) => {
+                let on = v.get("enforce").and_then(|e| e.as_bool()).unwrap_or(false);
+                shared.authz.set(on);
+                json_response(StatusCode::OK, serde_json::json!({ "enforce": on }))
             }
             Err(e) => bad(e),
         },

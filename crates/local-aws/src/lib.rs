@@ -5,6 +5,7 @@
 //! product code never carries a special case for the emulator. [`LocalAws`] runs both for a test
 //! or a benchmark; [`daemon`] runs them in the background for `cargo xtask local up`.
 
+pub mod authz;
 pub mod bucket_policies;
 pub mod ca;
 pub mod calls;
@@ -88,6 +89,11 @@ impl LocalAws {
     /// The gateway's call log.
     pub fn calls(&self) -> &CallLog {
         self.gateway.calls()
+    }
+
+    /// The gateway's IAM enforcement.
+    pub fn authz(&self) -> &authz::Authz {
+        self.gateway.authz()
     }
 
     /// The gateway's fault injector.

@@ -13,6 +13,7 @@ use aws_sdk_grafana::types::{
     VpcConfiguration, WorkspaceStatus,
 };
 use aws_sdk_grafana::Client;
+use layer_core::access::{arn, global_arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
@@ -248,6 +249,54 @@ impl Resource for GrafanaWorkspace {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let workspaces = || [arn("grafana", "/workspaces/*")];
+        vec![
+            Access::unscoped(
+                Need::Observe,
+                "GrafanaList",
+                &["grafana:ListWorkspaces"],
+                "grafana:ListWorkspaces supports no resource-level permissions",
+            ),
+            Access::new(
+                Need::Observe,
+                "GrafanaWorkspace",
+                &["grafana:DescribeWorkspace", "grafana:ListTagsForResource"],
+                workspaces(),
+            ),
+            Access::unscoped(
+                Need::Change,
+                "GrafanaCreate",
+                &["grafana:CreateWorkspace"],
+                "grafana:CreateWorkspace supports no resource-level permissions (AWS chooses the id)",
+            ),
+            Access::new(
+                Need::Change,
+                "GrafanaWorkspace",
+                &[
+                    "grafana:UpdateWorkspace",
+                    "grafana:UpdateWorkspaceAuthentication",
+                    "grafana:TagResource",
+                    "grafana:UntagResource",
+                ],
+                workspaces(),
+            ),
+            // The workspace reads Prometheus as its role.
+            Access::new(
+                Need::Change,
+                "PassRoles",
+                &["iam:PassRole"],
+                [global_arn("iam", &format!("role/{}", self.name))],
+            ),
+            Access::new(
+                Need::Delete,
+                "GrafanaWorkspace",
+                &["grafana:DeleteWorkspace"],
+                workspaces(),
+            ),
+        ]
     }
 
     fn depends_on(&self) -> Vec<Address> {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_amp::error::ProvideErrorMetadata;
 use aws_sdk_amp::types::WorkspaceStatusCode;
 use aws_sdk_amp::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -170,6 +171,64 @@ impl Resource for Workspace {
 
     fn name(&self) -> String {
         self.alias.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        // AWS chooses a workspace's id; ours is found by its tags.
+        let workspaces = || [arn("aps", "workspace/*")];
+        vec![
+            Access::unscoped(
+                Need::Observe,
+                "PrometheusList",
+                &["aps:ListWorkspaces"],
+                "aps:ListWorkspaces supports no resource-level permissions",
+            ),
+            Access::new(
+                Need::Observe,
+                "PrometheusWorkspace",
+                &[
+                    "aps:DescribeWorkspace",
+                    "aps:DescribeLoggingConfiguration",
+                    "aps:ListTagsForResource",
+                ],
+                workspaces(),
+            ),
+            Access::new(
+                Need::Change,
+                "PrometheusWorkspace",
+                &[
+                    "aps:CreateWorkspace",
+                    "aps:TagResource",
+                    "aps:UntagResource",
+                    "aps:UpdateWorkspaceAlias",
+                    "aps:CreateLoggingConfiguration",
+                    "aps:UpdateLoggingConfiguration",
+                    "aps:DeleteLoggingConfiguration",
+                ],
+                workspaces(),
+            ),
+            // The workspace's logs are a vended log delivery to the infrastructure's group.
+            Access::unscoped(
+                Need::Change,
+                "LogDeliveries",
+                &[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                ],
+                "CloudWatch Logs authorizes log deliveries (the slow log to its group) on no narrower resource",
+            ),
+            Access::new(
+                Need::Delete,
+                "PrometheusWorkspace",
+                &["aps:DeleteWorkspace", "aps:DeleteLoggingConfiguration"],
+                workspaces(),
+            ),
+        ]
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<WorkspaceSpec> {

@@ -21,6 +21,21 @@ use crate::seed::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State}
 /// other calls by default, so a dropped connection followed by a lost answer still converges.
 const ATTEMPTS: usize = 3;
 
+/// The permissions of the S3 key pair's seeding: the user's keys, listed, created and deleted.
+pub(crate) fn access(user: &str) -> Vec<layer_core::access::Access> {
+    use layer_core::access::{global_arn, Access, Need};
+    vec![Access::new(
+        Need::Seed,
+        "S3AccessKeys",
+        &[
+            "iam:ListAccessKeys",
+            "iam:CreateAccessKey",
+            "iam:DeleteAccessKey",
+        ],
+        [global_arn("iam", &format!("user/{user}"))],
+    )]
+}
+
 fn iam_err<E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error>(
     op: &str,
     user: &str,

@@ -16,7 +16,8 @@ use serde::Serialize;
 use typed_builder::TypedBuilder;
 
 use crate::catalog::SecretDef;
-use crate::meta::{self, sm_err, Index, SecretMeta, SEED_TAG_PREFIX};
+use crate::meta::{self, secrets_arn, sm_err, Index, SecretMeta, SEED_TAG_PREFIX};
+use layer_core::access::{Access, Need};
 
 /// Where a fact's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +250,53 @@ impl Resource for SecretContainer {
 
     fn name(&self) -> String {
         self.full_name()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let mut out = vec![
+            meta::list_access(Need::Observe),
+            Access::new(
+                Need::Observe,
+                "SecretsContainers",
+                &["secretsmanager:DescribeSecret"],
+                [secrets_arn(&self.prefix)],
+            ),
+            Access::new(
+                Need::Change,
+                "SecretsContainers",
+                &[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:UpdateSecret",
+                    "secretsmanager:RestoreSecret",
+                    "secretsmanager:TagResource",
+                    "secretsmanager:UntagResource",
+                ],
+                [secrets_arn(&self.prefix)],
+            ),
+            Access::new(
+                Need::Delete,
+                "SecretsContainers",
+                &["secretsmanager:DeleteSecret"],
+                [secrets_arn(&self.prefix)],
+            ),
+            // A container is encrypted with the secrets key from its creation.
+            Access::new(
+                Need::Change,
+                "SecretsKey",
+                &["kms:GenerateDataKey", "kms:Decrypt"],
+                [self.kms_key_arn.clone()],
+            ),
+        ];
+        if self.fact.is_some() {
+            // Deploy writes the infrastructure facts (hosts, ports, bucket names) itself.
+            out.push(Access::new(
+                Need::Change,
+                "SecretsContainers",
+                &["secretsmanager:PutSecretValue"],
+                [secrets_arn(&self.prefix)],
+            ));
+        }
+        out
     }
 
     fn depends_on(&self) -> Vec<Address> {

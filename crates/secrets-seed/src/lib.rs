@@ -55,6 +55,40 @@ impl Reader {
         }
     }
 
+    /// The permissions of a reader: the environment's secrets and the AWS-managed master
+    /// secret, the secrets key that decrypts them, the S3 access user's keys.
+    pub fn access(
+        prefix: &str,
+        s3_user: &str,
+        secrets_kms_key_arn: &str,
+    ) -> Vec<layer_core::access::Access> {
+        use layer_core::access::{arn, global_arn, Access, Need};
+        vec![
+            meta::list_access(Need::Verify),
+            Access::new(
+                Need::Verify,
+                "SecretsRead",
+                &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                [
+                    meta::secrets_arn(prefix),
+                    arn("secretsmanager", "secret:rds!cluster-*"),
+                ],
+            ),
+            Access::new(
+                Need::Verify,
+                "SecretsKey",
+                &["kms:Decrypt"],
+                [secrets_kms_key_arn.to_string()],
+            ),
+            Access::new(
+                Need::Verify,
+                "S3AccessKeys",
+                &["iam:ListAccessKeys"],
+                [global_arn("iam", &format!("user/{s3_user}"))],
+            ),
+        ]
+    }
+
     /// A secret's current value; `None` when the secret does not exist or holds none.
     pub async fn value(&self, id: &str) -> Result<Option<layer_core::SecretValue>> {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
@@ -98,6 +132,17 @@ impl Reader {
                     .unwrap_or_default()
             }))
     }
+}
+
+/// The permissions of seed (see [`seed::access`]) with those of the S3 key pair.
+pub fn seed_access(
+    prefix: &str,
+    s3_user: &str,
+    secrets_kms_key_arn: &str,
+) -> Vec<layer_core::access::Access> {
+    let mut out = seed::access(prefix, secrets_kms_key_arn);
+    out.extend(access_key::access(s3_user));
+    out
 }
 
 /// The prefix of every secret of an environment: `{nid}/`.

@@ -292,6 +292,24 @@ async fn renew(client: Client, arn: String, lease: Duration, lost: Arc<AtomicBoo
 }
 
 /// The Secrets Manager client the lock's calls go through.
+/// The permissions of the run lock on secret `name` (`{nid}/run-lock`): taken, renewed, read,
+/// released. It holds no value, so it needs no key.
+pub fn access(name: &str) -> Vec<layer_core::access::Access> {
+    use layer_core::access::{arn, Access, Need};
+    vec![Access::new(
+        Need::Lock,
+        "RunLock",
+        &[
+            "secretsmanager:CreateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:DeleteSecret",
+        ],
+        [arn("secretsmanager", &format!("secret:{name}-*"))],
+    )]
+}
+
+/// The Secrets Manager client the lock uses.
 pub fn client(sdk: &aws_types::SdkConfig) -> Client {
     Client::new(sdk)
 }

@@ -99,6 +99,22 @@ pub async fn describe(client: &Client, id: &str) -> Result<Option<SecretMeta>> {
     }
 }
 
+/// The ARN pattern of every secret under `prefix` (`{nid}/`): Secrets Manager adds six
+/// characters of its own to each name.
+pub fn secrets_arn(prefix: &str) -> String {
+    layer_core::access::arn("secretsmanager", &format!("secret:{prefix}*"))
+}
+
+/// The permission [`list`] needs.
+pub fn list_access(need: layer_core::access::Need) -> layer_core::access::Access {
+    layer_core::access::Access::unscoped(
+        need,
+        "SecretsList",
+        &["secretsmanager:ListSecrets"],
+        "secretsmanager:ListSecrets supports no resource-level permissions",
+    )
+}
+
 /// Every secret whose name starts with `prefix`, scheduled deletions included, in one paged list.
 pub async fn list(client: &Client, prefix: &str) -> Result<BTreeMap<String, SecretMeta>> {
     let mut out = BTreeMap::new();

@@ -440,6 +440,58 @@ async fn reported<T>(
     result
 }
 
+/// The permissions of [`seed`] and [`states`]: read the environment's secrets' metadata, write
+/// their values and tags, read the sources of derived values (the AWS-managed master secret, whose
+/// name `rds!cluster-<uuid>` is AWS's), and the secrets key that encrypts them all. The S3 key
+/// pair's own are [`crate::access_key::access`].
+pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access::Access> {
+    use layer_core::access::{arn, Access, Need};
+    vec![
+        meta::list_access(Need::Seed),
+        Access::new(
+            Need::Seed,
+            "SecretsValues",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:TagResource",
+            ],
+            [meta::secrets_arn(prefix)],
+        ),
+        Access::new(
+            Need::Seed,
+            "MasterSecretRead",
+            &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            [arn("secretsmanager", "secret:rds!cluster-*")],
+        ),
+        Access::new(
+            Need::Seed,
+            "SecretsKey",
+            &["kms:GenerateDataKey", "kms:Decrypt"],
+            [secrets_kms_key_arn.to_string()],
+        ),
+    ]
+}
+
+/// The permissions of [`states`] (which plan shows and verify checks): the secrets' metadata,
+/// and the AWS-managed master secret's, whose version a derived secret follows.
+pub fn states_access(prefix: &str) -> Vec<layer_core::access::Access> {
+    use layer_core::access::{arn, Access, Need};
+    vec![
+        meta::list_access(Need::Observe),
+        Access::new(
+            Need::Observe,
+            "SecretsMetadata",
+            &["secretsmanager:DescribeSecret"],
+            [
+                meta::secrets_arn(prefix),
+                arn("secretsmanager", "secret:rds!cluster-*"),
+            ],
+        ),
+    ]
+}
+
 pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
     let out = sm
         .put_secret_value()

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VpcEndpointType};
 use aws_sdk_ec2::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -95,6 +96,47 @@ impl Resource for InterfaceEndpoint {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let endpoints = || [arn("ec2", "vpc-endpoint/*")];
+        vec![
+            Access::unscoped(
+                Need::Observe,
+                "Ec2Read",
+                &["ec2:DescribeVpcEndpoints"],
+                "EC2's Describe actions support no resource-level permissions",
+            ),
+            Access::new(
+                Need::Change,
+                "VpcEndpoints",
+                &["ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint"],
+                [
+                    arn("ec2", "vpc-endpoint/*"),
+                    arn("ec2", &format!("vpc/{}", self.vpc_id)),
+                    arn("ec2", "subnet/*"),
+                    arn("ec2", "security-group/*"),
+                ],
+            ),
+            Access::new(
+                Need::Change,
+                "VpcEndpointTags",
+                &["ec2:CreateTags", "ec2:DeleteTags"],
+                endpoints(),
+            ),
+            Access::unscoped(
+                Need::Change,
+                "VpcEndpointPrivateDns",
+                &["route53:AssociateVPCWithHostedZone"],
+                "an interface endpoint with private DNS associates the VPC with a hosted zone AWS owns, whose ARN is not known beforehand",
+            ),
+            Access::new(
+                Need::Delete,
+                "VpcEndpointTags",
+                &["ec2:DeleteVpcEndpoints"],
+                endpoints(),
+            ),
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatchlogs::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -56,6 +57,37 @@ impl Resource for LogGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let group = [
+            arn("logs", &format!("log-group:{}", self.name)),
+            arn("logs", &format!("log-group:{}:*", self.name)),
+        ];
+        vec![
+            Access::new(
+                Need::Observe,
+                "LogGroups",
+                &["logs:DescribeLogGroups"],
+                [arn("logs", "log-group:*")],
+            ),
+            Access::new(Need::Observe, "LogGroups", &["logs:ListTagsForResource"], group.clone()),
+            Access::new(
+                Need::Change,
+                "LogGroups",
+                &[
+                    "logs:CreateLogGroup",
+                    "logs:PutRetentionPolicy",
+                    "logs:DeleteRetentionPolicy",
+                    "logs:AssociateKmsKey",
+                    "logs:DisassociateKmsKey",
+                    "logs:TagResource",
+                    "logs:UntagResource",
+                ],
+                group.clone(),
+            ),
+            Access::new(Need::Delete, "LogGroups", &["logs:DeleteLogGroup"], group),
+        ]
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<LogGroupSpec> {

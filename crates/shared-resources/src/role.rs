@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
+use layer_core::access::{global_arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::policy::PolicyDocument;
 use layer_core::resource::{Context, Observation, Observed};
@@ -138,6 +139,48 @@ impl Resource for Role {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let role = || [global_arn("iam", &format!("role/{}", self.name))];
+        vec![
+            Access::new(
+                Need::Observe,
+                "IamRoles",
+                &[
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListRoleTags",
+                ],
+                role(),
+            ),
+            Access::new(
+                Need::Change,
+                "IamRoles",
+                &[
+                    "iam:CreateRole",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:UpdateAssumeRolePolicy",
+                ],
+                role(),
+            ),
+            Access::new(
+                Need::Delete,
+                "IamRoles",
+                &[
+                    "iam:ListRolePolicies",
+                    "iam:DeleteRolePolicy",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:DetachRolePolicy",
+                    "iam:DeleteRole",
+                ],
+                role(),
+            ),
+        ]
     }
 
     fn depends_on(&self) -> Vec<Address> {

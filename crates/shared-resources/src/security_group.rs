@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
+use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -202,6 +203,51 @@ impl Resource for SecurityGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn access(&self) -> Vec<Access> {
+        let groups = || {
+            [
+                arn("ec2", "security-group/*"),
+                arn("ec2", "security-group-rule/*"),
+            ]
+        };
+        vec![
+            Access::unscoped(
+                Need::Observe,
+                "Ec2Read",
+                &["ec2:DescribeSecurityGroups"],
+                "EC2's Describe actions support no resource-level permissions",
+            ),
+            Access::new(
+                Need::Change,
+                "SecurityGroups",
+                &["ec2:CreateSecurityGroup"],
+                [
+                    arn("ec2", "security-group/*"),
+                    arn("ec2", &format!("vpc/{}", self.vpc_id)),
+                ],
+            ),
+            Access::new(
+                Need::Change,
+                "SecurityGroupRules",
+                &[
+                    "ec2:CreateTags",
+                    "ec2:DeleteTags",
+                    "ec2:AuthorizeSecurityGroupIngress",
+                    "ec2:AuthorizeSecurityGroupEgress",
+                    "ec2:RevokeSecurityGroupIngress",
+                    "ec2:RevokeSecurityGroupEgress",
+                ],
+                groups(),
+            ),
+            Access::new(
+                Need::Delete,
+                "SecurityGroupRules",
+                &["ec2:DeleteSecurityGroup"],
+                groups(),
+            ),
+        ]
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<SecurityGroupSpec> {

@@ -1,0 +1,199 @@
+//! Least privilege, proven on the local environment with IAM enforced by the gateway: each command
+//! runs as a role that holds exactly the policy `iam-policy` generates for it, and succeeds; the
+//! deploy policy loses each of its statements in turn, and deploy is refused the action that
+//! statement gave; another environment's deploy role cannot even plan this one.
+
+use std::process::Output;
+
+use dal_tests::Sandbox;
+use layer_core::access::{Command, Policy, MANAGED_POLICY_LIMIT};
+
+/// The emulator's account.
+const ACCOUNT: &str = "123456789012";
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+
+/// A role holding `documents` as managed policies (made with the emulator's root keys).
+async fn role(sb: &Sandbox, name: &str, documents: &[serde_json::Value]) -> String {
+    let iam = sb.iam().await;
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .expect("role");
+    for (i, d) in documents.iter().enumerate() {
+        let p = iam
+            .create_policy()
+            .policy_name(format!("{name}-{i}"))
+            .policy_document(d.to_string())
+            .send()
+            .await
+            .expect("policy");
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(p.policy().and_then(|p| p.arn()).expect("arn"))
+            .send()
+            .await
+            .expect("attached");
+    }
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// The generated policy of `command` for the sandbox's environment.
+fn policy(sb: &Sandbox, command: Command) -> Policy {
+    layer::iam_policy(&sb.env(), &[command], ACCOUNT).expect("the policy is generated")
+}
+
+/// Run the installed binary as `role` (through `assume_role_arn`, as an operator configures it).
+async fn run_as(sb: &Sandbox, role: &str, args: &[&str]) -> Output {
+    sb.edit_env("local", |t| {
+        let kept: Vec<&str> = t
+            .lines()
+            .filter(|l| !l.starts_with("assume_role_arn"))
+            .collect();
+        format!("assume_role_arn = \"{role}\"\n{}\n", kept.join("\n"))
+    });
+    sb.binary(env!("CARGO_BIN_EXE_data-and-ai"), args)
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn every_command_succeeds_holding_exactly_its_generated_policy() {
+    let sb = Sandbox::with_data_plane("e2e-lp").await;
+    let mut roles = std::collections::BTreeMap::new();
+    for c in Command::ALL {
+        let p = policy(&sb, c);
+        if c == Command::Plan {
+            assert!(
+                p.statements
+                    .iter()
+                    .all(|s| s.actions.iter().all(|a| layer_core::access::is_read_only(a))),
+                "plan needs read-only actions only: {p:#?}"
+            );
+        }
+        let arn = role(&sb, &format!("lp-{}", c.name()), &p.split(MANAGED_POLICY_LIMIT)).await;
+        roles.insert(c, arn);
+    }
+    sb.aws.authz().set(true);
+    let steps: &[(Command, &[&str])] = &[
+        (Command::Plan, &["plan", "local"]),
+        (
+            Command::Deploy,
+            &["deploy", "local", "--auto-approve", "--bootstrap-db"],
+        ),
+        (Command::Seed, &["seed", "local", "--force"]),
+        (Command::Plan, &["outputs", "local"]),
+        (Command::Plan, &["plan", "local", "--detailed-exitcode"]),
+        (Command::Verify, &["verify", "local"]),
+        (Command::Destroy, &["destroy", "local", "--auto-approve"]),
+    ];
+    for (c, args) in steps {
+        let out = run_as(&sb, &roles[c], args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?} as the {} role: {}\nrefused: {:#?}",
+            c.name(),
+            said(&out),
+            sb.aws.authz().denials()
+        );
+    }
+    assert_eq!(sb.aws.authz().denials(), vec![]);
+    // Enforcement was on all along: a role with nothing is refused at its first call.
+    let nothing = role(&sb, "lp-nothing", &[]).await;
+    let out = run_as(&sb, &nothing, &["plan", "local"]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", said(&out));
+    assert!(
+        said(&out).contains("is not authorized to perform"),
+        "{}",
+        said(&out)
+    );
+    assert!(
+        sb.inventory().await.duplicates().is_empty(),
+        "nothing made twice"
+    );
+}
+
+#[tokio::test]
+async fn each_statement_of_the_deploy_policy_is_needed() {
+    let probe = Sandbox::new("e2e-lpx").await;
+    let full = policy(&probe, Command::Deploy);
+    drop(probe);
+    let mut superfluous = Vec::new();
+    // A few at a time, each on a local AWS of its own.
+    let sids: Vec<String> = full.statements.iter().map(|s| s.sid.clone()).collect();
+    for batch in sids.chunks(3) {
+        let mut runs = tokio::task::JoinSet::new();
+        for sid in batch {
+            let sid = sid.clone();
+            let full = full.clone();
+            runs.spawn(async move {
+                let sb = Sandbox::new("e2e-lpx").await;
+                let without = Policy {
+                    statements: full
+                        .statements
+                        .iter()
+                        .filter(|s| s.sid != sid)
+                        .cloned()
+                        .collect(),
+                };
+                let arn = role(&sb, "lp-deploy", &without.split(MANAGED_POLICY_LIMIT)).await;
+                sb.aws.authz().set(true);
+                let out = run_as(&sb, &arn, &["deploy", "local", "--auto-approve"]).await;
+                let gave = &full
+                    .statements
+                    .iter()
+                    .find(|s| s.sid == sid)
+                    .expect("the statement")
+                    .actions;
+                let denied = sb.aws.authz().denials();
+                let named = denied
+                    .iter()
+                    .any(|d| gave.iter().any(|a| *a == d.action) && said(&out).contains(&d.action));
+                (sid, out.status.code(), named, denied)
+            });
+        }
+        while let Some(r) = runs.join_next().await {
+            let (sid, code, named, denied) = r.expect("the run finishes");
+            if code == Some(0) || !named {
+                superfluous.push(format!(
+                    "{sid}: exit {code:?}, refused {denied:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        superfluous.is_empty(),
+        "deploy did not fail naming an action of the removed statement: {superfluous:#?}"
+    );
+}
+
+#[tokio::test]
+async fn another_environments_deploy_role_cannot_plan_this_one() {
+    let sb = Sandbox::new("e2e-lpo").await;
+    let mut other = sb.env();
+    other.naming_id = layer_core::naming::NamingId::parse("e2e-other").expect("a naming id");
+    let p = layer::iam_policy(&other, &[Command::Deploy], ACCOUNT).expect("policy");
+    let arn = role(&sb, "lp-other-deploy", &p.split(MANAGED_POLICY_LIMIT)).await;
+    sb.aws.authz().set(true);
+    let out = run_as(&sb, &arn, &["plan", "local"]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", said(&out));
+    let denied = sb.aws.authz().denials();
+    assert!(
+        denied.iter().any(|d| d.resource.contains("e2e-lpo")),
+        "refused on this environment's own resources: {denied:#?}"
+    );
+    assert!(said(&out).contains("is not authorized to perform"), "{}", said(&out));
+}

@@ -1,0 +1,705 @@
+//! IAM enforcement, as AWS does it and the emulator does not: when switched on
+//! (`POST /_gateway/iam {"enforce": true}`), every request signed with the keys of an IAM user or
+//! of an assumed role is checked against that principal's policies (inline and attached, read from
+//! the emulator's IAM) for each action it needs on each resource it names, before it runs. The
+//! emulator's own enforcement (`/moto-api/reset-auth`) checks actions against `"*"` only, so a
+//! policy scoped to resource ARNs would be refused everything there.
+//!
+//! A request needs its own action on the resources it names, and sometimes more, as on AWS: a
+//! `CreateSecurityGroup` with tags needs `ec2:CreateTags`, a role handed to a service needs
+//! `iam:PassRole`, an encrypted cluster needs `kms:CreateGrant` on its key. Requests signed with
+//! keys the emulator does not know belong to the account's root and are not checked. Policy
+//! conditions are not evaluated: a statement with a `Condition` never allows.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// Who signed a request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Principal {
+    /// An IAM user.
+    User(String),
+    /// An assumed role.
+    Role(String),
+}
+
+/// One refused request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    /// The principal's ARN.
+    pub principal: String,
+    /// The action it lacked.
+    pub action: String,
+    /// On which resource.
+    pub resource: String,
+}
+
+/// One action a request needs on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Needed {
+    pub action: String,
+    pub resource: String,
+}
+
+/// The state of enforcement.
+#[derive(Debug, Default)]
+pub struct Authz {
+    enforce: AtomicBool,
+    /// Access key -> (principal, its ARN, account); `None` for root.
+    pub(crate) principals: Mutex<HashMap<String, Option<(Principal, String, String)>>>,
+    /// Policy documents per principal, forgotten on every IAM change.
+    pub(crate) policies: Mutex<HashMap<Principal, Vec<serde_json::Value>>>,
+    denials: Mutex<Vec<Denial>>,
+}
+
+impl Authz {
+    /// Switch enforcement on or off.
+    pub fn set(&self, on: bool) {
+        self.enforce.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether it is on.
+    pub fn enforcing(&self) -> bool {
+        self.enforce.load(Ordering::SeqCst)
+    }
+
+    /// Every refusal so far.
+    pub fn denials(&self) -> Vec<Denial> {
+        self.denials.lock().expect("not poisoned").clone()
+    }
+
+    pub(crate) fn deny(&self, d: Denial) {
+        self.denials.lock().expect("not poisoned").push(d);
+    }
+
+    /// Forget cached policies (an IAM call may have changed them).
+    pub(crate) fn forget_policies(&self) {
+        self.policies.lock().expect("not poisoned").clear();
+    }
+}
+
+/// A request, as far as authorization goes.
+pub(crate) struct Req<'a> {
+    pub service: &'a str,
+    pub op: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    /// Query-protocol parameters.
+    pub form: &'a [(String, String)],
+    /// A JSON body.
+    pub json: Option<&'a serde_json::Value>,
+    /// The path, as sent (percent-encoded).
+    pub path: &'a str,
+    /// The query string.
+    pub query: &'a str,
+}
+
+impl Req<'_> {
+    /// The path's segments, each percent-decoded (an ARN in a path keeps its slashes).
+    fn segments(&self) -> Vec<String> {
+        self.path
+            .trim_matches('/')
+            .split('/')
+            .map(crate::emulated::percent_decode)
+            .collect()
+    }
+
+    fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:aws:{service}:{}:{}:{rest}", self.region, self.account)
+    }
+
+    fn param(&self, k: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a list parameter (`SubnetId.1`, `SubnetId.2`, …).
+    fn params(&self, prefix: &str) -> Vec<&str> {
+        self.form
+            .iter()
+            .filter(|(n, _)| {
+                n.strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .is_some_and(|r| r.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            })
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn has_prefix(&self, prefix: &str) -> bool {
+        self.form.iter().any(|(n, _)| n.starts_with(prefix))
+    }
+
+    fn json_str(&self, path: &[&str]) -> Option<&str> {
+        let mut v = self.json?;
+        for p in path {
+            v = v.get(p)?;
+        }
+        v.as_str()
+    }
+
+    fn json_has(&self, k: &str) -> bool {
+        self.json
+            .and_then(|v| v.get(k))
+            .is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+    }
+
+    fn key_arn(&self, id: &str) -> String {
+        if id.starts_with("arn:") {
+            id.to_string()
+        } else if id.starts_with("alias/") {
+            self.arn("kms", id)
+        } else {
+            self.arn("kms", &format!("key/{id}"))
+        }
+    }
+}
+
+fn need(action: impl Into<String>, resource: impl Into<String>) -> Needed {
+    Needed {
+        action: action.into(),
+        resource: resource.into(),
+    }
+}
+
+/// What a request needs: its own action on every resource it names, then what AWS also checks.
+pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
+    let own = |resource: String| need(format!("{}:{}", r.service, r.op), resource);
+    let mut out = Vec::new();
+    match r.service {
+        "sts" => {
+            if r.op == "AssumeRole" {
+                out.push(own(r.param("RoleArn").unwrap_or("*").to_string()));
+            }
+            // GetCallerIdentity needs no permission.
+        }
+        "rds" => {
+            let mut named = Vec::new();
+            if let Some(id) = r.param("DBClusterIdentifier") {
+                named.push(r.arn("rds", &format!("cluster:{id}")));
+            }
+            if let Some(id) = r.param("DBInstanceIdentifier") {
+                named.push(r.arn("rds", &format!("db:{id}")));
+            }
+            if let Some(n) = r.param("DBSubnetGroupName") {
+                named.push(r.arn("rds", &format!("subgrp:{n}")));
+            }
+            if let Some(n) = r.param("DBClusterParameterGroupName") {
+                named.push(r.arn("rds", &format!("cluster-pg:{n}")));
+            }
+            if let Some(arn) = r.param("ResourceName") {
+                named.push(arn.to_string());
+            }
+            if named.is_empty() {
+                named.push(match r.op {
+                    "DescribeDBInstances" => r.arn("rds", "db:*"),
+                    "DescribeDBClusters" => r.arn("rds", "cluster:*"),
+                    _ => "*".to_string(),
+                });
+            }
+            // An instance joining a cluster is authorized on the instance and the cluster; the
+            // cluster's id is also given to find instances by, which names no resource.
+            out.extend(named.into_iter().map(own));
+            if r.op == "CreateDBCluster" {
+                if let Some(k) = r.param("KmsKeyId") {
+                    out.push(need("kms:CreateGrant", r.key_arn(k)));
+                    out.push(need("kms:DescribeKey", r.key_arn(k)));
+                }
+                if r.param("ManageMasterUserPassword") == Some("true") {
+                    let secret = r.arn(
+                        "secretsmanager",
+                        "secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf",
+                    );
+                    out.push(need("secretsmanager:CreateSecret", secret.clone()));
+                    out.push(need("secretsmanager:TagResource", secret));
+                    if let Some(k) = r.param("MasterUserSecretKmsKeyId") {
+                        out.push(need("kms:GenerateDataKey", r.key_arn(k)));
+                    }
+                }
+            }
+            if r.op == "DeleteDBCluster" {
+                if let Some(s) = r.param("FinalDBSnapshotIdentifier") {
+                    out.push(need(
+                        "rds:CreateDBClusterSnapshot",
+                        r.arn("rds", &format!("cluster-snapshot:{s}")),
+                    ));
+                }
+            }
+        }
+        "elasticache" => {
+            let mut named = Vec::new();
+            if let Some(id) = r.param("ReplicationGroupId") {
+                named.push(r.arn("elasticache", &format!("replicationgroup:{id}")));
+            }
+            if let Some(id) = r.param("CacheClusterId") {
+                named.push(r.arn("elasticache", &format!("cluster:{id}")));
+            }
+            if let Some(n) = r.param("CacheSubnetGroupName") {
+                named.push(r.arn("elasticache", &format!("subnetgroup:{n}")));
+            }
+            if let Some(n) = r.param("CacheParameterGroupName") {
+                named.push(r.arn("elasticache", &format!("parametergroup:{n}")));
+            }
+            if let Some(arn) = r.param("ResourceName") {
+                named.push(arn.to_string());
+            }
+            if named.is_empty() {
+                named.push(match r.op {
+                    "DescribeReplicationGroups" => r.arn("elasticache", "replicationgroup:*"),
+                    "DescribeCacheClusters" => r.arn("elasticache", "cluster:*"),
+                    "DescribeCacheSubnetGroups" => r.arn("elasticache", "subnetgroup:*"),
+                    "DescribeCacheParameterGroups" => r.arn("elasticache", "parametergroup:*"),
+                    _ => "*".to_string(),
+                });
+            }
+            out.extend(named.into_iter().map(own));
+            if r.op == "CreateReplicationGroup" {
+                let group = r.arn(
+                    "elasticache",
+                    &format!("replicationgroup:{}", r.param("ReplicationGroupId").unwrap_or("*")),
+                );
+                if r.has_prefix("Tags.") {
+                    out.push(need("elasticache:AddTagsToResource", group));
+                }
+                if let Some(k) = r.param("KmsKeyId") {
+                    out.push(need("kms:CreateGrant", r.key_arn(k)));
+                    out.push(need("kms:DescribeKey", r.key_arn(k)));
+                }
+                if r.has_prefix("LogDeliveryConfigurations.") {
+                    out.push(need("logs:CreateLogDelivery", "*"));
+                }
+            }
+        }
+        "ec2" => {
+            let sg = |id: &str| r.arn("ec2", &format!("security-group/{id}"));
+            let tagged = r.has_prefix("TagSpecification.");
+            match r.op {
+                op if op.starts_with("Describe") => out.push(own("*".into())),
+                "CreateSecurityGroup" => {
+                    out.push(own(r.arn("ec2", "security-group/*")));
+                    if let Some(v) = r.param("VpcId") {
+                        out.push(own(r.arn("ec2", &format!("vpc/{v}"))));
+                    }
+                    if tagged {
+                        out.push(need("ec2:CreateTags", r.arn("ec2", "security-group/*")));
+                    }
+                }
+                "AuthorizeSecurityGroupIngress"
+                | "AuthorizeSecurityGroupEgress"
+                | "RevokeSecurityGroupIngress"
+                | "RevokeSecurityGroupEgress"
+                | "DeleteSecurityGroup" => out.push(own(sg(r.param("GroupId").unwrap_or("*")))),
+                "CreateVpcEndpoint" => {
+                    out.push(own(r.arn("ec2", "vpc-endpoint/*")));
+                    if let Some(v) = r.param("VpcId") {
+                        out.push(own(r.arn("ec2", &format!("vpc/{v}"))));
+                    }
+                    for s in r.params("SubnetId") {
+                        out.push(own(r.arn("ec2", &format!("subnet/{s}"))));
+                    }
+                    for g in r.params("SecurityGroupId") {
+                        out.push(own(sg(g)));
+                    }
+                    if tagged {
+                        out.push(need("ec2:CreateTags", r.arn("ec2", "vpc-endpoint/*")));
+                    }
+                    if r.param("PrivateDnsEnabled") == Some("true") {
+                        out.push(need("route53:AssociateVPCWithHostedZone", "*"));
+                    }
+                }
+                "ModifyVpcEndpoint" => {
+                    out.push(own(r.arn(
+                        "ec2",
+                        &format!("vpc-endpoint/{}", r.param("VpcEndpointId").unwrap_or("*")),
+                    )));
+                }
+                "DeleteVpcEndpoints" => {
+                    for e in r.params("VpcEndpointId") {
+                        out.push(own(r.arn("ec2", &format!("vpc-endpoint/{e}"))));
+                    }
+                }
+                "CreateTags" | "DeleteTags" => {
+                    for id in r.params("ResourceId") {
+                        let kind = match id.split('-').next() {
+                            Some("sg") => "security-group",
+                            Some("vpce") => "vpc-endpoint",
+                            Some("subnet") => "subnet",
+                            Some("vpc") => "vpc",
+                            _ => "*",
+                        };
+                        out.push(own(r.arn("ec2", &format!("{kind}/{id}"))));
+                    }
+                }
+                _ => out.push(own("*".into())),
+            }
+        }
+        "logs" => {
+            let group = r
+                .json_str(&["logGroupName"])
+                .map(|n| r.arn("logs", &format!("log-group:{n}")));
+            let resource = match (r.op, r.json_str(&["resourceArn"]), group) {
+                ("DescribeLogGroups", _, _) => r.arn("logs", "log-group:*"),
+                (_, Some(arn), _) => arn.to_string(),
+                (_, None, Some(g)) => g,
+                _ => "*".into(),
+            };
+            out.push(own(resource.clone()));
+            if r.op == "CreateLogGroup" && r.json_has("tags") {
+                out.push(need("logs:TagResource", resource));
+            }
+        }
+        "kms" => match r.json_str(&["KeyId"]) {
+            Some(k) => out.push(own(r.key_arn(k))),
+            None => out.push(own("*".into())),
+        },
+        "secretsmanager" => {
+            let id = r.json_str(&["SecretId"]).or(r.json_str(&["Name"]));
+            match (r.op, id) {
+                ("ListSecrets", _) | (_, None) => out.push(own("*".into())),
+                (_, Some(arn)) if arn.starts_with("arn:") => out.push(own(arn.to_string())),
+                // A name stands for its ARN, which ends in six characters of AWS's own.
+                (_, Some(name)) => {
+                    out.push(own(r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))))
+                }
+            }
+        }
+        "iam" => {
+            let resource = if let Some(u) = r.param("UserName") {
+                format!("arn:aws:iam::{}:user/{u}", r.account)
+            } else if let Some(n) = r.param("RoleName") {
+                format!("arn:aws:iam::{}:role/{n}", r.account)
+            } else if let Some(p) = r.param("PolicyArn") {
+                p.to_string()
+            } else {
+                "*".to_string()
+            };
+            out.push(own(resource.clone()));
+            if r.has_prefix("Tags.") {
+                match r.op {
+                    "CreateUser" => out.push(need("iam:TagUser", resource)),
+                    "CreateRole" => out.push(need("iam:TagRole", resource)),
+                    _ => {}
+                }
+            }
+        }
+        "s3" => {
+            let path = crate::emulated::percent_decode(r.path.trim_start_matches('/'));
+            let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
+            let has = |k: &str| {
+                url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k)
+            };
+            let action = match r.op {
+                "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
+                "ListObjectVersions" => "ListBucketVersions",
+                "ListBuckets" => "ListAllMyBuckets",
+                "GetBucketEncryption" => "GetEncryptionConfiguration",
+                "PutBucketEncryption" => "PutEncryptionConfiguration",
+                "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
+                "PutPublicAccessBlock" => "PutBucketPublicAccessBlock",
+                "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
+                "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
+                "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
+                    "PutLifecycleConfiguration"
+                }
+                "DeleteBucketTagging" => "PutBucketTagging",
+                "HeadObject" => "GetObject",
+                "DeleteObjects" => "DeleteObject",
+                "DeleteObject" if has("versionId") => "DeleteObjectVersion",
+                "GetObject" if has("versionId") => "GetObjectVersion",
+                op => op,
+            };
+            let resource = if bucket.is_empty() {
+                "*".to_string()
+            } else if key.is_empty() && r.op != "DeleteObjects" {
+                format!("arn:aws:s3:::{bucket}")
+            } else {
+                format!("arn:aws:s3:::{bucket}/{}", if key.is_empty() { "*" } else { key })
+            };
+            out.push(need(format!("s3:{action}"), resource));
+        }
+        "bedrock" => {
+            let profiles = r.arn("bedrock", "application-inference-profile/*");
+            let segs = r.segments();
+            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            match r.op {
+                "CreateInferenceProfile" => {
+                    out.push(own(profiles.clone()));
+                    if let Some(src) = r.json_str(&["modelSource", "copyFrom"]) {
+                        out.push(own(src.to_string()));
+                    }
+                    if r.json_has("tags") {
+                        out.push(need("bedrock:TagResource", profiles));
+                    }
+                }
+                "GetInferenceProfile" | "DeleteInferenceProfile" => {
+                    let id = segs.get(1).copied().unwrap_or("*");
+                    out.push(own(if id.starts_with("arn:") {
+                        id.to_string()
+                    } else {
+                        r.arn("bedrock", &format!("application-inference-profile/{id}"))
+                    }));
+                }
+                "TagResource" | "UntagResource" | "ListTagsForResource" => out.push(own(
+                    r.json_str(&["resourceARN"]).unwrap_or("*").to_string(),
+                )),
+                "PutModelInvocationLoggingConfiguration" => {
+                    out.push(own("*".into()));
+                    for dest in ["cloudWatchConfig", "s3Config"] {
+                        if let Some(role) = r.json_str(&["loggingConfig", dest, "roleArn"]) {
+                            out.push(need("iam:PassRole", role));
+                        }
+                    }
+                }
+                _ => out.push(own("*".into())),
+            }
+        }
+        "aps" => {
+            let segs = r.segments();
+            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            match (r.op, segs.as_slice()) {
+                ("ListWorkspaces", _) => out.push(own("*".into())),
+                ("CreateWorkspace", _) => {
+                    out.push(own(r.arn("aps", "workspace/*")));
+                    if r.json_has("tags") {
+                        out.push(need("aps:TagResource", r.arn("aps", "workspace/*")));
+                    }
+                }
+                (_, ["tags", arn @ ..]) => out.push(own(arn.join("/"))),
+                (op, ["workspaces", id, ..]) => {
+                    out.push(own(r.arn("aps", &format!("workspace/{id}"))));
+                    if op == "CreateLoggingConfiguration" || op == "UpdateLoggingConfiguration" {
+                        out.push(need("logs:CreateLogDelivery", "*"));
+                    }
+                }
+                _ => out.push(own("*".into())),
+            }
+        }
+        "grafana" => {
+            let segs = r.segments();
+            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            match (r.op, segs.as_slice()) {
+                ("ListWorkspaces", _) => out.push(own("*".into())),
+                ("CreateWorkspace", _) => {
+                    out.push(own("*".into()));
+                    if let Some(role) = r.json_str(&["workspaceRoleArn"]) {
+                        out.push(need("iam:PassRole", role));
+                    }
+                }
+                (_, ["tags", arn @ ..]) => out.push(own(arn.join("/"))),
+                (_, ["workspaces", id, ..]) => {
+                    out.push(own(r.arn("grafana", &format!("/workspaces/{id}"))))
+                }
+                _ => out.push(own("*".into())),
+            }
+        }
+        _ => out.push(own("*".into())),
+    }
+    out
+}
+
+/// Whether `pattern` (IAM's `*` and `?`) matches `text`.
+fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
+        (
+            pattern.to_lowercase().chars().collect(),
+            text.to_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), text.chars().collect())
+    };
+    // Iterative wildcard match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    while i < p.len() && p[i] == '*' {
+        i += 1;
+    }
+    i == p.len()
+}
+
+fn strings(v: Option<&serde_json::Value>) -> Vec<&str> {
+    match v {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a statement applies to `action` on `resource`.
+fn applies(s: &serde_json::Value, action: &str, resource: &str) -> bool {
+    let action_ok = match (s.get("Action"), s.get("NotAction")) {
+        (Some(a), _) => strings(Some(a)).iter().any(|p| glob(p, action, true)),
+        (None, Some(n)) => !strings(Some(n)).iter().any(|p| glob(p, action, true)),
+        _ => false,
+    };
+    let resource_ok = match (s.get("Resource"), s.get("NotResource")) {
+        (Some(r), _) => strings(Some(r)).iter().any(|p| glob(p, resource, false)),
+        (None, Some(n)) => !strings(Some(n)).iter().any(|p| glob(p, resource, false)),
+        _ => false,
+    };
+    action_ok && resource_ok
+}
+
+/// IAM's evaluation for one principal's identity policies: an explicit deny wins, then an
+/// allow, else the implicit deny.
+pub(crate) fn allowed(policies: &[serde_json::Value], action: &str, resource: &str) -> bool {
+    let statements = policies.iter().flat_map(|p| match p.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.iter().collect::<Vec<_>>(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    });
+    let mut allow = false;
+    for s in statements {
+        if !applies(s, action, resource) {
+            continue;
+        }
+        match s.get("Effect").and_then(|e| e.as_str()) {
+            Some("Deny") => return false,
+            Some("Allow") if s.get("Condition").is_none() => allow = true,
+            _ => {}
+        }
+    }
+    allow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(service: &'a str, op: &'a str, form: &'a [(String, String)]) -> Req<'a> {
+        Req {
+            service,
+            op,
+            region: "eu-central-2",
+            account: "123456789012",
+            form,
+            json: None,
+            path: "/",
+            query: "",
+        }
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn wildcards_match_as_iam_does() {
+        assert!(glob("rds:Describe*", "rds:DescribeDBClusters", true));
+        assert!(glob("RDS:describedbclusters", "rds:DescribeDBClusters", true));
+        assert!(glob("arn:aws:s3:::dal-*", "arn:aws:s3:::dal-dev-ai-data", false));
+        assert!(!glob("arn:aws:s3:::dal-*", "arn:aws:s3:::other", false));
+        assert!(glob("a?c*z", "abcxyz", false));
+        assert!(!glob("a?c", "ac", false));
+        assert!(glob("*", "anything", false));
+        assert!(
+            !glob("arn:aws:s3:::Dal", "arn:aws:s3:::dal", false),
+            "resources are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn explicit_deny_wins_and_conditions_never_allow() {
+        let p = serde_json::json!({"Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::keep"},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+        ]});
+        assert!(allowed(&[p.clone()], "s3:DeleteBucket", "arn:aws:s3:::other"));
+        assert!(!allowed(&[p.clone()], "s3:DeleteBucket", "arn:aws:s3:::keep"));
+        assert!(!allowed(&[p.clone()], "kms:Decrypt", "arn:aws:kms:eu-central-2:1:key/x"));
+        assert!(!allowed(&[], "s3:ListBucket", "arn:aws:s3:::x"), "nothing allows");
+    }
+
+    #[test]
+    fn a_cluster_create_needs_its_groups_its_keys_and_its_secret() {
+        let f = form(&[
+            ("DBClusterIdentifier", "dal-aurora"),
+            ("DBSubnetGroupName", "dal-aurora"),
+            ("DBClusterParameterGroupName", "dal-aurora-pg14"),
+            ("KmsKeyId", "arn:aws:kms:eu-central-2:123456789012:key/k1"),
+            ("ManageMasterUserPassword", "true"),
+            ("MasterUserSecretKmsKeyId", "k2"),
+        ]);
+        let needs: Vec<String> = requirements(&req("rds", "CreateDBCluster", &f))
+            .into_iter()
+            .map(|n| format!("{} {}", n.action, n.resource))
+            .collect();
+        assert_eq!(
+            needs,
+            [
+                "rds:CreateDBCluster arn:aws:rds:eu-central-2:123456789012:cluster:dal-aurora",
+                "rds:CreateDBCluster arn:aws:rds:eu-central-2:123456789012:subgrp:dal-aurora",
+                "rds:CreateDBCluster arn:aws:rds:eu-central-2:123456789012:cluster-pg:dal-aurora-pg14",
+                "kms:CreateGrant arn:aws:kms:eu-central-2:123456789012:key/k1",
+                "kms:DescribeKey arn:aws:kms:eu-central-2:123456789012:key/k1",
+                "secretsmanager:CreateSecret arn:aws:secretsmanager:eu-central-2:123456789012:secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf",
+                "secretsmanager:TagResource arn:aws:secretsmanager:eu-central-2:123456789012:secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf",
+                "kms:GenerateDataKey arn:aws:kms:eu-central-2:123456789012:key/k2",
+            ]
+        );
+    }
+
+    #[test]
+    fn tags_on_create_and_private_dns_need_their_own_actions() {
+        let f = form(&[
+            ("VpcId", "vpc-1"),
+            ("SubnetId.1", "subnet-a"),
+            ("SecurityGroupId.1", "sg-1"),
+            ("PrivateDnsEnabled", "true"),
+            ("TagSpecification.1.ResourceType", "vpc-endpoint"),
+        ]);
+        let actions: Vec<String> = requirements(&req("ec2", "CreateVpcEndpoint", &f))
+            .into_iter()
+            .map(|n| n.action)
+            .collect();
+        assert!(actions.contains(&"ec2:CreateTags".to_string()));
+        assert!(actions.contains(&"route53:AssociateVPCWithHostedZone".to_string()));
+        let f = form(&[("UserName", "u"), ("Tags.member.1.Key", "k")]);
+        let needs = requirements(&req("iam", "CreateUser", &f));
+        assert_eq!(needs[1].action, "iam:TagUser");
+        assert_eq!(needs[1].resource, "arn:aws:iam::123456789012:user/u");
+    }
+
+    #[test]
+    fn s3_operations_map_to_iam_actions() {
+        let r = Req {
+            path: "/bucket",
+            query: "encryption",
+            ..req("s3", "PutBucketEncryption", &[])
+        };
+        let n = &requirements(&r)[0];
+        assert_eq!(
+            (n.action.as_str(), n.resource.as_str()),
+            ("s3:PutEncryptionConfiguration", "arn:aws:s3:::bucket")
+        );
+        let r = Req {
+            path: "/bucket",
+            query: "delete",
+            ..req("s3", "DeleteObjects", &[])
+        };
+        assert_eq!(requirements(&r)[0].resource, "arn:aws:s3:::bucket/*");
+    }
+}
