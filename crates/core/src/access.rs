@@ -228,6 +228,7 @@ impl Policy {
                 statements.push(s);
             }
         }
+        prune(&mut statements);
         Policy { statements }
     }
 
@@ -304,6 +305,58 @@ impl Policy {
     }
 }
 
+/// Whether ARN pattern `general` covers every ARN that `specific` stands for (`dal/*` covers
+/// `dal/run-lock-*`): `specific`'s wildcards are matched as plain characters.
+fn covers(general: &str, specific: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some((c, rest)) => t
+                .split_first()
+                .is_some_and(|(d, t)| (*c == '?' || c == d) && go(rest, t)),
+        }
+    }
+    let p: Vec<char> = general.chars().collect();
+    let t: Vec<char> = specific.chars().collect();
+    go(&p, &t)
+}
+
+/// Drop what another statement already grants, so that every statement left is needed: an
+/// action whose every resource another statement gives it, then a resource that every action of
+/// its statement has elsewhere, then statements left empty.
+fn prune(statements: &mut Vec<Statement>) {
+    let granted_elsewhere = |all: &[Statement], i: usize, action: &str, resource: &str| {
+        all.iter().enumerate().any(|(j, o)| {
+            j != i && o.actions.contains(action) && o.resources.iter().any(|g| covers(g, resource))
+        })
+    };
+    // From the last: the earlier statement keeps what two share.
+    for i in (0..statements.len()).rev() {
+        let actions: Vec<&'static str> = statements[i].actions.iter().copied().collect();
+        for a in actions {
+            let covered = statements[i]
+                .resources
+                .iter()
+                .all(|r| granted_elsewhere(statements, i, a, r));
+            if covered {
+                statements[i].actions.remove(a);
+            }
+        }
+        let resources: Vec<String> = statements[i].resources.iter().cloned().collect();
+        for r in resources {
+            let covered = statements[i]
+                .actions
+                .iter()
+                .all(|a| granted_elsewhere(statements, i, a, &r));
+            if covered && statements[i].resources.len() > 1 {
+                statements[i].resources.remove(&r);
+            }
+        }
+    }
+    statements.retain(|s| !s.actions.is_empty());
+}
+
 /// IAM's limit on one managed policy (characters without whitespace).
 pub const MANAGED_POLICY_LIMIT: usize = 6_144;
 
@@ -375,6 +428,43 @@ mod tests {
             let size = d.to_string().chars().filter(|c| !c.is_whitespace()).count();
             assert!(size <= 300 || d["Statement"].as_array().unwrap().len() == 1);
         }
+    }
+
+    #[test]
+    fn what_another_statement_grants_is_dropped() {
+        assert!(covers("a/*", "a/run-lock-*"));
+        assert!(covers("*", "arn:aws:s3:::x"));
+        assert!(!covers("a/run-lock-*", "a/*"), "narrower never covers wider");
+        let accesses = vec![
+            Access::new(
+                Need::Change,
+                "Containers",
+                &["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
+                [arn("secretsmanager", "secret:dal/*")],
+            ),
+            Access::new(
+                Need::Lock,
+                "RunLock",
+                &["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
+                [arn("secretsmanager", "secret:dal/run-lock-*")],
+            ),
+            Access::new(
+                Need::Seed,
+                "Read",
+                &["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"],
+                [arn("secretsmanager", "secret:dal/*")],
+            ),
+        ];
+        let p = Policy::render(&accesses, "r", "1");
+        let sids: Vec<&str> = p.statements.iter().map(|s| s.sid.as_str()).collect();
+        assert_eq!(sids, ["Containers", "Read"], "the lock's statement adds nothing here");
+        assert_eq!(
+            p.statements[1].actions,
+            BTreeSet::from(["secretsmanager:GetSecretValue"])
+        );
+        // Alone, the lock's statement stays.
+        let lock = Policy::render(&accesses[1..2], "r", "1");
+        assert_eq!(lock.statements.len(), 1);
     }
 
     #[test]

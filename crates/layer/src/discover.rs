@@ -181,10 +181,19 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
         ("logs", Vec::new()),
         ("secrets", Vec::new()),
     ];
+    // Keys we may not read the tags of (a key policy that shuts IAM out) are not the layer's,
+    // but if no key is found, the refusal is the likelier reason, and is named.
+    let mut refused: Option<String> = None;
     for (id, arn) in &key_ids {
-        // Keys we may not read the tags of (AWS-managed ones) are not the layer's.
-        let Ok(t) = kms.list_resource_tags().key_id(id).send().await else {
-            continue;
+        let t = match kms.list_resource_tags().key_id(id).send().await {
+            Ok(t) => t,
+            Err(e) => {
+                use aws_sdk_kms::error::ProvideErrorMetadata as _;
+                if e.code().is_some_and(|c| c.contains("AccessDenied")) {
+                    refused = Some(format!("kms:ListResourceTags on {arn}: {}", e.message().unwrap_or("AccessDenied")));
+                }
+                continue;
+            }
         };
         let key_tags: Tags = t
             .tags()
@@ -212,6 +221,11 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
         for i in purposes {
             candidates[i].1.push(arn.clone());
         }
+    }
+    if let Some(why) = refused.filter(|_| candidates.iter().any(|(_, a)| a.is_empty())) {
+        return Err(Error::Other(format!(
+            "discovering the infrastructure layer's KMS keys: {why}; allow kms:ListResourceTags on the account's keys (`iam-policy <env>` prints the policy) or set the `*_kms_key_arn` inputs under [infrastructure]"
+        )));
     }
     for ((purpose, arns), slot) in candidates.into_iter().zip([
         &mut found.general_kms_key_arn,
@@ -242,13 +256,18 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
     for g in groups.log_groups() {
         let Some(arn) = g.arn() else { continue };
         let arn = arn.trim_end_matches(":*").to_string();
-        let Ok(t) = logs
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-        else {
-            continue;
+        let t = match logs.list_tags_for_resource().resource_arn(&arn).send().await {
+            Ok(t) => t,
+            Err(e) => {
+                use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
+                if e.code().is_some_and(|c| c.contains("AccessDenied")) {
+                    return Err(Error::Other(format!(
+                        "discovering the infrastructure layer's Prometheus log group: logs:ListTagsForResource on {arn}: {}; allow it (`iam-policy <env>` prints the policy) or set `prometheus_log_group_arn` under [infrastructure]",
+                        e.message().unwrap_or("AccessDenied")
+                    )));
+                }
+                continue;
+            }
         };
         let group_tags: Tags = t
             .tags()

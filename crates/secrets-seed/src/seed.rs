@@ -450,20 +450,19 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
         meta::list_access(Need::Seed),
         Access::new(
             Need::Seed,
-            "SecretsValues",
-            &[
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:TagResource",
-            ],
+            "SecretsWrite",
+            &["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
             [meta::secrets_arn(prefix)],
         ),
+        // Sources of derived values: the master secret, and our own (the LiteLLM key).
         Access::new(
             Need::Seed,
-            "MasterSecretRead",
+            "SecretsRead",
             &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-            [arn("secretsmanager", "secret:rds!cluster-*")],
+            [
+                meta::secrets_arn(prefix),
+                arn("secretsmanager", "secret:rds!cluster-*"),
+            ],
         ),
         Access::new(
             Need::Seed,
