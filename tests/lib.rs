@@ -23,6 +23,9 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()))
 }
 
+/// The emulator's account.
+pub const ACCOUNT: &str = "123456789012";
+
 /// One test's own local AWS and environments.
 pub struct Sandbox {
     /// The emulator behind our gateway.
@@ -144,6 +147,65 @@ impl Sandbox {
     /// The sandbox's `local` environment.
     pub fn env(&self) -> Environment {
         layer::load(self.dir.path(), "local").expect("local environment loads")
+    }
+
+    /// An IAM role (made with the emulator's root keys, which IAM enforcement never checks)
+    /// that holds `documents` as managed policies; its ARN.
+    pub async fn role_with(&self, name: &str, documents: &[serde_json::Value]) -> String {
+        let iam = self.iam().await;
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:aws:iam::{ACCOUNT}:root") },
+                "Action": "sts:AssumeRole",
+            }],
+        });
+        iam.create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("role");
+        for (i, d) in documents.iter().enumerate() {
+            let p = iam
+                .create_policy()
+                .policy_name(format!("{name}-{i}"))
+                .policy_document(d.to_string())
+                .send()
+                .await
+                .expect("policy");
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(p.policy().and_then(|p| p.arn()).expect("arn"))
+                .send()
+                .await
+                .expect("attached");
+        }
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+    }
+
+    /// From now on, the `local` environment assumes `role` (`assume_role_arn`), as an operator
+    /// configures a least-privilege role.
+    pub fn assume(&self, role: &str) {
+        self.edit_env("local", |t| {
+            let kept: Vec<&str> = t
+                .lines()
+                .filter(|l| !l.starts_with("assume_role_arn"))
+                .collect();
+            format!("assume_role_arn = \"{role}\"\n{}\n", kept.join("\n"))
+        });
+    }
+
+    /// A role holding exactly the policy `iam-policy` generates for `command` (split into
+    /// managed policies); its ARN.
+    pub async fn least_privileged(&self, command: layer_core::access::Command) -> String {
+        let policy = layer::iam_policy(&self.env(), &[command], ACCOUNT).expect("the policy");
+        self.role_with(
+            &format!("least-{}", command.name()),
+            &policy.split(layer_core::access::MANAGED_POLICY_LIMIT),
+        )
+        .await
     }
 
     /// A connected session on the `local` environment.

@@ -57,6 +57,8 @@ const CASES: &[Case] = &[
     Case { name: "secret recovery window AWS refuses", edit: Replace("local", "recovery_window_days = 0", "recovery_window_days = 3"), args: DEPLOY, expect: &["recovery_window_days"] },
     Case { name: "connection string query with a leading ?", edit: Replace("local", "[secrets]\n", "[secrets]\nconnection_string_query = \"?sslmode=require\"\n"), args: DEPLOY, expect: &["connection_string_query"] },
     Case { name: "Redis port of the wrong type", edit: Replace("local", "[redis]\n", "[redis]\nport = \"6380\"\n"), args: DEPLOY, expect: &["port"] },
+    Case { name: "iam-policy for an unknown command", edit: Keep, args: &["iam-policy", "local", "--for", "deploi"], expect: &["deploi", "deploy"] },
+    Case { name: "iam-policy for an account not allowed", edit: Keep, args: &["iam-policy", "local", "--account", "111111111111"], expect: &["111111111111", "allowed_account_ids"] },
     Case { name: "unknown flag", edit: Keep, args: &["deploy", "local", "--allow-replcae"], expect: &["--allow-replcae"] },
     Case { name: "not a saved plan", edit: Keep, args: &["apply", "Cargo.toml"], expect: &["Cargo.toml"] },
     Case { name: "rotate an unknown secret", edit: Keep, args: &["seed", "local", "--rotate", "no-such-secret"], expect: &["no-such-secret"] },

@@ -5,40 +5,8 @@
 
 use std::process::Output;
 
-use dal_tests::Sandbox;
+use dal_tests::{Sandbox, ACCOUNT};
 use layer_core::access::{Command, Policy, MANAGED_POLICY_LIMIT};
-
-/// The emulator's account.
-const ACCOUNT: &str = "123456789012";
-
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
-
-/// A role holding `documents` as managed policies (made with the emulator's root keys).
-async fn role(sb: &Sandbox, name: &str, documents: &[serde_json::Value]) -> String {
-    let iam = sb.iam().await;
-    iam.create_role()
-        .role_name(name)
-        .assume_role_policy_document(TRUST)
-        .send()
-        .await
-        .expect("role");
-    for (i, d) in documents.iter().enumerate() {
-        let p = iam
-            .create_policy()
-            .policy_name(format!("{name}-{i}"))
-            .policy_document(d.to_string())
-            .send()
-            .await
-            .expect("policy");
-        iam.attach_role_policy()
-            .role_name(name)
-            .policy_arn(p.policy().and_then(|p| p.arn()).expect("arn"))
-            .send()
-            .await
-            .expect("attached");
-    }
-    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-}
 
 /// The generated policy of `command` for the sandbox's environment.
 fn policy(sb: &Sandbox, command: Command) -> Policy {
@@ -47,13 +15,7 @@ fn policy(sb: &Sandbox, command: Command) -> Policy {
 
 /// Run the installed binary as `role` (through `assume_role_arn`, as an operator configures it).
 async fn run_as(sb: &Sandbox, role: &str, args: &[&str]) -> Output {
-    sb.edit_env("local", |t| {
-        let kept: Vec<&str> = t
-            .lines()
-            .filter(|l| !l.starts_with("assume_role_arn"))
-            .collect();
-        format!("assume_role_arn = \"{role}\"\n{}\n", kept.join("\n"))
-    });
+    sb.assume(role);
     sb.binary(env!("CARGO_BIN_EXE_data-and-ai"), args)
         .output()
         .await
@@ -77,14 +39,14 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
         let p = policy(&sb, c);
         if c == Command::Plan {
             assert!(
-                p.statements
+                p.statements.iter().all(|s| s
+                    .actions
                     .iter()
-                    .all(|s| s.actions.iter().all(|a| layer_core::access::is_read_only(a))),
+                    .all(|a| layer_core::access::is_read_only(a))),
                 "plan needs read-only actions only: {p:#?}"
             );
         }
-        let arn = role(&sb, &format!("lp-{}", c.name()), &p.split(MANAGED_POLICY_LIMIT)).await;
-        roles.insert(c, arn);
+        roles.insert(c, sb.least_privileged(c).await);
     }
     sb.aws.authz().set(true);
     let steps: &[(Command, &[&str])] = &[
@@ -112,12 +74,13 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
     }
     assert_eq!(sb.aws.authz().denials(), vec![]);
     // Enforcement was on all along: a role with nothing is refused at its first call.
-    let nothing = role(&sb, "lp-nothing", &[]).await;
+    let nothing = sb.role_with("lp-nothing", &[]).await;
     let out = run_as(&sb, &nothing, &["plan", "local"]).await;
     assert_ne!(out.status.code(), Some(0), "{}", said(&out));
     assert!(
-        said(&out).contains("is not authorized to perform"),
-        "{}",
+        said(&out).contains("is not authorized to perform")
+            && said(&out).contains("iam-policy local --for plan"),
+        "the refusal is named, with the command that prints the policy: {}",
         said(&out)
     );
     assert!(
@@ -149,7 +112,9 @@ async fn each_statement_of_the_deploy_policy_is_needed() {
                         .cloned()
                         .collect(),
                 };
-                let arn = role(&sb, "lp-deploy", &without.split(MANAGED_POLICY_LIMIT)).await;
+                let arn = sb
+                    .role_with("lp-deploy", &without.split(MANAGED_POLICY_LIMIT))
+                    .await;
                 sb.aws.authz().set(true);
                 let out = run_as(&sb, &arn, &["deploy", "local", "--auto-approve"]).await;
                 let gave = &full
@@ -168,9 +133,7 @@ async fn each_statement_of_the_deploy_policy_is_needed() {
         while let Some(r) = runs.join_next().await {
             let (sid, code, named, denied) = r.expect("the run finishes");
             if code == Some(0) || !named {
-                superfluous.push(format!(
-                    "{sid}: exit {code:?}, refused {denied:?}"
-                ));
+                superfluous.push(format!("{sid}: exit {code:?}, refused {denied:?}"));
             }
         }
     }
@@ -186,7 +149,9 @@ async fn another_environments_deploy_role_cannot_plan_this_one() {
     let mut other = sb.env();
     other.naming_id = layer_core::naming::NamingId::parse("e2e-other").expect("a naming id");
     let p = layer::iam_policy(&other, &[Command::Deploy], ACCOUNT).expect("policy");
-    let arn = role(&sb, "lp-other-deploy", &p.split(MANAGED_POLICY_LIMIT)).await;
+    let arn = sb
+        .role_with("lp-other-deploy", &p.split(MANAGED_POLICY_LIMIT))
+        .await;
     sb.aws.authz().set(true);
     let out = run_as(&sb, &arn, &["plan", "local"]).await;
     assert_ne!(out.status.code(), Some(0), "{}", said(&out));
@@ -195,5 +160,9 @@ async fn another_environments_deploy_role_cannot_plan_this_one() {
         denied.iter().any(|d| d.resource.contains("e2e-lpo")),
         "refused on this environment's own resources: {denied:#?}"
     );
-    assert!(said(&out).contains("is not authorized to perform"), "{}", said(&out));
+    assert!(
+        said(&out).contains("is not authorized to perform"),
+        "{}",
+        said(&out)
+    );
 }

@@ -223,6 +223,21 @@ async fn one_plan_names_drift_in_every_family() {
             .await
             .expect("deleted");
     }
+    // Aurora: a tag added by hand.
+    aws_sdk_rds::Client::new(&sdk)
+        .add_tags_to_resource()
+        .resource_name(format!(
+            "arn:aws:rds:eu-central-2:123456789012:cluster:{nid}-aurora"
+        ))
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("Owner")
+                .value("by-hand")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
     // Secrets: a container's description.
     sb.secrets()
         .await
@@ -237,6 +252,7 @@ async fn one_plan_names_drift_in_every_family() {
     for (address, field) in [
         ("aws_s3_bucket.ai_data", "versioning"),
         ("aws_rds_cluster.aurora", "backup_retention_days"),
+        ("aws_rds_cluster.aurora", "tags"),
         ("aws_cloudwatch_log_group.redis_slow_log", "retention_days"),
         ("aws_iam_role.bedrock_logging", "policies"),
         ("aws_secretsmanager_secret.psql-host", "description"),
@@ -247,7 +263,19 @@ async fn one_plan_names_drift_in_every_family() {
             plan.render(false)
         );
     }
-    // And apply repairs all of it.
-    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    // And apply repairs all of it, as the least-privileged deploy role, with IAM enforced: the
+    // update paths' permissions are declared too.
+    let role = sb
+        .least_privileged(layer_core::access::Command::Deploy)
+        .await;
+    sb.aws.authz().set(true);
+    sb.assume(&role);
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve"]).await,
+        0,
+        "refused: {:?}",
+        sb.aws.authz().denials()
+    );
+    assert_eq!(sb.aws.authz().denials(), vec![]);
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }

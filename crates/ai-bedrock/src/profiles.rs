@@ -272,7 +272,10 @@ impl Resource for InferenceProfiles {
             Access::unscoped(
                 Need::Observe,
                 "BedrockList",
-                &["bedrock:ListInferenceProfiles", "bedrock:ListFoundationModels"],
+                &[
+                    "bedrock:ListInferenceProfiles",
+                    "bedrock:ListFoundationModels",
+                ],
                 "Bedrock's List actions support no resource-level permissions",
             ),
             Access::new(

@@ -416,7 +416,13 @@ mod tests {
             "arn:aws:rds:eu-central-2:123456789012:cluster:dal-dev-aurora"
         );
         assert_eq!(doc["Statement"][2]["Resource"], "*");
-        assert_eq!(p.document_without("Discovery")["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            p.document_without("Discovery")["Statement"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         let parts = p.split(300);
         assert!(parts.len() > 1, "{parts:#?}");
         let statements: usize = parts
@@ -434,7 +440,10 @@ mod tests {
     fn what_another_statement_grants_is_dropped() {
         assert!(covers("a/*", "a/run-lock-*"));
         assert!(covers("*", "arn:aws:s3:::x"));
-        assert!(!covers("a/run-lock-*", "a/*"), "narrower never covers wider");
+        assert!(
+            !covers("a/run-lock-*", "a/*"),
+            "narrower never covers wider"
+        );
         let accesses = vec![
             Access::new(
                 Need::Change,
@@ -451,13 +460,20 @@ mod tests {
             Access::new(
                 Need::Seed,
                 "Read",
-                &["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"],
+                &[
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:CreateSecret",
+                ],
                 [arn("secretsmanager", "secret:dal/*")],
             ),
         ];
         let p = Policy::render(&accesses, "r", "1");
         let sids: Vec<&str> = p.statements.iter().map(|s| s.sid.as_str()).collect();
-        assert_eq!(sids, ["Containers", "Read"], "the lock's statement adds nothing here");
+        assert_eq!(
+            sids,
+            ["Containers", "Read"],
+            "the lock's statement adds nothing here"
+        );
         assert_eq!(
             p.statements[1].actions,
             BTreeSet::from(["secretsmanager:GetSecretValue"])

@@ -183,7 +183,12 @@ impl Resource for Cluster {
                 &["kms:GenerateDataKey", "kms:Decrypt"],
                 [self.secrets_kms_key_arn.clone()],
             ),
-            Access::new(Need::Delete, "AuroraCluster", &["rds:DeleteDBCluster"], [cluster()]),
+            Access::new(
+                Need::Delete,
+                "AuroraCluster",
+                &["rds:DeleteDBCluster"],
+                [cluster()],
+            ),
         ];
         if !self.settings.skip_final_snapshot {
             out.push(Access::new(

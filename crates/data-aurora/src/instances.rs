@@ -285,7 +285,12 @@ impl Resource for InstanceSet {
                 &["rds:FailoverDBCluster"],
                 [cluster()],
             ),
-            Access::new(Need::Delete, "AuroraInstances", &["rds:DeleteDBInstance"], [instances()]),
+            Access::new(
+                Need::Delete,
+                "AuroraInstances",
+                &["rds:DeleteDBInstance"],
+                [instances()],
+            ),
         ];
         if self.performance_insights {
             // Performance Insights encrypted with the general key.

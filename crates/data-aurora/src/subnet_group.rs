@@ -65,7 +65,12 @@ impl Resource for DbSubnetGroup {
                 ],
                 group(),
             ),
-            Access::new(Need::Delete, "AuroraSubnetGroup", &["rds:DeleteDBSubnetGroup"], group()),
+            Access::new(
+                Need::Delete,
+                "AuroraSubnetGroup",
+                &["rds:DeleteDBSubnetGroup"],
+                group(),
+            ),
         ]
     }
 

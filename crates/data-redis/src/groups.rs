@@ -59,20 +59,29 @@ impl Resource for CacheSubnetGroup {
             Access::new(
                 Need::Observe,
                 "RedisSubnetGroup",
-                &["elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"],
+                &[
+                    "elasticache:DescribeCacheSubnetGroups",
+                    "elasticache:ListTagsForResource",
+                ],
                 group(),
             ),
             Access::new(
                 Need::Change,
                 "RedisSubnetGroup",
                 &[
-                    "elasticache:CreateCacheSubnetGroup", "elasticache:ModifyCacheSubnetGroup",
+                    "elasticache:CreateCacheSubnetGroup",
+                    "elasticache:ModifyCacheSubnetGroup",
                     "elasticache:AddTagsToResource",
                     "elasticache:RemoveTagsFromResource",
                 ],
                 group(),
             ),
-            Access::new(Need::Delete, "RedisSubnetGroup", &["elasticache:DeleteCacheSubnetGroup"], group()),
+            Access::new(
+                Need::Delete,
+                "RedisSubnetGroup",
+                &["elasticache:DeleteCacheSubnetGroup"],
+                group(),
+            ),
         ]
     }
 
@@ -253,20 +262,30 @@ impl Resource for CacheParameterGroup {
             Access::new(
                 Need::Observe,
                 "RedisParameterGroup",
-                &["elasticache:DescribeCacheParameterGroups", "elasticache:DescribeCacheParameters", "elasticache:ListTagsForResource"],
+                &[
+                    "elasticache:DescribeCacheParameterGroups",
+                    "elasticache:DescribeCacheParameters",
+                    "elasticache:ListTagsForResource",
+                ],
                 group(),
             ),
             Access::new(
                 Need::Change,
                 "RedisParameterGroup",
                 &[
-                    "elasticache:CreateCacheParameterGroup", "elasticache:ModifyCacheParameterGroup",
+                    "elasticache:CreateCacheParameterGroup",
+                    "elasticache:ModifyCacheParameterGroup",
                     "elasticache:AddTagsToResource",
                     "elasticache:RemoveTagsFromResource",
                 ],
                 group(),
             ),
-            Access::new(Need::Delete, "RedisParameterGroup", &["elasticache:DeleteCacheParameterGroup"], group()),
+            Access::new(
+                Need::Delete,
+                "RedisParameterGroup",
+                &["elasticache:DeleteCacheParameterGroup"],
+                group(),
+            ),
         ]
     }
 

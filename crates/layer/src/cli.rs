@@ -363,6 +363,7 @@ where
             }
         }
     });
+    let hint = policy_hint(&cli.command);
     // Boxed: the commands' futures are large, and a caller's stack (a test thread's 2 MiB)
     // must not hold them.
     let result = Box::pin(execute(cli, inv)).await;
@@ -385,12 +386,34 @@ where
         Ok(code) => code as i32,
         Err(e) => {
             eprintln!("error: {e:#}");
+            let text = format!("{e:#}");
+            if text.contains("is not authorized to perform") || text.contains("AccessDenied") {
+                if let Some(hint) = hint {
+                    eprintln!("{hint}");
+                }
+            }
             match e.downcast_ref::<Error>() {
                 Some(core) => core.exit_code() as i32,
                 None => ExitCode::Error as i32,
             }
         }
     }
+}
+
+/// What to run when AWS refuses a command an action: the policy that command needs.
+fn policy_hint(command: &Command) -> Option<String> {
+    let (env, role) = match command {
+        Command::Plan { env, .. } | Command::Outputs { env, .. } => (env.as_str(), "plan"),
+        Command::Deploy { env, .. } => (env.as_str(), "deploy"),
+        Command::Apply { .. } => ("<env>", "deploy"),
+        Command::Seed { env, .. } => (env.as_str(), "seed"),
+        Command::Verify { env, .. } | Command::BootstrapDb { env, .. } => (env.as_str(), "verify"),
+        Command::Destroy { env, .. } => (env.as_str(), "destroy"),
+        _ => return None,
+    };
+    Some(format!(
+        "hint: the credentials lack a permission this command needs; `data-and-ai iam-policy {env} --for {role}` prints the policy it needs (see README, Least privilege)"
+    ))
 }
 
 async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {

@@ -190,7 +190,10 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
             Err(e) => {
                 use aws_sdk_kms::error::ProvideErrorMetadata as _;
                 if e.code().is_some_and(|c| c.contains("AccessDenied")) {
-                    refused = Some(format!("kms:ListResourceTags on {arn}: {}", e.message().unwrap_or("AccessDenied")));
+                    refused = Some(format!(
+                        "kms:ListResourceTags on {arn}: {}",
+                        e.message().unwrap_or("AccessDenied")
+                    ));
                 }
                 continue;
             }
@@ -256,7 +259,12 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
     for g in groups.log_groups() {
         let Some(arn) = g.arn() else { continue };
         let arn = arn.trim_end_matches(":*").to_string();
-        let t = match logs.list_tags_for_resource().resource_arn(&arn).send().await {
+        let t = match logs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+        {
             Ok(t) => t,
             Err(e) => {
                 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;

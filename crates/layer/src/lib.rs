@@ -203,9 +203,7 @@ fn declared_access(
     let infra = env.infrastructure.for_policy();
     let sdk = layer_core::aws::offline_config(&env.region);
     let Parts {
-        resources,
-        s3_user,
-        ..
+        resources, s3_user, ..
     } = parts(env, &infra, account, &sdk, &Err("not read".into()))?;
     let engine = Engine::new(resources, env.concurrency);
     let seed_observes = [Address::new(SEED_OBSERVES)];
@@ -536,5 +534,66 @@ mod left_behind_tests {
             2,
             "the one already scheduled is still named: {nothing:#?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod iam_policy_tests {
+    use layer_core::access::{is_read_only, Command};
+
+    fn environments() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments")
+    }
+
+    #[test]
+    fn every_environment_gets_a_scoped_policy_for_every_command() {
+        for name in ["dev", "test", "prod", "sbx", "local"] {
+            let env = crate::load(&environments(), name).expect("loads");
+            let nid = env.naming_id.as_str().to_string();
+            for c in Command::ALL {
+                let p = crate::iam_policy(&env, &[c], "123456789012").expect("generated");
+                assert!(!p.statements.is_empty());
+                for s in &p.statements {
+                    if s.resources.contains("*") {
+                        assert!(
+                            s.unscoped_because.is_some(),
+                            "{name} {c:?}: {} is unscoped without a reason",
+                            s.sid
+                        );
+                    }
+                    for r in &s.resources {
+                        assert!(
+                            !r.contains('{'),
+                            "{name} {c:?}: {} has an unfilled ARN {r}",
+                            s.sid
+                        );
+                    }
+                }
+                if c == Command::Plan {
+                    let writes: Vec<&str> = p
+                        .actions()
+                        .into_iter()
+                        .filter(|a| !is_read_only(a))
+                        .collect();
+                    assert!(writes.is_empty(), "{name}: plan may write: {writes:?}");
+                }
+                // The environment's own names scope what it creates.
+                let names_env = p
+                    .statements
+                    .iter()
+                    .flat_map(|s| &s.resources)
+                    .any(|r| r.contains(&nid));
+                assert!(names_env, "{name} {c:?}: no resource names {nid}");
+            }
+            let deploy = crate::iam_policy(&env, &[Command::Deploy], "123456789012").unwrap();
+            let destroy = crate::iam_policy(&env, &[Command::Destroy], "123456789012").unwrap();
+            assert!(
+                !deploy.actions().contains("s3:DeleteObjectVersion"),
+                "{name}: only destroy --purge-buckets deletes objects"
+            );
+            assert!(destroy.actions().contains("s3:DeleteObjectVersion"));
+            assert!(deploy.actions().contains("rds:CreateDBCluster"));
+            assert!(!destroy.actions().contains("rds:CreateDBCluster"));
+        }
     }
 }

@@ -205,6 +205,23 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
             // An instance joining a cluster is authorized on the instance and the cluster; the
             // cluster's id is also given to find instances by, which names no resource.
             out.extend(named.into_iter().map(own));
+            // Tags given at creation are added as the caller, on what is created.
+            let created = match r.op {
+                "CreateDBCluster" => r
+                    .param("DBClusterIdentifier")
+                    .map(|i| format!("cluster:{i}")),
+                "CreateDBInstance" => r.param("DBInstanceIdentifier").map(|i| format!("db:{i}")),
+                "CreateDBSubnetGroup" => {
+                    r.param("DBSubnetGroupName").map(|n| format!("subgrp:{n}"))
+                }
+                "CreateDBClusterParameterGroup" => r
+                    .param("DBClusterParameterGroupName")
+                    .map(|n| format!("cluster-pg:{n}")),
+                _ => None,
+            };
+            if let Some(c) = created.filter(|_| r.has_prefix("Tags.")) {
+                out.push(need("rds:AddTagsToResource", r.arn("rds", &c)));
+            }
             if r.op == "CreateDBCluster" {
                 if let Some(k) = r.param("KmsKeyId") {
                     out.push(need("kms:CreateGrant", r.key_arn(k)));
@@ -261,7 +278,10 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
             if r.op == "CreateReplicationGroup" {
                 let group = r.arn(
                     "elasticache",
-                    &format!("replicationgroup:{}", r.param("ReplicationGroupId").unwrap_or("*")),
+                    &format!(
+                        "replicationgroup:{}",
+                        r.param("ReplicationGroupId").unwrap_or("*")
+                    ),
                 );
                 if r.has_prefix("Tags.") {
                     out.push(need("elasticache:AddTagsToResource", group));
@@ -363,9 +383,9 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                 ("ListSecrets", _) | (_, None) => out.push(own("*".into())),
                 (_, Some(arn)) if arn.starts_with("arn:") => out.push(own(arn.to_string())),
                 // A name stands for its ARN, which ends in six characters of AWS's own.
-                (_, Some(name)) => {
-                    out.push(own(r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))))
-                }
+                (_, Some(name)) => out.push(own(
+                    r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))
+                )),
             }
         }
         "iam" => {
@@ -390,9 +410,8 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
         "s3" => {
             let path = crate::emulated::percent_decode(r.path.trim_start_matches('/'));
             let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
-            let has = |k: &str| {
-                url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k)
-            };
+            let has =
+                |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
             let action = match r.op {
                 "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
                 "ListObjectVersions" => "ListBucketVersions",
@@ -418,7 +437,10 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
             } else if key.is_empty() && r.op != "DeleteObjects" {
                 format!("arn:aws:s3:::{bucket}")
             } else {
-                format!("arn:aws:s3:::{bucket}/{}", if key.is_empty() { "*" } else { key })
+                format!(
+                    "arn:aws:s3:::{bucket}/{}",
+                    if key.is_empty() { "*" } else { key }
+                )
             };
             out.push(need(format!("s3:{action}"), resource));
         }
@@ -444,9 +466,9 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                         r.arn("bedrock", &format!("application-inference-profile/{id}"))
                     }));
                 }
-                "TagResource" | "UntagResource" | "ListTagsForResource" => out.push(own(
-                    r.json_str(&["resourceARN"]).unwrap_or("*").to_string(),
-                )),
+                "TagResource" | "UntagResource" | "ListTagsForResource" => {
+                    out.push(own(r.json_str(&["resourceARN"]).unwrap_or("*").to_string()))
+                }
                 "PutModelInvocationLoggingConfiguration" => {
                     out.push(own("*".into()));
                     for dest in ["cloudWatchConfig", "s3Config"] {
@@ -463,12 +485,7 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
             let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
             match (r.op, segs.as_slice()) {
                 ("ListWorkspaces", _) => out.push(own("*".into())),
-                ("CreateWorkspace", _) => {
-                    out.push(own(r.arn("aps", "workspace/*")));
-                    if r.json_has("tags") {
-                        out.push(need("aps:TagResource", r.arn("aps", "workspace/*")));
-                    }
-                }
+                ("CreateWorkspace", _) => out.push(own(r.arn("aps", "workspace/*"))),
                 (_, ["tags", arn @ ..]) => out.push(own(arn.join("/"))),
                 (op, ["workspaces", id, ..]) => {
                     out.push(own(r.arn("aps", &format!("workspace/{id}"))));
@@ -608,8 +625,16 @@ mod tests {
     #[test]
     fn wildcards_match_as_iam_does() {
         assert!(glob("rds:Describe*", "rds:DescribeDBClusters", true));
-        assert!(glob("RDS:describedbclusters", "rds:DescribeDBClusters", true));
-        assert!(glob("arn:aws:s3:::dal-*", "arn:aws:s3:::dal-dev-ai-data", false));
+        assert!(glob(
+            "RDS:describedbclusters",
+            "rds:DescribeDBClusters",
+            true
+        ));
+        assert!(glob(
+            "arn:aws:s3:::dal-*",
+            "arn:aws:s3:::dal-dev-ai-data",
+            false
+        ));
         assert!(!glob("arn:aws:s3:::dal-*", "arn:aws:s3:::other", false));
         assert!(glob("a?c*z", "abcxyz", false));
         assert!(!glob("a?c", "ac", false));
@@ -627,10 +652,25 @@ mod tests {
             {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::keep"},
             {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
         ]});
-        assert!(allowed(&[p.clone()], "s3:DeleteBucket", "arn:aws:s3:::other"));
-        assert!(!allowed(&[p.clone()], "s3:DeleteBucket", "arn:aws:s3:::keep"));
-        assert!(!allowed(&[p.clone()], "kms:Decrypt", "arn:aws:kms:eu-central-2:1:key/x"));
-        assert!(!allowed(&[], "s3:ListBucket", "arn:aws:s3:::x"), "nothing allows");
+        assert!(allowed(
+            &[p.clone()],
+            "s3:DeleteBucket",
+            "arn:aws:s3:::other"
+        ));
+        assert!(!allowed(
+            &[p.clone()],
+            "s3:DeleteBucket",
+            "arn:aws:s3:::keep"
+        ));
+        assert!(!allowed(
+            &[p.clone()],
+            "kms:Decrypt",
+            "arn:aws:kms:eu-central-2:1:key/x"
+        ));
+        assert!(
+            !allowed(&[], "s3:ListBucket", "arn:aws:s3:::x"),
+            "nothing allows"
+        );
     }
 
     #[test]
@@ -677,6 +717,22 @@ mod tests {
             .collect();
         assert!(actions.contains(&"ec2:CreateTags".to_string()));
         assert!(actions.contains(&"route53:AssociateVPCWithHostedZone".to_string()));
+        let f = form(&[
+            ("DBInstanceIdentifier", "dal-aurora-1"),
+            ("DBClusterIdentifier", "dal-aurora"),
+            ("Tags.Tag.1.Key", "k"),
+        ]);
+        let needs = requirements(&req("rds", "CreateDBInstance", &f));
+        assert_eq!(
+            needs
+                .last()
+                .map(|n| (n.action.as_str(), n.resource.as_str())),
+            Some((
+                "rds:AddTagsToResource",
+                "arn:aws:rds:eu-central-2:123456789012:db:dal-aurora-1"
+            )),
+            "tags are added to the instance created, not to its cluster"
+        );
         let f = form(&[("UserName", "u"), ("Tags.member.1.Key", "k")]);
         let needs = requirements(&req("iam", "CreateUser", &f));
         assert_eq!(needs[1].action, "iam:TagUser");

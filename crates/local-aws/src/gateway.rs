@@ -281,7 +281,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
 
     // IAM, enforced as AWS does when switched on (see `authz`).
     if shared.authz.enforcing() {
-        if let Some(denied) = authorize(shared, &service, &region, &op, &parts, &form, &bytes).await? {
+        if let Some(denied) =
+            authorize(shared, &service, &region, &op, &parts, &form, &bytes).await?
+        {
             return Ok(Some(boxed(denied)));
         }
     }
@@ -990,7 +992,9 @@ async fn authorize(
             let arn = crate::xml::text(&xml, "Arn").unwrap_or_default();
             let account = crate::xml::text(&xml, "Account").unwrap_or_default();
             let principal = if let Some(rest) = arn.split(":assumed-role/").nth(1) {
-                Some(Principal::Role(rest.split('/').next().unwrap_or_default().to_string()))
+                Some(Principal::Role(
+                    rest.split('/').next().unwrap_or_default().to_string(),
+                ))
             } else if arn.ends_with(":user/moto") {
                 None
             } else {
@@ -1046,7 +1050,11 @@ async fn authorize(
     let mut needs = requirements(&req);
     // Secrets Manager encrypts and decrypts a value with the secret's key as the caller.
     if service == "secretsmanager" && matches!(op, "PutSecretValue" | "GetSecretValue") {
-        if let Some(id) = json.as_ref().and_then(|j| j.get("SecretId")).and_then(|v| v.as_str()) {
+        if let Some(id) = json
+            .as_ref()
+            .and_then(|j| j.get("SecretId"))
+            .and_then(|v| v.as_str())
+        {
             let (_, d) = moto_json(
                 shared,
                 region,

@@ -269,8 +269,18 @@ impl Resource for GrafanaWorkspace {
             Access::unscoped(
                 Need::Change,
                 "GrafanaCreate",
-                &["grafana:CreateWorkspace"],
-                "grafana:CreateWorkspace supports no resource-level permissions (AWS chooses the id)",
+                &["grafana:CreateWorkspace", "ec2:GetManagedPrefixListEntries"],
+                "grafana:CreateWorkspace supports no resource-level permissions (AWS chooses the id); it reads the VPC's prefix lists as the caller",
+            ),
+            // The first workspace of an account makes Grafana's service-linked role.
+            Access::new(
+                Need::Change,
+                "GrafanaServiceLinkedRole",
+                &["iam:CreateServiceLinkedRole"],
+                [global_arn(
+                    "iam",
+                    "role/aws-service-role/grafana.amazonaws.com/AWSServiceRoleForAmazonGrafana",
+                )],
             ),
             Access::new(
                 Need::Change,

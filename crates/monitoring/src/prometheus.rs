@@ -219,8 +219,9 @@ impl Resource for Workspace {
                     "logs:ListLogDeliveries",
                     "logs:PutResourcePolicy",
                     "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
                 ],
-                "CloudWatch Logs authorizes log deliveries (the slow log to its group) on no narrower resource",
+                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
             ),
             Access::new(
                 Need::Delete,

@@ -68,7 +68,10 @@ impl Reader {
             Access::new(
                 Need::Verify,
                 "SecretsRead",
-                &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                &[
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                ],
                 [
                     meta::secrets_arn(prefix),
                     arn("secretsmanager", "secret:rds!cluster-*"),

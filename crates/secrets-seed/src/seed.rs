@@ -451,14 +451,20 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
         Access::new(
             Need::Seed,
             "SecretsWrite",
-            &["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
+            &[
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:TagResource",
+            ],
             [meta::secrets_arn(prefix)],
         ),
         // Sources of derived values: the master secret, and our own (the LiteLLM key).
         Access::new(
             Need::Seed,
             "SecretsRead",
-            &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+            ],
             [
                 meta::secrets_arn(prefix),
                 arn("secretsmanager", "secret:rds!cluster-*"),

@@ -71,7 +71,12 @@ impl Resource for LogGroup {
                 &["logs:DescribeLogGroups"],
                 [arn("logs", "log-group:*")],
             ),
-            Access::new(Need::Observe, "LogGroups", &["logs:ListTagsForResource"], group.clone()),
+            Access::new(
+                Need::Observe,
+                "LogGroups",
+                &["logs:ListTagsForResource"],
+                group.clone(),
+            ),
             Access::new(
                 Need::Change,
                 "LogGroups",
