@@ -44,12 +44,15 @@ pub(crate) struct Needed {
     pub resource: String,
 }
 
+/// Who a key belongs to: the principal, its ARN and its account; `None` for the root.
+pub(crate) type Identity = Option<(Principal, String, String)>;
+
 /// The state of enforcement.
 #[derive(Debug, Default)]
 pub struct Authz {
     enforce: AtomicBool,
     /// Access key -> (principal, its ARN, account); `None` for root.
-    pub(crate) principals: Mutex<HashMap<String, Option<(Principal, String, String)>>>,
+    pub(crate) principals: Mutex<HashMap<String, Identity>>,
     /// Policy documents per principal, forgotten on every IAM change.
     pub(crate) policies: Mutex<HashMap<Principal, Vec<serde_json::Value>>>,
     denials: Mutex<Vec<Denial>>,
@@ -653,17 +656,17 @@ mod tests {
             {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
         ]});
         assert!(allowed(
-            &[p.clone()],
+            std::slice::from_ref(&p),
             "s3:DeleteBucket",
             "arn:aws:s3:::other"
         ));
         assert!(!allowed(
-            &[p.clone()],
+            std::slice::from_ref(&p),
             "s3:DeleteBucket",
             "arn:aws:s3:::keep"
         ));
         assert!(!allowed(
-            &[p.clone()],
+            std::slice::from_ref(&p),
             "kms:Decrypt",
             "arn:aws:kms:eu-central-2:1:key/x"
         ));
