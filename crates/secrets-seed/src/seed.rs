@@ -443,7 +443,7 @@ async fn reported<T>(
 /// The permissions of [`seed`] and [`states`]: read the environment's secrets' metadata, write
 /// their values and tags, read the sources of derived values (the AWS-managed master secret, whose
 /// name `rds!cluster-<uuid>` is AWS's), and the secrets key that encrypts them all. The S3 key
-/// pair's own are [`crate::access_key::access`].
+/// pair's own are with [`crate::seed_access`].
 pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access::Access> {
     use layer_core::access::{arn, Access, Need};
     vec![
