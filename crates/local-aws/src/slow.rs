@@ -15,6 +15,15 @@ pub struct SlowSettings {
     /// Milliseconds a new resource reports `creating`.
     #[serde(default)]
     pub creation_ms: u64,
+    /// For Aurora clusters and instances, instead of `creation_ms`.
+    #[serde(default)]
+    pub aurora_creation_ms: Option<u64>,
+    /// For ElastiCache replication groups, instead of `creation_ms`.
+    #[serde(default)]
+    pub redis_creation_ms: Option<u64>,
+    /// For Grafana workspaces, instead of `creation_ms`.
+    #[serde(default)]
+    pub grafana_creation_ms: Option<u64>,
     /// Milliseconds a modified resource reports `modifying`.
     #[serde(default)]
     pub modification_ms: u64,
@@ -51,6 +60,23 @@ fn param<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+impl SlowSettings {
+    /// Milliseconds a new Aurora cluster or instance reports `creating`.
+    pub fn aurora(&self) -> u64 {
+        self.aurora_creation_ms.unwrap_or(self.creation_ms)
+    }
+
+    /// Milliseconds a new replication group reports `creating`.
+    pub fn redis(&self) -> u64 {
+        self.redis_creation_ms.unwrap_or(self.creation_ms)
+    }
+
+    /// Milliseconds a new Grafana workspace reports `CREATING`.
+    pub fn grafana(&self) -> u64 {
+        self.grafana_creation_ms.unwrap_or(self.creation_ms)
+    }
+}
+
 impl Slow {
     /// Set the durations.
     pub fn set(&self, s: SlowSettings) {
@@ -70,13 +96,13 @@ impl Slow {
                 Kind::DbCluster,
                 "DBClusterIdentifier",
                 "creating",
-                s.creation_ms,
+                s.aurora(),
             ),
             ("rds", "CreateDBInstance") => (
                 Kind::DbInstance,
                 "DBInstanceIdentifier",
                 "creating",
-                s.creation_ms,
+                s.aurora(),
             ),
             ("rds", "ModifyDBCluster") => (
                 Kind::DbCluster,
@@ -100,7 +126,7 @@ impl Slow {
                 Kind::ReplicationGroup,
                 "ReplicationGroupId",
                 "creating",
-                s.creation_ms,
+                s.redis(),
             ),
             (
                 "elasticache",
@@ -199,5 +225,42 @@ impl Slow {
             Some(out)
         });
         (rewritten != body).then_some(rewritten)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(k: &str, v: &str) -> Vec<(String, String)> {
+        vec![(k.to_string(), v.to_string())]
+    }
+
+    #[test]
+    fn each_service_can_take_its_own_time() {
+        let slow = Slow::default();
+        slow.set(SlowSettings {
+            creation_ms: 5_000,
+            redis_creation_ms: Some(0),
+            ..Default::default()
+        });
+        slow.on_request("rds", "CreateDBCluster", &form("DBClusterIdentifier", "c"));
+        slow.on_request(
+            "elasticache",
+            "CreateReplicationGroup",
+            &form("ReplicationGroupId", "g"),
+        );
+        let cluster = "<DBClusters><DBCluster><DBClusterIdentifier>c</DBClusterIdentifier><Status>available</Status></DBCluster></DBClusters>";
+        assert!(slow
+            .on_response("rds", "DescribeDBClusters", cluster)
+            .is_some_and(|b| b.contains("<Status>creating</Status>")));
+        let group = "<ReplicationGroups><ReplicationGroup><ReplicationGroupId>g</ReplicationGroupId><Status>available</Status></ReplicationGroup></ReplicationGroups>";
+        assert_eq!(
+            slow.on_response("elasticache", "DescribeReplicationGroups", group),
+            None,
+            "Redis's own zero wins over the default"
+        );
+        let s = slow.settings();
+        assert_eq!((s.aurora(), s.redis(), s.grafana()), (5_000, 0, 5_000));
     }
 }

@@ -314,7 +314,7 @@ fn create(
         tags,
         busy: Some((
             "CREATING",
-            Instant::now() + Duration::from_millis(slow.creation_ms),
+            Instant::now() + Duration::from_millis(slow.grafana()),
             Some("ACTIVE"),
         )),
         seen_busy: false,
