@@ -275,6 +275,7 @@ impl Resource for CacheParameterGroup {
                 &[
                     "elasticache:CreateCacheParameterGroup",
                     "elasticache:ModifyCacheParameterGroup",
+                    "elasticache:ResetCacheParameterGroup",
                     "elasticache:AddTagsToResource",
                     "elasticache:RemoveTagsFromResource",
                 ],
@@ -393,6 +394,23 @@ impl Resource for CacheParameterGroup {
         _inputs: &Inputs,
     ) -> Result<()> {
         if changes.iter().any(|c| c.field() == "parameters") {
+            // One set by hand that we do not manage goes back to the family's default.
+            let stale: Vec<ParameterNameValue> = o
+                .spec
+                .parameters
+                .keys()
+                .filter(|k| !d.parameters.contains_key(*k))
+                .map(|k| ParameterNameValue::builder().parameter_name(k).build())
+                .collect();
+            if !stale.is_empty() {
+                self.client
+                    .reset_cache_parameter_group()
+                    .cache_parameter_group_name(&self.name)
+                    .set_parameter_name_values(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("ResetCacheParameterGroup", &self.name, &e))?;
+            }
             self.set(&d.parameters).await?;
         }
         if changes.iter().any(|c| c.field() == "tags") {

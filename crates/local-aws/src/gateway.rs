@@ -59,6 +59,8 @@ struct Shared {
     /// When each IAM role was created through the gateway, for the propagation delay.
     roles_created: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     replication_groups: ReplicationGroups,
+    log_group_keys: crate::log_group_keys::LogGroupKeys,
+    overlays: crate::overlays::Overlays,
     upstream_port: u16,
     client: Client<HttpConnector, Body>,
     /// The local data plane the emulated clusters and replication groups lead to, once bound.
@@ -117,6 +119,8 @@ impl Gateway {
             roles_created: Default::default(),
             amp_tokens: Default::default(),
             replication_groups: ReplicationGroups::default(),
+            log_group_keys: Default::default(),
+            overlays: Default::default(),
             upstream_port: opts.upstream_port,
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -526,6 +530,37 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     if service == "rds" {
         shared.performance_insights.on_request(&op, &form);
     }
+    if service == "elasticache" && op == "ModifyCacheSubnetGroup" {
+        let name = form
+            .iter()
+            .find(|(k, _)| k == "CacheSubnetGroupName")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let auth = parts.headers.get("authorization").cloned();
+        let (_, found) = moto_query(
+            shared,
+            "elasticache",
+            "DescribeCacheSubnetGroups",
+            &[("CacheSubnetGroupName", &name)],
+            auth,
+        )
+        .await?;
+        let Some(group) = crate::xml::inner(&found, "CacheSubnetGroup").map(str::to_string) else {
+            return Ok(answer(boxed(protocol.error(
+                StatusCode::NOT_FOUND,
+                "CacheSubnetGroupNotFoundFault",
+                &format!("CacheSubnetGroup {name} not found."),
+            ))));
+        };
+        shared.overlays.modify_cache_subnet_group(&form);
+        let block = format!("<CacheSubnetGroup>{group}</CacheSubnetGroup>");
+        let block = shared
+            .overlays
+            .on_response("elasticache", "DescribeCacheSubnetGroups", &block)
+            .unwrap_or(block);
+        return Ok(answer(boxed(query_ok(&op, ELASTICACHE_NS, &block))));
+    }
+    shared.overlays.on_request(&service, &op, &form);
 
     if service == "bedrock" && op == "PutModelInvocationLoggingConfiguration" {
         if let Some(why) = logging_refusal(shared, &region, &bytes).await? {
@@ -563,6 +598,21 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
 
     if service == "logs" && op == "DeleteLogGroup" {
         untag_log_group(shared, &region, &bytes).await?;
+    }
+    if service == "logs" {
+        let group = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["logGroupName"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match op.as_str() {
+            "CreateLogGroup" | "DeleteLogGroup" => shared.log_group_keys.forget(&region, &group),
+            "AssociateKmsKey" | "DisassociateKmsKey" => {
+                return Ok(answer(boxed(
+                    log_group_key(shared, &region, &op, &group, &bytes).await?,
+                )));
+            }
+            _ => {}
+        }
     }
 
     // AMP's CreateWorkspace is idempotent by client token on AWS; moto makes a second workspace.
@@ -679,7 +729,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         || (service == "aps" && op == "DescribeLoggingConfiguration")
         || service == "elasticache"
         || service == "rds"
-        || (service == "secretsmanager" && op == "CreateSecret");
+        || (service == "secretsmanager" && op == "CreateSecret")
+        || (service == "ec2" && op == "DescribeVpcEndpoints")
+        || (service == "logs" && op == "DescribeLogGroups");
     if !needs_body {
         return Ok(answer(resp));
     }
@@ -719,7 +771,15 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             text = fixes::rebind_hosts(&text, ".rds.amazonaws.com", &host);
         }
     }
+    if service == "logs" && op == "DescribeLogGroups" && rparts.status.is_success() {
+        if let Some(t) = shared.log_group_keys.on_response(&region, &text) {
+            text = t;
+        }
+    }
     if rparts.status.is_success() {
+        if let Some(t) = shared.overlays.on_response(&service, &op, &text) {
+            text = t;
+        }
         if let Some(t) = shared.slow.on_response(&service, &op, &text) {
             text = t;
         }
@@ -1442,6 +1502,56 @@ async fn set_master_password(shared: &Shared, region: &str, body: &str) -> anyho
         anyhow::bail!("setting the master secret {arn}: {answer}");
     }
     plane.set_password(&user, &password).await
+}
+
+/// `AssociateKmsKey` and `DisassociateKmsKey` (see `log_group_keys`).
+async fn log_group_key(
+    shared: &Shared,
+    region: &str,
+    op: &str,
+    group: &str,
+    body: &[u8],
+) -> anyhow::Result<Response<Bytes>> {
+    let json = Protocol::Json;
+    let (_, found) = moto_json(
+        shared,
+        region,
+        "logs",
+        "Logs_20140328.DescribeLogGroups",
+        serde_json::json!({ "logGroupNamePrefix": group }),
+    )
+    .await?;
+    let exists = found["logGroups"]
+        .as_array()
+        .is_some_and(|gs| gs.iter().any(|g| g["logGroupName"] == group));
+    if !exists {
+        return Ok(json.error(
+            StatusCode::BAD_REQUEST,
+            "ResourceNotFoundException",
+            "The specified log group does not exist.",
+        ));
+    }
+    let key = if op == "AssociateKmsKey" {
+        let key = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["kmsKeyId"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        if !key.starts_with("arn:aws:kms:") {
+            return Ok(json.error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterException",
+                "Specify the KMS key by its ARN.",
+            ));
+        }
+        Some(key)
+    } else {
+        None
+    };
+    shared.log_group_keys.set(region, group, key);
+    Ok(crate::protocol::json_ok(
+        StatusCode::OK,
+        &serde_json::json!({}),
+    ))
 }
 
 /// AWS forgets a log group's tags with the group; moto keeps them for the next group of the
