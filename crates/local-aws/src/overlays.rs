@@ -22,11 +22,14 @@ fn get<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// Log types enabled and disabled since moto's record, by cluster id.
+type LogExports = HashMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+
 /// What the gateway keeps.
 #[derive(Debug, Default)]
 pub(crate) struct Overlays {
     /// Cluster id -> (log types enabled, log types disabled) since moto's record.
-    log_exports: Mutex<HashMap<String, (BTreeSet<String>, BTreeSet<String>)>>,
+    log_exports: Mutex<LogExports>,
     /// Endpoint id -> private DNS.
     private_dns: Mutex<HashMap<String, bool>>,
     /// Cache subnet group name -> its subnets.
