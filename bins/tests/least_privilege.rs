@@ -166,3 +166,36 @@ async fn another_environments_deploy_role_cannot_plan_this_one() {
         said(&out)
     );
 }
+
+#[tokio::test]
+async fn iam_policy_needs_no_aws_and_a_closed_pipe_ends_it_quietly() {
+    let sb = Sandbox::new("e2e-lpp").await;
+    sb.aws.calls().reset();
+    let out = sb
+        .binary(
+            env!("CARGO_BIN_EXE_data-and-ai"),
+            &["iam-policy", "local", "--for", "all", "--json"],
+        )
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert!(doc["Statement"].as_array().is_some_and(|s| s.len() > 20));
+    assert!(sb.aws.calls().snapshot().is_empty(), "no call to AWS");
+    // `iam-policy … | head`: the reader goes away before the first line is written.
+    let mut child = sb
+        .binary(env!("CARGO_BIN_EXE_data-and-ai"), &["iam-policy", "local"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.expect("exits");
+    assert_eq!(out.status.code(), Some(141), "{}", said(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        said(&out)
+    );
+}

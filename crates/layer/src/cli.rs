@@ -15,6 +15,19 @@ use layer_core::{Error, ExitCode, Outputs, SafetyFlags};
 
 use crate::Session;
 
+/// `println!` that ends the process when stdout is closed (`plan dev | head`), as a Unix tool
+/// killed by `SIGPIPE` does (exit 141), instead of panicking.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+        }
+    }};
+}
+
 /// The exit codes, shown under every command's `--help`.
 pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 error (bad input, AWS error), 2 changes pending (plan --detailed-exitcode), 3 refused for safety (nothing was changed; the message names the flag that allows it), 130 interrupted (Ctrl-C: what was in flight finished, nothing new started; run again to finish).";
 
