@@ -285,3 +285,133 @@ fn one_feature_set_for_the_operator_s_build_and_the_tests() {
         .collect();
     report(problems);
 }
+
+/// Snake case to AWS's operation name: `create_db_cluster` -> `CreateDbCluster`.
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// An action or operation name compared loosely: `rds:DescribeDBClusters` and
+/// `describe_db_clusters` are both `describedbclusters`.
+fn loose(name: &str) -> String {
+    name.rsplit(':')
+        .next()
+        .unwrap_or(name)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn every_aws_call_is_declared_in_its_crate() {
+    // An SDK call, as rustfmt lays it out: a line ending in `.verb_noun()` (or `client.verb_noun()`)
+    // whose statement goes on to `.send()`.
+    const VERBS: &[&str] = &[
+        "create_",
+        "delete_",
+        "describe_",
+        "modify_",
+        "list_",
+        "get_",
+        "put_",
+        "add_",
+        "remove_",
+        "tag_",
+        "untag_",
+        "authorize_",
+        "revoke_",
+        "update_",
+        "associate_",
+        "disassociate_",
+        "failover_",
+        "increase_",
+        "decrease_",
+        "reset_",
+        "restore_",
+        "head_",
+        "rotate_",
+    ];
+    // Needs no permission.
+    const FREE: &[&str] = &["get_caller_identity"];
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for dir in std::fs::read_dir(root().join("crates"))
+        .expect("crates/")
+        .flatten()
+    {
+        let name = dir.file_name().to_string_lossy().to_string();
+        if name == "local-aws" {
+            continue;
+        }
+        let files = rust_files(&dir.path().join("src"));
+        let texts: Vec<(PathBuf, String)> = files.iter().map(|f| (f.clone(), read(f))).collect();
+        // Every `"service:Action"` literal of the crate.
+        let declared: std::collections::BTreeSet<String> = texts
+            .iter()
+            .flat_map(|(_, t)| {
+                t.split('"')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|lit| {
+                lit.split_once(':').is_some_and(|(svc, act)| {
+                    !svc.is_empty()
+                        && svc
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && act.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && act.chars().all(|c| c.is_ascii_alphanumeric())
+                })
+            })
+            .map(|lit| loose(&lit))
+            .collect();
+        for (file, text) in &texts {
+            let lines: Vec<(usize, &str)> = product_lines(text).collect();
+            for (i, (n, line)) in lines.iter().enumerate() {
+                let t = line.trim();
+                let Some(call) = t.strip_suffix("()") else {
+                    continue;
+                };
+                let op = call.rsplit('.').next().unwrap_or(call);
+                if !VERBS.iter().any(|v| op.starts_with(v))
+                    || !op.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    || FREE.contains(&op)
+                {
+                    continue;
+                }
+                let sends = lines[i + 1..]
+                    .iter()
+                    .take(40)
+                    .take_while(|(_, l)| !l.trim_end().ends_with(';') || l.contains(".send()"))
+                    .any(|(_, l)| l.contains(".send()"));
+                if !sends {
+                    continue;
+                }
+                seen += 1;
+                let action = local_aws::authz::s3_action(&pascal(op), false).to_string();
+                if !declared.contains(&loose(&action)) {
+                    problems.push(format!(
+                        "{}:{n}: `{op}` calls AWS, but no declaration in crates/{name} names its action ({action}): add it to the `access()` of the code that makes the call",
+                        rel(file)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        seen > 100,
+        "the check found only {seen} calls: its pattern is out of date"
+    );
+    report(problems);
+}

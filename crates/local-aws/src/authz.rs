@@ -170,6 +170,28 @@ fn need(action: impl Into<String>, resource: impl Into<String>) -> Needed {
     }
 }
 
+/// IAM's name for an S3 operation (`HeadBucket` is `s3:ListBucket`); `versioned` when the
+/// request names an object version.
+pub fn s3_action(op: &str, versioned: bool) -> &str {
+    match op {
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
+        "ListObjectVersions" => "ListBucketVersions",
+        "ListBuckets" => "ListAllMyBuckets",
+        "GetBucketEncryption" => "GetEncryptionConfiguration",
+        "PutBucketEncryption" => "PutEncryptionConfiguration",
+        "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
+        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "DeleteBucketTagging" => "PutBucketTagging",
+        "HeadObject" => "GetObject",
+        "DeleteObjects" => "DeleteObject",
+        "DeleteObject" if versioned => "DeleteObjectVersion",
+        "GetObject" if versioned => "GetObjectVersion",
+        op => op,
+    }
+}
+
 /// What a request needs: its own action on every resource it names, then what AWS also checks.
 pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
     let own = |resource: String| need(format!("{}:{}", r.service, r.op), resource);
@@ -415,26 +437,7 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
             let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
             let has =
                 |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
-            let action = match r.op {
-                "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
-                "ListObjectVersions" => "ListBucketVersions",
-                "ListBuckets" => "ListAllMyBuckets",
-                "GetBucketEncryption" => "GetEncryptionConfiguration",
-                "PutBucketEncryption" => "PutEncryptionConfiguration",
-                "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
-                "PutPublicAccessBlock" => "PutBucketPublicAccessBlock",
-                "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
-                "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
-                "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
-                    "PutLifecycleConfiguration"
-                }
-                "DeleteBucketTagging" => "PutBucketTagging",
-                "HeadObject" => "GetObject",
-                "DeleteObjects" => "DeleteObject",
-                "DeleteObject" if has("versionId") => "DeleteObjectVersion",
-                "GetObject" if has("versionId") => "GetObjectVersion",
-                op => op,
-            };
+            let action = s3_action(r.op, has("versionId"));
             let resource = if bucket.is_empty() {
                 "*".to_string()
             } else if key.is_empty() && r.op != "DeleteObjects" {
