@@ -58,7 +58,9 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
         (Command::Seed, &["seed", "local", "--force"]),
         (Command::Plan, &["outputs", "local"]),
         (Command::Plan, &["plan", "local", "--detailed-exitcode"]),
+        (Command::BootstrapDb, &["bootstrap-db", "local"]),
         (Command::Verify, &["verify", "local"]),
+        (Command::Plan, &["lock", "show", "local"]),
         (Command::Destroy, &["destroy", "local", "--auto-approve"]),
     ];
     for (c, args) in steps {

@@ -43,19 +43,22 @@ pub enum Command {
     Deploy,
     /// `seed`.
     Seed,
-    /// `verify` and `bootstrap-db`.
+    /// `verify`.
     Verify,
+    /// `bootstrap-db`: verify's reads, and the run lock.
+    BootstrapDb,
     /// `destroy`.
     Destroy,
 }
 
 impl Command {
     /// Every command, in the order the docs list them.
-    pub const ALL: [Command; 5] = [
+    pub const ALL: [Command; 6] = [
         Command::Plan,
         Command::Deploy,
         Command::Seed,
         Command::Verify,
+        Command::BootstrapDb,
         Command::Destroy,
     ];
 
@@ -66,6 +69,7 @@ impl Command {
             Command::Deploy => "deploy",
             Command::Seed => "seed",
             Command::Verify => "verify",
+            Command::BootstrapDb => "bootstrap-db",
             Command::Destroy => "destroy",
         }
     }
@@ -89,6 +93,7 @@ impl Command {
             ],
             Command::Seed => &[Need::Seed, Need::Lock],
             Command::Verify => &[Need::Observe, Need::Verify],
+            Command::BootstrapDb => &[Need::Observe, Need::Verify, Need::Lock],
             Command::Destroy => &[Need::Observe, Need::Delete, Need::Purge, Need::Lock],
         }
     }

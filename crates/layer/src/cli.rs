@@ -234,9 +234,9 @@ pub enum Command {
     IamPolicy {
         /// The environment.
         env: String,
-        /// The command whose role this is: plan (also outputs), deploy (also apply), seed,
-        /// verify (also bootstrap-db), destroy, or all of them in one policy.
-        #[arg(long = "for", default_value = "deploy", value_parser = ["plan", "deploy", "seed", "verify", "destroy", "all"])]
+        /// The command whose role this is: plan (also outputs and lock show), deploy (also
+        /// apply), seed, verify, bootstrap-db, destroy, or all of them in one policy.
+        #[arg(long = "for", default_value = "deploy", value_parser = ["plan", "deploy", "seed", "verify", "bootstrap-db", "destroy", "all"])]
         command: String,
         /// The account (default: the environment's one allowed account).
         #[arg(long)]
@@ -420,7 +420,8 @@ fn policy_hint(command: &Command) -> Option<String> {
         Command::Deploy { env, .. } => (env.as_str(), "deploy"),
         Command::Apply { .. } => ("<env>", "deploy"),
         Command::Seed { env, .. } => (env.as_str(), "seed"),
-        Command::Verify { env, .. } | Command::BootstrapDb { env, .. } => (env.as_str(), "verify"),
+        Command::Verify { env, .. } => (env.as_str(), "verify"),
+        Command::BootstrapDb { env, .. } => (env.as_str(), "bootstrap-db"),
         Command::Destroy { env, .. } => (env.as_str(), "destroy"),
         _ => return None,
     };
