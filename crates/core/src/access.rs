@@ -282,7 +282,8 @@ impl Policy {
     }
 
     /// The policy as documents of at most `limit` characters each (without whitespace), for
-    /// managed policies (see [`MANAGED_POLICY_LIMIT`]): whole statements, in order.
+    /// managed policies (see [`MANAGED_POLICY_LIMIT`]): whole statements, in order. A statement
+    /// bigger than `limit` on its own is a part of its own, over the limit (the caller checks).
     pub fn split(&self, limit: usize) -> Vec<serde_json::Value> {
         let mut parts: Vec<Policy> = Vec::new();
         for s in &self.statements {
@@ -319,7 +320,7 @@ fn covers(general: &str, specific: &str) -> bool {
             Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
             Some((c, rest)) => t
                 .split_first()
-                .is_some_and(|(d, t)| (*c == '?' || c == d) && go(rest, t)),
+                .is_some_and(|(d, t)| ((*c == '?' && *d != '*') || c == d) && go(rest, t)),
         }
     }
     let p: Vec<char> = general.chars().collect();

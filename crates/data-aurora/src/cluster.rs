@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster};
 use aws_sdk_rds::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, global_arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
@@ -189,16 +189,26 @@ impl Resource for Cluster {
                 &["rds:DeleteDBCluster"],
                 [cluster()],
             ),
+            // The first cluster of an account makes RDS's service-linked role as the caller.
+            Access::new(
+                Need::Change,
+                "ServiceLinkedRoles",
+                &["iam:CreateServiceLinkedRole"],
+                [global_arn(
+                    "iam",
+                    "role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS",
+                )],
+            ),
         ];
         if !self.settings.skip_final_snapshot {
             out.push(Access::new(
                 Need::Delete,
                 "AuroraFinalSnapshot",
                 &["rds:CreateDBClusterSnapshot"],
-                [arn(
-                    "rds",
-                    &format!("cluster-snapshot:{}-final-*", self.name),
-                )],
+                [
+                    cluster(),
+                    arn("rds", &format!("cluster-snapshot:{}-final-*", self.name)),
+                ],
             ));
         }
         out

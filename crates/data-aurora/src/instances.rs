@@ -262,12 +262,18 @@ impl Resource for InstanceSet {
                 &["rds:DescribeDBInstances", "rds:ListTagsForResource"],
                 [instances()],
             ),
-            // CreateDBInstance is authorized on the instance and on the cluster it joins.
+            // CreateDBInstance is authorized on the instance, the cluster it joins, and the
+            // default parameter and option groups it takes.
             Access::new(
                 Need::Change,
                 "AuroraInstanceCreate",
                 &["rds:CreateDBInstance"],
-                [instances(), cluster()],
+                [
+                    instances(),
+                    cluster(),
+                    arn("rds", "pg:default.*"),
+                    arn("rds", "og:default:*"),
+                ],
             ),
             Access::new(
                 Need::Change,

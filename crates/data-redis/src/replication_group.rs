@@ -13,7 +13,7 @@ use aws_sdk_elasticache::types::{
     ReplicationGroup as SdkGroup,
 };
 use aws_sdk_elasticache::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, global_arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
@@ -247,6 +247,27 @@ impl Resource for ReplicationGroup {
                     "logs:DescribeLogGroups",
                 ],
                 "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
+            ),
+            // Deleting the group ends its slow-log delivery.
+            Access::unscoped(
+                Need::Delete,
+                "LogDeliveries",
+                &[
+                    "logs:DeleteLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                ],
+                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
+            ),
+            // The first replication group of an account makes ElastiCache's service-linked role.
+            Access::new(
+                Need::Change,
+                "ServiceLinkedRoles",
+                &["iam:CreateServiceLinkedRole"],
+                [global_arn(
+                    "iam",
+                    "role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache",
+                )],
             ),
             Access::new(
                 Need::Delete,

@@ -9,7 +9,11 @@
 //! `CreateSecurityGroup` with tags needs `ec2:CreateTags`, a role handed to a service needs
 //! `iam:PassRole`, an encrypted cluster needs `kms:CreateGrant` on its key. Requests signed with
 //! keys the emulator does not know belong to the account's root and are not checked. Policy
-//! conditions are not evaluated: a statement with a `Condition` never allows.
+//! conditions are not evaluated: a statement with a `Condition` never allows, and denies as if it
+//! had none. A user's groups' policies are not read; a KMS alias is checked as the alias's ARN,
+//! not its key's; presigned S3 requests are not checked. The first cluster, replication group or
+//! Grafana workspace of the account needs `iam:CreateServiceLinkedRole` for the service's role,
+//! which the gateway then makes, as AWS does.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -319,6 +323,21 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                     out.push(need("logs:CreateLogDelivery", "*"));
                 }
             }
+            // A log delivery switched on or off is made or ended as the caller.
+            if r.op == "ModifyReplicationGroup" && r.has_prefix("LogDeliveryConfigurations.") {
+                let off = r
+                    .form
+                    .iter()
+                    .any(|(k, v)| k.ends_with(".Enabled") && v.eq_ignore_ascii_case("false"));
+                out.push(need(
+                    if off {
+                        "logs:DeleteLogDelivery"
+                    } else {
+                        "logs:CreateLogDelivery"
+                    },
+                    "*",
+                ));
+            }
         }
         "ec2" => {
             let sg = |id: &str| r.arn("ec2", &format!("security-group/{id}"));
@@ -362,6 +381,15 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                         "ec2",
                         &format!("vpc-endpoint/{}", r.param("VpcEndpointId").unwrap_or("*")),
                     )));
+                    for s in r.params("AddSubnetId") {
+                        out.push(own(r.arn("ec2", &format!("subnet/{s}"))));
+                    }
+                    for g in r.params("AddSecurityGroupId") {
+                        out.push(own(sg(g)));
+                    }
+                    if r.param("PrivateDnsEnabled") == Some("true") {
+                        out.push(need("route53:AssociateVPCWithHostedZone", "*"));
+                    }
                 }
                 "DeleteVpcEndpoints" => {
                     for e in r.params("VpcEndpointId") {
@@ -498,6 +526,9 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                     if op == "CreateLoggingConfiguration" || op == "UpdateLoggingConfiguration" {
                         out.push(need("logs:CreateLogDelivery", "*"));
                     }
+                    if op == "DeleteLoggingConfiguration" {
+                        out.push(need("logs:DeleteLogDelivery", "*"));
+                    }
                 }
                 _ => out.push(own("*".into())),
             }
@@ -514,8 +545,13 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                     }
                 }
                 (_, ["tags", arn @ ..]) => out.push(own(arn.join("/"))),
-                (_, ["workspaces", id, ..]) => {
-                    out.push(own(r.arn("grafana", &format!("/workspaces/{id}"))))
+                (op, ["workspaces", id, ..]) => {
+                    out.push(own(r.arn("grafana", &format!("/workspaces/{id}"))));
+                    if op == "UpdateWorkspace" {
+                        if let Some(role) = r.json_str(&["workspaceRoleArn"]) {
+                            out.push(need("iam:PassRole", role));
+                        }
+                    }
                 }
                 _ => out.push(own("*".into())),
             }
@@ -523,6 +559,21 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
         _ => out.push(own("*".into())),
     }
     out
+}
+
+/// The service-linked role a create makes on first use in an account: (service, operation) ->
+/// (role name, path).
+pub(crate) fn service_linked_role(service: &str, op: &str) -> Option<(&'static str, &'static str)> {
+    Some(match (service, op) {
+        ("rds", "CreateDBCluster") => ("AWSServiceRoleForRDS", "rds.amazonaws.com"),
+        ("elasticache", "CreateReplicationGroup") => {
+            ("AWSServiceRoleForElastiCache", "elasticache.amazonaws.com")
+        }
+        ("grafana", "CreateWorkspace") => {
+            ("AWSServiceRoleForAmazonGrafana", "grafana.amazonaws.com")
+        }
+        _ => return None,
+    })
 }
 
 /// Whether `pattern` (IAM's `*` and `?`) matches `text`.

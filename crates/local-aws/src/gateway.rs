@@ -552,15 +552,14 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 &format!("CacheSubnetGroup {name} not found."),
             ))));
         };
-        shared.overlays.modify_cache_subnet_group(&form);
+        shared.overlays.modify_cache_subnet_group(&region, &form);
         let block = format!("<CacheSubnetGroup>{group}</CacheSubnetGroup>");
         let block = shared
             .overlays
-            .on_response("elasticache", "DescribeCacheSubnetGroups", &block)
+            .on_response("elasticache", &region, "DescribeCacheSubnetGroups", &block)
             .unwrap_or(block);
         return Ok(answer(boxed(query_ok(&op, ELASTICACHE_NS, &block))));
     }
-    shared.overlays.on_request(&service, &op, &form);
 
     if service == "bedrock" && op == "PutModelInvocationLoggingConfiguration" {
         if let Some(why) = logging_refusal(shared, &region, &bytes).await? {
@@ -605,7 +604,6 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             .and_then(|v| v["logGroupName"].as_str().map(str::to_string))
             .unwrap_or_default();
         match op.as_str() {
-            "CreateLogGroup" | "DeleteLogGroup" => shared.log_group_keys.forget(&region, &group),
             "AssociateKmsKey" | "DisassociateKmsKey" => {
                 return Ok(answer(boxed(
                     log_group_key(shared, &region, &op, &group, &bytes).await?,
@@ -730,8 +728,14 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         || service == "elasticache"
         || service == "rds"
         || (service == "secretsmanager" && op == "CreateSecret")
-        || (service == "ec2" && op == "DescribeVpcEndpoints")
-        || (service == "logs" && op == "DescribeLogGroups");
+        || (service == "ec2"
+            && matches!(op.as_str(), "DescribeVpcEndpoints" | "ModifyVpcEndpoint"))
+        || (service == "logs"
+            && matches!(
+                op.as_str(),
+                "DescribeLogGroups" | "CreateLogGroup" | "DeleteLogGroup"
+            ))
+        || (service == "iam" && call.mutating);
     if !needs_body {
         return Ok(answer(resp));
     }
@@ -777,7 +781,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         }
     }
     if rparts.status.is_success() {
-        if let Some(t) = shared.overlays.on_response(&service, &op, &text) {
+        // What moto accepted: noted now, so a refused request changes nothing kept here.
+        shared.overlays.accepted(&service, &region, &op, &form);
+        if service == "logs" && matches!(op.as_str(), "CreateLogGroup" | "DeleteLogGroup") {
+            let group = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["logGroupName"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            shared.log_group_keys.forget(&region, &group);
+        }
+        if service == "iam" {
+            // Again after the change: a check between the two may have read the old policies.
+            shared.authz.forget_policies();
+        }
+        if let Some(t) = shared.overlays.on_response(&service, &region, &op, &text) {
             text = t;
         }
         if let Some(t) = shared.slow.on_response(&service, &op, &text) {
@@ -1142,10 +1159,54 @@ async fn authorize(
             }
         }
     }
+    // The service's linked role, made on first use as the caller.
+    let mut make_role = None;
+    if let Some((role, service_name)) = crate::authz::service_linked_role(service, op) {
+        let (status, _) = moto_query(
+            shared,
+            "iam",
+            "GetRole",
+            &[("RoleName", role)],
+            scoped_auth("us-east-1", "iam"),
+        )
+        .await?;
+        if !status.is_success() {
+            needs.push(Needed {
+                action: "iam:CreateServiceLinkedRole".into(),
+                resource: format!(
+                    "arn:aws:iam::{account}:role/aws-service-role/{service_name}/{role}"
+                ),
+            });
+            make_role = Some((role, service_name));
+        }
+    }
     let Some(missing) = needs
         .into_iter()
         .find(|n| !allowed(&policies, &n.action, &n.resource))
     else {
+        if let Some((role, service_name)) = make_role {
+            let trust = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": service_name },
+                    "Action": "sts:AssumeRole",
+                }],
+            })
+            .to_string();
+            moto_query(
+                shared,
+                "iam",
+                "CreateRole",
+                &[
+                    ("RoleName", role),
+                    ("Path", &format!("/aws-service-role/{service_name}/")),
+                    ("AssumeRolePolicyDocument", &trust),
+                ],
+                scoped_auth("us-east-1", "iam"),
+            )
+            .await?;
+        }
         return Ok(None);
     };
     let message = format!(

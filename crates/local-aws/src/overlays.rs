@@ -2,7 +2,8 @@
 //! a cluster's log exports changed by `ModifyDBCluster`, an interface endpoint's private DNS
 //! changed by `ModifyVpcEndpoint`, a cache subnet group's subnets changed by
 //! `ModifyCacheSubnetGroup` (which moto lacks: the gateway answers it), and a replication group's
-//! slow log switched off by `ModifyReplicationGroup`. Found by the drift table
+//! slow log switched off by `ModifyReplicationGroup`. Each is noted once moto has accepted the
+//! change. Found by the drift table
 //! (`tests/e2e/drift.rs`): without them a drift made that way could be neither seen nor repaired.
 
 use std::collections::{BTreeSet, HashMap};
@@ -16,6 +17,11 @@ fn list(form: &[(String, String)], prefix: &str) -> Vec<String> {
         .filter(|(k, _)| k.starts_with(prefix))
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+/// A resource's key: its region and its (lowercased) id.
+fn key(region: &str, id: &str) -> String {
+    format!("{region}/{}", id.to_lowercase())
 }
 
 fn get<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -39,11 +45,17 @@ pub(crate) struct Overlays {
 }
 
 impl Overlays {
-    /// Note a request passing through to moto.
-    pub(crate) fn on_request(&self, service: &str, op: &str, form: &[(String, String)]) {
+    /// Note a request that moto accepted.
+    pub(crate) fn accepted(
+        &self,
+        service: &str,
+        region: &str,
+        op: &str,
+        form: &[(String, String)],
+    ) {
         match (service, op) {
             ("rds", "ModifyDBCluster") => {
-                let Some(id) = get(form, "DBClusterIdentifier").map(str::to_lowercase) else {
+                let Some(id) = get(form, "DBClusterIdentifier").map(|i| key(region, i)) else {
                     return;
                 };
                 let enable = list(form, "CloudwatchLogsExportConfiguration.EnableLogTypes.");
@@ -67,7 +79,7 @@ impl Overlays {
                     self.log_exports
                         .lock()
                         .expect("not poisoned")
-                        .remove(&id.to_lowercase());
+                        .remove(&key(region, id));
                 }
             }
             ("ec2", "ModifyVpcEndpoint") => {
@@ -77,7 +89,7 @@ impl Overlays {
                     self.private_dns
                         .lock()
                         .expect("not poisoned")
-                        .insert(id.to_string(), dns.eq_ignore_ascii_case("true"));
+                        .insert(key(region, id), dns.eq_ignore_ascii_case("true"));
                 }
             }
             ("elasticache", "CreateCacheSubnetGroup" | "DeleteCacheSubnetGroup") => {
@@ -85,11 +97,11 @@ impl Overlays {
                     self.cache_subnets
                         .lock()
                         .expect("not poisoned")
-                        .remove(&n.to_lowercase());
+                        .remove(&key(region, n));
                 }
             }
             ("elasticache", "ModifyReplicationGroup") => {
-                let Some(id) = get(form, "ReplicationGroupId").map(str::to_lowercase) else {
+                let Some(id) = get(form, "ReplicationGroupId").map(|i| key(region, i)) else {
                     return;
                 };
                 let prefix = "LogDeliveryConfigurations.LogDeliveryConfigurationRequest.";
@@ -116,7 +128,7 @@ impl Overlays {
                     self.slow_log_off
                         .lock()
                         .expect("not poisoned")
-                        .remove(&id.to_lowercase());
+                        .remove(&key(region, id));
                 }
             }
             _ => {}
@@ -124,9 +136,17 @@ impl Overlays {
     }
 
     /// `ModifyCacheSubnetGroup`, answered here; `None` when the form names no group.
-    pub(crate) fn modify_cache_subnet_group(&self, form: &[(String, String)]) -> Option<String> {
-        let name = get(form, "CacheSubnetGroupName")?.to_lowercase();
+    pub(crate) fn modify_cache_subnet_group(
+        &self,
+        region: &str,
+        form: &[(String, String)],
+    ) -> Option<String> {
+        let name = key(region, get(form, "CacheSubnetGroupName")?);
         let subnets = list(form, "SubnetIds.");
+        if subnets.is_empty() {
+            // Only the description changes.
+            return Some(String::new());
+        }
         self.cache_subnets
             .lock()
             .expect("not poisoned")
@@ -135,7 +155,13 @@ impl Overlays {
     }
 
     /// Show what was kept in a description.
-    pub(crate) fn on_response(&self, service: &str, op: &str, body: &str) -> Option<String> {
+    pub(crate) fn on_response(
+        &self,
+        service: &str,
+        region: &str,
+        op: &str,
+        body: &str,
+    ) -> Option<String> {
         let out = match (service, op) {
             ("rds", "DescribeDBClusters" | "ModifyDBCluster") => {
                 let all = self.log_exports.lock().expect("not poisoned");
@@ -143,7 +169,7 @@ impl Overlays {
                     return None;
                 }
                 xml::map_members(body, "DBCluster", |block| {
-                    let id = xml::text(block, "DBClusterIdentifier")?.to_lowercase();
+                    let id = key(region, &xml::text(block, "DBClusterIdentifier")?);
                     let (on, off) = all.get(&id)?;
                     let mut now: BTreeSet<String> =
                         xml::inner(block, "EnabledCloudwatchLogsExports")
@@ -175,7 +201,7 @@ impl Overlays {
                     return None;
                 }
                 xml::map_members(body, "item", |block| {
-                    let id = xml::text(block, "vpcEndpointId")?;
+                    let id = key(region, &xml::text(block, "vpcEndpointId")?);
                     let dns = all.get(&id)?;
                     Some(xml::set_element(
                         block,
@@ -190,7 +216,7 @@ impl Overlays {
                     return None;
                 }
                 xml::map_members(body, "CacheSubnetGroup", |block| {
-                    let name = xml::text(block, "CacheSubnetGroupName")?.to_lowercase();
+                    let name = key(region, &xml::text(block, "CacheSubnetGroupName")?);
                     let subnets = all.get(&name)?;
                     let inner: String = subnets
                         .iter()
@@ -210,7 +236,7 @@ impl Overlays {
                     return None;
                 }
                 xml::map_members(body, "ReplicationGroup", |block| {
-                    let id = xml::text(block, "ReplicationGroupId")?.to_lowercase();
+                    let id = key(region, &xml::text(block, "ReplicationGroupId")?);
                     if !off.contains(&id) {
                         return None;
                     }
@@ -242,8 +268,9 @@ mod tests {
     fn a_disabled_log_export_disappears_and_comes_back_when_enabled() {
         let o = Overlays::default();
         let body = "<DBClusters><DBCluster><DBClusterIdentifier>c</DBClusterIdentifier><EnabledCloudwatchLogsExports><member>postgresql</member></EnabledCloudwatchLogsExports></DBCluster></DBClusters>";
-        o.on_request(
+        o.accepted(
             "rds",
+            "r",
             "ModifyDBCluster",
             &form(&[
                 ("DBClusterIdentifier", "c"),
@@ -254,11 +281,12 @@ mod tests {
             ]),
         );
         let out = o
-            .on_response("rds", "DescribeDBClusters", body)
+            .on_response("rds", "r", "DescribeDBClusters", body)
             .expect("rewritten");
         assert!(!out.contains("<member>postgresql</member>"), "{out}");
-        o.on_request(
+        o.accepted(
             "rds",
+            "r",
             "ModifyDBCluster",
             &form(&[
                 ("DBClusterIdentifier", "c"),
@@ -268,7 +296,7 @@ mod tests {
                 ),
             ]),
         );
-        assert_eq!(o.on_response("rds", "DescribeDBClusters", body), None);
+        assert_eq!(o.on_response("rds", "r", "DescribeDBClusters", body), None);
     }
 
     #[test]
@@ -276,8 +304,9 @@ mod tests {
         let o = Overlays::default();
         let body = "<ReplicationGroups><ReplicationGroup><ReplicationGroupId>g</ReplicationGroupId><LogDeliveryConfigurations><LogDeliveryConfiguration><LogType>slow-log</LogType></LogDeliveryConfiguration></LogDeliveryConfigurations></ReplicationGroup></ReplicationGroups>";
         let p = "LogDeliveryConfigurations.LogDeliveryConfigurationRequest.1";
-        o.on_request(
+        o.accepted(
             "elasticache",
+            "r",
             "ModifyReplicationGroup",
             &form(&[
                 ("ReplicationGroupId", "g"),
@@ -286,7 +315,7 @@ mod tests {
             ]),
         );
         let out = o
-            .on_response("elasticache", "DescribeReplicationGroups", body)
+            .on_response("elasticache", "r", "DescribeReplicationGroups", body)
             .expect("rewritten");
         assert!(!out.contains("slow-log"), "{out}");
     }

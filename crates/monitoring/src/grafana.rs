@@ -275,7 +275,7 @@ impl Resource for GrafanaWorkspace {
             // The first workspace of an account makes Grafana's service-linked role.
             Access::new(
                 Need::Change,
-                "GrafanaServiceLinkedRole",
+                "ServiceLinkedRoles",
                 &["iam:CreateServiceLinkedRole"],
                 [global_arn(
                     "iam",

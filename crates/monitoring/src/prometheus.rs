@@ -229,6 +229,17 @@ impl Resource for Workspace {
                 &["aps:DeleteWorkspace", "aps:DeleteLoggingConfiguration"],
                 workspaces(),
             ),
+            // Deleting the logging configuration ends its log delivery.
+            Access::unscoped(
+                Need::Delete,
+                "LogDeliveries",
+                &[
+                    "logs:DeleteLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                ],
+                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
+            ),
         ]
     }
 
