@@ -699,7 +699,18 @@ fn iam_policy(
     let policy = crate::iam_policy(&env, &commands, &account)?;
     if json {
         let out = if split {
-            serde_json::Value::Array(policy.split(MANAGED_POLICY_LIMIT))
+            let parts = policy.split(MANAGED_POLICY_LIMIT);
+            let size = |d: &serde_json::Value| {
+                d.to_string().chars().filter(|c| !c.is_whitespace()).count()
+            };
+            if let Some(big) = parts.iter().find(|d| size(d) > MANAGED_POLICY_LIMIT) {
+                anyhow::bail!(
+                    "statement {} alone is {} characters, over the {MANAGED_POLICY_LIMIT} of a managed policy; attach the policy inline instead",
+                    big["Statement"][0]["Sid"],
+                    size(big)
+                );
+            }
+            serde_json::Value::Array(parts)
         } else {
             policy.document()
         };
