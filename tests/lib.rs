@@ -208,6 +208,14 @@ impl Sandbox {
         .await
     }
 
+    /// Switch IAM enforcement on, and make the `local` environment run as a role that holds
+    /// exactly the policy `iam-policy` generates for `command`.
+    pub async fn enforce_least_privilege(&self, command: layer_core::access::Command) {
+        let role = self.least_privileged(command).await;
+        self.aws.authz().set(true);
+        self.assume(&role);
+    }
+
     /// A connected session on the `local` environment.
     pub async fn session(&self) -> layer::Session {
         layer::Session::connect(self.env())

@@ -709,11 +709,8 @@ async fn one_plan_names_drift_on_every_field_that_can_change_in_place() {
     );
     // Deploy repairs it all, as the least-privileged deploy role with IAM enforced: every update
     // path's permissions are declared.
-    let role = sb
-        .least_privileged(layer_core::access::Command::Deploy)
+    sb.enforce_least_privilege(layer_core::access::Command::Deploy)
         .await;
-    sb.aws.authz().set(true);
-    sb.assume(&role);
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve"]).await,
         0,

@@ -265,11 +265,8 @@ async fn one_plan_names_drift_in_every_family() {
     }
     // And apply repairs all of it, as the least-privileged deploy role, with IAM enforced: the
     // update paths' permissions are declared too.
-    let role = sb
-        .least_privileged(layer_core::access::Command::Deploy)
+    sb.enforce_least_privilege(layer_core::access::Command::Deploy)
         .await;
-    sb.aws.authz().set(true);
-    sb.assume(&role);
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve"]).await,
         0,

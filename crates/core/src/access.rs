@@ -154,6 +154,59 @@ impl Access {
     }
 }
 
+/// The vended log deliveries a service makes (`Change`) or ends (`Delete`) as the caller: the
+/// Redis slow log, the Prometheus logs.
+pub fn log_deliveries(need: Need) -> Access {
+    let actions: &[&'static str] = if need == Need::Delete {
+        &[
+            "logs:DeleteLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:ListLogDeliveries",
+        ]
+    } else {
+        &[
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+        ]
+    };
+    Access::unscoped(
+        need,
+        "LogDeliveries",
+        actions,
+        "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
+    )
+}
+
+/// The grant a service makes as the caller on the KMS key that encrypts what it stores.
+pub fn key_grants(key_arn: &str) -> Access {
+    Access::new(
+        Need::Change,
+        "GeneralKeyGrants",
+        &["kms:CreateGrant", "kms:DescribeKey"],
+        [key_arn.to_string()],
+    )
+}
+
+/// The service-linked role a service makes as the caller on its first use in an account
+/// (`rds.amazonaws.com`, `AWSServiceRoleForRDS`).
+pub fn service_linked_role(service: &str, role: &str) -> Access {
+    Access::new(
+        Need::Change,
+        "ServiceLinkedRoles",
+        &["iam:CreateServiceLinkedRole"],
+        [global_arn(
+            "iam",
+            &format!("role/aws-service-role/{service}/{role}"),
+        )],
+    )
+}
+
 /// Whether an IAM action only reads (`Describe*`, `Get*`, `List*`, `Head*`).
 pub fn is_read_only(action: &str) -> bool {
     let name = action.split_once(':').map_or(action, |(_, n)| n);

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster};
 use aws_sdk_rds::Client;
-use layer_core::access::{arn, global_arn, Access, Need};
+use layer_core::access::{arn, key_grants, service_linked_role, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
@@ -156,12 +156,7 @@ impl Resource for Cluster {
                 [cluster()],
             ),
             // Storage encrypted with the general key: RDS makes a grant on it as the caller.
-            Access::new(
-                Need::Change,
-                "GeneralKeyGrants",
-                &["kms:CreateGrant", "kms:DescribeKey"],
-                [self.general_kms_key_arn.clone()],
-            ),
+            key_grants(&self.general_kms_key_arn),
             // The AWS-managed master password: RDS creates and rotates its secret, encrypted
             // with the secrets key, as the caller. Its name (`rds!cluster-<uuid>`) is AWS's.
             Access::new(
@@ -190,15 +185,7 @@ impl Resource for Cluster {
                 [cluster()],
             ),
             // The first cluster of an account makes RDS's service-linked role as the caller.
-            Access::new(
-                Need::Change,
-                "ServiceLinkedRoles",
-                &["iam:CreateServiceLinkedRole"],
-                [global_arn(
-                    "iam",
-                    "role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS",
-                )],
-            ),
+            service_linked_role("rds.amazonaws.com", "AWSServiceRoleForRDS"),
         ];
         if !self.settings.skip_final_snapshot {
             out.push(Access::new(

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, key_grants, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -300,12 +300,7 @@ impl Resource for InstanceSet {
         ];
         if self.performance_insights {
             // Performance Insights encrypted with the general key.
-            out.push(Access::new(
-                Need::Change,
-                "GeneralKeyGrants",
-                &["kms:CreateGrant", "kms:DescribeKey"],
-                [self.kms_key_arn.clone()],
-            ));
+            out.push(key_grants(&self.kms_key_arn));
         }
         out
     }

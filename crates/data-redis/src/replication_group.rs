@@ -13,7 +13,7 @@ use aws_sdk_elasticache::types::{
     ReplicationGroup as SdkGroup,
 };
 use aws_sdk_elasticache::Client;
-use layer_core::access::{arn, global_arn, Access, Need};
+use layer_core::access::{arn, key_grants, log_deliveries, service_linked_role, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
@@ -222,53 +222,20 @@ impl Resource for ReplicationGroup {
                 [
                     group(),
                     nodes(),
-                    arn("elasticache", &format!("parametergroup:{}", self.parameter_group)),
+                    arn(
+                        "elasticache",
+                        &format!("parametergroup:{}", self.parameter_group),
+                    ),
                     arn("elasticache", &format!("subnetgroup:{}", self.subnet_group)),
                 ],
             ),
             // Encryption at rest with the general key: ElastiCache makes a grant as the caller.
-            Access::new(
-                Need::Change,
-                "GeneralKeyGrants",
-                &["kms:CreateGrant", "kms:DescribeKey"],
-                [self.kms_key_arn.clone()],
-            ),
-            Access::unscoped(
-                Need::Change,
-                "LogDeliveries",
-                &[
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                ],
-                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
-            ),
+            key_grants(&self.kms_key_arn),
+            log_deliveries(Need::Change),
             // Deleting the group ends its slow-log delivery.
-            Access::unscoped(
-                Need::Delete,
-                "LogDeliveries",
-                &[
-                    "logs:DeleteLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:ListLogDeliveries",
-                ],
-                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
-            ),
+            log_deliveries(Need::Delete),
             // The first replication group of an account makes ElastiCache's service-linked role.
-            Access::new(
-                Need::Change,
-                "ServiceLinkedRoles",
-                &["iam:CreateServiceLinkedRole"],
-                [global_arn(
-                    "iam",
-                    "role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache",
-                )],
-            ),
+            service_linked_role("elasticache.amazonaws.com", "AWSServiceRoleForElastiCache"),
             Access::new(
                 Need::Delete,
                 "RedisReplicationGroup",

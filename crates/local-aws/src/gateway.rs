@@ -1436,17 +1436,7 @@ async fn logging_refusal(
     if !may("logs:CreateLogStream") || !may("logs:PutLogEvents") {
         return Ok(refused);
     }
-    let (_, groups) = moto_json(
-        shared,
-        region,
-        "logs",
-        "Logs_20140328.DescribeLogGroups",
-        serde_json::json!({ "logGroupNamePrefix": group }),
-    )
-    .await?;
-    let exists = groups["logGroups"]
-        .as_array()
-        .is_some_and(|g| g.iter().any(|x| x["logGroupName"] == group));
+    let exists = log_group_exists(shared, region, group).await?;
     Ok((!exists)
         .then(|| format!("The log group {group} does not exist."))
         .or(None))
@@ -1565,6 +1555,21 @@ async fn set_master_password(shared: &Shared, region: &str, body: &str) -> anyho
     plane.set_password(&user, &password).await
 }
 
+/// Whether the emulator holds log group `group`.
+async fn log_group_exists(shared: &Shared, region: &str, group: &str) -> anyhow::Result<bool> {
+    let (_, found) = moto_json(
+        shared,
+        region,
+        "logs",
+        "Logs_20140328.DescribeLogGroups",
+        serde_json::json!({ "logGroupNamePrefix": group }),
+    )
+    .await?;
+    Ok(found["logGroups"]
+        .as_array()
+        .is_some_and(|gs| gs.iter().any(|g| g["logGroupName"] == group)))
+}
+
 /// `AssociateKmsKey` and `DisassociateKmsKey` (see `log_group_keys`).
 async fn log_group_key(
     shared: &Shared,
@@ -1574,18 +1579,7 @@ async fn log_group_key(
     body: &[u8],
 ) -> anyhow::Result<Response<Bytes>> {
     let json = Protocol::Json;
-    let (_, found) = moto_json(
-        shared,
-        region,
-        "logs",
-        "Logs_20140328.DescribeLogGroups",
-        serde_json::json!({ "logGroupNamePrefix": group }),
-    )
-    .await?;
-    let exists = found["logGroups"]
-        .as_array()
-        .is_some_and(|gs| gs.iter().any(|g| g["logGroupName"] == group));
-    if !exists {
+    if !log_group_exists(shared, region, group).await? {
         return Ok(json.error(
             StatusCode::BAD_REQUEST,
             "ResourceNotFoundException",

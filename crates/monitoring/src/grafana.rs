@@ -13,7 +13,7 @@ use aws_sdk_grafana::types::{
     VpcConfiguration, WorkspaceStatus,
 };
 use aws_sdk_grafana::Client;
-use layer_core::access::{arn, global_arn, Access, Need};
+use layer_core::access::{arn, global_arn, service_linked_role, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
@@ -273,15 +273,7 @@ impl Resource for GrafanaWorkspace {
                 "grafana:CreateWorkspace supports no resource-level permissions (AWS chooses the id); it reads the VPC's prefix lists as the caller",
             ),
             // The first workspace of an account makes Grafana's service-linked role.
-            Access::new(
-                Need::Change,
-                "ServiceLinkedRoles",
-                &["iam:CreateServiceLinkedRole"],
-                [global_arn(
-                    "iam",
-                    "role/aws-service-role/grafana.amazonaws.com/AWSServiceRoleForAmazonGrafana",
-                )],
-            ),
+            service_linked_role("grafana.amazonaws.com", "AWSServiceRoleForAmazonGrafana"),
             Access::new(
                 Need::Change,
                 "GrafanaWorkspace",

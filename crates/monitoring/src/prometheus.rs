@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_amp::error::ProvideErrorMetadata;
 use aws_sdk_amp::types::WorkspaceStatusCode;
 use aws_sdk_amp::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, log_deliveries, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -208,21 +208,7 @@ impl Resource for Workspace {
                 workspaces(),
             ),
             // The workspace's logs are a vended log delivery to the infrastructure's group.
-            Access::unscoped(
-                Need::Change,
-                "LogDeliveries",
-                &[
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                ],
-                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
-            ),
+            log_deliveries(Need::Change),
             Access::new(
                 Need::Delete,
                 "PrometheusWorkspace",
@@ -230,16 +216,7 @@ impl Resource for Workspace {
                 workspaces(),
             ),
             // Deleting the logging configuration ends its log delivery.
-            Access::unscoped(
-                Need::Delete,
-                "LogDeliveries",
-                &[
-                    "logs:DeleteLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:ListLogDeliveries",
-                ],
-                "CloudWatch Logs authorizes vended log deliveries (the Redis slow log, the Prometheus logs) on no narrower resource",
-            ),
+            log_deliveries(Need::Delete),
         ]
     }
 
