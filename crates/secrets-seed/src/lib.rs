@@ -62,21 +62,10 @@ impl Reader {
         s3_user: &str,
         secrets_kms_key_arn: &str,
     ) -> Vec<layer_core::access::Access> {
-        use layer_core::access::{arn, global_arn, Access, Need};
+        use layer_core::access::{global_arn, Access, Need};
         vec![
             meta::list_access(Need::Verify),
-            Access::new(
-                Need::Verify,
-                "SecretsRead",
-                &[
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:GetSecretValue",
-                ],
-                [
-                    meta::secrets_arn(prefix),
-                    arn("secretsmanager", "secret:rds!cluster-*"),
-                ],
-            ),
+            meta::read_access(Need::Verify, prefix),
             Access::new(
                 Need::Verify,
                 "SecretsKey",

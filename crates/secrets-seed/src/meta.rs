@@ -105,6 +105,23 @@ pub fn secrets_arn(prefix: &str) -> String {
     layer_core::access::arn("secretsmanager", &format!("secret:{prefix}*"))
 }
 
+/// Reading the environment's secrets and the AWS-managed master secret (whose name,
+/// `rds!cluster-<uuid>`, is AWS's): their metadata and values.
+pub fn read_access(need: layer_core::access::Need, prefix: &str) -> layer_core::access::Access {
+    layer_core::access::Access::new(
+        need,
+        "SecretsRead",
+        &[
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+        ],
+        [
+            secrets_arn(prefix),
+            layer_core::access::arn("secretsmanager", "secret:rds!cluster-*"),
+        ],
+    )
+}
+
 /// The permission [`list`] needs.
 pub fn list_access(need: layer_core::access::Need) -> layer_core::access::Access {
     layer_core::access::Access::unscoped(

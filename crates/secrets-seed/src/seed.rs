@@ -445,7 +445,7 @@ async fn reported<T>(
 /// name `rds!cluster-<uuid>` is AWS's), and the secrets key that encrypts them all. The S3 key
 /// pair's own are with [`crate::seed_access`].
 pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access::Access> {
-    use layer_core::access::{arn, Access, Need};
+    use layer_core::access::{Access, Need};
     vec![
         meta::list_access(Need::Seed),
         Access::new(
@@ -458,18 +458,7 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
             [meta::secrets_arn(prefix)],
         ),
         // Sources of derived values: the master secret, and our own (the LiteLLM key).
-        Access::new(
-            Need::Seed,
-            "SecretsRead",
-            &[
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-            ],
-            [
-                meta::secrets_arn(prefix),
-                arn("secretsmanager", "secret:rds!cluster-*"),
-            ],
-        ),
+        meta::read_access(Need::Seed, prefix),
         Access::new(
             Need::Seed,
             "SecretsKey",
