@@ -172,6 +172,14 @@ impl Resource for Cluster {
                 ],
                 [arn("secretsmanager", "secret:rds!cluster-*")],
             ),
+            // Deleting the cluster deletes its managed secret, which RDS's documentation lists
+            // among the caller's permissions for the integration.
+            Access::new(
+                Need::Delete,
+                "AuroraMasterSecret",
+                &["secretsmanager:DeleteSecret"],
+                [arn("secretsmanager", "secret:rds!cluster-*")],
+            ),
             Access::new(
                 Need::Change,
                 "SecretsKey",
