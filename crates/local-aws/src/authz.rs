@@ -21,6 +21,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::bucket_policies::{strings, wildcard};
+
 /// Who signed a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Principal {
@@ -171,28 +173,6 @@ fn need(action: impl Into<String>, resource: impl Into<String>) -> Needed {
     Needed {
         action: action.into(),
         resource: resource.into(),
-    }
-}
-
-/// IAM's name for an S3 operation (`HeadBucket` is `s3:ListBucket`); `versioned` when the
-/// request names an object version.
-pub fn s3_action(op: &str, versioned: bool) -> &str {
-    match op {
-        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
-        "ListObjectVersions" => "ListBucketVersions",
-        "ListBuckets" => "ListAllMyBuckets",
-        "GetBucketEncryption" => "GetEncryptionConfiguration",
-        "PutBucketEncryption" => "PutEncryptionConfiguration",
-        "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
-        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
-        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
-        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
-        "DeleteBucketTagging" => "PutBucketTagging",
-        "HeadObject" => "GetObject",
-        "DeleteObjects" => "DeleteObject",
-        "DeleteObject" if versioned => "DeleteObjectVersion",
-        "GetObject" if versioned => "GetObjectVersion",
-        op => op,
     }
 }
 
@@ -465,7 +445,7 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
             let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
             let has =
                 |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
-            let action = s3_action(r.op, has("versionId"));
+            let action = crate::bucket_policies::action_of(r.op, has("versionId"));
             let resource = if bucket.is_empty() {
                 "*".to_string()
             } else if key.is_empty() && r.op != "DeleteObjects" {
@@ -476,7 +456,7 @@ pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
                     if key.is_empty() { "*" } else { key }
                 )
             };
-            out.push(need(format!("s3:{action}"), resource));
+            out.push(need(action, resource));
         }
         "bedrock" => {
             let profiles = r.arn("bedrock", "application-inference-profile/*");
@@ -576,58 +556,16 @@ pub(crate) fn service_linked_role(service: &str, op: &str) -> Option<(&'static s
     })
 }
 
-/// Whether `pattern` (IAM's `*` and `?`) matches `text`.
-fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
-        (
-            pattern.to_lowercase().chars().collect(),
-            text.to_lowercase().chars().collect(),
-        )
-    } else {
-        (pattern.chars().collect(), text.chars().collect())
-    };
-    // Iterative wildcard match with backtracking to the last `*`.
-    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
-    while j < t.len() {
-        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == '*' {
-            star = Some(i);
-            mark = j;
-            i += 1;
-        } else if let Some(s) = star {
-            i = s + 1;
-            mark += 1;
-            j = mark;
-        } else {
-            return false;
-        }
-    }
-    while i < p.len() && p[i] == '*' {
-        i += 1;
-    }
-    i == p.len()
-}
-
-fn strings(v: Option<&serde_json::Value>) -> Vec<&str> {
-    match v {
-        Some(serde_json::Value::String(s)) => vec![s.as_str()],
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Whether a statement applies to `action` on `resource`.
 fn applies(s: &serde_json::Value, action: &str, resource: &str) -> bool {
     let action_ok = match (s.get("Action"), s.get("NotAction")) {
-        (Some(a), _) => strings(Some(a)).iter().any(|p| glob(p, action, true)),
-        (None, Some(n)) => !strings(Some(n)).iter().any(|p| glob(p, action, true)),
+        (Some(a), _) => strings(a).iter().any(|p| wildcard(p, action, true)),
+        (None, Some(n)) => !strings(n).iter().any(|p| wildcard(p, action, true)),
         _ => false,
     };
     let resource_ok = match (s.get("Resource"), s.get("NotResource")) {
-        (Some(r), _) => strings(Some(r)).iter().any(|p| glob(p, resource, false)),
-        (None, Some(n)) => !strings(Some(n)).iter().any(|p| glob(p, resource, false)),
+        (Some(r), _) => strings(r).iter().any(|p| wildcard(p, resource, false)),
+        (None, Some(n)) => !strings(n).iter().any(|p| wildcard(p, resource, false)),
         _ => false,
     };
     action_ok && resource_ok
@@ -681,23 +619,23 @@ mod tests {
 
     #[test]
     fn wildcards_match_as_iam_does() {
-        assert!(glob("rds:Describe*", "rds:DescribeDBClusters", true));
-        assert!(glob(
+        assert!(wildcard("rds:Describe*", "rds:DescribeDBClusters", true));
+        assert!(wildcard(
             "RDS:describedbclusters",
             "rds:DescribeDBClusters",
             true
         ));
-        assert!(glob(
+        assert!(wildcard(
             "arn:aws:s3:::dal-*",
             "arn:aws:s3:::dal-dev-ai-data",
             false
         ));
-        assert!(!glob("arn:aws:s3:::dal-*", "arn:aws:s3:::other", false));
-        assert!(glob("a?c*z", "abcxyz", false));
-        assert!(!glob("a?c", "ac", false));
-        assert!(glob("*", "anything", false));
+        assert!(!wildcard("arn:aws:s3:::dal-*", "arn:aws:s3:::other", false));
+        assert!(wildcard("a?c*z", "abcxyz", false));
+        assert!(!wildcard("a?c", "ac", false));
+        assert!(wildcard("*", "anything", false));
         assert!(
-            !glob("arn:aws:s3:::Dal", "arn:aws:s3:::dal", false),
+            !wildcard("arn:aws:s3:::Dal", "arn:aws:s3:::dal", false),
             "resources are case-sensitive"
         );
     }

@@ -101,6 +101,7 @@ impl BucketPolicies {
 pub fn action_of(operation: &str, versioned: bool) -> String {
     let a = match operation {
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket",
+        "ListBuckets" => "s3:ListAllMyBuckets",
         "ListObjectVersions" => "s3:ListBucketVersions",
         "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
         "GetObject" | "HeadObject" if versioned => "s3:GetObjectVersion",
@@ -111,7 +112,7 @@ pub fn action_of(operation: &str, versioned: bool) -> String {
         | "CreateMultipartUpload"
         | "CompleteMultipartUpload" => "s3:PutObject",
         "DeleteObject" if versioned => "s3:DeleteObjectVersion",
-        "DeleteObject" => "s3:DeleteObject",
+        "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
         "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
@@ -130,7 +131,7 @@ pub fn action_of(operation: &str, versioned: bool) -> String {
 }
 
 /// `*` and `?` wildcards, case-insensitively (as IAM matches actions) or not (resources).
-fn wildcard(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+pub(crate) fn wildcard(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
         (
             pattern.to_lowercase().chars().collect(),
@@ -159,7 +160,7 @@ fn wildcard(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(a) => a
