@@ -1245,17 +1245,6 @@ async fn policies_of(
             .ok()
             .or_else(|| serde_json::from_str(&emulated::percent_decode(doc)).ok())
     };
-    let members = |xml: &str, tag: &str| -> Vec<String> {
-        xml.split(&format!("<{tag}>"))
-            .skip(1)
-            .filter_map(|s| s.split(&format!("</{tag}>")).next())
-            .map(|s| {
-                quick_xml::escape::unescape(s)
-                    .map(|t| t.into_owned())
-                    .unwrap_or_else(|_| s.to_string())
-            })
-            .collect()
-    };
     let mut out = Vec::new();
     let (_, list) = moto_query(
         shared,
@@ -1266,7 +1255,7 @@ async fn policies_of(
     )
     .await?;
     let names = crate::xml::inner(&list, "PolicyNames")
-        .map(|block| members(block, "member"))
+        .map(|block| crate::xml::texts(block, "member"))
         .unwrap_or_default();
     for policy in names {
         let (_, got) = moto_query(
@@ -1289,7 +1278,7 @@ async fn policies_of(
         auth(),
     )
     .await?;
-    for arn in members(&attached, "PolicyArn") {
+    for arn in crate::xml::texts(&attached, "PolicyArn") {
         let (_, p) = moto_query(shared, "iam", "GetPolicy", &[("PolicyArn", &arn)], auth()).await?;
         let version = crate::xml::text(&p, "DefaultVersionId").unwrap_or_else(|| "v1".into());
         let (_, v) = moto_query(

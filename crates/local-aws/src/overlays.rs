@@ -173,14 +173,7 @@ impl Overlays {
                     let (on, off) = all.get(&id)?;
                     let mut now: BTreeSet<String> =
                         xml::inner(block, "EnabledCloudwatchLogsExports")
-                            .map(|inner| {
-                                inner
-                                    .split("<member>")
-                                    .skip(1)
-                                    .filter_map(|m| m.split("</member>").next())
-                                    .map(str::to_string)
-                                    .collect()
-                            })
+                            .map(|inner| xml::texts(inner, "member").into_iter().collect())
                             .unwrap_or_default();
                     now.retain(|t| !off.contains(t));
                     now.extend(on.iter().cloned());

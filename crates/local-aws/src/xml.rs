@@ -89,6 +89,20 @@ pub(crate) fn text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// The unescaped text of every outermost `tag` element, in order.
+pub(crate) fn texts(xml: &str, tag: &str) -> Vec<String> {
+    let (spans, _) = scan(xml, tag);
+    spans
+        .iter()
+        .map(|s| {
+            let raw = &xml[s.inner.clone()];
+            quick_xml::escape::unescape(raw)
+                .map(|t| t.into_owned())
+                .unwrap_or_else(|_| raw.to_string())
+        })
+        .collect()
+}
+
 /// Apply `f` to every outermost `member` element (by local name); `None` keeps it as it is.
 pub(crate) fn map_members(
     xml: &str,
