@@ -3,6 +3,7 @@
 mod aurora;
 mod bad_input;
 mod bedrock;
+mod consistency;
 mod drift;
 mod faults;
 mod gateway;

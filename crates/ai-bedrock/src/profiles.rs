@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use aws_sdk_bedrock::error::ProvideErrorMetadata;
 use aws_sdk_bedrock::types::{
-    FoundationModelLifecycleStatus, InferenceProfileModelSource, InferenceProfileType, Tag,
+    FoundationModelLifecycleStatus, InferenceProfileModelSource, InferenceProfileSummary,
+    InferenceProfileType, Tag,
 };
 use aws_sdk_bedrock::Client;
 use layer_core::access::{arn, Access, Need};
@@ -225,6 +226,45 @@ impl InferenceProfiles {
         }
     }
 
+    /// Every application inference profile of the region, all pages.
+    async fn applications(&self) -> Result<Vec<InferenceProfileSummary>> {
+        let mut summaries = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_inference_profiles()
+                .type_equals(InferenceProfileType::Application)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_err("ListInferenceProfiles", &self.naming_id, &e))?;
+            summaries.extend(page.inference_profile_summaries().iter().cloned());
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(summaries)
+    }
+
+    /// Wait until the list shows the profiles of `keys` (found by listing only: AWS chooses
+    /// their ids), so the next plan finds what this run made.
+    async fn until_listed<'a>(&self, cx: &Context, keys: impl IntoIterator<Item = &'a String>) -> Result<()> {
+        let names: Vec<String> = keys.into_iter().map(|k| self.name_of(k)).collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let what = format!("inference profiles {}", names.join(", "));
+        layer_core::wait::until_listed(cx, &what, || async {
+            let listed = self.applications().await?;
+            Ok(names
+                .iter()
+                .all(|n| listed.iter().any(|s| s.inference_profile_name() == n)))
+        })
+        .await
+    }
+
     async fn delete_arn(&self, name: &str, arn: &str) -> Result<()> {
         match self
             .client
@@ -369,23 +409,7 @@ impl Resource for InferenceProfiles {
     async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<ProfilesSpec>> {
         let (offered, amazon_models) = self.offered().await?;
         *self.offered.lock().expect("not poisoned") = Some(offered);
-        let mut summaries = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_inference_profiles()
-                .type_equals(InferenceProfileType::Application)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| aws_err("ListInferenceProfiles", &self.naming_id, &e))?;
-            summaries.extend(page.inference_profile_summaries().iter().cloned());
-            match page.next_token() {
-                Some(t) => token = Some(t.to_string()),
-                None => break,
-            }
-        }
+        let summaries = self.applications().await?;
         let mut profiles = BTreeMap::new();
         let mut found = BTreeMap::new();
         let mut arns = serde_json::Map::new();
@@ -455,13 +479,13 @@ impl Resource for InferenceProfiles {
         }))
     }
 
-    async fn create(&self, _cx: &Context, desired: &ProfilesSpec, _inputs: &Inputs) -> Result<()> {
+    async fn create(&self, cx: &Context, desired: &ProfilesSpec, _inputs: &Inputs) -> Result<()> {
         // A profile that already exists (a lost answer, another run) ends the create with
         // AlreadyExists: the engine observes again, converges what is ours and refuses the rest.
         for (key, spec) in &desired.profiles {
             self.create_one(key, spec).await?;
         }
-        Ok(())
+        self.until_listed(cx, desired.profiles.keys()).await
     }
 
     async fn update(
@@ -473,16 +497,21 @@ impl Resource for InferenceProfiles {
         _inputs: &Inputs,
     ) -> Result<()> {
         let found = Self::found(observed);
+        let mut made = Vec::new();
         for (key, spec) in &desired.profiles {
             let name = self.name_of(key);
             let owned = |o: &ProfileSpec| layer_core::tags::is_owned(&o.tags, &cx.environment);
             match observed.spec.profiles.get(key) {
-                None => self.create_one(key, spec).await?,
+                None => {
+                    self.create_one(key, spec).await?;
+                    made.push(key.clone());
+                }
                 Some(o) if owned(o) && o.source != spec.source => {
                     if let Some(arn) = found.get(&name) {
                         self.delete_arn(&name, arn).await?;
                     }
                     self.create_one(key, spec).await?;
+                    made.push(key.clone());
                 }
                 Some(o) if o.tags != spec.tags => {
                     let Some(arn) = found.get(&name) else {
@@ -533,7 +562,7 @@ impl Resource for InferenceProfiles {
                 }
             }
         }
-        Ok(())
+        self.until_listed(cx, &made).await
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed<ProfilesSpec>) -> Result<()> {

@@ -89,6 +89,16 @@ impl Error {
         }
     }
 
+    /// Whether this is an AWS error with the service's error code `code`.
+    pub fn is_code(&self, code: &str) -> bool {
+        match self {
+            Error::Aws { message, .. } => {
+                message == code || message.strip_prefix(code).is_some_and(|r| r.starts_with(':'))
+            }
+            _ => false,
+        }
+    }
+
     /// The process exit code this error maps to (see [`crate::ExitCode`]).
     pub fn exit_code(&self) -> crate::ExitCode {
         match self {

@@ -465,6 +465,9 @@ impl Resource for Cluster {
             any = true;
         }
         if any {
+            // AWS refuses a modification while the cluster is busy (modifying, backing up,
+            // failing over): wait for it to be available first.
+            self.wait_available(cx).await?;
             req.send()
                 .await
                 .map_err(|e| aws_err("ModifyDBCluster", &self.name, &e))?;

@@ -146,6 +146,32 @@ impl InstanceSet {
         .await
     }
 
+    /// Wait until the cluster and instance `id` can be modified: AWS refuses a modification
+    /// while either is `modifying`, `backing-up`, `rebooting` (an old writer after a failover) or
+    /// `failing-over`.
+    async fn wait_modifiable(&self, cx: &Context, id: Option<&str>) -> Result<()> {
+        let cluster = self.cluster.clone();
+        layer_core::wait::until(cx, &format!("Aurora cluster {cluster} to be available"), || async {
+            let status = self
+                .client
+                .describe_db_clusters()
+                .db_cluster_identifier(&self.cluster)
+                .send()
+                .await
+                .map_err(|e| aws_err("DescribeDBClusters", &self.cluster, &e))?
+                .db_clusters()
+                .first()
+                .and_then(|c| c.status().map(str::to_string))
+                .unwrap_or_default();
+            Ok((status != "available").then_some(status))
+        })
+        .await?;
+        match id {
+            Some(id) => self.wait_available(cx, id).await,
+            None => Ok(()),
+        }
+    }
+
     async fn wait_gone(&self, cx: &Context, id: &str) -> Result<()> {
         layer_core::wait::until(
             cx,
@@ -187,6 +213,7 @@ impl InstanceSet {
     }
 
     async fn modify_one(&self, cx: &Context, m: &Member, d: &InstanceSetSpec) -> Result<()> {
+        self.wait_modifiable(cx, Some(&m.id)).await?;
         tracing::info!(instance = %m.id, writer = m.writer, class = %d.instance_class, "modifying instance");
         let mut req = self
             .client
@@ -428,6 +455,7 @@ impl Resource for InstanceSet {
         }
         for w in writers.iter().filter(|m| Self::needs_change(m, d)) {
             if let Some(target) = readers.first() {
+                self.wait_modifiable(cx, Some(&target.id)).await?;
                 tracing::info!(from = %w.id, to = %target.id, "failing over before changing the writer");
                 self.client
                     .failover_db_cluster()

@@ -136,6 +136,8 @@ impl ReplicationGroup {
         what: &str,
         f: impl FnOnce(aws_sdk_elasticache::operation::modify_replication_group::builders::ModifyReplicationGroupFluentBuilder) -> aws_sdk_elasticache::operation::modify_replication_group::builders::ModifyReplicationGroupFluentBuilder,
     ) -> Result<()> {
+        // AWS refuses a modification while the group is busy: wait for it to be available.
+        self.wait_available(cx).await?;
         tracing::info!(group = %self.name, "modifying: {what}");
         let req = self
             .client
@@ -151,6 +153,7 @@ impl ReplicationGroup {
 
     async fn replicas(&self, cx: &Context, observed: u32, desired: u32) -> Result<()> {
         let n = desired as i32 - 1;
+        self.wait_available(cx).await?;
         if desired > observed {
             self.client
                 .increase_replica_count()

@@ -269,11 +269,20 @@ impl Resource for AccessUser {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.code() == Some("EntityAlreadyExists") => {}
+            // Ours (a lost answer, an interrupted run) is converged by the engine; anyone
+            // else's is refused, never taken over.
+            Err(e) if e.code() == Some("EntityAlreadyExists") => {
+                return Err(Error::AlreadyExists(format!("IAM user `{}`", self.name)))
+            }
             Err(e) => return Err(aws_err("CreateUser", &self.name, &e)),
         }
         if let Some(p) = &desired.policy {
-            self.put_policy(p).await?;
+            // IAM can take a moment to know a new user, even in its own calls.
+            let what = format!("IAM user {}", self.name);
+            layer_core::wait::while_unseen(&what, &["NoSuchEntity"], layer_core::wait::UNSEEN_LIMIT, || {
+                self.put_policy(p)
+            })
+            .await?;
         }
         Ok(())
     }

@@ -813,13 +813,31 @@ async fn lock_command(
             let (sdk, _) = crate::credentials(&env).await?;
             match crate::lock::show(&sdk, &env).await? {
                 Some(held) => println!("`{}` is locked: {held}", env.name),
-                None => println!("`{}` is not locked", env.name),
+                None => match crate::lock::pending(&sdk, &env).await? {
+                    Some(p) => println!(
+                        "`{}` cannot be locked: {p}; `lock break {}` deletes it now",
+                        env.name, env.name
+                    ),
+                    None => println!("`{}` is not locked", env.name),
+                },
             }
         }
         LockCommand::Break { env, auto_approve } => {
             let env = environment(dir, &env, inv, false).await?;
             let (sdk, _) = crate::credentials(&env).await?;
             let Some(held) = crate::lock::show(&sdk, &env).await? else {
+                if let Some(p) = crate::lock::pending(&sdk, &env).await? {
+                    println!("`{}` cannot be locked: {p}", env.name);
+                    if !auto_approve {
+                        confirm(&format!(
+                            "Delete that secret now, without recovery (it holds no value), so `{}` can be locked again?",
+                            env.name
+                        ))?;
+                    }
+                    crate::lock::free_pending(&sdk, &env).await?;
+                    println!("the lock's name of `{}` is free again", env.name);
+                    return Ok(ExitCode::Success);
+                }
                 println!("`{}` is not locked", env.name);
                 return Ok(ExitCode::Success);
             };

@@ -250,13 +250,24 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
     }
 
     let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
-    let groups = logs
-        .describe_log_groups()
-        .log_group_name_prefix("/aws/vendedlogs/prometheus")
-        .send()
-        .await
-        .map_err(|e| Error::aws("logs:DescribeLogGroups", &e))?;
-    for g in groups.log_groups() {
+    // Every page: an account can hold more groups under the prefix than one page shows.
+    let mut groups = Vec::new();
+    let mut token = None;
+    loop {
+        let page = logs
+            .describe_log_groups()
+            .log_group_name_prefix("/aws/vendedlogs/prometheus")
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| Error::aws("logs:DescribeLogGroups", &e))?;
+        groups.extend(page.log_groups().iter().cloned());
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    for g in &groups {
         let Some(arn) = g.arn() else { continue };
         let arn = arn.trim_end_matches(":*").to_string();
         let t = match logs

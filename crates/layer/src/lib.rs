@@ -217,7 +217,7 @@ fn declared_access(
     let prefix = secrets_seed::prefix(env);
     let needs = command.needs();
     if needs.contains(&Need::Observe) {
-        accesses.extend(secrets_seed::seed::states_access(&prefix));
+        accesses.extend(secrets_seed::seed::states_access(&prefix, &s3_user));
     }
     if needs.contains(&Need::Seed) {
         accesses.extend(secrets_seed::seed_access(

@@ -43,8 +43,25 @@ pub async fn take(
                 "environment `{}` is locked by another run: {held}; wait for it (--lock-timeout 10m waits up to ten minutes), or, if that run is gone, `lock break {}`",
                 env.name, env.name
             )),
+            LockError::PendingDeletion(p) => Error::Locked(format!(
+                "environment `{}` cannot be locked: {p}; `lock break {}` deletes it now (it holds no value), or wait until then",
+                env.name, env.name
+            )),
             LockError::Aws(e) => e,
         })
+}
+
+/// The secret scheduled for deletion that holds the lock's name, if one does.
+pub async fn pending(sdk: &SdkConfig, env: &Environment) -> Result<Option<lock::PendingDeletion>> {
+    lock::pending_deletion(&lock::client(sdk), &lock_name(env)).await
+}
+
+/// Free the lock's name from a secret scheduled for deletion.
+pub async fn free_pending(
+    sdk: &SdkConfig,
+    env: &Environment,
+) -> Result<Option<lock::PendingDeletion>> {
+    lock::free_pending(&lock::client(sdk), &lock_name(env)).await
 }
 
 /// The lock as it is now.

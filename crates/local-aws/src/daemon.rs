@@ -189,6 +189,10 @@ pub async fn serve(project_root: &Path, port: u16, region: &str) -> anyhow::Resu
     crate::standin::ensure(&sdk)
         .await
         .context("creating the stand-in infrastructure layer")?;
+    // As AWS is: lists lag behind writes, and a new bucket or user is not seen at once.
+    local
+        .consistency()
+        .set(crate::consistency::ConsistencySettings::aws_like());
     let state = State {
         pid: std::process::id(),
         endpoint: local.endpoint(),

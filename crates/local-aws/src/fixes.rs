@@ -80,9 +80,68 @@ pub fn delete_db_cluster(form: &[(String, String)]) -> Option<&'static str> {
 pub const SECRET_SCHEDULED_FOR_DELETION: &str =
     "You can't create this secret because a secret with this name is already scheduled for deletion.";
 
+/// `DescribeLogGroups` by `logGroupIdentifiers` (names or ARNs), which moto ignores: the request
+/// moto can answer (by the one name as a prefix, or all groups) and the names to keep.
+pub fn log_group_identifiers(body: &[u8]) -> Option<(String, Vec<String>)> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let names: Vec<String> = v
+        .get("logGroupIdentifiers")?
+        .as_array()?
+        .iter()
+        .filter_map(|i| i.as_str())
+        .map(|i| match i.split_once(":log-group:") {
+            Some((_, name)) => name.trim_end_matches(":*").to_string(),
+            None => i.to_string(),
+        })
+        .collect();
+    let request = match names.as_slice() {
+        [one] => serde_json::json!({ "logGroupNamePrefix": one }),
+        _ => serde_json::json!({}),
+    };
+    Some((request.to_string(), names))
+}
+
+/// Keep only the groups named in `logGroupIdentifiers`.
+pub fn keep_log_groups(body: &str, names: &[String]) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get_mut("logGroups")?.as_array_mut()?.retain(|g| {
+        g["logGroupName"]
+            .as_str()
+            .is_some_and(|n| names.iter().any(|x| x == n))
+    });
+    Some(v.to_string())
+}
+
+/// The writer of a cluster, from a `DescribeDBClusters` answer.
+pub fn cluster_writer(describe: &str) -> Option<String> {
+    let mut writer = None;
+    crate::xml::map_members(describe, "DBClusterMember", |m| {
+        if crate::xml::text(m, "IsClusterWriter").as_deref() == Some("true") {
+            writer = crate::xml::text(m, "DBInstanceIdentifier");
+        }
+        None
+    });
+    writer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_writer_is_the_member_that_says_so() {
+        let x = "<DBClusterMembers><DBClusterMember><DBInstanceIdentifier>a</DBInstanceIdentifier><IsClusterWriter>false</IsClusterWriter></DBClusterMember><DBClusterMember><DBInstanceIdentifier>b</DBInstanceIdentifier><IsClusterWriter>true</IsClusterWriter></DBClusterMember></DBClusterMembers>";
+        assert_eq!(cluster_writer(x).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn log_groups_by_identifier_are_exact() {
+        let (req, names) = log_group_identifiers(br#"{"logGroupIdentifiers":["arn:aws:logs:r:1:log-group:/a/b:*"]}"#).unwrap();
+        assert_eq!(req, r#"{"logGroupNamePrefix":"/a/b"}"#);
+        let kept = keep_log_groups(r#"{"logGroups":[{"logGroupName":"/a/b"},{"logGroupName":"/a/bc"}]}"#, &names).unwrap();
+        assert_eq!(kept, r#"{"logGroups":[{"logGroupName":"/a/b"}]}"#);
+        assert!(log_group_identifiers(br#"{"logGroupNamePrefix":"/a"}"#).is_none());
+    }
 
     #[test]
     fn versioning_root_is_corrected() {

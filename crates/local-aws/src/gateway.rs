@@ -33,6 +33,8 @@ use crate::replication_groups::{ReplicaCount, ReplicationGroups};
 use crate::rules;
 use crate::slow::{Slow, SlowSettings};
 
+mod lag;
+
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Where the gateway listens and where moto is.
@@ -52,6 +54,8 @@ struct Shared {
     bucket_policies: Arc<BucketPolicies>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
+    consistency: Arc<crate::consistency::Consistency>,
+    failure_states: Arc<crate::failure_states::FailureStates>,
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
     /// AMP `CreateWorkspace` answers by client token.
@@ -77,6 +81,8 @@ pub struct Gateway {
     authz: Arc<crate::authz::Authz>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
+    consistency: Arc<crate::consistency::Consistency>,
+    failure_states: Arc<crate::failure_states::FailureStates>,
     bucket_policies: Arc<BucketPolicies>,
     data_plane: DataPlaneSlot,
     task: JoinHandle<()>,
@@ -104,6 +110,8 @@ impl Gateway {
         let authz = Arc::new(crate::authz::Authz::default());
         let faults = Arc::new(Faults::default());
         let slow = Arc::new(Slow::default());
+        let consistency = Arc::new(crate::consistency::Consistency::default());
+        let failure_states = Arc::new(crate::failure_states::FailureStates::default());
         let bucket_policies = Arc::new(BucketPolicies::default());
         let data_plane = DataPlaneSlot::default();
         let shared = Arc::new(Shared {
@@ -114,6 +122,8 @@ impl Gateway {
             endpoint_tokens: Default::default(),
             faults: faults.clone(),
             slow: slow.clone(),
+            consistency: consistency.clone(),
+            failure_states: failure_states.clone(),
             emulated: Emulated::default(),
             performance_insights: fixes::PerformanceInsights::default(),
             roles_created: Default::default(),
@@ -144,6 +154,8 @@ impl Gateway {
             authz,
             faults,
             slow,
+            consistency,
+            failure_states,
             bucket_policies,
             data_plane,
             task,
@@ -185,6 +197,16 @@ impl Gateway {
     /// Slow creation and modification.
     pub fn slow(&self) -> &Slow {
         &self.slow
+    }
+
+    /// Eventual consistency: lagging lists, new buckets and users not yet seen.
+    pub fn consistency(&self) -> &crate::consistency::Consistency {
+        &self.consistency
+    }
+
+    /// Creations armed to fail, and the resources that failed.
+    pub fn failure_states(&self) -> &crate::failure_states::FailureStates {
+        &self.failure_states
     }
 
     /// Bucket policies and the S3 request context.
@@ -324,6 +346,24 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     let lose_response = decision.fault == Some(Fault::LoseResponse);
     let answer = |r: Response<Body>| if lose_response { None } else { Some(r) };
 
+    // Eventual consistency: a bucket or user too new to be seen; what a change was before it.
+    if let Some(r) = lag::refusal(shared, &service, &region, &op, parts.uri.path(), &form) {
+        return Ok(answer(boxed(r)));
+    }
+    let lag_target = call
+        .mutating
+        .then(|| lag::target(&service, &op, &form, &bytes, parts.uri.path()))
+        .flatten();
+    let mut lag_change = match lag_target {
+        Some(t) if shared.consistency.needs_before(&region, &t) => {
+            let auth = parts.headers.get("authorization").cloned();
+            let before = lag::before(shared, &region, &t, auth).await?;
+            Some((t, before))
+        }
+        Some(t) => Some((t, None)),
+        None => None,
+    };
+
     // AWS's validation that moto does not apply: tags, replication group rules.
     let mut body = body;
     let refusal = rules::tags(&service, &form, &bytes).or_else(|| {
@@ -412,6 +452,7 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                     }
                     forward(shared, req.body(full(tagging))?).await?;
                 }
+                lag::after(shared, &service, &region, &op, &form, &format!("/{bucket}"), None, "");
             }
             return Ok(answer(resp));
         }
@@ -523,6 +564,28 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 ))))
             }
         }
+    } else {
+        None
+    };
+    // A modification of a busy resource is refused, as AWS does.
+    if let Some((code, why)) = shared.slow.refusal(&service, &op, &form) {
+        return Ok(answer(boxed(protocol.error(
+            StatusCode::BAD_REQUEST,
+            code,
+            &why,
+        ))));
+    }
+    // A failover leaves the old writer rebooting: which one it is, before moto moves it.
+    let old_writer = if service == "rds" && op == "FailoverDBCluster" {
+        let id = form
+            .iter()
+            .find(|(k, _)| k == "DBClusterIdentifier")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        describe_cluster(shared, &id, parts.headers.get("authorization").cloned())
+            .await
+            .and_then(|x| fixes::cluster_writer(&x))
+            .map(|w| (id, w))
     } else {
         None
     };
@@ -658,8 +721,12 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         .emulated
         .handle(&service, &op, &emulated_req, shared.slow.settings())
     {
+        let change = lag_change.take();
+        let resp = lag::on_emulated(shared, &service, &region, &op, &emulated_req, change, resp);
+        let resp = failed_emulated(shared, &service, &op, &form, resp);
         return Ok(answer(boxed(resp)));
     }
+    let (req_path, req_query) = (emulated_req.path, emulated_req.query);
 
     if service == "elasticache" {
         if let Some(resp) = replication_group_call(
@@ -675,6 +742,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         }
     }
 
+    let log_group_names = (service == "logs" && op == "DescribeLogGroups")
+        .then(|| fixes::log_group_identifiers(&bytes))
+        .flatten();
     let mut parts = parts;
     let body = match body {
         Some(b) => b,
@@ -699,6 +769,11 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             parts.headers.remove("content-length");
             full(encoded)
         }
+        // Moto ignores `logGroupIdentifiers`: it gets a prefix, and the answer is filtered.
+        None if log_group_names.is_some() => {
+            parts.headers.remove("content-length");
+            full(log_group_names.as_ref().map(|(r, _)| r.clone()).unwrap_or_default())
+        }
         None if form_changed => {
             let encoded = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&form)
@@ -712,6 +787,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     let resp = forward(shared, Request::from_parts(parts, body)).await?;
     if op == "DeleteBucket" && resp.status().is_success() && !s3_bucket.is_empty() {
         shared.bucket_policies.delete(&s3_bucket);
+    }
+    if let Some((cluster, writer)) = old_writer.filter(|_| resp.status().is_success()) {
+        shared.slow.failed_over(&cluster, &writer);
     }
     if service == "rds" && op == "DeleteDBCluster" && resp.status().is_success() {
         let id = form
@@ -735,8 +813,14 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 op.as_str(),
                 "DescribeLogGroups" | "CreateLogGroup" | "DeleteLogGroup"
             ))
-        || (service == "iam" && call.mutating);
+        || (service == "iam" && call.mutating)
+        || lag::reads_answer(&service, &op)
+        || service == "aps";
     if !needs_body {
+        if resp.status().is_success() && call.mutating {
+            let path = req_path.as_str();
+            lag::after(shared, &service, &region, &op, &form, path, lag_change.take(), "");
+        }
         return Ok(answer(resp));
     }
     let (mut rparts, rbody) = resp.into_parts();
@@ -775,12 +859,30 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             text = fixes::rebind_hosts(&text, ".rds.amazonaws.com", &host);
         }
     }
+    if let Some((_, names)) = log_group_names.filter(|_| rparts.status.is_success()) {
+        if let Some(t) = fixes::keep_log_groups(&text, &names) {
+            text = t;
+        }
+    }
     if service == "logs" && op == "DescribeLogGroups" && rparts.status.is_success() {
         if let Some(t) = shared.log_group_keys.on_response(&region, &text) {
             text = t;
         }
     }
     if rparts.status.is_success() {
+        if call.mutating {
+            let path = req_path.as_str();
+            lag::after(shared, &service, &region, &op, &form, path, lag_change.take(), &text);
+        }
+        let query = &req_query;
+        if let Some(t) = lag::list_view(shared, &service, &region, &op, &form, &bytes, query, &text) {
+            text = t;
+        }
+        // Creations armed to fail, and what describes a failed resource.
+        shared.failure_states.on_created(&service, &op, &form, &text);
+        if let Some(t) = shared.failure_states.on_response(&service, &text) {
+            text = t;
+        }
         // What moto accepted: noted now, so a refused request changes nothing kept here.
         shared.overlays.accepted(&service, &region, &op, &form);
         if service == "logs" && matches!(op.as_str(), "CreateLogGroup" | "DeleteLogGroup") {
@@ -847,6 +949,29 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     }
     rparts.headers.remove("content-length");
     Ok(answer(Response::from_parts(rparts, full(text))))
+}
+
+/// An emulated service's answer through the failure states (Grafana's workspaces).
+fn failed_emulated(
+    shared: &Shared,
+    service: &str,
+    op: &str,
+    form: &[(String, String)],
+    resp: Response<Bytes>,
+) -> Response<Bytes> {
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let text = String::from_utf8_lossy(resp.body()).into_owned();
+    shared.failure_states.on_created(service, op, form, &text);
+    match shared.failure_states.on_response(service, &text) {
+        Some(t) => {
+            let (mut parts, _) = resp.into_parts();
+            parts.headers.remove("content-length");
+            Response::from_parts(parts, Bytes::from(t))
+        }
+        None => resp,
+    }
 }
 
 /// How long a deleted replication group still shows as `deleting`.
@@ -1114,6 +1239,24 @@ async fn authorize(
     };
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let path = parts.uri.path().to_string();
+    // `GetAccessKeyLastUsed` names only the key; AWS authorizes it on the key's user.
+    let mut with_user;
+    let form = if service == "iam" && op == "GetAccessKeyLastUsed" {
+        let id = form
+            .iter()
+            .find(|(k, _)| k == "AccessKeyId")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        let (_, xml) =
+            moto_query(shared, "iam", "GetAccessKeyLastUsed", &[("AccessKeyId", id)], None).await?;
+        with_user = form.to_vec();
+        if let Some(user) = crate::xml::text(&xml, "UserName") {
+            with_user.push(("UserName".to_string(), user));
+        }
+        &with_user[..]
+    } else {
+        form
+    };
     let req = Req {
         service,
         op,
@@ -1950,6 +2093,39 @@ fn internal(shared: &Shared, method: &http::Method, rest: &str, body: &[u8]) -> 
             }
             Err(e) => bad(e),
         },
+        ("GET", "consistency") => json_response(
+            StatusCode::OK,
+            serde_json::to_value(shared.consistency.settings()).expect("serializes"),
+        ),
+        ("POST", "consistency") => {
+            match serde_json::from_slice::<crate::consistency::ConsistencySettings>(body) {
+                Ok(s) => {
+                    shared.consistency.set(s);
+                    json_response(StatusCode::OK, serde_json::json!({ "set": true }))
+                }
+                Err(e) => bad(e),
+            }
+        }
+        ("DELETE", "consistency") => {
+            shared.consistency.clear();
+            json_response(StatusCode::OK, serde_json::json!({ "cleared": true }))
+        }
+        ("POST", "fail-creation") => {
+            match serde_json::from_slice::<crate::failure_states::FailCreation>(body) {
+                Ok(f) => match shared.failure_states.arm(f) {
+                    Ok(state) => json_response(StatusCode::OK, serde_json::json!({ "armed": state })),
+                    Err(why) => json_response(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({ "error": why }),
+                    ),
+                },
+                Err(e) => bad(e),
+            }
+        }
+        ("DELETE", "fail-creation") => {
+            shared.failure_states.clear();
+            json_response(StatusCode::OK, serde_json::json!({ "cleared": true }))
+        }
         ("GET", "slow") => json_response(
             StatusCode::OK,
             serde_json::to_value(shared.slow.settings()).expect("serializes"),

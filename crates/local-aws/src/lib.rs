@@ -9,10 +9,12 @@ pub mod authz;
 pub mod bucket_policies;
 pub mod ca;
 pub mod calls;
+pub mod consistency;
 pub mod cluster_parameters;
 pub mod daemon;
 pub mod dataplane;
 pub mod emulated;
+pub mod failure_states;
 pub mod faults;
 pub mod fixes;
 pub mod gateway;
@@ -29,6 +31,7 @@ mod xml;
 use std::path::Path;
 
 pub use calls::{Call, CallLog, CallSummary};
+pub use consistency::{Consistency, ConsistencySettings};
 pub use faults::{Fault, FaultPlan, Faults, Rule};
 pub use gateway::{Gateway, GatewayOptions};
 pub use moto::{ensure_venv as ensure_emulator_venv, Moto};
@@ -111,6 +114,16 @@ impl LocalAws {
     /// The gateway's slow creation and modification.
     pub fn slow(&self) -> &Slow {
         self.gateway.slow()
+    }
+
+    /// The gateway's failure states (creations armed to fail).
+    pub fn failure_states(&self) -> &failure_states::FailureStates {
+        self.gateway.failure_states()
+    }
+
+    /// The gateway's eventual consistency (lagging lists, new buckets and users unseen).
+    pub fn consistency(&self) -> &consistency::Consistency {
+        self.gateway.consistency()
     }
 
     /// The moto server's port (for tests that must reach moto without the gateway).

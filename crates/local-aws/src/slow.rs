@@ -54,7 +54,28 @@ struct Busy {
 pub struct Slow {
     settings: Mutex<SlowSettings>,
     busy: Mutex<HashMap<(Kind, String), Busy>>,
+    /// Each instance's cluster, as created.
+    cluster_of: Mutex<HashMap<String, String>>,
 }
+
+/// What AWS answers a modification of a resource that is not `available`.
+const REFUSALS: &[(Kind, &str, &str)] = &[
+    (
+        Kind::DbCluster,
+        "InvalidDBClusterStateFault",
+        "DB cluster {id} is not in the available state ({status}); wait until it is available.",
+    ),
+    (
+        Kind::DbInstance,
+        "InvalidDBInstanceState",
+        "Database instance {id} is not in the available state ({status}).",
+    ),
+    (
+        Kind::ReplicationGroup,
+        "InvalidReplicationGroupState",
+        "Replication group {id} must be in available state to modify it; it is {status}.",
+    ),
+];
 
 fn param<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -88,8 +109,96 @@ impl Slow {
         *self.settings.lock().expect("not poisoned")
     }
 
+    fn busy_status(&self, kind: Kind, id: &str) -> Option<&'static str> {
+        let now = Instant::now();
+        self.busy
+            .lock()
+            .expect("not poisoned")
+            .get(&(kind, id.to_lowercase()))
+            .filter(|b| b.until > now)
+            .map(|b| b.status)
+    }
+
+    /// A modification of a resource that is busy (`creating`, `modifying`, `rebooting`,
+    /// `failing-over`): AWS's refusal, as its error code and message. An instance is also
+    /// refused while its cluster is busy.
+    pub fn refusal(
+        &self,
+        service: &str,
+        op: &str,
+        form: &[(String, String)],
+    ) -> Option<(&'static str, String)> {
+        let (kind, key) = match (service, op) {
+            ("rds", "ModifyDBCluster" | "FailoverDBCluster") => {
+                (Kind::DbCluster, "DBClusterIdentifier")
+            }
+            ("rds", "ModifyDBInstance" | "RebootDBInstance") => {
+                (Kind::DbInstance, "DBInstanceIdentifier")
+            }
+            (
+                "elasticache",
+                "ModifyReplicationGroup" | "IncreaseReplicaCount" | "DecreaseReplicaCount",
+            ) => (Kind::ReplicationGroup, "ReplicationGroupId"),
+            _ => return None,
+        };
+        let id = param(form, key)?.to_string();
+        let mut checks = vec![(kind, id.clone())];
+        if kind == Kind::DbInstance {
+            let cluster = self
+                .cluster_of
+                .lock()
+                .expect("not poisoned")
+                .get(&id.to_lowercase())
+                .cloned();
+            checks.extend(cluster.map(|c| (Kind::DbCluster, c)));
+        }
+        checks.into_iter().find_map(|(kind, id)| {
+            let status = self.busy_status(kind, &id)?;
+            let (_, code, msg) = REFUSALS.iter().find(|(k, _, _)| *k == kind)?;
+            Some((
+                *code,
+                msg.replace("{id}", &id).replace("{status}", status),
+            ))
+        })
+    }
+
+    /// A failover moved the writer: the old writer reboots for the modification time, and the
+    /// cluster is failing over meanwhile.
+    pub fn failed_over(&self, cluster: &str, old_writer: &str) {
+        let ms = self.settings().modification_ms;
+        if ms == 0 {
+            return;
+        }
+        let until = Instant::now() + Duration::from_millis(ms);
+        let mut busy = self.busy.lock().expect("not poisoned");
+        for (kind, id, status) in [
+            (Kind::DbInstance, old_writer, "rebooting"),
+            (Kind::DbCluster, cluster, "failing-over"),
+        ] {
+            busy.insert(
+                (kind, id.to_lowercase()),
+                Busy {
+                    until,
+                    status,
+                    pending: Vec::new(),
+                },
+            );
+        }
+    }
+
     /// Note a create or modify request passing through.
     pub fn on_request(&self, service: &str, op: &str, form: &[(String, String)]) {
+        if let ("rds", "CreateDBInstance") = (service, op) {
+            if let (Some(i), Some(c)) = (
+                param(form, "DBInstanceIdentifier"),
+                param(form, "DBClusterIdentifier"),
+            ) {
+                self.cluster_of
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(i.to_lowercase(), c.to_lowercase());
+            }
+        }
         let s = self.settings();
         let (kind, id_key, status, ms) = match (service, op) {
             ("rds", "CreateDBCluster") => (
@@ -234,6 +343,40 @@ mod tests {
 
     fn form(k: &str, v: &str) -> Vec<(String, String)> {
         vec![(k.to_string(), v.to_string())]
+    }
+
+    #[test]
+    fn a_busy_resource_refuses_modification_and_so_does_an_instance_of_a_busy_cluster() {
+        let slow = Slow::default();
+        slow.set(SlowSettings {
+            modification_ms: 5_000,
+            ..Default::default()
+        });
+        let create = vec![
+            ("DBInstanceIdentifier".to_string(), "c-1".to_string()),
+            ("DBClusterIdentifier".to_string(), "c".to_string()),
+        ];
+        slow.on_request("rds", "CreateDBInstance", &create);
+        let instance = form("DBInstanceIdentifier", "c-1");
+        assert_eq!(slow.refusal("rds", "ModifyDBInstance", &instance), None);
+        slow.on_request("rds", "ModifyDBCluster", &form("DBClusterIdentifier", "c"));
+        let (code, msg) = slow.refusal("rds", "ModifyDBInstance", &instance).unwrap();
+        assert_eq!(code, "InvalidDBClusterStateFault");
+        assert!(msg.contains("modifying"), "{msg}");
+        slow.failed_over("x", "x-1");
+        let (code, msg) = slow
+            .refusal("rds", "ModifyDBInstance", &form("DBInstanceIdentifier", "x-1"))
+            .unwrap();
+        assert_eq!((code, msg.contains("rebooting")), ("InvalidDBInstanceState", true));
+        slow.on_request(
+            "elasticache",
+            "ModifyReplicationGroup",
+            &form("ReplicationGroupId", "g"),
+        );
+        let (code, _) = slow
+            .refusal("elasticache", "IncreaseReplicaCount", &form("ReplicationGroupId", "g"))
+            .unwrap();
+        assert_eq!(code, "InvalidReplicationGroupState");
     }
 
     #[test]

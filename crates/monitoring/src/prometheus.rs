@@ -303,7 +303,14 @@ impl Resource for Workspace {
         let id = out.workspace_id().to_string();
         self.wait_active(cx, &id).await?;
         self.set_logging(&id, false, desired.log_group_arn.as_deref())
-            .await
+            .await?;
+        // Found by listing only (AWS chooses its id): listed before the run ends, or the next
+        // plan would not find it and propose a second one.
+        let what = format!("Prometheus workspace {}", self.alias);
+        layer_core::wait::until_listed(cx, &what, || async {
+            Ok(self.find(cx).await?.is_some_and(|(found, _)| found == id))
+        })
+        .await
     }
 
     async fn update(

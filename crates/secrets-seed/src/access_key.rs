@@ -29,6 +29,7 @@ pub(crate) fn access(user: &str) -> Vec<layer_core::access::Access> {
         "S3AccessKeys",
         &[
             "iam:ListAccessKeys",
+            "iam:GetAccessKeyLastUsed",
             "iam:CreateAccessKey",
             "iam:DeleteAccessKey",
         ],
@@ -59,6 +60,54 @@ pub(crate) async fn list_keys(
         Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
         Err(e) => Err(iam_err("ListAccessKeys", user, &e)),
     }
+}
+
+/// The ids the key secrets hold, read directly (`DescribeSecret`): a list may lag behind the
+/// run that stored them.
+pub(crate) async fn held_ids(sm: &Client, inputs: &SeedInputs) -> Result<Vec<String>> {
+    let mut held = Vec::new();
+    for d in inputs
+        .catalog
+        .iter()
+        .filter(|d| matches!(d.source, Source::AccessKeyId | Source::SecretAccessKey))
+    {
+        let name = format!("{}{}", inputs.prefix, d.name);
+        if let Some(id) = crate::meta::describe(sm, &name)
+            .await?
+            .and_then(|m| m.tag(TAG_ACCESS_KEY).map(str::to_string))
+        {
+            if !held.contains(&id) {
+                held.push(id);
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// The user's keys as listed, plus every key in `held` that the list does not show yet but
+/// that exists and belongs to the user (`GetAccessKeyLastUsed`, a direct read: `ListAccessKeys`
+/// may not show a key made seconds ago).
+pub(crate) async fn confirmed_keys(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    listed: Option<Vec<String>>,
+    held: &[String],
+) -> Result<Option<Vec<String>>> {
+    let Some(mut keys) = listed else {
+        return Ok(None);
+    };
+    for id in held {
+        if keys.contains(id) {
+            continue;
+        }
+        match iam.get_access_key_last_used().access_key_id(id).send().await {
+            Ok(out) if out.user_name() == Some(user) => keys.push(id.clone()),
+            Ok(_) => {}
+            Err(e) if e.code() == Some("NoSuchEntity") => {}
+            Err(e) => return Err(iam_err("GetAccessKeyLastUsed", user, &e)),
+        }
+    }
+    Ok(Some(keys))
 }
 
 async fn keys(iam: &aws_sdk_iam::Client, user: &str) -> Result<Vec<String>> {
@@ -170,18 +219,23 @@ async fn pair(
         )));
     };
     let full = |n: &str| format!("{}{n}", inputs.prefix);
-    // Read the pair directly: a lagging list must not make us replace a key we hold.
+    // Read the pair directly: a lagging list must not make us replace, or delete, a key we hold.
+    let _ = listed;
     let mut metas = Vec::new();
     for d in defs {
-        let listed_meta = listed.get(&full(&d.name));
-        let s = assess(d, listed_meta, sources, None, "");
-        let m = if s == State::Seeded {
-            listed_meta.cloned()
-        } else {
-            crate::meta::describe(sm, &full(&d.name)).await?
-        };
-        metas.push(m);
+        metas.push(crate::meta::describe(sm, &full(&d.name)).await?);
     }
+    let held_now: Vec<String> = metas
+        .iter()
+        .filter_map(|m| m.as_ref().and_then(|m| m.tag(TAG_ACCESS_KEY)).map(str::to_string))
+        .collect();
+    let user_keys = &confirmed_keys(iam, user, Some(user_keys.clone()), &held_now)
+        .await?
+        .unwrap_or_default();
+    let sources = &Sources {
+        access_keys: Some(user_keys.clone()),
+        ..sources.clone()
+    };
     let states: Vec<State> = defs
         .iter()
         .zip(&metas)
@@ -204,7 +258,7 @@ async fn pair(
         // A leftover key (from a run killed between its two phases) is removed.
         let stray: Vec<&String> = user_keys
             .iter()
-            .filter(|k| Some(k.as_str()) != held_id)
+            .filter(|k| Some(k.as_str()) != held_id && !held_now.contains(k))
             .collect();
         if stray.is_empty() {
             return Ok(None);
@@ -226,7 +280,15 @@ async fn pair(
         let id = existing.remove(victim);
         delete_key(iam, user, &id).await?;
     }
-    let (id, secret) = create_key(iam, user).await?;
+    // A user made seconds ago (by the deploy before this seed) may be unknown to IAM yet.
+    let what = format!("IAM user {user}");
+    let (id, secret) = layer_core::wait::while_unseen(
+        &what,
+        &["NoSuchEntity"],
+        layer_core::wait::UNSEEN_LIMIT,
+        || create_key(iam, user),
+    )
+    .await?;
     let mut versions = Vec::new();
     // Phase one: store the new key (the secret first, then its id).
     for d in defs.iter().rev() {
@@ -242,9 +304,10 @@ async fn pair(
         versions.push((d.name.clone(), version));
     }
     drop(secret);
-    // Phase two: delete the old keys.
-    for old in existing {
-        delete_key(iam, user, &old).await?;
+    // Phase two: delete the old keys, read again directly first: never one a secret holds.
+    let held_after = held_ids(sm, inputs).await?;
+    for old in existing.iter().filter(|k| !held_after.contains(k)) {
+        delete_key(iam, user, old).await?;
     }
     tracing::info!(user = %user, "stored a new access key");
     let why = if rotate {

@@ -75,7 +75,7 @@ impl Reader {
             Access::new(
                 Need::Verify,
                 "S3AccessKeys",
-                &["iam:ListAccessKeys"],
+                &["iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"],
                 [global_arn("iam", &format!("user/{s3_user}"))],
             ),
         ]

@@ -146,11 +146,40 @@ impl Drop for Lease {
     }
 }
 
+/// The lock's name taken by a secret scheduled for deletion (deleted with a recovery window, by
+/// hand or by another tool): AWS keeps the name until the deletion date, and no run can take the
+/// lock meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDeletion {
+    /// The secret's name.
+    pub name: String,
+    /// Its full ARN.
+    pub arn: String,
+    /// When AWS deletes it (RFC 3339), if it says.
+    pub deletion_date: Option<String>,
+}
+
+impl std::fmt::Display for PendingDeletion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the lock's name `{}` is taken by a secret scheduled for deletion",
+            self.name
+        )?;
+        if let Some(date) = &self.deletion_date {
+            write!(f, " on {date}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why the lock was not taken.
 #[derive(Debug)]
 pub enum LockError {
     /// Another run holds it, and waiting did not help.
     Held(Box<Held>),
+    /// Its name is held by a secret scheduled for deletion, and waiting did not help.
+    PendingDeletion(PendingDeletion),
     /// A call failed.
     Aws(Error),
 }
@@ -159,6 +188,7 @@ impl std::fmt::Display for LockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockError::Held(held) => write!(f, "another run holds the lock: {held}"),
+            LockError::PendingDeletion(p) => write!(f, "{p}"),
             LockError::Aws(e) => write!(f, "taking the run lock: {e}"),
         }
     }
@@ -203,9 +233,20 @@ pub async fn acquire(
             Ok(out) => Some(out.arn().unwrap_or_default().to_string()),
             // Ours if a retry of a create whose answer was lost finds our own lock id.
             Err(e) if e.code() == Some("ResourceExistsException") => None,
-            // The name is free but its last holder's deletion is still being carried out.
+            // The name is held by a secret scheduled for deletion (or a deletion still being
+            // carried out): wait for it as for a holder, bounded by the same wait.
             Err(e) if e.code() == Some("InvalidRequestException") => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                if started.elapsed() >= req.wait {
+                    if let Some(p) = pending_deletion(client, &req.name)
+                        .await
+                        .map_err(LockError::Aws)?
+                    {
+                        return Err(LockError::PendingDeletion(p));
+                    }
+                }
+                let left = req.wait.saturating_sub(started.elapsed());
+                tokio::time::sleep(left.clamp(Duration::from_millis(100), Duration::from_millis(500)))
+                    .await;
                 continue;
             }
             Err(e) => return Err(LockError::Aws(sm_err("CreateSecret", &req.name, &e))),
@@ -326,6 +367,31 @@ pub async fn break_lock(client: &Client, name: &str) -> Result<Option<Held>> {
     };
     delete(client, &held.arn).await?;
     Ok(Some(held))
+}
+
+/// The secret scheduled for deletion that holds the lock's name, if one does.
+pub async fn pending_deletion(client: &Client, name: &str) -> Result<Option<PendingDeletion>> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(d) => Ok(d.deleted_date().map(|date| PendingDeletion {
+            name: name.to_string(),
+            arn: d.arn().unwrap_or(name).to_string(),
+            deletion_date: std::time::SystemTime::try_from(*date)
+                .ok()
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        })),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(sm_err("DescribeSecret", name, &e)),
+    }
+}
+
+/// Free the lock's name from a secret scheduled for deletion: delete it now, without recovery
+/// (it holds no value). Returns what it was.
+pub async fn free_pending(client: &Client, name: &str) -> Result<Option<PendingDeletion>> {
+    let Some(p) = pending_deletion(client, name).await? else {
+        return Ok(None);
+    };
+    delete(client, &p.arn).await?;
+    Ok(Some(p))
 }
 
 async fn read(client: &Client, name: &str) -> Result<Option<(Held, String)>> {

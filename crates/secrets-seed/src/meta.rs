@@ -199,12 +199,18 @@ impl Index {
             .await
     }
 
-    /// A secret's metadata: from the batch, or directly if this command wrote it.
+    /// A secret's metadata: from the batch, or directly if this command wrote it or the batch
+    /// lacks it (`ListSecrets` may not show what was created in the last minutes).
     pub async fn get(&self, client: &Client, name: &str) -> Result<Option<SecretMeta>> {
-        if self.was_written(name) {
-            return describe(client, name).await;
+        match self.listed.get(name) {
+            Some(m) if !self.was_written(name) => Ok(Some(m.clone())),
+            _ => describe(client, name).await,
         }
-        Ok(self.listed.get(name).cloned())
+    }
+
+    /// The batch's view of a secret, without a call; `None` when the batch lacks it.
+    pub fn listed(&self, name: &str) -> Option<&SecretMeta> {
+        self.listed.get(name)
     }
 
     /// Remember that this command wrote `name`.

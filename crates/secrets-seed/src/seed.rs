@@ -313,23 +313,36 @@ pub async fn states(
     inputs: &SeedInputs,
 ) -> Result<Vec<(String, State)>> {
     let listed = meta::list(sm, &inputs.prefix).await?;
-    let sources = read_sources(sm, iam, inputs, &listed).await?;
-    Ok(inputs
-        .catalog
-        .iter()
+    let sources = read_sources(sm, iam, inputs).await?;
+    let endpoint = inputs.endpoint.as_ref();
+    let template = inputs.template.as_str();
+    // What the list shows as anything but seeded is read again directly: `ListSecrets` may
+    // not reflect the last minutes' writes (a deploy's containers, a seed's values).
+    let states: Vec<Result<(String, State)>> = stream::iter(&inputs.catalog)
         .map(|d| {
-            let m = listed.get(&format!("{}{}", inputs.prefix, d.name));
-            let s = assess(d, m, &sources, inputs.endpoint.as_ref(), &inputs.template);
-            (d.name.clone(), s)
+            let listed = &listed;
+            let sources = &sources;
+            async move {
+                let name = format!("{}{}", inputs.prefix, d.name);
+                let s = assess(d, listed.get(&name), sources, endpoint, template);
+                if matches!(s, State::Seeded | State::Fact) {
+                    return Ok((d.name.clone(), s));
+                }
+                let fresh = meta::describe(sm, &name).await?;
+                let s = assess(d, fresh.as_ref(), sources, endpoint, template);
+                Ok((d.name.clone(), s))
+            }
         })
-        .collect())
+        .buffered(inputs.concurrency.max(1))
+        .collect()
+        .await;
+    states.into_iter().collect()
 }
 
 async fn read_sources(
     sm: &Client,
     iam: &aws_sdk_iam::Client,
     inputs: &SeedInputs,
-    listed: &BTreeMap<String, SecretMeta>,
 ) -> Result<Sources> {
     let master = async {
         match &inputs.master_secret_arn {
@@ -341,13 +354,26 @@ async fn read_sources(
             None => Ok(None),
         }
     };
-    let (master_version, access_keys) =
-        futures::join!(master, crate::access_key::list_keys(iam, &inputs.s3_user));
+    // The LiteLLM key's current version, read directly: a list may still show the version
+    // before a rotation, and the endpoint definitions must follow the new one.
+    let litellm = async {
+        let name = format!("{}litellm-proxy-master-key", inputs.prefix);
+        Ok::<_, Error>(
+            meta::describe(sm, &name)
+                .await?
+                .and_then(|m| m.current_version),
+        )
+    };
+    let keys = async {
+        let listed = crate::access_key::list_keys(iam, &inputs.s3_user).await?;
+        let held = crate::access_key::held_ids(sm, inputs).await?;
+        crate::access_key::confirmed_keys(iam, &inputs.s3_user, listed, &held).await
+    };
+    let (master_version, litellm_version, access_keys) =
+        futures::join!(master, litellm, keys);
     Ok(Sources {
         master_version: master_version?,
-        litellm_version: listed
-            .get(&format!("{}litellm-proxy-master-key", inputs.prefix))
-            .and_then(|m| m.current_version.clone()),
+        litellm_version: litellm_version?,
         access_keys: access_keys?,
     })
 }
@@ -470,10 +496,17 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
 
 /// The permissions of [`states`] (which plan shows and verify checks): the secrets' metadata,
 /// and the AWS-managed master secret's, whose version a derived secret follows.
-pub fn states_access(prefix: &str) -> Vec<layer_core::access::Access> {
-    use layer_core::access::{arn, Access, Need};
+pub fn states_access(prefix: &str, s3_user: &str) -> Vec<layer_core::access::Access> {
+    use layer_core::access::{arn, global_arn, Access, Need};
     vec![
         meta::list_access(Need::Observe),
+        // A key the user's list does not show yet is confirmed directly.
+        Access::new(
+            Need::Observe,
+            "S3AccessKeys",
+            &["iam:GetAccessKeyLastUsed"],
+            [global_arn("iam", &format!("user/{s3_user}"))],
+        ),
         Access::new(
             Need::Observe,
             "SecretsMetadata",
@@ -543,7 +576,8 @@ async fn decide_confirmed<'a>(
         .map(|d| async move {
             let s = assess(d, listed.get(&full(d)), sources, endpoint, template);
             let dec = decide(d, &s, opts);
-            if matches!(dec, Decision::Skip(_)) {
+            // A container the list lacks may be one a deploy made minutes ago: read it too.
+            if matches!(dec, Decision::Skip(_)) && s != State::NoContainer {
                 return Ok((d, dec));
             }
             let fresh = meta::describe(sm, &full(d)).await?;
@@ -569,7 +603,7 @@ pub async fn seed(
     check_rotate(&inputs.catalog, &opts.rotate)?;
     let full = |d: &SecretDef| format!("{}{}", inputs.prefix, d.name);
     let listed = meta::list(sm, &inputs.prefix).await?;
-    let mut sources = read_sources(sm, iam, inputs, &listed).await?;
+    let mut sources = read_sources(sm, iam, inputs).await?;
     let endpoint = inputs.endpoint.as_ref();
     let template = inputs.template.as_str();
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();

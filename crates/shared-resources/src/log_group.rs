@@ -104,10 +104,11 @@ impl Resource for LogGroup {
     }
 
     async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<LogGroupSpec>> {
+        // By name, a direct read: a listing by prefix may not show a group made seconds ago.
         let out = self
             .client
             .describe_log_groups()
-            .log_group_name_prefix(&self.name)
+            .log_group_identifiers(&self.name)
             .send()
             .await
             .map_err(|e| aws_err("DescribeLogGroups", &self.name, &e))?;
@@ -160,7 +161,11 @@ impl Resource for LogGroup {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
+            // Ours (a lost answer, an interrupted run) is converged by the engine; anyone
+            // else's is refused, never taken over.
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
+                return Err(Error::AlreadyExists(format!("log group `{}`", self.name)))
+            }
             Err(e) => return Err(aws_err("CreateLogGroup", &self.name, &e)),
         }
         if let Some(days) = desired.retention_days {
