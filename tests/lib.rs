@@ -88,6 +88,13 @@ impl Sandbox {
                 &format!("rds_ca_bundle = \"{}\"", ca.display()),
             )
             .replace(
+                "extra_ca_file = \".local/ca/redis/ca.pem\"",
+                &format!(
+                    "extra_ca_file = \"{}\"",
+                    local_aws::ca::redis_ca(&ca_dir).display()
+                ),
+            )
+            .replace(
                 "naming_id = \"dal-local\"",
                 &format!("naming_id = \"{nid}\""),
             )
@@ -101,6 +108,12 @@ impl Sandbox {
             nid: nid.to_string(),
             dir,
         }
+    }
+
+    /// Wait until AWS's lists show every change made so far (the gateway's list lag), for a
+    /// check that needs the whole truth from list calls (an inventory, a key listing).
+    pub async fn settle(&self) {
+        tokio::time::sleep(self.aws.consistency().settled_in()).await;
     }
 
     /// The data plane (started by [`Sandbox::with_data_plane`]).
@@ -446,6 +459,8 @@ impl Sandbox {
     /// deletions included), Bedrock (application inference profiles, the invocation logging
     /// configuration pointing at our role), Prometheus and Grafana workspaces.
     pub async fn inventory(&self) -> Inventory {
+        // Built from list calls: asked once they show everything.
+        self.settle().await;
         let sdk = self.sdk().await;
         let nid = self.nid.as_str();
         let ours = |name: &str| name.starts_with(nid);

@@ -69,3 +69,28 @@ fn an_sso_session_not_started_says_to_log_in() {
     assert_eq!(code, 1);
     assert_one_clear_line(&out, "run `aws sso login --profile sso-dev`");
 }
+
+#[test]
+fn an_instance_metadata_service_that_refuses_is_still_no_credentials() {
+    // A machine with IMDS switched off: its endpoint answers every request with 403.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let (code, out) = plan(
+        &[
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint),
+        ],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert_one_clear_line(&out, "no AWS credentials found: set AWS_PROFILE=");
+}

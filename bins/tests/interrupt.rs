@@ -71,7 +71,8 @@ async fn seed_killed_at_any_point_converges_without_regenerating_a_stored_value(
             now.values().all(Option::is_some),
             "all seeded after a kill at call {n}"
         );
-        // The key pair names the user's only key.
+        // The key pair names the user's only key (asked once the list shows every change).
+        sb.settle().await;
         let id = sb.secret_value("s3-access-key-id").await.expect("key id");
         let keys = sb
             .iam()

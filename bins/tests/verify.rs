@@ -129,8 +129,10 @@ async fn a_rotated_master_password_leaves_the_derived_secrets_stale_until_seed()
             .iter()
             .any(|f| f.starts_with("secrets: no derived secret is stale")
                 && f.contains("psql-password")
-                && f.contains("psql-connection-string-chat")),
-        "{failures:#?}"
+                && f.contains("psql-connection-string-chat")
+                && f.contains("the master password was rotated ")
+                && f.contains(" ago; this copy is stale until seed runs")),
+        "stale, with the rotation's age: {failures:#?}"
     );
     assert!(
         failures

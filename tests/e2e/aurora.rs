@@ -761,3 +761,102 @@ async fn a_cluster_whose_master_secret_key_differs_is_adopted_then_shown_as_a_re
     let p = sb.plan(Mode::Deploy).await;
     assert!(!p.has_changes(), "{p}");
 }
+
+#[tokio::test]
+async fn a_deploy_that_finds_the_cluster_busy_waits_for_it_before_modifying() {
+    let sb = Sandbox::new("e2e-busy").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    sb.aws.slow().set(SlowSettings {
+        modification_ms: 3_000,
+        ..Default::default()
+    });
+    // Out of band, the cluster starts modifying (maintenance, another tool).
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    rds.modify_db_cluster()
+        .db_cluster_identifier("e2e-busy-aurora")
+        .backup_retention_period(9)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    // AWS refuses a modification meanwhile; so does the gateway.
+    let refused = rds
+        .modify_db_instance()
+        .db_instance_identifier("e2e-busy-aurora-1")
+        .db_instance_class("db.t4g.large")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap_err();
+    use aws_sdk_rds::error::ProvideErrorMetadata as _;
+    assert_eq!(refused.code(), Some("InvalidDBClusterStateFault"));
+    sb.edit_env("local", |t| t.replace("db.t4g.medium", "db.t4g.large"));
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let modifies: Vec<String> = sb
+        .layer_mutations()
+        .into_iter()
+        .filter(|c| c.operation.starts_with("Modify"))
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        modifies,
+        ["ModifyDBCluster", "ModifyDBInstance"],
+        "each sent once, when it could be carried out"
+    );
+    let i = rds
+        .describe_db_instances()
+        .db_instance_identifier("e2e-busy-aurora-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(i.db_instances()[0].db_instance_class(), Some("db.t4g.large"));
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+}
+
+#[tokio::test]
+async fn a_same_named_cluster_made_without_our_tags_between_plan_and_apply_is_refused() {
+    let sb = Sandbox::new("e2e-race").await;
+    let s = sb.session().await;
+    let cx = s.context(layer_core::SafetyFlags::default());
+    let run = s.plan(&cx, Mode::Deploy).await.unwrap();
+    // Meanwhile, someone else makes a cluster under our name, without our tags.
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    rds.create_db_cluster()
+        .db_cluster_identifier("e2e-race-aurora")
+        .engine("aurora-postgresql")
+        .master_username("someone")
+        .master_user_password("not-ours-1234")
+        .send()
+        .await
+        .unwrap();
+    sb.aws.calls().reset();
+    let err = s.apply(&cx, run).await.expect_err("refused").to_string();
+    assert!(
+        err.contains("e2e-race-aurora") && err.contains("appeared without our tags since plan"),
+        "{err}"
+    );
+    // Never taken over: not tagged, not modified, no instance put in it.
+    let touched: Vec<String> = sb
+        .layer_mutations()
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.operation.as_str(),
+                "AddTagsToResource" | "ModifyDBCluster" | "CreateDBInstance"
+            )
+        })
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(touched, Vec::<String>::new());
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-race-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert!(c.db_clusters()[0]
+        .tag_list()
+        .iter()
+        .all(|t| t.key() != Some("ManagedBy")));
+}

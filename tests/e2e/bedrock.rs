@@ -365,6 +365,8 @@ async fn a_profile_made_elsewhere_under_our_name_is_adopted_with_the_flag_never_
         .send()
         .await
         .unwrap();
+    // Made earlier: AWS's lists show it by the time we plan.
+    sb.settle().await;
     sb.aws.calls().reset();
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])

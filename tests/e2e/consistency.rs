@@ -145,7 +145,6 @@ async fn new_buckets_users_keys_and_log_groups_are_not_seen_at_once() {
         .send()
         .await
         .unwrap_err();
-    use aws_sdk_iam::error::ProvideErrorMetadata as _;
     assert_eq!(e.code(), Some("NoSuchEntity"));
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let key = iam

@@ -248,6 +248,8 @@ async fn one_plan_names_drift_in_every_family() {
         .await
         .expect("description");
 
+    // Changed out of band earlier: the plan runs once AWS's lists show it.
+    sb.settle().await;
     let plan = sb.plan(Mode::Deploy).await;
     for (address, field) in [
         ("aws_s3_bucket.ai_data", "versioning"),

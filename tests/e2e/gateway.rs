@@ -14,6 +14,9 @@ fn rule(fault: Fault, rate: f64) -> Rule {
 #[tokio::test]
 async fn boto3_conformance_of_every_served_operation_and_corrected_deviation() {
     let sb = Sandbox::new("conf").await;
+    // These check what the gateway answers, call after call: a consistent world (the
+    // consistency model has its own tests).
+    sb.aws.consistency().clear();
     let python = dal_tests::venv().join("bin").join("python");
     let script = dal_tests::project_root().join("tests/conformance/boto3_conformance.py");
     let out = tokio::process::Command::new(python)
@@ -34,6 +37,9 @@ async fn boto3_conformance_of_every_served_operation_and_corrected_deviation() {
 #[tokio::test]
 async fn deviations_are_corrected_for_the_rust_sdk() {
     let sb = Sandbox::new("dev").await;
+    // These check what the gateway answers, call after call: a consistent world (the
+    // consistency model has its own tests).
+    sb.aws.consistency().clear();
     let sdk = sb.sdk().await;
 
     // GetBucketVersioning: unparseable from moto itself, parsed through the gateway.
@@ -555,6 +561,9 @@ async fn slow_creation_and_modification_are_reported_until_done() {
 #[tokio::test]
 async fn bucket_policies_are_enforced_on_every_call_for_the_rust_sdk() {
     let sb = Sandbox::new("policy").await;
+    // These check what the gateway answers, call after call: a consistent world (the
+    // consistency model has its own tests).
+    sb.aws.consistency().clear();
     let s3 = sb.s3().await;
     let b = "policy-rules";
     s3.create_bucket()

@@ -103,6 +103,7 @@ async fn the_prometheus_workspace_logs_to_the_infrastructure_group_and_survives_
             .await,
         0
     );
+    sb.settle().await;
     let left = amp
         .list_workspaces()
         .alias("e2e-prom-prometheus")
@@ -134,6 +135,8 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
     // In eu-central-1, with a stand-in infrastructure layer of its own.
     let sdk = local_aws::standin::sdk_config(&sb.aws.endpoint(), "eu-central-1").await;
     local_aws::standin::ensure(&sdk).await.unwrap();
+    // The infrastructure layer was there before: AWS's lists show it.
+    sb.settle().await;
     sb.edit_env("local", |t| format!("region = \"eu-central-1\"\n{t}"));
     sb.aws.slow().set(local_aws::SlowSettings {
         role_propagation_ms: 1000,

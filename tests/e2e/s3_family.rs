@@ -367,6 +367,8 @@ async fn an_untagged_bucket_under_our_name_is_adopted_only_when_asked() {
         .send()
         .await
         .expect("pre-existing bucket");
+    // Made before: AWS's reads see it by the time we plan.
+    sb.settle().await;
 
     let p = sb.plan(Mode::Deploy).await;
     let change = p

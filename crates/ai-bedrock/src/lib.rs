@@ -205,6 +205,10 @@ pub fn resources(
             .name(s.log_group_name.clone())
             .kms_key_arn(infra.logs_kms_key_arn.clone())
             .retention_days(s.log_retention_days as i32)
+            .shared(format!(
+                "Bedrock's invocation logging is one per account and region, and that deployment's covers this one: set `enable_logging = false` under [bedrock] in {}",
+                env.file.display()
+            ))
             .build();
         let role_name = s.logging_role(env)?;
         let role_arn = format!("arn:aws:iam::{account_id}:role/{role_name}");

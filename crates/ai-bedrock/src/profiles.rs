@@ -422,18 +422,24 @@ impl Resource for InferenceProfiles {
             };
             let wanted = self.profiles.contains_key(key);
             let arn = s.inference_profile_arn();
-            let tags: Tags = self
+            // The list may still show a profile deleted minutes ago: skip what is gone.
+            let listed = match self
                 .client
                 .list_tags_for_resource()
                 .resource_arn(arn)
                 .send()
                 .await
-                .map_err(|e| aws_err("ListTagsForResource", name, &e))?
+            {
+                Ok(t) => t,
+                Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
+                Err(e) => return Err(aws_err("ListTagsForResource", name, &e)),
+            };
+            let tags: Tags = listed
                 .tags()
                 .iter()
                 .map(|t| (t.key().to_string(), t.value().to_string()))
                 .collect();
-            let ours = layer_core::tags::is_owned(&tags, &cx.environment);
+            let ours = layer_core::tags::is_owned(&tags, &cx.tags);
             if !ours {
                 // Under one of our names but not ours: adopt, with the flag (see update_guard).
                 // Anything else with our prefix belongs to someone else and is left alone.
@@ -500,7 +506,7 @@ impl Resource for InferenceProfiles {
         let mut made = Vec::new();
         for (key, spec) in &desired.profiles {
             let name = self.name_of(key);
-            let owned = |o: &ProfileSpec| layer_core::tags::is_owned(&o.tags, &cx.environment);
+            let owned = |o: &ProfileSpec| layer_core::tags::is_owned(&o.tags, &cx.tags);
             match observed.spec.profiles.get(key) {
                 None => {
                     self.create_one(key, spec).await?;
@@ -554,7 +560,7 @@ impl Resource for InferenceProfiles {
         }
         for (key, o) in &observed.spec.profiles {
             if !desired.profiles.contains_key(key)
-                && layer_core::tags::is_owned(&o.tags, &cx.environment)
+                && layer_core::tags::is_owned(&o.tags, &cx.tags)
             {
                 let name = self.name_of(key);
                 if let Some(arn) = found.get(&name) {
@@ -568,7 +574,7 @@ impl Resource for InferenceProfiles {
     async fn delete(&self, cx: &Context, observed: &Observed<ProfilesSpec>) -> Result<()> {
         let found = Self::found(observed);
         for (key, spec) in &observed.spec.profiles {
-            if !layer_core::tags::is_owned(&spec.tags, &cx.environment) {
+            if !layer_core::tags::is_owned(&spec.tags, &cx.tags) {
                 continue;
             }
             let name = self.name_of(key);

@@ -121,10 +121,14 @@ pub fn credentials_problem(
             "the SSO session of profile `{p}` has expired or was never started: run `aws sso login --profile {p}`"
         ));
     }
+    // The chain ends at the instance metadata service; one switched off (or forbidden) answers
+    // with its own error rather than "no credentials".
+    let imds = c.contains("imds") || c.contains("instance metadata");
     if c.contains("no providers in chain provided credentials")
         || c.contains("credentialsnotloaded")
         || c.contains("failed to load credentials")
         || c.contains("no credentials")
+        || (imds && c.contains("loading credentials"))
     {
         return Some(
             "no AWS credentials found: set AWS_PROFILE=<profile> (and run `aws sso login --profile <profile>` for SSO), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),

@@ -274,6 +274,29 @@ fn check_cidr(cidr: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The prefixes of region names in AWS's partitions (aws, aws-cn, aws-us-gov, the ISO ones,
+/// the European sovereign cloud), from the partitions' region-name patterns.
+const REGION_PREFIXES: &[&str] = &[
+    "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn", "eusc",
+];
+
+/// Whether `name` matches a partition's region-name pattern: `<prefix>(-<word>)+-<number>`
+/// (`eu-central-2`, `us-gov-west-1`, `us-isob-east-1`). A name that does not would reach no
+/// endpoint, or one that answers with something else.
+fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let [prefix, middle @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    REGION_PREFIXES.contains(prefix)
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
 /// A KMS key must be given as its ARN in the environment's region: AWS reports keys as ARNs, so
 /// an alias or a key id would be a difference on every plan (and a replacement of a database).
 fn check_kms_key_arn(value: &str, region: &str) -> std::result::Result<(), String> {
@@ -475,15 +498,13 @@ impl Environment {
         };
         let c: CoreFile = env.deserialize("", toml::Value::Table(core))?;
         env.naming_id = NamingId::parse(&c.naming_id).map_err(|e| env.invalid("naming_id", &e))?;
-        if !c
-            .region
-            .chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
-            || c.region.is_empty()
-        {
+        if !is_region_name(&c.region) {
             return Err(env.invalid(
                 "region",
-                &format!("`{}` is not a region name such as eu-central-2", c.region),
+                &format!(
+                    "`{}` is not an AWS region name (such as eu-central-2: a partition's prefix, a geography, a number)",
+                    c.region
+                ),
             ));
         }
         if c.allowed_account_ids.is_empty()
@@ -624,7 +645,7 @@ impl Environment {
 
     /// The ownership tags plus the environment's own.
     pub fn resource_tags(&self) -> Tags {
-        crate::tags::ownership_tags(&self.name, &self.tags)
+        crate::tags::ownership_tags(&self.name, self.naming_id.as_str(), &self.tags)
     }
 }
 
@@ -727,6 +748,24 @@ size = 2
             e.contains("allowed_account_ids") && e.contains("12-digit"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn region_names_follow_the_partitions_patterns() {
+        for ok in [
+            "eu-central-2",
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "us-isob-east-1",
+            "ap-southeast-5",
+            "eusc-de-east-1",
+        ] {
+            assert!(is_region_name(ok), "{ok}");
+        }
+        for bad in ["mars-1", "eu-central", "EU-central-1", "eu--1", "central-eu-1", "", "eu-central-x"] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
     }
 
     #[test]

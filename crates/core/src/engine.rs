@@ -56,6 +56,27 @@ pub trait AnyResource: Send + Sync {
     async fn delete_observed(&self, cx: &Context, step: &Step) -> Result<()>;
 }
 
+/// Observe what a create found already there. AWS's reads can miss what was made moments ago (a
+/// bucket in its first seconds, a list's lag), so an absent answer is asked again, for a bounded
+/// time, before the create counts as failed.
+async fn observe_made<R: Resource>(
+    r: &R,
+    cx: &Context,
+    inputs: &Inputs,
+) -> Result<Observation<R::Spec>> {
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        match r.observe(cx, inputs).await? {
+            Observation::Absent if started.elapsed() < crate::wait::UNSEEN_LIMIT => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
 #[async_trait]
 impl<R: Resource> AnyResource for R {
     fn address(&self) -> Address {
@@ -108,7 +129,31 @@ impl<R: Resource> AnyResource for R {
                 dependency_replaced: false,
             });
         };
-        let owned = tags::is_owned(&observed.tags, &cx.environment);
+        let owner = tags::owner(&observed.tags, &cx.tags);
+        let owned = owner == tags::Owner::Us;
+        match (mode, owner) {
+            (Mode::Destroy, tags::Owner::AnotherDeployment(other)) => {
+                change.note = Some(format!(
+                    "belongs to another deployment (naming id `{other}`): left alone"
+                ));
+                return Ok(Step {
+                    change,
+                    outputs: observed.outputs.clone(),
+                    observed: Some(Arc::new(observed)),
+                    dependency_replaced: false,
+                });
+            }
+            (Mode::Deploy, tags::Owner::AnotherDeployment(other)) => {
+                return Err(Error::Foreign(format!(
+                    "{}: `{}` belongs to another deployment of this layer in this account (naming id `{other}`, environment `{}`) and is never taken over; {}",
+                    self.address(),
+                    self.name(),
+                    cx.environment,
+                    self.shared_name_advice()
+                )));
+            }
+            _ => {}
+        }
         match mode {
             Mode::Destroy if !owned => {
                 change.note = Some("exists without our tags: left alone".into());
@@ -217,8 +262,8 @@ impl<R: Resource> AnyResource for R {
                     Ok(()) => {}
                     // A retried create whose first answer was lost, or another run: what is
                     // there is converged when it is ours, and never taken over when it is not.
-                    Err(Error::AlreadyExists(what)) => match self.observe(cx, inputs).await? {
-                        Observation::Present(o) if tags::is_owned(&o.tags, &cx.environment) => {
+                    Err(Error::AlreadyExists(what)) => match observe_made(self, cx, inputs).await? {
+                        Observation::Present(o) if tags::is_owned(&o.tags, &cx.tags) => {
                             let changes = self.diff(&desired, &o.spec);
                             if changes.iter().any(|c| c.forces_replacement) {
                                 return Err(Error::Other(format!(
@@ -710,7 +755,7 @@ mod tests {
     fn cx() -> Context {
         Context {
             environment: "dev".into(),
-            tags: crate::tags::ownership_tags("dev", &Tags::new()),
+            tags: crate::tags::ownership_tags("dev", "dal-dev", &Tags::new()),
             flags: SafetyFlags::default(),
             wait: WaitSettings {
                 timeout: std::time::Duration::from_secs(1),

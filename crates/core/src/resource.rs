@@ -149,6 +149,16 @@ pub trait Resource: Send + Sync + 'static {
         None
     }
 
+    /// What to do when this resource belongs to another deployment of the layer (its name is
+    /// one that several deployments in an account would share). Such a resource is never
+    /// adopted: deploy is refused with this advice, destroy leaves it alone.
+    fn shared_name_advice(&self) -> String {
+        format!(
+            "give `{}` another name in this environment's file",
+            self.name()
+        )
+    }
+
     /// The flag an in-place update needs, and why (a major engine upgrade, …).
     fn update_guard(&self, _changes: &[FieldChange]) -> Option<(Flag, String)> {
         None

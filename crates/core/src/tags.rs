@@ -13,22 +13,49 @@ pub const MANAGED_BY: &str = "ManagedBy";
 pub const LAYER: &str = "Layer";
 /// The environment tag key.
 pub const ENVIRONMENT: &str = "Environment";
+/// The naming id tag key: which deployment of the environment (several can share an account
+/// and an environment name, as developer sandboxes do).
+pub const NAMING_ID: &str = "NamingId";
 
-/// The tags we put on every resource of an environment: ours first, the environment's own after
+/// The tags we put on every resource of a deployment: ours first, the environment's own after
 /// (which may not override ours).
-pub fn ownership_tags(environment: &str, extra: &Tags) -> Tags {
+pub fn ownership_tags(environment: &str, naming_id: &str, extra: &Tags) -> Tags {
     let mut tags = extra.clone();
     tags.insert(MANAGED_BY.into(), crate::TOOL_NAME.into());
     tags.insert(LAYER.into(), crate::LAYER.into());
     tags.insert(ENVIRONMENT.into(), environment.into());
+    tags.insert(NAMING_ID.into(), naming_id.into());
     tags
 }
 
-/// Whether observed tags mark a resource as ours in this environment.
-pub fn is_owned(observed: &Tags, environment: &str) -> bool {
-    observed.get(MANAGED_BY).map(String::as_str) == Some(crate::TOOL_NAME)
-        && observed.get(LAYER).map(String::as_str) == Some(crate::LAYER)
-        && observed.get(ENVIRONMENT).map(String::as_str) == Some(environment)
+/// Whose a resource is, by its tags, to the deployment whose own tags are `ours`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This deployment's. A resource with our environment's tags but no naming id tag (made
+    /// before the tag existed) is ours too: it is found under a name derived from our naming id,
+    /// and the next deploy adds the tag.
+    Us,
+    /// Another deployment of this layer and environment name, with the naming id it carries.
+    AnotherDeployment(String),
+    /// Anyone else's, or no one's.
+    Other,
+}
+
+/// Whose `observed` is, to the deployment whose tags are `ours` (see [`ownership_tags`]).
+pub fn owner(observed: &Tags, ours: &Tags) -> Owner {
+    let same = |k: &str| observed.get(k).is_some_and(|v| Some(v) == ours.get(k));
+    if !(same(MANAGED_BY) && same(LAYER) && same(ENVIRONMENT)) {
+        return Owner::Other;
+    }
+    match (observed.get(NAMING_ID), ours.get(NAMING_ID)) {
+        (Some(theirs), Some(mine)) if theirs != mine => Owner::AnotherDeployment(theirs.clone()),
+        _ => Owner::Us,
+    }
+}
+
+/// Whether observed tags mark a resource as this deployment's (`ours`: its ownership tags).
+pub fn is_owned(observed: &Tags, ours: &Tags) -> bool {
+    owner(observed, ours) == Owner::Us
 }
 
 /// The keys `observed` has that `desired` does not: what converging tags must remove.
@@ -49,11 +76,21 @@ mod tests {
         let mut user = Tags::new();
         user.insert("ManagedBy".into(), "someone".into());
         user.insert("CostCenter".into(), "42".into());
-        let t = ownership_tags("dev", &user);
+        let t = ownership_tags("dev", "dal-dev", &user);
         assert_eq!(t["ManagedBy"], crate::TOOL_NAME);
         assert_eq!(t["CostCenter"], "42");
-        assert!(is_owned(&t, "dev"));
-        assert!(!is_owned(&t, "prod"));
+        assert!(is_owned(&t, &t));
+        assert!(!is_owned(&t, &ownership_tags("prod", "dal-dev", &Tags::new())));
+        // Another deployment under the same environment name is not ours, and says whose.
+        let other = ownership_tags("dev", "dal-dev-alice", &Tags::new());
+        assert_eq!(
+            owner(&other, &t),
+            Owner::AnotherDeployment("dal-dev-alice".into())
+        );
+        // One made before the naming id tag existed is ours (found under our name).
+        let mut legacy = t.clone();
+        legacy.remove(NAMING_ID);
+        assert_eq!(owner(&legacy, &t), Owner::Us);
         let mut desired = t.clone();
         desired.remove("CostCenter");
         assert_eq!(stale_keys(&t, &desired), ["CostCenter"]);

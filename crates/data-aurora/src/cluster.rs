@@ -392,7 +392,11 @@ impl Resource for Cluster {
             .await;
         match created {
             Ok(_) => {}
-            Err(e) if e.code() == Some("DBClusterAlreadyExistsFault") => {}
+            // Ours (a lost answer, an interrupted run) is converged by the engine; one made by
+            // anyone else meanwhile is refused, never taken over.
+            Err(e) if e.code() == Some("DBClusterAlreadyExistsFault") => {
+                return Err(Error::AlreadyExists(format!("Aurora cluster `{}`", self.name)))
+            }
             Err(e) => return Err(aws_err("CreateDBCluster", &self.name, &e)),
         }
         self.wait_available(cx).await

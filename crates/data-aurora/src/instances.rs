@@ -100,7 +100,7 @@ impl InstanceSet {
         let all = self.members().await?;
         let owned: Vec<Member> = all
             .iter()
-            .filter(|m| layer_core::tags::is_owned(&m.tags, &cx.environment))
+            .filter(|m| layer_core::tags::is_owned(&m.tags, &cx.tags))
             .cloned()
             .collect();
         Ok(if owned.is_empty() { all } else { owned })
@@ -206,7 +206,10 @@ impl InstanceSet {
         }
         match req.send().await {
             Ok(_) => {}
-            Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {}
+            // Converged by the engine when ours, refused when not (see the cluster's create).
+            Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {
+                return Err(Error::AlreadyExists(format!("Aurora instance `{id}`")))
+            }
             Err(e) => return Err(aws_err("CreateDBInstance", id, &e)),
         }
         self.wait_available(cx, id).await
@@ -491,7 +494,7 @@ impl Resource for InstanceSet {
             .members()
             .await?
             .into_iter()
-            .partition(|m| layer_core::tags::is_owned(&m.tags, &cx.environment));
+            .partition(|m| layer_core::tags::is_owned(&m.tags, &cx.tags));
         for m in &members {
             match self
                 .client

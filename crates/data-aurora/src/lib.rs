@@ -7,6 +7,7 @@ mod cluster;
 mod instances;
 mod parameter_group;
 pub mod postgres;
+mod rotation;
 mod subnet_group;
 mod tags;
 
@@ -20,6 +21,7 @@ use shared_resources::{InterfaceEndpoint, LogGroup, SecurityGroup};
 pub use cluster::{Cluster, ClusterSpec};
 pub use instances::{InstanceSet, InstanceSetSpec};
 pub use parameter_group::{ClusterParameterGroup, ParameterGroupSpec};
+pub use rotation::{MasterRotation, RotationSpec};
 pub use subnet_group::{DbSubnetGroup, SubnetGroupSpec};
 
 use layer_core::config::Environment;
@@ -63,6 +65,10 @@ pub struct AuroraSettings {
     pub log_retention_days: u32,
     /// `rds.force_ssl`.
     pub force_ssl: bool,
+    /// Days between rotations of the AWS-managed master password (RDS's default is 7); unset
+    /// leaves the schedule as RDS set it, never touched.
+    #[serde(default)]
+    pub master_password_rotation_days: Option<u32>,
     /// Name overrides (`[aurora.names]`), for adopting a layer whose names differ from ours.
     #[serde(default)]
     pub names: AuroraNameOverrides,
@@ -153,6 +159,15 @@ impl AuroraSettings {
                     &format!("`{db}` is listed twice; list each database once"),
                 ));
             }
+        }
+        if s
+            .master_password_rotation_days
+            .is_some_and(|d| !(1..=1000).contains(&d))
+        {
+            return Err(env.invalid(
+                "aurora.master_password_rotation_days",
+                "use 1 to 1000 days (Secrets Manager's range), or leave it unset for RDS's 7",
+            ));
         }
         if !(1..=35).contains(&s.backup_retention_days) {
             return Err(env.invalid("aurora.backup_retention_days", "use 1 to 35 days"));
@@ -317,6 +332,15 @@ pub fn resources(
                 .build(),
         ),
     ];
+    if let Some(days) = s.master_password_rotation_days {
+        out.push(Arc::new(
+            MasterRotation::builder()
+                .client(aws_sdk_secretsmanager::Client::new(sdk))
+                .cluster(names.cluster.clone())
+                .rotation_days(days)
+                .build(),
+        ));
+    }
     if s.enable_endpoint {
         out.push(Arc::new(InterfaceEndpoint::isolated(
             ec2,

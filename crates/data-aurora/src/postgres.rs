@@ -102,15 +102,50 @@ pub async fn connect_tls(
     .await
 }
 
-/// Try to connect without TLS; `Ok` means the server accepted it (it should not).
-pub async fn connect_plain(target: &Target, password: &SecretValue) -> Result<Connection> {
-    connect(
-        target,
-        password,
-        tokio_postgres::config::SslMode::Disable,
-        tokio_postgres::NoTls,
-    )
-    .await
+/// What a connection without TLS met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlainText {
+    /// The server turned it away before any authentication (`rds.force_ssl` at work).
+    Refused(String),
+    /// The server let it in, or asked for a password over it: plain text is accepted.
+    Accepted(String),
+}
+
+/// Try a connection without TLS, logging in with a random throwaway password: never the real
+/// one, which a server that asks for a password in clear (cleartext or MD5) would receive. A
+/// server that asks for a password at all over plain text accepts plain text, whatever the
+/// password's fate; only a refusal before authentication counts as refused.
+pub async fn probe_plain(target: &Target) -> Result<PlainText> {
+    let throwaway = SecretValue::new(format!("probe-{:032x}", rand::random::<u128>()));
+    let mut c = config(target, &throwaway);
+    c.ssl_mode(tokio_postgres::config::SslMode::Disable);
+    let attempt = tokio::time::timeout(TIMEOUT, c.connect(tokio_postgres::NoTls))
+        .await
+        .map_err(|_| timed_out(target))?;
+    Ok(match attempt {
+        Ok(_) => PlainText::Accepted(format!(
+            "{target} let a connection without TLS in with a wrong password"
+        )),
+        Err(e) => classify_plain(target, &e),
+    })
+}
+
+/// A failed plain-text connection: refused before authentication, or turned away by it (which
+/// means the server asked for a password in the clear channel).
+fn classify_plain(target: &Target, e: &tokio_postgres::Error) -> PlainText {
+    use tokio_postgres::error::SqlState;
+    let asked = e.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::INVALID_PASSWORD
+            || db.message().contains("password authentication failed")
+    });
+    let why = connect_error(target, e).to_string();
+    if asked {
+        PlainText::Accepted(format!(
+            "{target} asked for a password over a connection without TLS ({why})"
+        ))
+    } else {
+        PlainText::Refused(why)
+    }
 }
 
 async fn connect<T>(

@@ -9,7 +9,7 @@ use aws_sdk_elasticache::Client;
 use layer_core::access::{arn, Access, Need};
 use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
-use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
+use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
@@ -379,7 +379,13 @@ impl Resource for CacheParameterGroup {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.code() == Some("CacheParameterGroupAlreadyExists") => {}
+            // Converged by the engine when ours, refused when not.
+            Err(e) if e.code() == Some("CacheParameterGroupAlreadyExists") => {
+                return Err(Error::AlreadyExists(format!(
+                    "cache parameter group `{}`",
+                    self.name
+                )))
+            }
             Err(e) => return Err(aws_err("CreateCacheParameterGroup", &self.name, &e)),
         }
         self.set(&d.parameters).await

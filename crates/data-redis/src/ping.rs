@@ -9,8 +9,42 @@ use redis::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo, TlsCertificates
 /// How long connecting and answering may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connect over TLS to `host:port`, trusting only `ca_pem`, and send `PING`; returns the answer.
-pub async fn ping_tls(host: &str, port: u16, ca_pem: &str) -> Result<String> {
+/// The roots a Redis server's certificate is verified against, as PEM: the operating system's
+/// trust store (ElastiCache's in-transit encryption presents a certificate from Amazon's public
+/// CA, which it holds), or where the system has none, Mozilla's roots (which hold Amazon's);
+/// then `extra`, a PEM bundle of further CAs (`[verify] extra_ca_file`: the local environment's
+/// Redis CA). Not the RDS bundle: ElastiCache's certificates do not chain to it.
+pub fn trust_roots(extra: Option<&str>) -> String {
+    use base64::Engine as _;
+    let native = rustls_native_certs::load_native_certs();
+    let ders: Vec<&[u8]> = if native.certs.is_empty() {
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| c.as_ref())
+            .collect()
+    } else {
+        native.certs.iter().map(|c| c.as_ref()).collect()
+    };
+    let mut pem = String::new();
+    for der in ders {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    if let Some(extra) = extra {
+        pem.push_str(extra);
+        pem.push('\n');
+    }
+    pem
+}
+
+/// Connect over TLS to `host:port`, trusting only `roots_pem` (see [`trust_roots`]), and send
+/// `PING`; returns the answer.
+pub async fn ping_tls(host: &str, port: u16, roots_pem: &str) -> Result<String> {
     let info = ConnectionInfo {
         addr: ConnectionAddr::TcpTls {
             host: host.to_string(),
@@ -24,7 +58,7 @@ pub async fn ping_tls(host: &str, port: u16, ca_pem: &str) -> Result<String> {
         info,
         TlsCertificates {
             client_tls: None,
-            root_cert: Some(ca_pem.as_bytes().to_vec()),
+            root_cert: Some(roots_pem.as_bytes().to_vec()),
         },
     )
     .map_err(|e| Error::Other(format!("Redis at {host}:{port}: {e}")))?;
@@ -61,4 +95,19 @@ async fn ping(client: redis::Client, host: &str, port: u16) -> Result<String> {
         ))
     })?;
     answer.map_err(|e| Error::Other(format!("Redis at {host}:{port}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roots_are_the_systems_and_the_extra_ones_never_only_the_extra() {
+        let extra = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let roots = trust_roots(Some(extra));
+        let count = roots.matches("-----BEGIN CERTIFICATE-----").count();
+        assert!(count > 10, "the system's (or Mozilla's) roots are in: {count}");
+        assert!(roots.ends_with(&format!("{extra}\n")), "the extra ones last");
+        assert_eq!(trust_roots(None).matches("BEGIN").count(), count - 1);
+    }
 }

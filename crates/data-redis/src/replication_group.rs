@@ -445,6 +445,11 @@ impl Resource for ReplicationGroup {
                         self.name
                     )));
                 }
+                // Converged by the engine when ours, refused when not.
+                return Err(Error::AlreadyExists(format!(
+                    "Redis replication group `{}`",
+                    self.name
+                )));
             }
             Err(e) => return Err(aws_err("CreateReplicationGroup", &self.name, &e)),
         }

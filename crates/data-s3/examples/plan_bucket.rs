@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let engine = Engine::new(vec![Arc::new(bucket)], 4);
     let cx = Context {
         environment: "example".into(),
-        tags: ownership_tags("example", &Tags::new()),
+        tags: ownership_tags("example", "example", &Tags::new()),
         flags: Default::default(),
         wait: WaitSettings {
             timeout: Duration::from_secs(60),

@@ -13,13 +13,65 @@
 //! `kms:Decrypt` besides what observing the cluster takes.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use data_aurora::postgres::{self, Target};
+use layer_core::config::Environment;
 use layer_core::{Outputs, Result, SecretValue};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Session;
+
+/// The section of the environment file that says what verify trusts.
+pub const SECTION: &str = "verify";
+
+/// `[verify]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySettings {
+    /// A PEM file of further CAs that a Redis server's certificate may chain to, besides the
+    /// operating system's roots (relative paths from the project root). On AWS none is needed:
+    /// ElastiCache presents a certificate from Amazon's public CA. The local environment's Redis
+    /// CA is such a file, written by `local up`.
+    #[serde(default)]
+    pub extra_ca_file: Option<String>,
+}
+
+impl VerifySettings {
+    /// Read and check `[verify]`.
+    pub fn load(env: &Environment) -> Result<Self> {
+        env.section(SECTION)
+    }
+
+    /// The extra CAs' PEM, read from their file; the error names the key and the file.
+    fn extra_pem(&self, env: &Environment) -> std::result::Result<Option<String>, String> {
+        let Some(file) = &self.extra_ca_file else {
+            return Ok(None);
+        };
+        let path = Path::new(file);
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            env.file
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."))
+                .join(path)
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(pem) if pem.contains("BEGIN CERTIFICATE") => Ok(Some(pem)),
+            Ok(_) => Err(format!(
+                "verify.extra_ca_file: {} holds no PEM certificate",
+                path.display()
+            )),
+            Err(e) => Err(format!(
+                "verify.extra_ca_file: cannot read {}: {e}; on the local environment `cargo xtask local up` writes it",
+                path.display()
+            )),
+        }
+    }
+}
 
 /// How long a name may take to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -278,10 +330,10 @@ pub async fn verify(session: &Session) -> Result<Report> {
     if let Ok(m) = &master {
         report.result(
             "aurora: a connection without TLS is refused (rds.force_ssl's effect)",
-            match postgres::connect_plain(&m.target, &m.password).await {
-                Ok(_) => Err(format!(
-                    "{} accepted a connection without TLS: the server does not enforce rds.force_ssl",
-                    m.target
+            match postgres::probe_plain(&m.target).await {
+                Ok(postgres::PlainText::Refused(why)) => Ok(format!("refused: {why}")),
+                Ok(postgres::PlainText::Accepted(why)) => Err(format!(
+                    "{why}: the server does not enforce rds.force_ssl"
                 )),
                 Err(e) => Ok(format!("refused: {e}")),
             },
@@ -357,20 +409,28 @@ pub async fn verify(session: &Session) -> Result<Report> {
     let redis_port: u16 = text(&outputs, "elasticache_port")
         .and_then(|p| p.parse().ok())
         .unwrap_or(6380);
-    match (&redis_host, &master) {
-        (None, _) => report.push(
+    match &redis_host {
+        None => report.push(
             "redis: TLS PING",
             Status::Fail,
             "no primary endpoint: deploy first",
         ),
-        (Some(host), m) => {
-            let ca = m.as_ref().map(|m| m.ca_pem.clone()).unwrap_or_default();
+        Some(host) => {
+            // The operating system's roots and `[verify] extra_ca_file`: never the RDS bundle,
+            // which ElastiCache's certificates do not chain to.
+            let extra = VerifySettings::load(env)?.extra_pem(env);
             report.result(
-                format!("redis: TLS connection to {host}:{redis_port} answers PING"),
-                match data_redis::ping::ping_tls(host, redis_port, &ca).await {
-                    Ok(answer) if answer == "PONG" => Ok("PONG".into()),
-                    Ok(answer) => Err(format!("answered {answer}")),
-                    Err(e) => Err(e.to_string()),
+                format!("redis: TLS connection to {host}:{redis_port} answers PING, verified against the system's roots"),
+                match extra {
+                    Err(why) => Err(why),
+                    Ok(extra) => {
+                        let roots = data_redis::ping::trust_roots(extra.as_deref());
+                        match data_redis::ping::ping_tls(host, redis_port, &roots).await {
+                            Ok(answer) if answer == "PONG" => Ok("PONG".into()),
+                            Ok(answer) => Err(format!("answered {answer}")),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
                 },
             );
             report.result(

@@ -1,5 +1,9 @@
-//! The local environment's own certificate authority: `local up` makes it once, under
-//! `.local/ca/`, and `rds-ca-bundle` holds its certificate, as AWS's regional RDS bundle does on AWS.
+//! The local environment's own certificate authorities, made once by `local up`:
+//! - `.local/ca/`: the RDS stand-in; `rds-ca-bundle` holds its certificate, as AWS's regional
+//!   RDS bundle does on AWS, and the data plane's PostgreSQL presents a certificate from it;
+//! - `.local/ca/redis/`: the stand-in for the public CA ElastiCache's in-transit encryption
+//!   presents (Amazon's, which an operating system trusts); the data plane's Redis presents a
+//!   certificate from it, and the local environment trusts it as `[verify] extra_ca_file`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,9 +13,33 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 /// The CA certificate's file name in its directory.
 pub const CERT_FILE: &str = "ca.pem";
 const KEY_FILE: &str = "ca.key";
+/// The Redis CA's directory under the local CA's.
+pub const REDIS_DIR: &str = "redis";
+const CA_NAME: &str = "data-and-ai local CA";
+const REDIS_CA_NAME: &str = "data-and-ai local Redis CA";
 
-/// Make the CA in `dir` unless it is there; returns the certificate's path.
+/// The name of the CA in `dir`: the Redis CA lives in the local CA's `redis/`.
+fn name_of(dir: &Path) -> &'static str {
+    if dir.file_name().is_some_and(|n| n == REDIS_DIR) {
+        REDIS_CA_NAME
+    } else {
+        CA_NAME
+    }
+}
+
+/// Make the local CA in `dir` and the Redis CA in `dir/redis` unless they are there; returns the
+/// local CA certificate's path.
 pub fn ensure(dir: &Path) -> anyhow::Result<PathBuf> {
+    ensure_one(&dir.join(REDIS_DIR))?;
+    ensure_one(dir)
+}
+
+/// The Redis CA certificate's path, under the local CA's directory.
+pub fn redis_ca(dir: &Path) -> PathBuf {
+    dir.join(REDIS_DIR).join(CERT_FILE)
+}
+
+fn ensure_one(dir: &Path) -> anyhow::Result<PathBuf> {
     let cert_path = dir.join(CERT_FILE);
     if cert_path.exists() {
         return Ok(cert_path);
@@ -22,7 +50,7 @@ pub fn ensure(dir: &Path) -> anyhow::Result<PathBuf> {
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params
         .distinguished_name
-        .push(DnType::CommonName, "data-and-ai local CA");
+        .push(DnType::CommonName, name_of(dir));
     let cert = params.self_signed(&key).context("signing the local CA")?;
     let key_path = dir.join(KEY_FILE);
     write_private(&key_path, key.serialize_pem().as_bytes())?;
@@ -46,7 +74,7 @@ pub fn issue_server(
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "data-and-ai local CA");
+        .push(DnType::CommonName, name_of(ca_dir));
     let issuer = ca_params.self_signed(&ca_key)?;
     let key = KeyPair::generate().context("generating a server key")?;
     let mut params = CertificateParams::new(names.to_vec())?;

@@ -181,6 +181,33 @@ impl Consistency {
             .collect()
     }
 
+    /// How long until every list shows every change made so far, and every new bucket and user
+    /// is seen (zero when nothing is pending).
+    pub fn settled_in(&self) -> Duration {
+        let settings = self.settings();
+        let lists = self
+            .pending
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|((_, t), p)| settings.list_lag(t.service).saturating_sub(p.changed.elapsed()))
+            .max()
+            .unwrap_or_default();
+        let created = self
+            .created
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|((service, _, _), t)| {
+                settings
+                    .read_after_create(service)
+                    .saturating_sub(t.elapsed())
+            })
+            .max()
+            .unwrap_or_default();
+        lists.max(created)
+    }
+
     /// A bucket or IAM user was made.
     pub fn created(&self, service: &str, region: &str, name: &str) {
         if self

@@ -138,6 +138,8 @@ pub struct DataPlane {
     redis: tokio::sync::Mutex<Option<Child>>,
     programs: Programs,
     server_cert: (PathBuf, PathBuf),
+    /// Redis's certificate, from the Redis CA (as ElastiCache's is from Amazon's public CA).
+    redis_cert: (PathBuf, PathBuf),
     ca_pem: PathBuf,
     owner: Option<(u32, u32)>,
 }
@@ -195,6 +197,11 @@ impl DataPlane {
             &dir.join("tls"),
             &[host.to_string(), "localhost".to_string()],
         )?;
+        let redis_cert = crate::ca::issue_server(
+            &ca_dir.join(crate::ca::REDIS_DIR),
+            &dir.join("tls-redis"),
+            &[host.to_string(), "localhost".to_string()],
+        )?;
         let socket_dir = dir.join("socket");
         std::fs::create_dir_all(&socket_dir)?;
         let mut plane = DataPlane {
@@ -205,6 +212,7 @@ impl DataPlane {
             redis: tokio::sync::Mutex::new(None),
             programs: programs.clone(),
             server_cert,
+            redis_cert,
             ca_pem: ca_dir.join(crate::ca::CERT_FILE),
             owner,
         };
@@ -228,7 +236,7 @@ impl DataPlane {
         self.host.to_string()
     }
 
-    /// The CA certificate the servers' certificates chain to.
+    /// The CA certificate PostgreSQL's certificate chains to (Redis's chains to the Redis CA).
     pub fn ca_pem(&self) -> &Path {
         &self.ca_pem
     }
@@ -383,7 +391,7 @@ impl DataPlane {
 
     async fn start_redis(&mut self) -> anyhow::Result<()> {
         let log = std::fs::File::create(self.dir.join("redis.log"))?;
-        let (cert, key) = &self.server_cert;
+        let (cert, key) = &self.redis_cert;
         let child = Command::new(&self.programs.redis)
             .kill_on_drop(true)
             .args(["--bind", &self.host.to_string(), "--port", "0"])

@@ -1247,8 +1247,9 @@ async fn authorize(
             .find(|(k, _)| k == "AccessKeyId")
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
+        let auth = scoped_auth(region, "iam");
         let (_, xml) =
-            moto_query(shared, "iam", "GetAccessKeyLastUsed", &[("AccessKeyId", id)], None).await?;
+            moto_query(shared, "iam", "GetAccessKeyLastUsed", &[("AccessKeyId", id)], auth).await?;
         with_user = form.to_vec();
         if let Some(user) = crate::xml::text(&xml, "UserName") {
             with_user.push(("UserName".to_string(), user));

@@ -60,9 +60,8 @@ pub struct GrafanaWorkspace {
     region: String,
     #[builder(setter(into))]
     account_id: String,
-    /// The environment whose tags mark ours.
-    #[builder(setter(into))]
-    environment: String,
+    /// The ownership tags that mark ours (this deployment's).
+    owner_tags: Tags,
     subnet_ids: Vec<String>,
     role_address: Address,
     security_group_address: Address,
@@ -190,7 +189,7 @@ impl GrafanaWorkspace {
                     .unwrap_or_default();
                 // Names need not be unique: ours (by tags) wins; else the first under our name is
                 // one to adopt.
-                if layer_core::tags::is_owned(&tags, &self.environment) {
+                if layer_core::tags::is_owned(&tags, &self.owner_tags) {
                     return Ok(Some((w.id().to_string(), tags)));
                 }
                 foreign.get_or_insert((w.id().to_string(), tags));

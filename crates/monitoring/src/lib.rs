@@ -132,7 +132,7 @@ pub fn resources(
                 .name(name)
                 .region(env.region.clone())
                 .account_id(account_id)
-                .environment(env.name.clone())
+                .owner_tags(env.resource_tags())
                 .subnet_ids(infra.private_subnet_ids.clone())
                 .role_address(Address::new("aws_iam_role.grafana"))
                 .security_group_address(Address::new("aws_security_group.grafana"))

@@ -82,7 +82,7 @@ impl Workspace {
                     .tags()
                     .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_default();
-                if layer_core::tags::is_owned(&tags, &cx.environment) {
+                if layer_core::tags::is_owned(&tags, &cx.tags) {
                     if found.is_some() {
                         return Err(Error::Other(format!(
                             "two Prometheus workspaces with the alias {} carry our tags; delete the one that is not in use",
@@ -232,16 +232,18 @@ impl Resource for Workspace {
         let Some((id, tags)) = self.find(cx).await? else {
             return Ok(Observation::Absent);
         };
-        let w = self
-            .client
-            .describe_workspace()
-            .workspace_id(&id)
-            .send()
-            .await
-            .map_err(|e| aws_err("DescribeWorkspace", &self.alias, &e))?;
+        // The list may still show a workspace deleted minutes ago: the direct read decides.
+        let w = match self.client.describe_workspace().workspace_id(&id).send().await {
+            Ok(w) => w,
+            Err(e) if not_found(&e) => return Ok(Observation::Absent),
+            Err(e) => return Err(aws_err("DescribeWorkspace", &self.alias, &e)),
+        };
         let w = w
             .workspace()
             .ok_or_else(|| Error::Other(format!("workspace {id}: no description")))?;
+        if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
+            return Ok(Observation::Absent);
+        }
         let log_group_arn = match self
             .client
             .describe_logging_configuration()

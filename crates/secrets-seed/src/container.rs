@@ -403,7 +403,7 @@ impl Resource for SecretContainer {
                 let Some(m) = meta::describe(&self.client, &name).await? else {
                     return Err(sm_err("CreateSecret", &name, &e));
                 };
-                if !layer_core::tags::is_owned(&m.tags, &cx.environment) {
+                if !layer_core::tags::is_owned(&m.tags, &cx.tags) {
                     return Err(Error::Other(format!(
                         "secret `{name}` exists without our tags; run plan, then deploy with --adopt to take it over"
                     )));

@@ -41,6 +41,8 @@ pub struct SecretMeta {
     pub scheduled_for_deletion: bool,
     /// The version labelled `AWSCURRENT`: `None` while it holds no value.
     pub current_version: Option<String>,
+    /// When it last changed (a value, a rotation), as AWS says.
+    pub last_changed: Option<std::time::SystemTime>,
 }
 
 impl SecretMeta {
@@ -93,6 +95,9 @@ pub async fn describe(client: &Client, id: &str) -> Result<Option<SecretMeta>> {
             tags: tags_of(d.tags()),
             scheduled_for_deletion: d.deleted_date().is_some(),
             current_version: current_of(d.version_ids_to_stages()),
+            last_changed: d
+                .last_changed_date()
+                .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
         })),
         Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
         Err(e) => Err(sm_err("DescribeSecret", id, &e)),
@@ -167,6 +172,9 @@ pub async fn list(client: &Client, prefix: &str) -> Result<BTreeMap<String, Secr
                     tags: tags_of(s.tags()),
                     scheduled_for_deletion: s.deleted_date().is_some(),
                     current_version: current_of(s.secret_versions_to_stages()),
+                    last_changed: s
+                        .last_changed_date()
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
                 },
             );
         }

@@ -90,6 +90,8 @@ impl fmt::Display for State {
 pub struct Sources {
     /// The master secret's current version.
     pub master_version: Option<String>,
+    /// When the master secret last changed (a rotation), as AWS says.
+    pub master_changed: Option<std::time::SystemTime>,
     /// `litellm-proxy-master-key`'s current version.
     pub litellm_version: Option<String>,
     /// The S3 user's access keys (`None` when the user does not exist).
@@ -257,6 +259,22 @@ fn inputs_digest(def: &SecretDef, endpoint: Option<&Endpoint>, template: &str) -
     }
 }
 
+/// Why a derived secret no longer follows its source; for the master password's copies, how long
+/// ago it was rotated (consumers have read a password that no longer works since).
+fn stale_source(def: &SecretDef, sources: &Sources) -> String {
+    let changed = sources
+        .master_changed
+        .filter(|_| def.source != Source::EndpointDefinitions)
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok());
+    match changed {
+        Some(age) => format!(
+            "the master password was rotated {} ago; this copy is stale until seed runs",
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs()))
+        ),
+        None => "source changed".into(),
+    }
+}
+
 /// A secret's state from its metadata and its sources' versions. Never reads a value.
 pub fn assess(
     def: &SecretDef,
@@ -284,7 +302,7 @@ pub fn assess(
                 &sources.master_version
             };
             if m.tag(TAG_SOURCE_VERSION) != source.as_deref() {
-                return State::Stale("source changed".into());
+                return State::Stale(stale_source(def, sources));
             }
             if m.tag(TAG_INPUTS) != inputs_digest(def, endpoint, template).as_deref() {
                 return State::Stale("endpoint or template changed".into());
@@ -349,7 +367,7 @@ async fn read_sources(
             Some(arn) => Ok::<_, Error>(
                 meta::describe(sm, arn)
                     .await?
-                    .and_then(|m| m.current_version),
+                    .map(|m| (m.current_version, m.last_changed)),
             ),
             None => Ok(None),
         }
@@ -371,8 +389,10 @@ async fn read_sources(
     };
     let (master_version, litellm_version, access_keys) =
         futures::join!(master, litellm, keys);
+    let (master_version, master_changed) = master_version?.unwrap_or_default();
     Ok(Sources {
-        master_version: master_version?,
+        master_version,
+        master_changed,
         litellm_version: litellm_version?,
         access_keys: access_keys?,
     })
@@ -830,6 +850,7 @@ mod tests {
                 .collect(),
             scheduled_for_deletion: false,
             current_version: version.map(str::to_string),
+            last_changed: None,
         }
     }
 
@@ -905,6 +926,21 @@ mod tests {
             assess(&d, Some(&m), &moved, Some(&ep), "t"),
             State::Stale(_)
         ));
+        // A rotation's age is said.
+        let rotated = Sources {
+            master_version: Some("v2".into()),
+            master_changed: Some(
+                std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 86_400 + 5),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            assess(&d, Some(&m), &rotated, Some(&ep), "t"),
+            State::Stale(
+                "the master password was rotated 3days 5s ago; this copy is stale until seed runs"
+                    .into()
+            )
+        );
         let other_host = Endpoint {
             host: "h2".into(),
             ..ep.clone()

@@ -35,6 +35,11 @@ pub struct LogGroup {
     name: String,
     kms_key_arn: String,
     retention_days: i32,
+    /// For a group whose name every deployment in the account would share (Bedrock's
+    /// invocation log): what to do when another deployment owns it. Such a group is ours only
+    /// with our naming id tag; one without it is adopted (`--adopt` adds the tag once).
+    #[builder(default, setter(strip_option, into))]
+    shared: Option<String>,
 }
 
 fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
@@ -57,6 +62,13 @@ impl Resource for LogGroup {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn shared_name_advice(&self) -> String {
+        match &self.shared {
+            Some(advice) => advice.clone(),
+            None => format!("give `{}` another name in this environment's file", self.name),
+        }
     }
 
     fn access(&self) -> Vec<Access> {
@@ -135,6 +147,11 @@ impl Resource for LogGroup {
             retention_days: g.retention_in_days(),
             tags: tags.clone(),
         };
+        // A shared name proves nothing: without our naming id, the group is not (yet) ours.
+        let mut tags = tags;
+        if self.shared.is_some() && !tags.contains_key(layer_core::tags::NAMING_ID) {
+            tags.remove(layer_core::tags::MANAGED_BY);
+        }
         let mut outputs = Outputs::new();
         outputs.insert(crate::LOG_GROUP_ARN.into(), arn.into());
         Ok(Observation::Present(Observed {
