@@ -54,7 +54,9 @@ async fn a_second_deployment_under_one_environment_name_is_refused_and_leaves_th
         .expect_err("refused")
         .to_string();
     assert!(
-        err.contains("e2e-own-a") && err.contains("enable_logging = false"),
+        err.contains("e2e-own-a")
+            && err.contains("enable_logging = false")
+            && err.contains("enable_endpoint = false"),
         "{err}"
     );
     a.aws.calls().reset();
@@ -63,6 +65,16 @@ async fn a_second_deployment_under_one_environment_name_is_refused_and_leaves_th
 
     // With its own logging off, it deploys; its destroy leaves the first deployment whole.
     let text = std::fs::read_to_string(&local).unwrap();
+    // Its own logging off, and the VPC's interface endpoints (one per service and VPC) left to
+    // the first, as the refusals said.
+    let text = text.replace(
+        "skip_final_snapshot = true",
+        "skip_final_snapshot = true\nenable_endpoint = false",
+    );
+    let text = text.replace(
+        "multi_az_enabled = false",
+        "multi_az_enabled = false\nenable_endpoint = false",
+    );
     std::fs::write(&local, format!("{text}\n[bedrock]\nenable_logging = false\n")).unwrap();
     assert_eq!(cli(b.path(), &["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(

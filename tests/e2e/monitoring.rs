@@ -266,6 +266,7 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
         "its security group is gone"
     );
     let amp = aws_sdk_amp::Client::new(&sdk);
+    sb.settle().await;
     assert!(amp
         .list_workspaces()
         .alias("e2e-graf-prometheus")

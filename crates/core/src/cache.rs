@@ -1,6 +1,7 @@
 //! A per-run cache of batch observations.
 //!
-//! Some resources are cheaper to observe together: one `ListSecrets` answers for thirty secrets.
+//! Some resources share what they observe: the secret containers share one index of what was
+//! read (each secret read directly once per command).
 //! A [`RunCache`] lives as long as one command's [`crate::Context`]; the first resource that needs
 //! a batch loads it, the others wait for that load and share it. A resource that changed itself
 //! during apply observes itself directly afterwards (list calls lag behind writes), never from the

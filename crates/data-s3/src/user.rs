@@ -64,16 +64,22 @@ fn bucket_address(key: &str) -> Address {
 }
 
 impl AccessUser {
+    /// Put the user's policy. IAM can take a moment to know a user made just before, even in
+    /// its own calls: `NoSuchEntity` is retried for a bounded time.
     async fn put_policy(&self, policy: &PolicyDocument) -> Result<()> {
-        self.client
-            .put_user_policy()
-            .user_name(&self.name)
-            .policy_name(POLICY_NAME)
-            .policy_document(policy.to_json_string())
-            .send()
-            .await
-            .map_err(|e| aws_err("PutUserPolicy", &self.name, &e))?;
-        Ok(())
+        let what = format!("IAM user {}", self.name);
+        layer_core::wait::while_unseen(&what, &["NoSuchEntity"], layer_core::wait::UNSEEN_LIMIT, || async {
+            self.client
+                .put_user_policy()
+                .user_name(&self.name)
+                .policy_name(POLICY_NAME)
+                .policy_document(policy.to_json_string())
+                .send()
+                .await
+                .map_err(|e| aws_err("PutUserPolicy", &self.name, &e))?;
+            Ok(())
+        })
+        .await
     }
 
     async fn delete_dependents(&self) -> Result<()> {
@@ -277,12 +283,7 @@ impl Resource for AccessUser {
             Err(e) => return Err(aws_err("CreateUser", &self.name, &e)),
         }
         if let Some(p) = &desired.policy {
-            // IAM can take a moment to know a new user, even in its own calls.
-            let what = format!("IAM user {}", self.name);
-            layer_core::wait::while_unseen(&what, &["NoSuchEntity"], layer_core::wait::UNSEEN_LIMIT, || {
-                self.put_policy(p)
-            })
-            .await?;
+            self.put_policy(p).await?;
         }
         Ok(())
     }

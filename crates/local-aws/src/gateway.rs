@@ -56,6 +56,7 @@ struct Shared {
     slow: Arc<Slow>,
     consistency: Arc<crate::consistency::Consistency>,
     failure_states: Arc<crate::failure_states::FailureStates>,
+    rotation_schedules: crate::rotation_schedules::RotationSchedules,
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
     /// AMP `CreateWorkspace` answers by client token.
@@ -124,6 +125,7 @@ impl Gateway {
             slow: slow.clone(),
             consistency: consistency.clone(),
             failure_states: failure_states.clone(),
+            rotation_schedules: Default::default(),
             emulated: Emulated::default(),
             performance_insights: fixes::PerformanceInsights::default(),
             roles_created: Default::default(),
@@ -699,6 +701,44 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         }
     }
 
+    // A rotation schedule set without rotating: AWS leaves the value alone, moto would not.
+    if service == "secretsmanager" && op == "RotateSecret" {
+        if let Some(s) = crate::rotation_schedules::schedule_only(&bytes) {
+            let (ok, d) = moto_json(
+                shared,
+                &region,
+                "secretsmanager",
+                "secretsmanager.DescribeSecret",
+                serde_json::json!({ "SecretId": s.secret_id }),
+            )
+            .await?;
+            let Some(name) = d["Name"].as_str().filter(|_| ok) else {
+                return Ok(answer(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    "ResourceNotFoundException",
+                    "Secrets Manager can't find the specified secret.",
+                ))));
+            };
+            shared.rotation_schedules.set(&region, name, s.days);
+            let current = d["VersionIdsToStages"]
+                .as_object()
+                .and_then(|m| {
+                    m.iter()
+                        .find(|(_, stages)| {
+                            stages
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|x| x == "AWSCURRENT"))
+                        })
+                        .map(|(v, _)| v.clone())
+                })
+                .unwrap_or_default();
+            return Ok(answer(boxed(crate::protocol::json_ok(
+                StatusCode::OK,
+                &serde_json::json!({ "ARN": d["ARN"], "Name": name, "VersionId": current }),
+            ))));
+        }
+    }
+
     if service == "ec2" && op == "CreateVpcEndpoint" {
         let auth = parts.headers.get("authorization").cloned();
         return Ok(answer(create_vpc_endpoint(shared, &form, auth).await?));
@@ -805,7 +845,7 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         || (service == "aps" && op == "DescribeLoggingConfiguration")
         || service == "elasticache"
         || service == "rds"
-        || (service == "secretsmanager" && op == "CreateSecret")
+        || (service == "secretsmanager" && matches!(op.as_str(), "CreateSecret" | "DescribeSecret"))
         || (service == "ec2"
             && matches!(op.as_str(), "DescribeVpcEndpoints" | "ModifyVpcEndpoint"))
         || (service == "logs"
@@ -877,6 +917,11 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         let query = &req_query;
         if let Some(t) = lag::list_view(shared, &service, &region, &op, &form, &bytes, query, &text) {
             text = t;
+        }
+        if service == "secretsmanager" && op == "DescribeSecret" {
+            if let Some(t) = shared.rotation_schedules.on_describe(&region, &text) {
+                text = t;
+            }
         }
         // Creations armed to fail, and what describes a failed resource.
         shared.failure_states.on_created(&service, &op, &form, &text);

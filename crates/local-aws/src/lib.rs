@@ -24,6 +24,7 @@ mod overlays;
 pub mod protocol;
 pub mod replication_groups;
 pub mod rules;
+pub mod rotation_schedules;
 pub mod slow;
 pub mod standin;
 mod xml;

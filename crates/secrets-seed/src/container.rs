@@ -254,7 +254,6 @@ impl Resource for SecretContainer {
 
     fn access(&self) -> Vec<Access> {
         let mut out = vec![
-            meta::list_access(Need::Observe),
             Access::new(
                 Need::Observe,
                 "SecretsContainers",
@@ -316,21 +315,9 @@ impl Resource for SecretContainer {
         })
     }
 
-    async fn observe(&self, cx: &Context, inputs: &Inputs) -> Result<Observation<ContainerSpec>> {
+    async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<ContainerSpec>> {
         let index = self.index(cx).await?;
-        let name = self.full_name();
-        // The list lags behind writes: what it shows differing from the desired state (a fact
-        // just rewritten, tags just set) is read again directly before it counts as a change.
-        let listed_differs = index.listed(&name).is_some_and(|m| {
-            self.desired(cx, inputs)
-                .is_ok_and(|desired| self.spec_of(m) != desired)
-        });
-        let found = if listed_differs {
-            meta::describe(&self.client, &name).await?
-        } else {
-            index.get(&self.client, &name).await?
-        };
-        let Some(m) = found else {
+        let Some(m) = index.get(&self.client, &self.full_name()).await? else {
             return Ok(Observation::Absent);
         };
         let mut outputs = Outputs::new();

@@ -64,7 +64,6 @@ impl Reader {
     ) -> Vec<layer_core::access::Access> {
         use layer_core::access::{global_arn, Access, Need};
         vec![
-            meta::list_access(Need::Verify),
             meta::read_access(Need::Verify, prefix),
             Access::new(
                 Need::Verify,

@@ -1,13 +1,12 @@
 //! What Secrets Manager says about our secrets, without their values: versions and stages,
-//! tags, key, deletion. Read in one batch (`ListSecrets`, paged) for planning, and directly
-//! (`DescribeSecret`) for whatever this run wrote or is about to overwrite, since list calls lag
-//! behind writes.
+//! tags, key, deletion. Always read directly (`DescribeSecret`), never from `ListSecrets`, which
+//! may lag minutes behind writes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use layer_core::resource::Context;
 use layer_core::{Error, Result, Tags};
@@ -127,98 +126,61 @@ pub fn read_access(need: layer_core::access::Need, prefix: &str) -> layer_core::
     )
 }
 
-/// The permission [`list`] needs.
-pub fn list_access(need: layer_core::access::Need) -> layer_core::access::Access {
-    layer_core::access::Access::unscoped(
-        need,
-        "SecretsList",
-        &["secretsmanager:ListSecrets"],
-        "secretsmanager:ListSecrets supports no resource-level permissions",
-    )
+/// Every secret of `names`, read directly (`DescribeSecret`, `concurrency` at a time). AWS's API
+/// reference says `ListSecrets` may not reflect the last five minutes' creations, changes and
+/// deletions, so no decision rests on it: a container deployed a minute ago, a value just set, a
+/// secret just deleted are all seen as they are.
+pub async fn describe_all(
+    client: &Client,
+    names: impl IntoIterator<Item = String>,
+    concurrency: usize,
+) -> Result<BTreeMap<String, SecretMeta>> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(names)
+        .map(|name| async move {
+            let found = describe(client, &name).await?;
+            Ok::<_, Error>(found.map(|m| (name, m)))
+        })
+        .buffered(concurrency.max(1))
+        .try_filter_map(|found| async move { Ok(found) })
+        .try_collect()
+        .await
 }
 
-/// Every secret whose name starts with `prefix`, scheduled deletions included, in one paged list.
-pub async fn list(client: &Client, prefix: &str) -> Result<BTreeMap<String, SecretMeta>> {
-    let mut out = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = client
-            .list_secrets()
-            .filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(prefix)
-                    .build(),
-            )
-            .include_planned_deletion(true)
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| sm_err("ListSecrets", &format!("{prefix}*"), &e))?;
-        for s in page.secret_list() {
-            let Some(name) = s.name() else { continue };
-            // The name filter matches prefixes case-insensitively: keep exact matches only.
-            if !name.starts_with(prefix) {
-                continue;
-            }
-            out.insert(
-                name.to_string(),
-                SecretMeta {
-                    name: name.to_string(),
-                    arn: s.arn().unwrap_or_default().to_string(),
-                    kms_key_id: s.kms_key_id().map(str::to_string),
-                    description: s.description().map(str::to_string),
-                    tags: tags_of(s.tags()),
-                    scheduled_for_deletion: s.deleted_date().is_some(),
-                    current_version: current_of(s.secret_versions_to_stages()),
-                    last_changed: s
-                        .last_changed_date()
-                        .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
-                },
-            );
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// The batch view of one environment's secrets for one command, and the names this command
-/// wrote (which are observed directly from then on).
+/// One command's view of the environment's secrets: each read directly once (see
+/// [`describe_all`] for why not from a list), and again after this command wrote it.
 #[derive(Debug)]
 pub struct Index {
-    listed: BTreeMap<String, SecretMeta>,
+    read: Mutex<HashMap<String, Option<SecretMeta>>>,
     written: Mutex<HashSet<String>>,
 }
 
 impl Index {
-    /// The index of `prefix`, listed once per command (shared through the context's run cache).
-    pub async fn of(cx: &Context, client: &Client, prefix: &str) -> Result<Arc<Index>> {
+    /// The index of `prefix` for this command (shared through the context's run cache).
+    pub async fn of(cx: &Context, _client: &Client, prefix: &str) -> Result<Arc<Index>> {
         cx.cache
             .get_or_load(&format!("secretsmanager:{prefix}"), || async {
                 Ok(Index {
-                    listed: list(client, prefix).await?,
+                    read: Mutex::default(),
                     written: Mutex::default(),
                 })
             })
             .await
     }
 
-    /// A secret's metadata: from the batch, or directly if this command wrote it or the batch
-    /// lacks it (`ListSecrets` may not show what was created in the last minutes).
+    /// A secret's metadata, read directly: once per command, and again after a write.
     pub async fn get(&self, client: &Client, name: &str) -> Result<Option<SecretMeta>> {
-        match self.listed.get(name) {
-            Some(m) if !self.was_written(name) => Ok(Some(m.clone())),
-            _ => describe(client, name).await,
+        if !self.was_written(name) {
+            if let Some(m) = self.read.lock().expect("not poisoned").get(name) {
+                return Ok(m.clone());
+            }
         }
-    }
-
-    /// The batch's view of a secret, without a call; `None` when the batch lacks it.
-    pub fn listed(&self, name: &str) -> Option<&SecretMeta> {
-        self.listed.get(name)
+        let m = describe(client, name).await?;
+        self.read
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), m.clone());
+        Ok(m)
     }
 
     /// Remember that this command wrote `name`.

@@ -330,12 +330,12 @@ pub async fn states(
     iam: &aws_sdk_iam::Client,
     inputs: &SeedInputs,
 ) -> Result<Vec<(String, State)>> {
-    let listed = meta::list(sm, &inputs.prefix).await?;
+    let listed = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
     let sources = read_sources(sm, iam, inputs).await?;
     let endpoint = inputs.endpoint.as_ref();
     let template = inputs.template.as_str();
-    // What the list shows as anything but seeded is read again directly: `ListSecrets` may
-    // not reflect the last minutes' writes (a deploy's containers, a seed's values).
+    // Read directly already; what is anything but seeded is read once more just before it is
+    // shown, as seed does before it writes.
     let states: Vec<Result<(String, State)>> = stream::iter(&inputs.catalog)
         .map(|d| {
             let listed = &listed;
@@ -396,6 +396,15 @@ async fn read_sources(
         litellm_version: litellm_version?,
         access_keys: access_keys?,
     })
+}
+
+/// The full names of every secret of the catalog.
+fn catalog_names(inputs: &SeedInputs) -> Vec<String> {
+    inputs
+        .catalog
+        .iter()
+        .map(|d| format!("{}{}", inputs.prefix, d.name))
+        .collect()
 }
 
 /// What to do with one secret.
@@ -493,7 +502,6 @@ async fn reported<T>(
 pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access::Access> {
     use layer_core::access::{Access, Need};
     vec![
-        meta::list_access(Need::Seed),
         Access::new(
             Need::Seed,
             "SecretsWrite",
@@ -519,7 +527,6 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
 pub fn states_access(prefix: &str, s3_user: &str) -> Vec<layer_core::access::Access> {
     use layer_core::access::{arn, global_arn, Access, Need};
     vec![
-        meta::list_access(Need::Observe),
         // A key the user's list does not show yet is confirmed directly.
         Access::new(
             Need::Observe,
@@ -622,7 +629,7 @@ pub async fn seed(
 ) -> Result<SeedReport> {
     check_rotate(&inputs.catalog, &opts.rotate)?;
     let full = |d: &SecretDef| format!("{}{}", inputs.prefix, d.name);
-    let listed = meta::list(sm, &inputs.prefix).await?;
+    let listed = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
     let mut sources = read_sources(sm, iam, inputs).await?;
     let endpoint = inputs.endpoint.as_ref();
     let template = inputs.template.as_str();

@@ -98,6 +98,15 @@ impl Resource for InterfaceEndpoint {
         self.name.clone()
     }
 
+    /// A VPC holds one interface endpoint with private DNS per service: deployments in one VPC
+    /// share it, and the one that made it owns it.
+    fn shared_name_advice(&self) -> String {
+        format!(
+            "a VPC holds one interface endpoint with private DNS for {}, and that deployment's serves this one too: set `enable_endpoint = false` in the section of its family ([aurora] for rds, [redis] for elasticache) of this environment's file",
+            self.service_name
+        )
+    }
+
     fn access(&self) -> Vec<Access> {
         let endpoints = || [arn("ec2", "vpc-endpoint/*")];
         vec![
