@@ -14,7 +14,11 @@ const ROWS: &[(Kind, &str, &str)] = &[
         "Aurora cluster",
     ),
     (Kind::DbInstance, "incompatible-network", "Aurora instance"),
-    (Kind::ReplicationGroup, "create-failed", "Redis replication group"),
+    (
+        Kind::ReplicationGroup,
+        "create-failed",
+        "Redis replication group",
+    ),
     (
         Kind::PrometheusWorkspace,
         "CREATION_FAILED",
@@ -43,9 +47,9 @@ async fn row(i: usize, kind: Kind, state: &str, what: &str) -> Result<(), String
         .expect("the binary runs");
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let named = stderr
-        .lines()
-        .any(|l| l.contains(&format!("`{state}`")) && l.contains(what) && l.contains("deploy again"));
+    let named = stderr.lines().any(|l| {
+        l.contains(&format!("`{state}`")) && l.contains(what) && l.contains("deploy again")
+    });
     // `wait_timeout_minutes` is 5 on local: a waiter that does not see the state waits it out.
     if out.status.code() != Some(1) || !named || took > Duration::from_secs(90) {
         return Err(format!(

@@ -444,6 +444,64 @@ def rule_kms_keys_as_arns():
          PerformanceInsightsKMSKeyId=key["KeyId"])
 
 
+# ---------------------------------------------------------------- AWS's behaviour in time
+
+def gateway(method, path, body=None):
+    import json
+    import urllib.request
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{ENDPOINT}/_gateway/{path}", method=method, data=data)
+    return json.loads(urllib.request.urlopen(req).read() or b"{}")
+
+
+def model_eventual_consistency():
+    gateway("POST", "consistency", {"list_lag_ms": 1500, "read_after_create_ms": 800})
+    try:
+        expect(gateway("GET", "consistency")["list_lag_ms"] == 1500, "the settings read back")
+        call("secretsmanager", "CreateSecret", Name="conf/lag")
+        listed = lambda: [s["Name"] for s in call("secretsmanager", "ListSecrets", Filters=[{"Key": "name", "Values": ["conf/lag"]}])["SecretList"]]
+        expect("conf/lag" not in listed(), "a new secret is not listed at once")
+        call("secretsmanager", "DescribeSecret", SecretId="conf/lag")
+        time.sleep(1.7)
+        expect("conf/lag" in listed(), "listed once the lag is over")
+        call("s3", "CreateBucket", Bucket="conf-lag", CreateBucketConfiguration={"LocationConstraint": REGION})
+        expect_error("s3", "GetBucketTagging", "NoSuchBucket", 404, Bucket="conf-lag")
+        call("iam", "CreateUser", UserName="conf-lag")
+        expect_error("iam", "CreateAccessKey", "NoSuchEntity", 404, UserName="conf-lag")
+        time.sleep(0.9)
+        call("iam", "CreateAccessKey", UserName="conf-lag")
+    finally:
+        gateway("DELETE", "consistency")
+
+
+def model_failed_creation():
+    gateway("POST", "fail-creation", {"kind": "replication_group"})
+    call("elasticache", "CreateReplicationGroup", ReplicationGroupId="conf-failed", ReplicationGroupDescription="conformance",
+         Engine="redis", CacheNodeType="cache.t3.micro", NumCacheClusters=1, Port=6380)
+    rg = call("elasticache", "DescribeReplicationGroups", ReplicationGroupId="conf-failed")["ReplicationGroups"][0]
+    expect(rg["Status"] == "create-failed", f"create-failed: {rg['Status']}")
+    gateway("POST", "fail-creation", {"kind": "prometheus_workspace"})
+    ws = call("amp", "CreateWorkspace", alias="conf-failed")["workspaceId"]
+    status = call("amp", "DescribeWorkspace", workspaceId=ws)["workspace"]["status"]["statusCode"]
+    expect(status == "CREATION_FAILED", f"CREATION_FAILED: {status}")
+
+
+def model_busy_states():
+    gateway("POST", "slow", {"modification_ms": 2000})
+    try:
+        call("rds", "CreateDBCluster", DBClusterIdentifier="conf-busy", Engine="aurora-postgresql", EngineVersion="14.19",
+             MasterUsername="dbadmin", ManageMasterUserPassword=True)
+        call("rds", "CreateDBInstance", DBInstanceIdentifier="conf-busy-1", DBClusterIdentifier="conf-busy",
+             Engine="aurora-postgresql", DBInstanceClass="db.t4g.medium")
+        call("rds", "ModifyDBCluster", DBClusterIdentifier="conf-busy", BackupRetentionPeriod=9, ApplyImmediately=True)
+        expect_error("rds", "ModifyDBCluster", "InvalidDBClusterStateFault", 400, DBClusterIdentifier="conf-busy",
+                     BackupRetentionPeriod=8, ApplyImmediately=True)
+        expect_error("rds", "ModifyDBInstance", "InvalidDBClusterStateFault", 400, DBInstanceIdentifier="conf-busy-1",
+                     DBInstanceClass="db.t4g.large", ApplyImmediately=True)
+    finally:
+        gateway("POST", "slow", {})
+
+
 for name, fn in [
     ("bedrock foundation models", bedrock_models),
     ("bedrock inference profiles", bedrock_profiles),
@@ -460,6 +518,9 @@ for name, fn in [
     ("rule: tags AWS rejects are refused", rule_tags_validated),
     ("rule: multi-AZ, failover and replica counts", rule_replication_group_modes),
     ("rule: KMS keys reported as ARNs, PI key fixed once set", rule_kms_keys_as_arns),
+    ("model: lists lag, new buckets and users are not seen at once", model_eventual_consistency),
+    ("model: a creation armed to fail ends in its failed state", model_failed_creation),
+    ("model: a busy cluster refuses modification", model_busy_states),
 ]:
     check(name, fn)
 

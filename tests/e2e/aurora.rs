@@ -810,7 +810,10 @@ async fn a_deploy_that_finds_the_cluster_busy_waits_for_it_before_modifying() {
         .send()
         .await
         .unwrap();
-    assert_eq!(i.db_instances()[0].db_instance_class(), Some("db.t4g.large"));
+    assert_eq!(
+        i.db_instances()[0].db_instance_class(),
+        Some("db.t4g.large")
+    );
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }
 

@@ -76,11 +76,23 @@ async fn lists_lag_behind_writes_and_direct_reads_do_not() {
         .await
         .unwrap();
     assert!(listed_secrets(&sb).await.contains(&"lag/a".to_string()));
-    assert!(sm.describe_secret().secret_id("lag/a").send().await.is_err());
+    assert!(sm
+        .describe_secret()
+        .secret_id("lag/a")
+        .send()
+        .await
+        .is_err());
 
     // The settings read back, one service overridden; DELETE makes the world consistent.
     let body = r#"{"list_lag_ms": 3000, "read_after_create_ms": 1000, "services": {"secretsmanager": {"list_lag_ms": 600000}}}"#;
-    let port = sb.aws.endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    let port = sb
+        .aws
+        .endpoint()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let (status, _) =
         local_aws::daemon::http_request("127.0.0.1", port, "POST", "/_gateway/consistency", body)
             .await
@@ -104,7 +116,10 @@ async fn lists_lag_behind_writes_and_direct_reads_do_not() {
             .await
             .expect("delete");
     assert_eq!(status, 200);
-    assert_eq!(sb.aws.consistency().settings(), ConsistencySettings::default());
+    assert_eq!(
+        sb.aws.consistency().settings(),
+        ConsistencySettings::default()
+    );
 }
 
 #[tokio::test]
@@ -138,7 +153,11 @@ async fn new_buckets_users_keys_and_log_groups_are_not_seen_at_once() {
     );
 
     let iam = sb.iam().await;
-    iam.create_user().user_name("lag-user").send().await.unwrap();
+    iam.create_user()
+        .user_name("lag-user")
+        .send()
+        .await
+        .unwrap();
     let e = iam
         .create_access_key()
         .user_name("lag-user")
@@ -160,7 +179,10 @@ async fn new_buckets_users_keys_and_log_groups_are_not_seen_at_once() {
         .send()
         .await
         .unwrap();
-    assert!(listed.access_key_metadata().is_empty(), "a new key is not listed yet");
+    assert!(
+        listed.access_key_metadata().is_empty(),
+        "a new key is not listed yet"
+    );
     let used = iam
         .get_access_key_last_used()
         .access_key_id(&id)
@@ -290,13 +312,22 @@ async fn a_rerun_within_the_lag_never_deletes_the_key_the_secrets_hold() {
     // Once the list shows them, the next seed removes the key no secret holds, and only it.
     sb.aws.consistency().clear();
     assert_eq!(sb.cli(&["seed", "local"]).await, 0);
-    let keys = iam.list_access_keys().user_name(&user).send().await.unwrap();
+    let keys = iam
+        .list_access_keys()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
     let ids: Vec<&str> = keys
         .access_key_metadata()
         .iter()
         .filter_map(|k| k.access_key_id())
         .collect();
-    assert_eq!(ids, [new.access_key_id()], "the old key {old} went, the held one stayed");
+    assert_eq!(
+        ids,
+        [new.access_key_id()],
+        "the old key {old} went, the held one stayed"
+    );
 }
 
 #[tokio::test]
@@ -345,9 +376,14 @@ async fn the_run_lock_under_a_name_scheduled_for_deletion_is_bounded_named_and_f
     )
     .await;
     let msg = taken.expect_err("the name is taken").to_string();
-    assert!(started.elapsed() < Duration::from_secs(20), "bounded by the lock's wait");
     assert!(
-        msg.contains(&name) && msg.contains("scheduled for deletion on ") && msg.contains("lock break local"),
+        started.elapsed() < Duration::from_secs(20),
+        "bounded by the lock's wait"
+    );
+    assert!(
+        msg.contains(&name)
+            && msg.contains("scheduled for deletion on ")
+            && msg.contains("lock break local"),
         "{msg}"
     );
     // A command that needs the lock fails the same way, changing nothing.
@@ -355,7 +391,10 @@ async fn the_run_lock_under_a_name_scheduled_for_deletion_is_bounded_named_and_f
     assert_eq!(sb.cli(&["seed", "local", "--lock-timeout", "1s"]).await, 1);
     assert_eq!(sb.mutating_calls(), Vec::<String>::new());
     // `lock break` frees the name; the lock can be taken again.
-    assert_eq!(sb.cli(&["lock", "break", "local", "--auto-approve"]).await, 0);
+    assert_eq!(
+        sb.cli(&["lock", "break", "local", "--auto-approve"]).await,
+        0
+    );
     let lease = layer::lock::take(
         &sb.sdk().await,
         &sb.env(),

@@ -60,7 +60,10 @@ async fn a_second_deployment_under_one_environment_name_is_refused_and_leaves_th
         "{err}"
     );
     a.aws.calls().reset();
-    assert_eq!(cli(b.path(), &["deploy", "local", "--auto-approve"]).await, 1);
+    assert_eq!(
+        cli(b.path(), &["deploy", "local", "--auto-approve"]).await,
+        1
+    );
     assert_eq!(a.mutating_calls(), Vec::<String>::new());
 
     // With its own logging off, it deploys; its destroy leaves the first deployment whole.
@@ -75,10 +78,21 @@ async fn a_second_deployment_under_one_environment_name_is_refused_and_leaves_th
         "multi_az_enabled = false",
         "multi_az_enabled = false\nenable_endpoint = false",
     );
-    std::fs::write(&local, format!("{text}\n[bedrock]\nenable_logging = false\n")).unwrap();
-    assert_eq!(cli(b.path(), &["deploy", "local", "--auto-approve"]).await, 0);
+    std::fs::write(
+        &local,
+        format!("{text}\n[bedrock]\nenable_logging = false\n"),
+    )
+    .unwrap();
     assert_eq!(
-        cli(b.path(), &["destroy", "local", "--auto-approve", "--purge-buckets"]).await,
+        cli(b.path(), &["deploy", "local", "--auto-approve"]).await,
+        0
+    );
+    assert_eq!(
+        cli(
+            b.path(),
+            &["destroy", "local", "--auto-approve", "--purge-buckets"]
+        )
+        .await,
         0
     );
     a.settle().await;
@@ -94,5 +108,9 @@ async fn a_second_deployment_under_one_environment_name_is_refused_and_leaves_th
         .send()
         .await
         .unwrap();
-    assert_eq!(group.log_groups().len(), 1, "the first's invocation log is kept");
+    assert_eq!(
+        group.log_groups().len(),
+        1,
+        "the first's invocation log is kept"
+    );
 }

@@ -470,6 +470,7 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
     // Destroy schedules ours for deletion with the configured window; a second destroy has
     // nothing left to do.
     assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 0);
+    sb.settle().await;
     let left = sm
         .list_secrets()
         .include_planned_deletion(true)

@@ -123,7 +123,11 @@ async fn redis_is_trusted_through_its_own_ca_and_a_clear_text_server_never_gets_
             .unwrap();
         let report = layer::verify::verify(&sb.session().await).await.unwrap();
         let plain = check(&report, "aurora: a connection without TLS");
-        assert_eq!(plain.status, layer::verify::Status::Fail, "mode {mode}: {plain:?}");
+        assert_eq!(
+            plain.status,
+            layer::verify::Status::Fail,
+            "mode {mode}: {plain:?}"
+        );
         assert!(plain.detail.contains("asked for a password"), "{plain:?}");
         let got = got.lock().unwrap().clone();
         assert!(!got.is_empty(), "mode {mode}: the probe reached the server");
@@ -139,7 +143,8 @@ async fn redis_is_trusted_through_its_own_ca_and_a_clear_text_server_never_gets_
             let inner = hex(&md5::Md5::digest(format!("{password}dbadmin")));
             let outer = format!("md5{}", hex(&md5::Md5::digest(format!("{inner}salt"))));
             assert!(
-                got.iter().all(|pw| !String::from_utf8_lossy(pw).contains(&outer)),
+                got.iter()
+                    .all(|pw| !String::from_utf8_lossy(pw).contains(&outer)),
                 "the master password's MD5 login never reached it"
             );
         }

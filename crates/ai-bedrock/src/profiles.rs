@@ -250,7 +250,11 @@ impl InferenceProfiles {
 
     /// Wait until the list shows the profiles of `keys` (found by listing only: AWS chooses
     /// their ids), so the next plan finds what this run made.
-    async fn until_listed<'a>(&self, cx: &Context, keys: impl IntoIterator<Item = &'a String>) -> Result<()> {
+    async fn until_listed<'a>(
+        &self,
+        cx: &Context,
+        keys: impl IntoIterator<Item = &'a String>,
+    ) -> Result<()> {
         let names: Vec<String> = keys.into_iter().map(|k| self.name_of(k)).collect();
         if names.is_empty() {
             return Ok(());
@@ -559,8 +563,7 @@ impl Resource for InferenceProfiles {
             }
         }
         for (key, o) in &observed.spec.profiles {
-            if !desired.profiles.contains_key(key)
-                && layer_core::tags::is_owned(&o.tags, &cx.tags)
+            if !desired.profiles.contains_key(key) && layer_core::tags::is_owned(&o.tags, &cx.tags)
             {
                 let name = self.name_of(key);
                 if let Some(arn) = found.get(&name) {

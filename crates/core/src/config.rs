@@ -763,7 +763,15 @@ size = 2
         ] {
             assert!(is_region_name(ok), "{ok}");
         }
-        for bad in ["mars-1", "eu-central", "EU-central-1", "eu--1", "central-eu-1", "", "eu-central-x"] {
+        for bad in [
+            "mars-1",
+            "eu-central",
+            "EU-central-1",
+            "eu--1",
+            "central-eu-1",
+            "",
+            "eu-central-x",
+        ] {
             assert!(!is_region_name(bad), "{bad}");
         }
     }

@@ -93,7 +93,10 @@ impl Error {
     pub fn is_code(&self, code: &str) -> bool {
         match self {
             Error::Aws { message, .. } => {
-                message == code || message.strip_prefix(code).is_some_and(|r| r.starts_with(':'))
+                message == code
+                    || message
+                        .strip_prefix(code)
+                        .is_some_and(|r| r.starts_with(':'))
             }
             _ => false,
         }

@@ -80,7 +80,10 @@ mod tests {
         assert_eq!(t["ManagedBy"], crate::TOOL_NAME);
         assert_eq!(t["CostCenter"], "42");
         assert!(is_owned(&t, &t));
-        assert!(!is_owned(&t, &ownership_tags("prod", "dal-dev", &Tags::new())));
+        assert!(!is_owned(
+            &t,
+            &ownership_tags("prod", "dal-dev", &Tags::new())
+        ));
         // Another deployment under the same environment name is not ours, and says whose.
         let other = ownership_tags("dev", "dal-dev-alice", &Tags::new());
         assert_eq!(

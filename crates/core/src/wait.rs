@@ -137,7 +137,12 @@ pub const UNSEEN_LIMIT: Duration = Duration::from_secs(120);
 /// Run `call`, again while it fails with one of `codes` (AWS's not-found answer for a resource
 /// made a moment ago: a bucket after `CreateBucket`, a user after `CreateUser`), for up to
 /// `limit`; any other outcome returns at once.
-pub async fn while_unseen<T, F, Fut>(what: &str, codes: &[&str], limit: Duration, mut call: F) -> Result<T>
+pub async fn while_unseen<T, F, Fut>(
+    what: &str,
+    codes: &[&str],
+    limit: Duration,
+    mut call: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -206,7 +211,10 @@ mod tests {
             .unwrap_err()
             .to_string();
             assert_eq!(n.load(Ordering::SeqCst), 1, "{status}: no second poll");
-            assert!(e.contains(&format!("`{status}`")) && e.contains("thing t"), "{e}");
+            assert!(
+                e.contains(&format!("`{status}`")) && e.contains("thing t"),
+                "{e}"
+            );
         }
         for busy in ["creating", "modifying", "CREATING", "backing-up"] {
             assert_eq!(terminal(busy), None, "{busy}");
@@ -220,28 +228,41 @@ mod tests {
             message: "NoSuchBucket: The specified bucket does not exist".into(),
         };
         let n = AtomicUsize::new(0);
-        let v = while_unseen("bucket b", &["NoSuchBucket"], Duration::from_secs(5), || async {
-            if n.fetch_add(1, Ordering::SeqCst) < 2 {
-                Err(unseen())
-            } else {
-                Ok(7)
-            }
-        })
+        let v = while_unseen(
+            "bucket b",
+            &["NoSuchBucket"],
+            Duration::from_secs(5),
+            || async {
+                if n.fetch_add(1, Ordering::SeqCst) < 2 {
+                    Err(unseen())
+                } else {
+                    Ok(7)
+                }
+            },
+        )
         .await
         .unwrap();
         assert_eq!((v, n.load(Ordering::SeqCst)), (7, 3));
-        let other = while_unseen("bucket b", &["NoSuchBucket"], Duration::from_secs(5), || async {
-            Err::<(), _>(Error::Aws {
-                operation: "x".into(),
-                message: "NoSuchBucketPolicy: none".into(),
-            })
-        })
+        let other = while_unseen(
+            "bucket b",
+            &["NoSuchBucket"],
+            Duration::from_secs(5),
+            || async {
+                Err::<(), _>(Error::Aws {
+                    operation: "x".into(),
+                    message: "NoSuchBucketPolicy: none".into(),
+                })
+            },
+        )
         .await
         .unwrap_err();
         assert!(!other.is_code("NoSuchBucket") && other.is_code("NoSuchBucketPolicy"));
-        let bounded = while_unseen("bucket b", &["NoSuchBucket"], Duration::from_millis(50), || async {
-            Err::<(), _>(unseen())
-        })
+        let bounded = while_unseen(
+            "bucket b",
+            &["NoSuchBucket"],
+            Duration::from_millis(50),
+            || async { Err::<(), _>(unseen()) },
+        )
         .await
         .unwrap_err();
         assert!(bounded.is_code("NoSuchBucket"));

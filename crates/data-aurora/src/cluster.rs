@@ -395,7 +395,10 @@ impl Resource for Cluster {
             // Ours (a lost answer, an interrupted run) is converged by the engine; one made by
             // anyone else meanwhile is refused, never taken over.
             Err(e) if e.code() == Some("DBClusterAlreadyExistsFault") => {
-                return Err(Error::AlreadyExists(format!("Aurora cluster `{}`", self.name)))
+                return Err(Error::AlreadyExists(format!(
+                    "Aurora cluster `{}`",
+                    self.name
+                )))
             }
             Err(e) => return Err(aws_err("CreateDBCluster", &self.name, &e)),
         }

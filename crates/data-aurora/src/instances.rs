@@ -151,20 +151,24 @@ impl InstanceSet {
     /// `failing-over`.
     async fn wait_modifiable(&self, cx: &Context, id: Option<&str>) -> Result<()> {
         let cluster = self.cluster.clone();
-        layer_core::wait::until(cx, &format!("Aurora cluster {cluster} to be available"), || async {
-            let status = self
-                .client
-                .describe_db_clusters()
-                .db_cluster_identifier(&self.cluster)
-                .send()
-                .await
-                .map_err(|e| aws_err("DescribeDBClusters", &self.cluster, &e))?
-                .db_clusters()
-                .first()
-                .and_then(|c| c.status().map(str::to_string))
-                .unwrap_or_default();
-            Ok((status != "available").then_some(status))
-        })
+        layer_core::wait::until(
+            cx,
+            &format!("Aurora cluster {cluster} to be available"),
+            || async {
+                let status = self
+                    .client
+                    .describe_db_clusters()
+                    .db_cluster_identifier(&self.cluster)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("DescribeDBClusters", &self.cluster, &e))?
+                    .db_clusters()
+                    .first()
+                    .and_then(|c| c.status().map(str::to_string))
+                    .unwrap_or_default();
+                Ok((status != "available").then_some(status))
+            },
+        )
         .await?;
         match id {
             Some(id) => self.wait_available(cx, id).await,

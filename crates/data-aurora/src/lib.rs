@@ -160,8 +160,7 @@ impl AuroraSettings {
                 ));
             }
         }
-        if s
-            .master_password_rotation_days
+        if s.master_password_rotation_days
             .is_some_and(|d| !(1..=1000).contains(&d))
         {
             return Err(env.invalid(

@@ -106,8 +106,14 @@ mod tests {
         let extra = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
         let roots = trust_roots(Some(extra));
         let count = roots.matches("-----BEGIN CERTIFICATE-----").count();
-        assert!(count > 10, "the system's (or Mozilla's) roots are in: {count}");
-        assert!(roots.ends_with(&format!("{extra}\n")), "the extra ones last");
+        assert!(
+            count > 10,
+            "the system's (or Mozilla's) roots are in: {count}"
+        );
+        assert!(
+            roots.ends_with(&format!("{extra}\n")),
+            "the extra ones last"
+        );
         assert_eq!(trust_roots(None).matches("BEGIN").count(), count - 1);
     }
 }

@@ -698,9 +698,12 @@ impl Resource for Bucket {
             }
             // A new bucket can be unknown to the calls that follow its creation for a while.
             let what = format!("bucket {}", self.name);
-            layer_core::wait::while_unseen(&what, &["NoSuchBucket"], layer_core::wait::UNSEEN_LIMIT, || {
-                self.put_field(field, desired)
-            })
+            layer_core::wait::while_unseen(
+                &what,
+                &["NoSuchBucket"],
+                layer_core::wait::UNSEEN_LIMIT,
+                || self.put_field(field, desired),
+            )
             .await?;
         }
         Ok(())

@@ -68,17 +68,22 @@ impl AccessUser {
     /// its own calls: `NoSuchEntity` is retried for a bounded time.
     async fn put_policy(&self, policy: &PolicyDocument) -> Result<()> {
         let what = format!("IAM user {}", self.name);
-        layer_core::wait::while_unseen(&what, &["NoSuchEntity"], layer_core::wait::UNSEEN_LIMIT, || async {
-            self.client
-                .put_user_policy()
-                .user_name(&self.name)
-                .policy_name(POLICY_NAME)
-                .policy_document(policy.to_json_string())
-                .send()
-                .await
-                .map_err(|e| aws_err("PutUserPolicy", &self.name, &e))?;
-            Ok(())
-        })
+        layer_core::wait::while_unseen(
+            &what,
+            &["NoSuchEntity"],
+            layer_core::wait::UNSEEN_LIMIT,
+            || async {
+                self.client
+                    .put_user_policy()
+                    .user_name(&self.name)
+                    .policy_name(POLICY_NAME)
+                    .policy_document(policy.to_json_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("PutUserPolicy", &self.name, &e))?;
+                Ok(())
+            },
+        )
         .await
     }
 

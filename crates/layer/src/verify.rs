@@ -332,9 +332,9 @@ pub async fn verify(session: &Session) -> Result<Report> {
             "aurora: a connection without TLS is refused (rds.force_ssl's effect)",
             match postgres::probe_plain(&m.target).await {
                 Ok(postgres::PlainText::Refused(why)) => Ok(format!("refused: {why}")),
-                Ok(postgres::PlainText::Accepted(why)) => Err(format!(
-                    "{why}: the server does not enforce rds.force_ssl"
-                )),
+                Ok(postgres::PlainText::Accepted(why)) => {
+                    Err(format!("{why}: the server does not enforce rds.force_ssl"))
+                }
                 Err(e) => Ok(format!("refused: {e}")),
             },
         );

@@ -125,7 +125,10 @@ impl Consistency {
     }
 
     fn lag(&self, service: &str) -> Duration {
-        self.settings.lock().expect("not poisoned").list_lag(service)
+        self.settings
+            .lock()
+            .expect("not poisoned")
+            .list_lag(service)
     }
 
     /// Whether a change of `target` now needs its earlier list entry fetched first: lists lag
@@ -190,7 +193,11 @@ impl Consistency {
             .lock()
             .expect("not poisoned")
             .iter()
-            .map(|((_, t), p)| settings.list_lag(t.service).saturating_sub(p.changed.elapsed()))
+            .map(|((_, t), p)| {
+                settings
+                    .list_lag(t.service)
+                    .saturating_sub(p.changed.elapsed())
+            })
             .max()
             .unwrap_or_default();
         let created = self
@@ -281,7 +288,10 @@ pub fn rewrite_json(
 }
 
 /// Rewrite `ListAccessKeys`'s XML: lagging keys left out or shown as they were.
-pub fn rewrite_access_keys(text: &str, lagging: &BTreeMap<String, Option<String>>) -> Option<String> {
+pub fn rewrite_access_keys(
+    text: &str,
+    lagging: &BTreeMap<String, Option<String>>,
+) -> Option<String> {
     if lagging.is_empty() {
         return None;
     }
@@ -357,7 +367,9 @@ mod tests {
             .map(|i| format!("{}{}", i["Name"].as_str().unwrap(), i["v"]))
             .collect();
         assert_eq!(names, ["oldnull", "a1"]);
-        assert!(c.lagging("other-region", "secretsmanager", "secretsmanager").is_empty());
+        assert!(c
+            .lagging("other-region", "secretsmanager", "secretsmanager")
+            .is_empty());
     }
 
     #[test]
@@ -366,7 +378,9 @@ mod tests {
         assert!(!c.needs_before("r", &target("a")));
         c.changed("r", target("a"), None);
         c.created("s3", "r", "b");
-        assert!(c.lagging("r", "secretsmanager", "secretsmanager").is_empty());
+        assert!(c
+            .lagging("r", "secretsmanager", "secretsmanager")
+            .is_empty());
         assert!(!c.too_new("s3", "r", "b"));
     }
 

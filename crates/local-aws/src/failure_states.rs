@@ -105,14 +105,13 @@ impl FailureStates {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| (kind, v.to_lowercase())),
             None => match (service, op) {
-                ("aps", "CreateWorkspace") => json_id(answer, "workspaceId")
-                    .map(|id| (Kind::PrometheusWorkspace, id)),
-                ("grafana", "CreateWorkspace") => {
-                    serde_json::from_str::<serde_json::Value>(answer)
-                        .ok()
-                        .and_then(|v| v["workspace"]["id"].as_str().map(str::to_string))
-                        .map(|id| (Kind::GrafanaWorkspace, id))
+                ("aps", "CreateWorkspace") => {
+                    json_id(answer, "workspaceId").map(|id| (Kind::PrometheusWorkspace, id))
                 }
+                ("grafana", "CreateWorkspace") => serde_json::from_str::<serde_json::Value>(answer)
+                    .ok()
+                    .and_then(|v| v["workspace"]["id"].as_str().map(str::to_string))
+                    .map(|id| (Kind::GrafanaWorkspace, id)),
                 _ => None,
             },
         };
@@ -140,8 +139,20 @@ impl FailureStates {
         }
         let out = match service {
             "rds" => {
-                let clusters = self.xml(body, Kind::DbCluster, "DBCluster", "DBClusterIdentifier", "Status");
-                self.xml(&clusters, Kind::DbInstance, "DBInstance", "DBInstanceIdentifier", "DBInstanceStatus")
+                let clusters = self.xml(
+                    body,
+                    Kind::DbCluster,
+                    "DBCluster",
+                    "DBClusterIdentifier",
+                    "Status",
+                );
+                self.xml(
+                    &clusters,
+                    Kind::DbInstance,
+                    "DBInstance",
+                    "DBInstanceIdentifier",
+                    "DBInstanceStatus",
+                )
             }
             "elasticache" => self.xml(
                 body,
@@ -175,7 +186,9 @@ impl FailureStates {
                 return;
             };
             match kind {
-                Kind::PrometheusWorkspace => w["status"] = serde_json::json!({ "statusCode": state }),
+                Kind::PrometheusWorkspace => {
+                    w["status"] = serde_json::json!({ "statusCode": state })
+                }
                 _ => w["status"] = serde_json::json!(state),
             }
         };
@@ -238,7 +251,10 @@ mod tests {
         .unwrap();
         f.on_created("aps", "CreateWorkspace", &[], r#"{"workspaceId":"ws-1"}"#);
         let out = f
-            .on_response("aps", r#"{"workspace":{"workspaceId":"ws-1","status":{"statusCode":"ACTIVE"}}}"#)
+            .on_response(
+                "aps",
+                r#"{"workspace":{"workspaceId":"ws-1","status":{"statusCode":"ACTIVE"}}}"#,
+            )
             .unwrap();
         assert!(out.contains(r#""statusCode":"CREATION_FAILED""#), "{out}");
     }

@@ -136,9 +136,16 @@ mod tests {
 
     #[test]
     fn log_groups_by_identifier_are_exact() {
-        let (req, names) = log_group_identifiers(br#"{"logGroupIdentifiers":["arn:aws:logs:r:1:log-group:/a/b:*"]}"#).unwrap();
+        let (req, names) = log_group_identifiers(
+            br#"{"logGroupIdentifiers":["arn:aws:logs:r:1:log-group:/a/b:*"]}"#,
+        )
+        .unwrap();
         assert_eq!(req, r#"{"logGroupNamePrefix":"/a/b"}"#);
-        let kept = keep_log_groups(r#"{"logGroups":[{"logGroupName":"/a/b"},{"logGroupName":"/a/bc"}]}"#, &names).unwrap();
+        let kept = keep_log_groups(
+            r#"{"logGroups":[{"logGroupName":"/a/b"},{"logGroupName":"/a/bc"}]}"#,
+            &names,
+        )
+        .unwrap();
         assert_eq!(kept, r#"{"logGroups":[{"logGroupName":"/a/b"}]}"#);
         assert!(log_group_identifiers(br#"{"logGroupNamePrefix":"/a"}"#).is_none());
     }

@@ -454,7 +454,16 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                     }
                     forward(shared, req.body(full(tagging))?).await?;
                 }
-                lag::after(shared, &service, &region, &op, &form, &format!("/{bucket}"), None, "");
+                lag::after(
+                    shared,
+                    &service,
+                    &region,
+                    &op,
+                    &form,
+                    &format!("/{bucket}"),
+                    None,
+                    "",
+                );
             }
             return Ok(answer(resp));
         }
@@ -812,7 +821,12 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         // Moto ignores `logGroupIdentifiers`: it gets a prefix, and the answer is filtered.
         None if log_group_names.is_some() => {
             parts.headers.remove("content-length");
-            full(log_group_names.as_ref().map(|(r, _)| r.clone()).unwrap_or_default())
+            full(
+                log_group_names
+                    .as_ref()
+                    .map(|(r, _)| r.clone())
+                    .unwrap_or_default(),
+            )
         }
         None if form_changed => {
             let encoded = url::form_urlencoded::Serializer::new(String::new())
@@ -845,7 +859,8 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         || (service == "aps" && op == "DescribeLoggingConfiguration")
         || service == "elasticache"
         || service == "rds"
-        || (service == "secretsmanager" && matches!(op.as_str(), "CreateSecret" | "DescribeSecret"))
+        || (service == "secretsmanager"
+            && matches!(op.as_str(), "CreateSecret" | "DescribeSecret"))
         || (service == "ec2"
             && matches!(op.as_str(), "DescribeVpcEndpoints" | "ModifyVpcEndpoint"))
         || (service == "logs"
@@ -859,7 +874,16 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     if !needs_body {
         if resp.status().is_success() && call.mutating {
             let path = req_path.as_str();
-            lag::after(shared, &service, &region, &op, &form, path, lag_change.take(), "");
+            lag::after(
+                shared,
+                &service,
+                &region,
+                &op,
+                &form,
+                path,
+                lag_change.take(),
+                "",
+            );
         }
         return Ok(answer(resp));
     }
@@ -912,10 +936,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     if rparts.status.is_success() {
         if call.mutating {
             let path = req_path.as_str();
-            lag::after(shared, &service, &region, &op, &form, path, lag_change.take(), &text);
+            lag::after(
+                shared,
+                &service,
+                &region,
+                &op,
+                &form,
+                path,
+                lag_change.take(),
+                &text,
+            );
         }
         let query = &req_query;
-        if let Some(t) = lag::list_view(shared, &service, &region, &op, &form, &bytes, query, &text) {
+        if let Some(t) = lag::list_view(shared, &service, &region, &op, &form, &bytes, query, &text)
+        {
             text = t;
         }
         if service == "secretsmanager" && op == "DescribeSecret" {
@@ -924,7 +958,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             }
         }
         // Creations armed to fail, and what describes a failed resource.
-        shared.failure_states.on_created(&service, &op, &form, &text);
+        shared
+            .failure_states
+            .on_created(&service, &op, &form, &text);
         if let Some(t) = shared.failure_states.on_response(&service, &text) {
             text = t;
         }
@@ -1293,8 +1329,14 @@ async fn authorize(
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
         let auth = scoped_auth(region, "iam");
-        let (_, xml) =
-            moto_query(shared, "iam", "GetAccessKeyLastUsed", &[("AccessKeyId", id)], auth).await?;
+        let (_, xml) = moto_query(
+            shared,
+            "iam",
+            "GetAccessKeyLastUsed",
+            &[("AccessKeyId", id)],
+            auth,
+        )
+        .await?;
         with_user = form.to_vec();
         if let Some(user) = crate::xml::text(&xml, "UserName") {
             with_user.push(("UserName".to_string(), user));
@@ -2159,11 +2201,12 @@ fn internal(shared: &Shared, method: &http::Method, rest: &str, body: &[u8]) -> 
         ("POST", "fail-creation") => {
             match serde_json::from_slice::<crate::failure_states::FailCreation>(body) {
                 Ok(f) => match shared.failure_states.arm(f) {
-                    Ok(state) => json_response(StatusCode::OK, serde_json::json!({ "armed": state })),
-                    Err(why) => json_response(
-                        StatusCode::BAD_REQUEST,
-                        serde_json::json!({ "error": why }),
-                    ),
+                    Ok(state) => {
+                        json_response(StatusCode::OK, serde_json::json!({ "armed": state }))
+                    }
+                    Err(why) => {
+                        json_response(StatusCode::BAD_REQUEST, serde_json::json!({ "error": why }))
+                    }
                 },
                 Err(e) => bad(e),
             }

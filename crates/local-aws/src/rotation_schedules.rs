@@ -71,13 +71,19 @@ mod tests {
         let body = br#"{"SecretId":"rds!cluster-1","RotationRules":{"AutomaticallyAfterDays":30},"RotateImmediately":false}"#;
         let s = schedule_only(body).unwrap();
         assert_eq!((s.secret_id.as_str(), s.days), ("rds!cluster-1", 30));
-        assert!(schedule_only(br#"{"SecretId":"x","RotationRules":{"AutomaticallyAfterDays":3}}"#).is_none());
+        assert!(
+            schedule_only(br#"{"SecretId":"x","RotationRules":{"AutomaticallyAfterDays":3}}"#)
+                .is_none()
+        );
         let r = RotationSchedules::default();
         r.set("eu", "rds!cluster-1", 30);
         let out = r
             .on_describe("eu", r#"{"Name":"rds!cluster-1","ARN":"a"}"#)
             .unwrap();
-        assert!(out.contains(r#""RotationRules":{"AutomaticallyAfterDays":30}"#), "{out}");
+        assert!(
+            out.contains(r#""RotationRules":{"AutomaticallyAfterDays":30}"#),
+            "{out}"
+        );
         assert!(r.on_describe("eu", r#"{"Name":"other"}"#).is_none());
     }
 }

@@ -155,10 +155,7 @@ impl Slow {
         checks.into_iter().find_map(|(kind, id)| {
             let status = self.busy_status(kind, &id)?;
             let (_, code, msg) = REFUSALS.iter().find(|(k, _, _)| *k == kind)?;
-            Some((
-                *code,
-                msg.replace("{id}", &id).replace("{status}", status),
-            ))
+            Some((*code, msg.replace("{id}", &id).replace("{status}", status)))
         })
     }
 
@@ -365,16 +362,27 @@ mod tests {
         assert!(msg.contains("modifying"), "{msg}");
         slow.failed_over("x", "x-1");
         let (code, msg) = slow
-            .refusal("rds", "ModifyDBInstance", &form("DBInstanceIdentifier", "x-1"))
+            .refusal(
+                "rds",
+                "ModifyDBInstance",
+                &form("DBInstanceIdentifier", "x-1"),
+            )
             .unwrap();
-        assert_eq!((code, msg.contains("rebooting")), ("InvalidDBInstanceState", true));
+        assert_eq!(
+            (code, msg.contains("rebooting")),
+            ("InvalidDBInstanceState", true)
+        );
         slow.on_request(
             "elasticache",
             "ModifyReplicationGroup",
             &form("ReplicationGroupId", "g"),
         );
         let (code, _) = slow
-            .refusal("elasticache", "IncreaseReplicaCount", &form("ReplicationGroupId", "g"))
+            .refusal(
+                "elasticache",
+                "IncreaseReplicaCount",
+                &form("ReplicationGroupId", "g"),
+            )
             .unwrap();
         assert_eq!(code, "InvalidReplicationGroupState");
     }

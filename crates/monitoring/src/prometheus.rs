@@ -233,7 +233,13 @@ impl Resource for Workspace {
             return Ok(Observation::Absent);
         };
         // The list may still show a workspace deleted minutes ago: the direct read decides.
-        let w = match self.client.describe_workspace().workspace_id(&id).send().await {
+        let w = match self
+            .client
+            .describe_workspace()
+            .workspace_id(&id)
+            .send()
+            .await
+        {
             Ok(w) => w,
             Err(e) if not_found(&e) => return Ok(Observation::Absent),
             Err(e) => return Err(aws_err("DescribeWorkspace", &self.alias, &e)),

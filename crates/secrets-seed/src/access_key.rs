@@ -100,7 +100,12 @@ pub(crate) async fn confirmed_keys(
         if keys.contains(id) {
             continue;
         }
-        match iam.get_access_key_last_used().access_key_id(id).send().await {
+        match iam
+            .get_access_key_last_used()
+            .access_key_id(id)
+            .send()
+            .await
+        {
             Ok(out) if out.user_name() == Some(user) => keys.push(id.clone()),
             Ok(_) => {}
             Err(e) if e.code() == Some("NoSuchEntity") => {}
@@ -227,7 +232,11 @@ async fn pair(
     }
     let held_now: Vec<String> = metas
         .iter()
-        .filter_map(|m| m.as_ref().and_then(|m| m.tag(TAG_ACCESS_KEY)).map(str::to_string))
+        .filter_map(|m| {
+            m.as_ref()
+                .and_then(|m| m.tag(TAG_ACCESS_KEY))
+                .map(str::to_string)
+        })
         .collect();
     let user_keys = &confirmed_keys(iam, user, Some(user_keys.clone()), &held_now)
         .await?

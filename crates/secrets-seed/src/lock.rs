@@ -245,8 +245,10 @@ pub async fn acquire(
                     }
                 }
                 let left = req.wait.saturating_sub(started.elapsed());
-                tokio::time::sleep(left.clamp(Duration::from_millis(100), Duration::from_millis(500)))
-                    .await;
+                tokio::time::sleep(
+                    left.clamp(Duration::from_millis(100), Duration::from_millis(500)),
+                )
+                .await;
                 continue;
             }
             Err(e) => return Err(LockError::Aws(sm_err("CreateSecret", &req.name, &e))),

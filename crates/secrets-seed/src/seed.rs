@@ -387,8 +387,7 @@ async fn read_sources(
         let held = crate::access_key::held_ids(sm, inputs).await?;
         crate::access_key::confirmed_keys(iam, &inputs.s3_user, listed, &held).await
     };
-    let (master_version, litellm_version, access_keys) =
-        futures::join!(master, litellm, keys);
+    let (master_version, litellm_version, access_keys) = futures::join!(master, litellm, keys);
     let (master_version, master_changed) = master_version?.unwrap_or_default();
     Ok(Sources {
         master_version,

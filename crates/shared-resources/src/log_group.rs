@@ -67,7 +67,10 @@ impl Resource for LogGroup {
     fn shared_name_advice(&self) -> String {
         match &self.shared {
             Some(advice) => advice.clone(),
-            None => format!("give `{}` another name in this environment's file", self.name),
+            None => format!(
+                "give `{}` another name in this environment's file",
+                self.name
+            ),
         }
     }
 

@@ -11,9 +11,7 @@ use crate::consistency::{self, JsonList, Target};
 use crate::protocol::Protocol;
 
 fn param<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 fn json_str(bytes: &[u8], key: &str) -> Option<String> {
@@ -89,7 +87,9 @@ pub(super) fn target(
             param(form, "AccessKeyId")?.to_string(),
         )),
         "logs" => json_str(bytes, "logGroupName")
-            .or_else(|| json_str(bytes, "resourceArn").and_then(|a| consistency::log_group_name(&a)))
+            .or_else(|| {
+                json_str(bytes, "resourceArn").and_then(|a| consistency::log_group_name(&a))
+            })
             .map(|g| single("logs", g)),
         "aps" => {
             let s = segments(path);
@@ -111,13 +111,20 @@ pub(super) fn target(
 }
 
 /// The item a create made, known from its answer.
-fn created_target(service: &str, op: &str, form: &[(String, String)], text: &str) -> Option<Target> {
+fn created_target(
+    service: &str,
+    op: &str,
+    form: &[(String, String)],
+    text: &str,
+) -> Option<Target> {
     match (service, op) {
         ("iam", "CreateAccessKey") => Some(keys_of(
             param(form, "UserName")?,
             crate::xml::text(text, "AccessKeyId")?,
         )),
-        ("aps", "CreateWorkspace") => Some(single("aps", json_str(text.as_bytes(), "workspaceId")?)),
+        ("aps", "CreateWorkspace") => {
+            Some(single("aps", json_str(text.as_bytes(), "workspaceId")?))
+        }
         ("bedrock", "CreateInferenceProfile") => {
             let arn = json_str(text.as_bytes(), "inferenceProfileArn")?;
             Some(single("bedrock", arn.rsplit('/').next()?.to_string()))
@@ -148,26 +155,41 @@ pub(super) async fn before(
                 "Filters": [{"Key": "name", "Values": [key]}],
                 "IncludePlannedDeletion": true,
             });
-            let (_, v) =
-                moto_json(shared, region, "secretsmanager", "secretsmanager.ListSecrets", body)
-                    .await?;
+            let (_, v) = moto_json(
+                shared,
+                region,
+                "secretsmanager",
+                "secretsmanager.ListSecrets",
+                body,
+            )
+            .await?;
             find(&v, SECRETS, key)
         }
         "logs" => {
             let body = serde_json::json!({ "logGroupNamePrefix": key });
-            let (_, v) =
-                moto_json(shared, region, "logs", "Logs_20140328.DescribeLogGroups", body).await?;
+            let (_, v) = moto_json(
+                shared,
+                region,
+                "logs",
+                "Logs_20140328.DescribeLogGroups",
+                body,
+            )
+            .await?;
             let text = v.to_string();
             let text = shared
                 .log_group_keys
                 .on_response(region, &text)
                 .unwrap_or(text);
-            find(&serde_json::from_str(&text).unwrap_or_default(), LOG_GROUPS, key)
+            find(
+                &serde_json::from_str(&text).unwrap_or_default(),
+                LOG_GROUPS,
+                key,
+            )
         }
         "iam" => {
             let user = target.list.trim_start_matches("keys:");
-            let (_, xml) = moto_query(shared, "iam", "ListAccessKeys", &[("UserName", user)], auth)
-                .await?;
+            let (_, xml) =
+                moto_query(shared, "iam", "ListAccessKeys", &[("UserName", user)], auth).await?;
             let mut found = None;
             crate::xml::map_members(&xml, "member", |m| {
                 if crate::xml::text(m, "AccessKeyId").as_deref() == Some(key) {
@@ -189,7 +211,11 @@ pub(super) async fn before(
                 .await
                 .map_err(|e| anyhow::anyhow!("reading moto's answer: {e}"))?
                 .to_bytes();
-            find(&serde_json::from_slice(&bytes).unwrap_or_default(), WORKSPACES, key)
+            find(
+                &serde_json::from_slice(&bytes).unwrap_or_default(),
+                WORKSPACES,
+                key,
+            )
         }
         "bedrock" => {
             let req = crate::emulated::Req {
@@ -288,7 +314,10 @@ pub(super) fn reads_answer(service: &str, op: &str) -> bool {
             | ("iam", "ListAccessKeys" | "CreateAccessKey")
             | ("logs", "DescribeLogGroups")
             | ("aps", "ListWorkspaces" | "CreateWorkspace")
-            | ("bedrock", "ListInferenceProfiles" | "CreateInferenceProfile")
+            | (
+                "bedrock",
+                "ListInferenceProfiles" | "CreateInferenceProfile"
+            )
     )
 }
 
@@ -307,8 +336,7 @@ pub(super) fn list_view(
     let c = &shared.consistency;
     let request: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     let first_page = |token: &str| {
-        request.get(token).is_none_or(|t| t.is_null())
-            && !query.iter().any(|(k, _)| k == token)
+        request.get(token).is_none_or(|t| t.is_null()) && !query.iter().any(|(k, _)| k == token)
     };
     match (service, op) {
         ("secretsmanager", "ListSecrets") => {
@@ -344,7 +372,10 @@ pub(super) fn list_view(
             consistency::rewrite_json(text, LOG_GROUPS, &lagging, first_page("nextToken"), keep)
         }
         ("aps", "ListWorkspaces") => {
-            let alias = query.iter().find(|(k, _)| k == "alias").map(|(_, v)| v.clone());
+            let alias = query
+                .iter()
+                .find(|(k, _)| k == "alias")
+                .map(|(_, v)| v.clone());
             let keep = |e: &serde_json::Value| {
                 alias
                     .as_deref()
@@ -376,8 +407,12 @@ pub(super) fn on_emulated(
         return resp;
     }
     let text = String::from_utf8_lossy(resp.body()).into_owned();
-    after(shared, service, region, op, req.form, &req.path, changed, &text);
-    match list_view(shared, service, region, op, req.form, req.body, &req.query, &text) {
+    after(
+        shared, service, region, op, req.form, &req.path, changed, &text,
+    );
+    match list_view(
+        shared, service, region, op, req.form, req.body, &req.query, &text,
+    ) {
         Some(t) => {
             let (mut parts, _) = resp.into_parts();
             parts.headers.remove("content-length");
