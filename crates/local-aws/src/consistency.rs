@@ -139,9 +139,9 @@ impl Consistency {
             return false;
         }
         let pending = self.pending.lock().expect("not poisoned");
-        !pending
+        pending
             .get(&(region.to_string(), target.clone()))
-            .is_some_and(|p| p.changed.elapsed() < lag)
+            .is_none_or(|p| p.changed.elapsed() >= lag)
     }
 
     /// `target` changed now; `before` is how lists showed it just before (`None`: not at all).
