@@ -252,6 +252,22 @@ async fn a_fresh_deploy_seeds_everything_and_the_next_plan_is_empty_under_minute
         0,
         "no false creates right after a deploy"
     );
+    // Verify's key check finds the key IAM's list does not show yet.
+    let reader = secrets_seed::Reader::new(&sb.sdk().await);
+    let id = sb.secret_value("s3-access-key-id").await.expect("key id");
+    let status = reader
+        .access_key_status(&format!("{}-s3-access", sb.nid), &id)
+        .await
+        .unwrap();
+    assert_eq!(status.as_deref(), Some(secrets_seed::NOT_LISTED_YET));
+    assert_eq!(
+        reader
+            .access_key_status(&format!("{}-s3-access", sb.nid), "AKIANOTAKEY000000000")
+            .await
+            .unwrap(),
+        None,
+        "a key that is not the user's is not"
+    );
     // A second deploy and seed within the lag change nothing.
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);

@@ -509,6 +509,10 @@ pub async fn verify(session: &Session) -> Result<Report> {
                 .await
             {
                 Ok(Some(status)) if status == "Active" => Ok("active".into()),
+                Ok(Some(status)) if status == secrets_seed::NOT_LISTED_YET => Ok(
+                    "made moments ago: IAM knows it as the user's, its list does not show it yet (keys are made active)"
+                        .into(),
+                ),
                 Ok(Some(status)) => Err(format!("the key is {status}")),
                 Ok(None) => Err(format!(
                     "the key in s3-access-key-id is not one of {}'s keys: run seed --rotate s3-access-key-id",

@@ -104,7 +104,8 @@ impl Reader {
     }
 
     /// The status (`Active`, `Inactive`) of access key `key_id` of IAM user `user`; `None` when
-    /// the user has no such key.
+    /// the user has no such key. A key IAM knows as the user's (`GetAccessKeyLastUsed`, a direct
+    /// read) that `ListAccessKeys` does not show yet was made moments ago: [`NOT_LISTED_YET`].
     pub async fn access_key_status(&self, user: &str, key_id: &str) -> Result<Option<String>> {
         let keys = self
             .iam
@@ -113,7 +114,7 @@ impl Reader {
             .send()
             .await
             .map_err(|e| layer_core::Error::aws(format!("iam:ListAccessKeys on {user}"), &e))?;
-        Ok(keys
+        let listed = keys
             .access_key_metadata()
             .iter()
             .find(|k| k.access_key_id() == Some(key_id))
@@ -121,9 +122,20 @@ impl Reader {
                 k.status()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default()
-            }))
+            });
+        if listed.is_some() {
+            return Ok(listed);
+        }
+        let held =
+            access_key::confirmed_keys(&self.iam, user, Some(Vec::new()), &[key_id.to_string()])
+                .await?
+                .unwrap_or_default();
+        Ok((!held.is_empty()).then(|| NOT_LISTED_YET.to_string()))
     }
 }
+
+/// The status [`Reader::access_key_status`] gives a key IAM knows that its list does not show yet.
+pub const NOT_LISTED_YET: &str = "not listed yet";
 
 /// The permissions of seed (see [`seed::access`]) with those of the S3 key pair.
 pub fn seed_access(
