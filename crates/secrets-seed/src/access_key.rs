@@ -14,7 +14,7 @@ use aws_sdk_secretsmanager::Client;
 use layer_core::{Error, Result, SecretValue};
 
 use crate::catalog::Source;
-use crate::meta::{SecretMeta, TAG_ACCESS_KEY};
+use crate::meta::TAG_ACCESS_KEY;
 use crate::seed::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State};
 
 /// Attempts at `CreateAccessKey`, each reconciled before the next: as many as the SDK makes of
@@ -176,7 +176,6 @@ pub(crate) async fn seed(
     iam: &aws_sdk_iam::Client,
     inputs: &SeedInputs,
     opts: &SeedOptions,
-    listed: &BTreeMap<String, SecretMeta>,
     sources: &Sources,
     written: &mut BTreeMap<String, String>,
 ) -> Vec<Row> {
@@ -196,7 +195,7 @@ pub(crate) async fn seed(
             })
             .collect()
     };
-    match pair(sm, iam, inputs, opts, listed, sources, &defs).await {
+    match pair(sm, iam, inputs, opts, sources, &defs).await {
         Ok(None) => rows(Outcome::Unchanged, None),
         Ok(Some((outcome, versions, note))) => {
             written.extend(versions);
@@ -213,7 +212,6 @@ async fn pair(
     iam: &aws_sdk_iam::Client,
     inputs: &SeedInputs,
     opts: &SeedOptions,
-    listed: &BTreeMap<String, SecretMeta>,
     sources: &Sources,
     defs: &[&crate::catalog::SecretDef],
 ) -> Result<Option<Written>> {
@@ -225,7 +223,6 @@ async fn pair(
     };
     let full = |n: &str| format!("{}{n}", inputs.prefix);
     // Read the pair directly: a lagging list must not make us replace, or delete, a key we hold.
-    let _ = listed;
     let mut metas = Vec::new();
     for d in defs {
         metas.push(crate::meta::describe(sm, &full(&d.name)).await?);

@@ -324,37 +324,26 @@ pub fn assess(
     }
 }
 
-/// Every secret's state, for plan: one list call, the master secret's metadata, the user's keys.
+/// Every secret's state, for plan: each secret's metadata read directly, the master secret's,
+/// the user's keys.
 pub async fn states(
     sm: &Client,
     iam: &aws_sdk_iam::Client,
     inputs: &SeedInputs,
 ) -> Result<Vec<(String, State)>> {
-    let listed = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
+    let read = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
     let sources = read_sources(sm, iam, inputs).await?;
     let endpoint = inputs.endpoint.as_ref();
     let template = inputs.template.as_str();
-    // Read directly already; what is anything but seeded is read once more just before it is
-    // shown, as seed does before it writes.
-    let states: Vec<Result<(String, State)>> = stream::iter(&inputs.catalog)
+    Ok(inputs
+        .catalog
+        .iter()
         .map(|d| {
-            let listed = &listed;
-            let sources = &sources;
-            async move {
-                let name = format!("{}{}", inputs.prefix, d.name);
-                let s = assess(d, listed.get(&name), sources, endpoint, template);
-                if matches!(s, State::Seeded | State::Fact) {
-                    return Ok((d.name.clone(), s));
-                }
-                let fresh = meta::describe(sm, &name).await?;
-                let s = assess(d, fresh.as_ref(), sources, endpoint, template);
-                Ok((d.name.clone(), s))
-            }
+            let m = read.get(&format!("{}{}", inputs.prefix, d.name));
+            let s = assess(d, m, &sources, endpoint, template);
+            (d.name.clone(), s)
         })
-        .buffered(inputs.concurrency.max(1))
-        .collect()
-        .await;
-    states.into_iter().collect()
+        .collect())
 }
 
 async fn read_sources(
@@ -585,35 +574,25 @@ async fn read_value(sm: &Client, id: &str, version: Option<&str>) -> Result<Secr
         .ok_or_else(|| Error::Other(format!("{id} holds no text value")))
 }
 
-/// Decide from the list, then confirm every write with a direct read, so that a list that lags
-/// behind an earlier run's write never causes an overwrite.
-async fn decide_confirmed<'a>(
-    sm: &Client,
+/// What to do with each of `defs`, from what was read directly.
+fn decide_all<'a>(
     inputs: &SeedInputs,
-    listed: &BTreeMap<String, SecretMeta>,
+    read: &BTreeMap<String, SecretMeta>,
     defs: Vec<&'a SecretDef>,
     sources: &Sources,
     opts: &SeedOptions,
-) -> Result<Vec<(&'a SecretDef, Decision)>> {
+) -> Vec<(&'a SecretDef, Decision)> {
     let endpoint = inputs.endpoint.as_ref();
     let template = inputs.template.as_str();
-    let full = |d: &SecretDef| format!("{}{}", inputs.prefix, d.name);
-    let confirmed: Vec<Result<(&SecretDef, Decision)>> = stream::iter(defs)
-        .map(|d| async move {
-            let s = assess(d, listed.get(&full(d)), sources, endpoint, template);
-            let dec = decide(d, &s, opts);
-            // A container the list lacks may be one a deploy made minutes ago: read it too.
-            if matches!(dec, Decision::Skip(_)) && s != State::NoContainer {
-                return Ok((d, dec));
-            }
-            let fresh = meta::describe(sm, &full(d)).await?;
-            let s = assess(d, fresh.as_ref(), sources, endpoint, template);
-            Ok((d, decide(d, &s, opts)))
+    defs.into_iter()
+        .map(|d| {
+            let m = read.get(&format!("{}{}", inputs.prefix, d.name));
+            (
+                d,
+                decide(d, &assess(d, m, sources, endpoint, template), opts),
+            )
         })
-        .buffer_unordered(inputs.concurrency)
         .collect()
-        .await;
-    confirmed.into_iter().collect()
 }
 
 /// What writing one secret gave: its outcome and the version written, if any.
@@ -628,7 +607,7 @@ pub async fn seed(
 ) -> Result<SeedReport> {
     check_rotate(&inputs.catalog, &opts.rotate)?;
     let full = |d: &SecretDef| format!("{}{}", inputs.prefix, d.name);
-    let listed = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
+    let read = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
     let mut sources = read_sources(sm, iam, inputs).await?;
     let endpoint = inputs.endpoint.as_ref();
     let template = inputs.template.as_str();
@@ -653,7 +632,7 @@ pub async fn seed(
         .collect();
     let mut litellm_value: Option<SecretValue> = None;
     let results: Vec<(&SecretDef, Written, Option<SecretValue>)> =
-        stream::iter(decide_confirmed(sm, inputs, &listed, phase1, &sources, opts).await?)
+        stream::iter(decide_all(inputs, &read, phase1, &sources, opts))
             .map(|(d, dec)| async move {
                 match dec {
                     Decision::Skip(o) => (d, Ok((o, None)), None),
@@ -702,7 +681,7 @@ pub async fn seed(
 
     // Phase 2: derived secrets, after their sources.
     let phase2: Vec<&SecretDef> = inputs.catalog.iter().filter(|d| d.is_derived()).collect();
-    let decisions = decide_confirmed(sm, inputs, &listed, phase2, &sources, opts).await?;
+    let decisions = decide_all(inputs, &read, phase2, &sources, opts);
     let needs_master = decisions.iter().any(|(d, dec)| {
         d.source != Source::EndpointDefinitions && matches!(dec, Decision::Write { .. })
     });
@@ -798,7 +777,7 @@ pub async fn seed(
     }
 
     // Phase 3: the S3 user's access key.
-    for r in crate::access_key::seed(sm, iam, inputs, opts, &listed, &sources, &mut written).await {
+    for r in crate::access_key::seed(sm, iam, inputs, opts, &sources, &mut written).await {
         rows.insert(r.secret.clone(), r);
     }
 
