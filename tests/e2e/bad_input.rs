@@ -129,6 +129,18 @@ async fn kms_keys_are_arns_and_discovery_ignores_keys_pending_deletion_and_refus
 /// the section named first), and the key the error must name.
 const CASES: &[(&str, &str, &str, &str)] = &[
     (
+        "a region no partition has",
+        "",
+        "region = \"mars-1\"",
+        "region",
+    ),
+    (
+        "a master password rotation AWS does not take",
+        "[aurora]",
+        "master_password_rotation_days = 0",
+        "aurora.master_password_rotation_days",
+    ),
+    (
         "reserved tag key",
         "",
         "tags = { \"aws:team\" = \"x\" }",
