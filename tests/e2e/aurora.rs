@@ -815,6 +815,107 @@ async fn a_deploy_that_finds_the_cluster_busy_waits_for_it_before_modifying() {
         Some("db.t4g.large")
     );
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
+    // A manual snapshot leaves the cluster backing up; AWS refuses a modification meanwhile.
+    rds.create_db_cluster_snapshot()
+        .db_cluster_identifier("e2e-busy-aurora")
+        .db_cluster_snapshot_identifier("e2e-busy-manual")
+        .send()
+        .await
+        .unwrap();
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-busy-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].status(), Some("backing-up"));
+    sb.edit_env("local", |t| {
+        t.replace("[aurora]\n", "[aurora]\nbackup_retention_days = 10\n")
+    });
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let modifies: Vec<String> = sb
+        .layer_mutations()
+        .into_iter()
+        .filter(|c| c.operation.starts_with("Modify"))
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        modifies,
+        ["ModifyDBCluster"],
+        "sent once the backup was done"
+    );
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-busy-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].backup_retention_period(), Some(10));
+}
+
+#[tokio::test]
+async fn a_cluster_still_deleting_is_planned_as_wait_then_create_and_deploy_waits_for_it() {
+    let sb = Sandbox::new("e2e-leaving").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    sb.aws.slow().set(SlowSettings {
+        modification_ms: 6_000,
+        ..Default::default()
+    });
+    // Out of band, someone deletes the database (its instance first, as AWS requires).
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    rds.delete_db_instance()
+        .db_instance_identifier("e2e-leaving-aurora-1")
+        .send()
+        .await
+        .unwrap();
+    rds.delete_db_cluster()
+        .db_cluster_identifier("e2e-leaving-aurora")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-leaving-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].status(), Some("deleting"));
+    // The plan says what apply will do: wait for the old cluster to go, then create.
+    let plan = sb.plan(Mode::Deploy).await;
+    let cluster = plan
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_rds_cluster.aurora")
+        .expect("the cluster is in the plan");
+    assert_eq!(cluster.action, Action::Create, "{plan}");
+    let note = cluster.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("still deleting") && note.contains("waits until it is gone"),
+        "{note}"
+    );
+    sb.aws.calls().reset();
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    let creates: Vec<String> = sb
+        .layer_mutations()
+        .into_iter()
+        .filter(|c| c.operation.starts_with("CreateDB"))
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        creates,
+        ["CreateDBCluster", "CreateDBInstance"],
+        "each sent once, after the old cluster was gone"
+    );
+    let c = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("e2e-leaving-aurora")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].status(), Some("available"));
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }
 
 #[tokio::test]

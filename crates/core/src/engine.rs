@@ -35,6 +35,8 @@ pub struct Step {
     observed: Option<Arc<dyn Any + Send + Sync>>,
     /// Replaced because a dependency it lives in is: deleted before the walk, created in it.
     dependency_replaced: bool,
+    /// AWS is deleting what is under its name: apply waits for it to go first.
+    leaving: bool,
 }
 
 /// A resource with its types erased, so resources of every family sit in one graph.
@@ -77,6 +79,47 @@ async fn observe_made<R: Resource>(
     }
 }
 
+/// The step for a resource with nothing under its name, or with something AWS is deleting
+/// (`leaving`, its state): deploy creates it (after it is gone), destroy has nothing to delete
+/// but waits for it to go, so that what held it can be deleted after.
+fn absent_step<R: Resource>(
+    r: &R,
+    cx: &Context,
+    inputs: &Inputs,
+    mode: Mode,
+    leaving: Option<String>,
+) -> Result<Step> {
+    let mut change = PlannedChange::new(r.address(), r.name(), Action::NoOp);
+    if mode == Mode::Deploy {
+        change.action = Action::Create;
+        // What will be set, where it is known before apply.
+        match r.desired(cx, inputs) {
+            Ok(desired) => change.fields = crate::diff::creation(&desired),
+            Err(Error::Unknown(what)) => {
+                change.note = Some(format!("its settings depend on {what}, known after apply"))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(state) = &leaving {
+        let then = match mode {
+            Mode::Deploy => "then creates it anew",
+            Mode::Destroy => "before deleting what held it",
+        };
+        change.note = Some(format!(
+            "`{}` is still {state} in AWS: apply waits until it is gone, {then}",
+            r.name()
+        ));
+    }
+    Ok(Step {
+        change,
+        outputs: Outputs::new(),
+        observed: None,
+        dependency_replaced: false,
+        leaving: leaving.is_some(),
+    })
+}
+
 #[async_trait]
 impl<R: Resource> AnyResource for R {
     fn address(&self) -> Address {
@@ -107,28 +150,12 @@ impl<R: Resource> AnyResource for R {
     }
 
     async fn plan(&self, cx: &Context, inputs: &Inputs, mode: Mode) -> Result<Step> {
-        let observation = self.observe(cx, inputs).await?;
-        let mut change = PlannedChange::new(self.address(), self.name(), Action::NoOp);
-        let Observation::Present(observed) = observation else {
-            if mode == Mode::Deploy {
-                change.action = Action::Create;
-                // What will be set, where it is known before apply.
-                match self.desired(cx, inputs) {
-                    Ok(desired) => change.fields = crate::diff::creation(&desired),
-                    Err(Error::Unknown(what)) => {
-                        change.note =
-                            Some(format!("its settings depend on {what}, known after apply"))
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            return Ok(Step {
-                change,
-                outputs: Outputs::new(),
-                observed: None,
-                dependency_replaced: false,
-            });
+        let observed = match self.observe(cx, inputs).await? {
+            Observation::Present(observed) => observed,
+            Observation::Absent => return absent_step(self, cx, inputs, mode, None),
+            Observation::Leaving(state) => return absent_step(self, cx, inputs, mode, Some(state)),
         };
+        let mut change = PlannedChange::new(self.address(), self.name(), Action::NoOp);
         let owner = tags::owner(&observed.tags, &cx.tags);
         let owned = owner == tags::Owner::Us;
         match (mode, owner) {
@@ -141,6 +168,7 @@ impl<R: Resource> AnyResource for R {
                     outputs: observed.outputs.clone(),
                     observed: Some(Arc::new(observed)),
                     dependency_replaced: false,
+                    leaving: false,
                 });
             }
             (Mode::Deploy, tags::Owner::AnotherDeployment(other)) => {
@@ -242,6 +270,7 @@ impl<R: Resource> AnyResource for R {
             outputs,
             observed: Some(Arc::new(observed)),
             dependency_replaced: false,
+            leaving: false,
         })
     }
 
@@ -254,6 +283,9 @@ impl<R: Resource> AnyResource for R {
                     Error::Other(format!("{}: no observation to act on", self.address()))
                 })
         };
+        if step.leaving {
+            self.wait_gone(cx).await?;
+        }
         match &step.change.action {
             Action::NoOp => return Ok(step.outputs.clone()),
             Action::Create => {
@@ -281,7 +313,9 @@ impl<R: Resource> AnyResource for R {
                                 self.address()
                             )))
                         }
-                        Observation::Absent => return Err(Error::AlreadyExists(what)),
+                        Observation::Absent | Observation::Leaving(_) => {
+                            return Err(Error::AlreadyExists(what))
+                        }
                     },
                     Err(e) => return Err(e),
                 }
@@ -318,7 +352,7 @@ impl<R: Resource> AnyResource for R {
         }
         match self.observe(cx, inputs).await? {
             Observation::Present(o) => Ok(o.outputs),
-            Observation::Absent => Err(Error::Other(format!(
+            Observation::Absent | Observation::Leaving(_) => Err(Error::Other(format!(
                 "{}: not found after apply",
                 self.address()
             ))),

@@ -89,6 +89,10 @@ pub enum Observation<S> {
     Absent,
     /// Something under our name; ours or not is decided by its tags.
     Present(Observed<S>),
+    /// Something under our name that AWS is deleting and nothing can bring back (a cluster
+    /// `deleting`), with that state: deploy waits for it to go, then creates it anew; destroy
+    /// waits for it to go. A resource that reports it implements [`Resource::wait_gone`].
+    Leaving(String),
 }
 
 /// One resource: a typed desired spec, read-only observation, and the calls that converge it.
@@ -187,6 +191,12 @@ pub trait Resource: Send + Sync + 'static {
         changes: &[FieldChange],
         inputs: &Inputs,
     ) -> Result<()>;
+
+    /// Wait until AWS has removed what was observed [`Observation::Leaving`], showing the
+    /// waiting as progress.
+    async fn wait_gone(&self, _cx: &Context) -> Result<()> {
+        Ok(())
+    }
 
     /// Delete it, and whatever only it holds (a bucket's objects with `--purge-buckets`, a user's keys).
     async fn delete(&self, cx: &Context, observed: &Observed<Self::Spec>) -> Result<()>;

@@ -288,8 +288,9 @@ impl Resource for Cluster {
         let Some(c) = self.describe().await? else {
             return Ok(Observation::Absent);
         };
-        if matches!(c.status(), Some("deleting")) {
-            return Ok(Observation::Absent);
+        // A cluster AWS is deleting cannot be brought back; its name is free once it is gone.
+        if let Some(state @ "deleting") = c.status() {
+            return Ok(Observation::Leaving(state.to_string()));
         }
         let tags = tags::from_sdk(c.tag_list());
         let spec = ClusterSpec {
@@ -528,6 +529,10 @@ impl Resource for Cluster {
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => return Ok(()),
             Err(e) => return Err(aws_err("DeleteDBCluster", &self.name, &e)),
         }
+        self.wait_gone(cx).await
+    }
+
+    async fn wait_gone(&self, cx: &Context) -> Result<()> {
         layer_core::wait::until(
             cx,
             &format!("Aurora cluster {} to be deleted", self.name),

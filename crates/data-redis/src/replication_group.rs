@@ -317,8 +317,9 @@ impl Resource for ReplicationGroup {
         let Some(g) = self.describe().await? else {
             return Ok(Observation::Absent);
         };
-        if matches!(g.status(), Some("deleting")) {
-            return Ok(Observation::Absent);
+        // A group AWS is deleting cannot be brought back; its name is free once it is gone.
+        if let Some(state @ "deleting") = g.status() {
+            return Ok(Observation::Leaving(state.to_string()));
         }
         let arn = g.arn().unwrap_or_default().to_string();
         let first = g.member_clusters().first().cloned().unwrap_or_default();
@@ -550,6 +551,10 @@ impl Resource for ReplicationGroup {
             Err(e) if e.code() == Some("ReplicationGroupNotFoundFault") => return Ok(()),
             Err(e) => return Err(aws_err("DeleteReplicationGroup", &self.name, &e)),
         }
+        self.wait_gone(cx).await
+    }
+
+    async fn wait_gone(&self, cx: &Context) -> Result<()> {
         layer_core::wait::until(
             cx,
             &format!("Redis replication group {} to be deleted", self.name),

@@ -64,6 +64,7 @@ struct Shared {
     /// When each IAM role was created through the gateway, for the propagation delay.
     roles_created: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     replication_groups: ReplicationGroups,
+    leaving_clusters: crate::leaving_clusters::LeavingClusters,
     log_group_keys: crate::log_group_keys::LogGroupKeys,
     overlays: crate::overlays::Overlays,
     upstream_port: u16,
@@ -131,6 +132,7 @@ impl Gateway {
             roles_created: Default::default(),
             amp_tokens: Default::default(),
             replication_groups: ReplicationGroups::default(),
+            leaving_clusters: Default::default(),
             log_group_keys: Default::default(),
             overlays: Default::default(),
             upstream_port: opts.upstream_port,
@@ -483,6 +485,25 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
                 return Ok(answer(resp));
             }
             s3_bucket = bucket;
+        }
+    }
+
+    // A cluster deleted moments ago is still `deleting` on AWS, and its name still taken.
+    if service == "rds" {
+        match shared.leaving_clusters.answer(&op, &form) {
+            Some(crate::leaving_clusters::Answer::Described(inner)) => {
+                return Ok(answer(boxed(crate::protocol::query_ok(
+                    &op, RDS_NS, &inner,
+                ))));
+            }
+            Some(crate::leaving_clusters::Answer::Refused(code, why)) => {
+                return Ok(answer(boxed(protocol.error(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    &why,
+                ))));
+            }
+            None => {}
         }
     }
 
@@ -913,6 +934,11 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         }
     }
     if service == "rds" && rparts.status.is_success() {
+        if op == "DeleteDBCluster" {
+            shared
+                .leaving_clusters
+                .on_deleted(&text, deleted_after(shared));
+        }
         if let Some(host) = data_plane_host(shared) {
             let rotate = form
                 .iter()
@@ -1055,7 +1081,7 @@ fn failed_emulated(
     }
 }
 
-/// How long a deleted replication group still shows as `deleting`.
+/// How long a deleted replication group or cluster still shows as `deleting`.
 fn deleted_after(shared: &Shared) -> std::time::Duration {
     std::time::Duration::from_millis(shared.slow.settings().modification_ms)
 }

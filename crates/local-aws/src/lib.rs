@@ -18,6 +18,7 @@ pub mod failure_states;
 pub mod faults;
 pub mod fixes;
 pub mod gateway;
+pub mod leaving_clusters;
 mod log_group_keys;
 pub mod moto;
 mod overlays;

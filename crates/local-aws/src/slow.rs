@@ -119,8 +119,8 @@ impl Slow {
             .map(|b| b.status)
     }
 
-    /// A modification of a resource that is busy (`creating`, `modifying`, `rebooting`,
-    /// `failing-over`): AWS's refusal, as its error code and message. An instance is also
+    /// A modification of a resource that is busy (`creating`, `modifying`, `backing-up`,
+    /// `rebooting`, `failing-over`): AWS's refusal, as its error code and message. An instance is also
     /// refused while its cluster is busy.
     pub fn refusal(
         &self,
@@ -220,6 +220,13 @@ impl Slow {
                 Kind::DbInstance,
                 "DBInstanceIdentifier",
                 "modifying",
+                s.modification_ms,
+            ),
+            // A manual snapshot: the cluster is `backing-up` meanwhile.
+            ("rds", "CreateDBClusterSnapshot") => (
+                Kind::DbCluster,
+                "DBClusterIdentifier",
+                "backing-up",
                 s.modification_ms,
             ),
             ("rds", "RebootDBInstance") => (
