@@ -285,7 +285,7 @@ async fn change(sb: &Sandbox, sdk: &SdkConfig, address: &str, field: &str) -> Re
             .map_err(why),
         ("aws_cloudwatch_log_group.redis_slow_log", "kms_key") => logs
             .disassociate_kms_key()
-            .log_group_name(format!("/aws/elasticache/{nid}-redis/slow-log"))
+            .log_group_name(format!("/aws/vendedlogs/elasticache/{nid}-redis/slow-log"))
             .send()
             .await
             .map(drop)

@@ -201,7 +201,7 @@ async fn one_plan_names_drift_in_every_family() {
     // Redis: the slow log's retention.
     aws_sdk_cloudwatchlogs::Client::new(&sdk)
         .put_retention_policy()
-        .log_group_name(format!("/aws/elasticache/{nid}-redis/slow-log"))
+        .log_group_name(format!("/aws/vendedlogs/elasticache/{nid}-redis/slow-log"))
         .retention_in_days(1)
         .send()
         .await

@@ -162,6 +162,24 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
 
     let session = sb.session().await;
     let infra = session.infra.clone();
+    // The stand-in VPC has no aps-workspaces endpoint: Grafana could not reach Prometheus, and
+    // the operator is told so, with the fix.
+    assert!(
+        matches!(session.notices.as_slice(), [n] if n.contains("com.amazonaws.eu-central-1.aps-workspaces") && n.contains(&infra.vpc_id)),
+        "{:?}",
+        session.notices
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    ec2.create_vpc_endpoint()
+        .vpc_id(&infra.vpc_id)
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+        .service_name("com.amazonaws.eu-central-1.aps-workspaces")
+        .set_subnet_ids(Some(infra.isolated_subnet_ids.clone()))
+        .private_dns_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sb.session().await.notices, Vec::<String>::new());
     let out = session.outputs().await.unwrap();
     let id = out["grafana_workspace_id"].as_str().unwrap().to_string();
     assert!(out["grafana_workspace_endpoint"]
@@ -189,7 +207,6 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
     let vpc = w.vpc_configuration().unwrap();
     let subnets: std::collections::BTreeSet<&String> = vpc.subnet_ids().iter().collect();
     assert_eq!(subnets, infra.private_subnet_ids.iter().collect());
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let sg = ec2
         .describe_security_groups()
         .group_ids(&vpc.security_group_ids()[0])

@@ -167,7 +167,7 @@ async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours
         .send()
         .await
         .unwrap();
-    let slow_log = "/aws/elasticache/e2e-owner-redis/slow-log";
+    let slow_log = "/aws/vendedlogs/elasticache/e2e-owner-redis/slow-log";
     logs.delete_log_group()
         .log_group_name(slow_log)
         .send()

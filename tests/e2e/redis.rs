@@ -80,7 +80,7 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
         log.destination_details()
             .and_then(|d| d.cloud_watch_logs_details())
             .and_then(|c| c.log_group()),
-        Some("/aws/elasticache/e2e-redis-redis/slow-log")
+        Some("/aws/vendedlogs/elasticache/e2e-redis-redis/slow-log")
     );
     let pg = ec
         .describe_cache_parameter_groups()
@@ -95,7 +95,7 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     let lg = logs
         .describe_log_groups()
-        .log_group_name_prefix("/aws/elasticache/e2e-redis-redis/slow-log")
+        .log_group_name_prefix("/aws/vendedlogs/elasticache/e2e-redis-redis/slow-log")
         .send()
         .await
         .unwrap();
@@ -184,7 +184,7 @@ async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_no
         .unwrap();
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     logs.put_retention_policy()
-        .log_group_name("/aws/elasticache/e2e-rdrift-redis/slow-log")
+        .log_group_name("/aws/vendedlogs/elasticache/e2e-rdrift-redis/slow-log")
         .retention_in_days(1)
         .send()
         .await

@@ -725,6 +725,8 @@ mod tests {
         observed: Option<(Spec, bool)>,
         desired: Option<Spec>,
         kind: ResourceKind,
+        /// AWS is deleting what `observed` describes.
+        leaving: bool,
     }
 
     #[async_trait]
@@ -753,6 +755,7 @@ mod tests {
         async fn observe(&self, cx: &Context, _inputs: &Inputs) -> Result<Observation<Spec>> {
             Ok(match &self.observed {
                 None => Observation::Absent,
+                Some(_) if self.leaving => Observation::Leaving("deleting".into()),
                 Some((spec, owned)) => {
                     let tags = if *owned {
                         cx.tags.clone()
@@ -819,6 +822,7 @@ mod tests {
                     observed: Some((SPEC, false)),
                     desired,
                     kind: ResourceKind::Stateless,
+                    leaving: false,
                 },
                 Mode::Deploy,
             )
@@ -835,6 +839,7 @@ mod tests {
                 observed: Some((SPEC, false)),
                 desired: Some(Spec { port: 6380, ..SPEC }),
                 kind: ResourceKind::Stateful,
+                leaving: false,
             },
             Mode::Deploy,
         )
@@ -851,6 +856,7 @@ mod tests {
                 observed: Some((SPEC, true)),
                 desired: Some(Spec { port: 6380, ..SPEC }),
                 kind: ResourceKind::Disruptive,
+                leaving: false,
             },
             Mode::Deploy,
         )
@@ -870,6 +876,7 @@ mod tests {
                 observed: Some((SPEC, true)),
                 desired: Some(changed.clone()),
                 kind: ResourceKind::Stateful,
+                leaving: false,
             },
             Mode::Deploy,
         )
@@ -881,6 +888,7 @@ mod tests {
                 observed: Some((SPEC, true)),
                 desired: Some(changed),
                 kind: ResourceKind::Stateless,
+                leaving: false,
             },
             Mode::Deploy,
         )
@@ -893,6 +901,7 @@ mod tests {
                 observed: Some((SPEC, true)),
                 desired: None,
                 kind: ResourceKind::Stateful,
+                leaving: false,
             },
             Mode::Deploy,
         )
@@ -912,11 +921,39 @@ mod tests {
                     observed,
                     desired: Some(SPEC),
                     kind: ResourceKind::Stateful,
+                    leaving: false,
                 },
                 Mode::Destroy,
             )
             .await;
             assert_eq!(c.action, action);
+        }
+    }
+
+    #[tokio::test]
+    async fn what_aws_is_deleting_is_created_anew_once_gone_and_destroy_only_waits() {
+        for (mode, action, then) in [
+            (Mode::Deploy, Action::Create, "then creates it anew"),
+            (Mode::Destroy, Action::NoOp, "before deleting what held it"),
+        ] {
+            let c = plan(
+                Fake {
+                    observed: Some((SPEC, true)),
+                    desired: Some(SPEC),
+                    kind: ResourceKind::Stateful,
+                    leaving: true,
+                },
+                mode,
+            )
+            .await;
+            assert_eq!(c.action, action);
+            let note = c.note.unwrap_or_default();
+            assert!(
+                note.contains("`one` is still deleting in AWS: apply waits until it is gone")
+                    && note.contains(then),
+                "{note}"
+            );
+            assert_eq!(c.requires, None, "a create needs no flag");
         }
     }
 }

@@ -160,9 +160,12 @@ impl RedisSettings {
                 NameRule::ElastiCacheId,
             )
             .map_err(err)?,
+            // Under `/aws/vendedlogs/`, as AWS advises for delivered logs: CloudWatch Logs then
+            // grants delivery with one wildcard in its resource policy instead of a line per
+            // group, whose 5,120 characters a few layers in an account would fill.
             log_group: resolve(
                 "log_group",
-                format!("/aws/elasticache/{group}/slow-log"),
+                format!("/aws/vendedlogs/elasticache/{group}/slow-log"),
                 o.log_group.as_ref(),
                 NameRule::LogGroup,
             )

@@ -1224,7 +1224,11 @@ async fn connect(
     autostart: bool,
 ) -> anyhow::Result<Session> {
     let env = environment(dir, name, inv, autostart).await?;
-    Ok(Session::connect(env).await?)
+    let session = Session::connect(env).await?;
+    for notice in &session.notices {
+        tracing::warn!("{notice}");
+    }
+    Ok(session)
 }
 
 /// Load an environment; the local one is pointed at the running local AWS (started when

@@ -1,7 +1,8 @@
 //! Discovery of the infrastructure layer's outputs by tags: the VPC, its subnets by `Tier`
 //! (`isolated`, `private`), the endpoint security group (`Purpose = vpc-endpoints`), the S3
 //! gateway endpoint of the VPC, the KMS keys by `Purpose` (`general`, `logs`, `secrets`) and the
-//! Prometheus log group (`Purpose = prometheus`). Read-only calls only.
+//! Prometheus log group (`Purpose = prometheus`); and, for Grafana, the VPC's `aps-workspaces`
+//! interface endpoint. Read-only calls only.
 
 use aws_sdk_ec2::types::Filter;
 use aws_types::SdkConfig;
@@ -298,4 +299,43 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
         }
     }
     Ok(found)
+}
+
+/// With Grafana on, the advice to give when the VPC has no `aps-workspaces` interface endpoint:
+/// Grafana runs in the private subnets and its security group reaches only the VPC, so it
+/// queries Prometheus through that endpoint or not at all. `None` when the endpoint is there.
+pub async fn grafana_prometheus_advice(
+    sdk: &SdkConfig,
+    region: &str,
+    vpc_id: &str,
+) -> Result<Option<String>> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let service = format!("com.amazonaws.{region}.aps-workspaces");
+    let found = ec2
+        .describe_vpc_endpoints()
+        .set_filters(Some(vec![
+            Filter::builder().name("vpc-id").values(vpc_id).build(),
+            Filter::builder()
+                .name("service-name")
+                .values(&service)
+                .build(),
+            Filter::builder()
+                .name("vpc-endpoint-type")
+                .values("Interface")
+                .build(),
+        ]))
+        .send()
+        .await
+        .map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", &e))?;
+    let usable = found.vpc_endpoints().iter().any(|e| {
+        !matches!(
+            e.state().map(|s| s.as_str()),
+            Some("deleting" | "deleted" | "rejected" | "failed" | "expired")
+        )
+    });
+    Ok((!usable).then(|| {
+        format!(
+            "the infrastructure layer's VPC {vpc_id} has no `{service}` interface endpoint: Grafana runs in the private subnets and reaches only the VPC, so it cannot query Managed Prometheus; add the endpoint (private DNS on) to the infrastructure layer, or set `[monitoring] enable_managed_grafana = false`"
+        )
+    }))
 }

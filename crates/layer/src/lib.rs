@@ -98,6 +98,9 @@ pub struct Session {
     pub secrets: SecretsSettings,
     /// The S3 access user's name.
     pub s3_user: String,
+    /// What the operator should know about the environment that does not stop the command (a
+    /// piece of the infrastructure layer that a feature needs and discovery did not find).
+    pub notices: Vec<String>,
     engine: Engine,
 }
 
@@ -258,6 +261,12 @@ impl Session {
             inputs.fill_from(found);
         }
         let infra = inputs.require(&env)?;
+        let mut notices = Vec::new();
+        if inputs.discover && monitoring::MonitoringSettings::load(&env)?.enable_managed_grafana {
+            notices.extend(
+                discover::grafana_prometheus_advice(&sdk, &env.region, &infra.vpc_id).await?,
+            );
+        }
         let secrets = SecretsSettings::load(&env)?;
         let ca_bundle = secrets_seed::load_ca_bundle(&env, &secrets)
             .await
@@ -277,6 +286,7 @@ impl Session {
             databases,
             secrets,
             s3_user,
+            notices,
             engine,
         })
     }
