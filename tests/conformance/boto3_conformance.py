@@ -502,6 +502,26 @@ def model_busy_states():
         gateway("POST", "slow", {})
 
 
+def model_backing_up_and_deleting():
+    gateway("POST", "slow", {"modification_ms": 3000})
+    try:
+        args = dict(DBClusterIdentifier="conf-leave", Engine="aurora-postgresql", EngineVersion="14.19",
+                    MasterUsername="dbadmin", ManageMasterUserPassword=True)
+        call("rds", "CreateDBCluster", **args)
+        call("rds", "CreateDBClusterSnapshot", DBClusterIdentifier="conf-leave",
+             DBClusterSnapshotIdentifier="conf-leave-manual")
+        status = call("rds", "DescribeDBClusters", DBClusterIdentifier="conf-leave")["DBClusters"][0]["Status"]
+        expect(status == "backing-up", f"backing-up: {status}")
+        expect_error("rds", "ModifyDBCluster", "InvalidDBClusterStateFault", 400, DBClusterIdentifier="conf-leave",
+                     BackupRetentionPeriod=8, ApplyImmediately=True)
+        call("rds", "DeleteDBCluster", DBClusterIdentifier="conf-leave", SkipFinalSnapshot=True)
+        status = call("rds", "DescribeDBClusters", DBClusterIdentifier="conf-leave")["DBClusters"][0]["Status"]
+        expect(status == "deleting", f"deleting: {status}")
+        expect_error("rds", "CreateDBCluster", "DBClusterAlreadyExistsFault", 400, **args)
+    finally:
+        gateway("POST", "slow", {})
+
+
 for name, fn in [
     ("bedrock foundation models", bedrock_models),
     ("bedrock inference profiles", bedrock_profiles),
@@ -521,6 +541,7 @@ for name, fn in [
     ("model: lists lag, new buckets and users are not seen at once", model_eventual_consistency),
     ("model: a creation armed to fail ends in its failed state", model_failed_creation),
     ("model: a busy cluster refuses modification", model_busy_states),
+    ("model: a snapshot leaves a cluster backing up, a deleted one stays deleting", model_backing_up_and_deleting),
 ]:
     check(name, fn)
 
