@@ -308,7 +308,42 @@ async fn the_s3_access_key_survives_a_lost_response_and_a_deleted_key_is_replace
     sb.settle().await;
     let rotated = sb.secret_value("s3-access-key-id").await.unwrap();
     assert_ne!(rotated, now);
-    assert_eq!(keys(iam, user).await, vec![rotated]);
+    assert_eq!(keys(iam.clone(), user.clone()).await, vec![rotated.clone()]);
+
+    // A rotation whose CreateAccessKey answer is lost: the key it made is not listed yet, so
+    // the retry meets IAM's two-key quota (LimitExceeded). Seed waits for the list to show the
+    // key nobody holds, deletes it, and makes the one it stores.
+    sb.aws.faults().set(FaultPlan {
+        seed: 1,
+        rules: vec![Rule {
+            service: Some("iam".into()),
+            operation: Some("CreateAccessKey".into()),
+            mutating_only: false,
+            fault: Fault::LoseResponse,
+            rate: 1.0,
+            count: Some(1),
+            latency_ms: 0,
+        }],
+    });
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["seed", "local", "--rotate", "s3-secret-access-key"])
+            .await,
+        0
+    );
+    sb.aws.faults().clear();
+    let creates = sb
+        .aws
+        .calls()
+        .snapshot()
+        .into_iter()
+        .filter(|c| c.operation == "CreateAccessKey")
+        .count();
+    assert_eq!(creates, 3, "lost, refused at the quota, made");
+    sb.settle().await;
+    let after = sb.secret_value("s3-access-key-id").await.unwrap();
+    assert_ne!(after, rotated);
+    assert_eq!(keys(iam, user).await, vec![after]);
 }
 
 #[tokio::test]

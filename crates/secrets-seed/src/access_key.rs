@@ -133,6 +133,31 @@ async fn delete_key(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> Result<(
     }
 }
 
+/// The user's keys that were not there `before`: made by a failed call. With `wait`, one is
+/// known to exist: the list is read again until it shows it (IAM's lists lag by seconds), for a
+/// bounded time.
+async fn made_since(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    before: &[String],
+    wait: bool,
+) -> Result<Vec<String>> {
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(250);
+    loop {
+        let new: Vec<String> = keys(iam, user)
+            .await?
+            .into_iter()
+            .filter(|k| !before.contains(k))
+            .collect();
+        if !new.is_empty() || !wait || started.elapsed() >= layer_core::wait::UNSEEN_LIMIT {
+            return Ok(new);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
 /// One `CreateAccessKey`, without retries; on failure, delete whatever key it may have made.
 async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, SecretValue)> {
     let mut last = None;
@@ -157,12 +182,13 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, Se
             }
             Err(e) => {
                 tracing::warn!(user, "CreateAccessKey failed; reconciling the user's keys");
+                // At IAM's quota of two with fewer seen, an earlier call whose answer was lost
+                // made a key that the list does not show yet.
+                let at_quota = e.code() == Some("LimitExceeded") && before.len() < 2;
                 last = Some(iam_err("CreateAccessKey", user, &e));
-                // A key made by the failed call has a secret nobody holds.
-                for id in keys(iam, user).await? {
-                    if !before.contains(&id) {
-                        delete_key(iam, user, &id).await?;
-                    }
+                // A key made by a failed call has a secret nobody holds.
+                for id in made_since(iam, user, &before, at_quota).await? {
+                    delete_key(iam, user, &id).await?;
                 }
             }
         }
