@@ -14,6 +14,13 @@ ENVIRONMENT="${1:?usage: seed-secrets.sh <environment> [--force]}"
 FORCE=false
 [[ "${2:-}" == "--force" ]] && FORCE=true
 : "${OUTPUTS_JSON:?set OUTPUTS_JSON to the outputs file}"
+# It passes values to processes as arguments, which any local user can read: it runs against the
+# local AWS only, never against an account.
+case "${AWS_ENDPOINT_URL:-}" in
+  http://127.0.0.1:*|http://localhost:*) ;;
+  *) echo "seed-secrets.sh passes secret values as process arguments, so it runs only against the local AWS (AWS_ENDPOINT_URL=http://127.0.0.1:<port>), not against ${AWS_ENDPOINT_URL:-AWS itself}" >&2
+     exit 2 ;;
+esac
 
 output() { python3 -c "import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]['value']; print(v if isinstance(v,str) else json.dumps(v))" "$OUTPUTS_JSON" "$1"; }
 secret_arn() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['secret_arns']['value'][sys.argv[2]])" "$OUTPUTS_JSON" "$1"; }

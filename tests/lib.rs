@@ -297,6 +297,17 @@ impl Sandbox {
             .collect()
     }
 
+    /// Every mutating call since the last reset, the run lock's included, as `service:operation`:
+    /// what a refusal must leave empty (a refusal comes before the lock).
+    pub fn all_mutations(&self) -> Vec<String> {
+        self.aws
+            .calls()
+            .mutating()
+            .into_iter()
+            .map(|c| format!("{}:{}", c.service, c.operation))
+            .collect()
+    }
+
     /// Mutating calls on the layer's resources since the last reset: every mutating call but
     /// those on the run lock's secret.
     pub fn layer_mutations(&self) -> Vec<local_aws::calls::Call> {

@@ -1,6 +1,7 @@
 //! Bad input, as a table: each case is one line (what is changed, the command, what the error must
-//! name). Every case must exit non-zero with one clear message that names the problem (file and
-//! key for configuration), and make no mutating call at the gateway.
+//! name). Every case must exit 1 (2 means changes pending, so a refusal never uses it; argument
+//! errors included) with exactly one error line that names the problem (file and key for
+//! configuration), no panic, and make no mutating call at the gateway.
 
 use dal_tests::Sandbox;
 
@@ -25,6 +26,9 @@ struct Case {
 
 const DEPLOY: &[&str] = &["deploy", "local", "--auto-approve"];
 const PLAN: &[&str] = &["plan", "local"];
+
+/// The table's size: a case dropped by mistake fails the test.
+const EXPECTED_CASES: usize = 37;
 
 #[rustfmt::skip]
 const CASES: &[Case] = &[
@@ -80,7 +84,7 @@ async fn every_bad_input_is_one_clear_error_and_changes_nothing() {
             )
         })
         .collect();
-    assert!(CASES.len() >= 25, "at least 25 cases");
+    assert_eq!(CASES.len(), EXPECTED_CASES, "the table, case for case");
     let mut problems = Vec::new();
     for case in CASES {
         for (f, text) in &originals {
@@ -110,9 +114,22 @@ async fn every_bad_input_is_one_clear_error_and_changes_nothing() {
             .expect("the binary runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let code = out.status.code();
-        if code == Some(0) || code.is_none() {
-            problems.push(format!("`{}`: exit {code:?}\n{stderr}", case.name));
+        if code != Some(1) {
+            problems.push(format!("`{}`: exit {code:?}, not 1\n{stderr}", case.name));
             continue;
+        }
+        if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+            problems.push(format!("`{}`: a panic\n{stderr}", case.name));
+        }
+        let error_lines = stderr
+            .lines()
+            .filter(|l| l.trim_start().to_lowercase().starts_with("error"))
+            .count();
+        if error_lines != 1 {
+            problems.push(format!(
+                "`{}`: {error_lines} error lines, not one\n{stderr}",
+                case.name
+            ));
         }
         for fragment in case.expect {
             if !stderr.contains(fragment) {

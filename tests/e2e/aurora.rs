@@ -322,7 +322,7 @@ async fn prod_like_aurora_rolls_an_instance_class_change_one_instance_at_a_time(
         3,
         "no flag allows it"
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     let c = rds
         .describe_db_clusters()
         .db_cluster_identifier("e2e-roll-aurora")
@@ -704,7 +704,7 @@ async fn a_cluster_whose_master_secret_key_differs_is_adopted_then_shown_as_a_re
             .await,
         3
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
 
     // The instance lives in the cluster: the plan replaces it with the cluster, and apply
     // deletes it first and creates it again after, the only order AWS accepts.

@@ -191,7 +191,7 @@ async fn the_eight_profiles_and_invocation_logging_deploy_change_and_tear_down()
             .await,
         3
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     let old_sonnet = out["bedrock_inference_profile_arns"]["claude-sonnet-4-5"].clone();
     assert_eq!(
         sb.cli(&[
@@ -257,7 +257,7 @@ async fn foreign_logging_is_a_conflict_and_a_missing_source_is_refused_before_an
             .await,
         1
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     let session = sb.session().await;
     let cx = session.context(layer_core::SafetyFlags::default());
     let err = match session.plan(&cx, Mode::Deploy).await {
@@ -328,7 +328,7 @@ async fn foreign_logging_is_a_conflict_and_a_missing_source_is_refused_before_an
             .await,
         3
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     // Destroy never removes it.
     assert_eq!(
         sb.cli(&["destroy", "local", "--auto-approve", "--purge-buckets"])
@@ -374,7 +374,7 @@ async fn a_profile_made_elsewhere_under_our_name_is_adopted_with_the_flag_never_
         3,
         "adoption needs its flag"
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     assert_eq!(
         sb.cli(&[
             "deploy",

@@ -64,7 +64,7 @@ async fn a_second_deployment_under_one_environment_name_is_refused_and_leaves_th
         cli(b.path(), &["deploy", "local", "--auto-approve"]).await,
         1
     );
-    assert_eq!(a.mutating_calls(), Vec::<String>::new());
+    assert_eq!(a.all_mutations(), Vec::<String>::new());
 
     // With its own logging off, it deploys; its destroy leaves the first deployment whole.
     let text = std::fs::read_to_string(&local).unwrap();

@@ -1,11 +1,12 @@
 //! The evidence suites that run in CI: under faults a fresh deploy plus seed, and a destroy,
 //! converge with nothing duplicated and no value regenerated; one plan names drift in every
 //! family; after destroy nothing of the environment is left in any service the layer touches.
-//! Each fault run is repeatable from its seed.
+//! Each fault run is repeatable from its seed; each kind of fault lands on a write; no run, a
+//! failed one included, rewrites a stored value.
 
 use std::collections::BTreeMap;
 
-use dal_tests::{fields, Sandbox, GENERATED_SECRETS};
+use dal_tests::{fields, Sandbox};
 use layer_core::engine::Mode;
 use local_aws::{Fault, FaultPlan, Rule};
 
@@ -28,39 +29,94 @@ fn ten_percent(seed: u64) -> FaultPlan {
     }
 }
 
-/// Run a command until it succeeds (at most `tries` times); returns how many runs it took.
-async fn until_it_converges(sb: &Sandbox, args: &[&str], tries: usize) -> usize {
+/// Run a command until it succeeds (at most `tries` times); returns how many runs it took. With
+/// `stored`, after every run (a failed one too), every seeded secret still has exactly those
+/// versions: a rerun never writes a stored value, not even halfway.
+async fn until_it_converges(
+    sb: &Sandbox,
+    args: &[&str],
+    tries: usize,
+    stored: Option<&BTreeMap<String, Vec<String>>>,
+) -> usize {
     for run in 1..=tries {
-        if sb.cli(args).await == 0 {
+        let code = sb.cli(args).await;
+        if let Some(stored) = stored {
+            let faults = sb.aws.faults().plan();
+            sb.aws.faults().clear();
+            assert_eq!(
+                &version_lists(sb).await,
+                stored,
+                "run {run} of `{}` wrote a stored value",
+                args.join(" ")
+            );
+            sb.aws.faults().set(faults);
+        }
+        if code == 0 {
             return run;
         }
     }
     panic!("`{}` did not converge in {tries} runs", args.join(" "));
 }
 
-async fn versions(sb: &Sandbox) -> BTreeMap<&'static str, Option<String>> {
+/// Every seeded secret's versions (`ListSecretVersionIds`, deprecated ones included), sorted.
+async fn version_lists(sb: &Sandbox) -> BTreeMap<String, Vec<String>> {
+    let sm = sb.secrets().await;
     let mut out = BTreeMap::new();
-    for s in GENERATED_SECRETS {
-        out.insert(*s, sb.secret_version(s).await);
+    for s in dal_tests::seeded_secrets() {
+        let listed = sm
+            .list_secret_version_ids()
+            .secret_id(format!("{}/{s}", sb.nid))
+            .include_deprecated(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"));
+        let mut ids: Vec<String> = listed
+            .versions()
+            .iter()
+            .filter_map(|v| v.version_id().map(str::to_string))
+            .collect();
+        ids.sort();
+        out.insert(s, ids);
     }
     out
+}
+
+/// Each kind of fault landed on a write at least once.
+fn every_kind_landed(injected: &BTreeMap<String, u64>) {
+    for kind in [
+        "throttle",
+        "http500",
+        "http503",
+        "drop_connection",
+        "lose_response",
+    ] {
+        assert!(
+            injected.get(kind).is_some_and(|n| *n > 0),
+            "no `{kind}` fault landed on a mutating call: {injected:?}"
+        );
+    }
 }
 
 async fn converges_under_faults(seed: u64) {
     let sb = Sandbox::new(&format!("e2e-faults-{seed}")).await;
     sb.aws.faults().set(ten_percent(seed));
     let deploy = ["deploy", "local", "--auto-approve", "--lock-timeout", "60s"];
-    until_it_converges(&sb, &deploy, 5).await;
-    assert!(sb.aws.faults().injected() > 0, "faults were injected");
-    let seeded = versions(&sb).await;
-    assert!(
-        seeded.values().all(Option::is_some),
-        "all seeded: {seeded:?}"
-    );
-    // Another full run under faults changes nothing that was stored.
-    until_it_converges(&sb, &deploy, 5).await;
+    until_it_converges(&sb, &deploy, 5, None).await;
+    let mut landed = sb.aws.faults().injected_into_writes();
+    let faults = sb.aws.faults().plan();
     sb.aws.faults().clear();
-    assert_eq!(versions(&sb).await, seeded, "no value was regenerated");
+    let seeded = version_lists(&sb).await;
+    assert!(
+        seeded.values().all(|v| v.len() == 1),
+        "every secret seeded once: {seeded:?}"
+    );
+    // Another full run under faults changes nothing that was stored, at any point.
+    sb.aws.faults().set(faults);
+    until_it_converges(&sb, &deploy, 5, Some(&seeded)).await;
+    for (kind, n) in sb.aws.faults().injected_into_writes() {
+        *landed.entry(kind).or_insert(0) += n;
+    }
+    sb.aws.faults().clear();
     let inventory = sb.inventory().await;
     assert_eq!(inventory.duplicates(), Vec::<String>::new());
     assert_eq!(inventory.of("rds cluster").len(), 1, "{inventory:#?}");
@@ -97,9 +153,14 @@ async fn converges_under_faults(seed: u64) {
             "60s",
         ],
         5,
+        None,
     )
     .await;
+    for (kind, n) in sb.aws.faults().injected_into_writes() {
+        *landed.entry(kind).or_insert(0) += n;
+    }
     sb.aws.faults().clear();
+    every_kind_landed(&landed);
     assert_eq!(
         sb.inventory().await.items,
         Vec::<String>::new(),

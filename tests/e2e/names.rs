@@ -43,7 +43,7 @@ async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_unde
     // Not ours: adopting it needs the flag, and nothing is written without it.
     sb.aws.calls().reset();
     assert_ne!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     assert_eq!(
         sb.cli(&[
             "deploy",

@@ -51,7 +51,7 @@ async fn a_saved_plan_is_applied_exactly_and_refused_once_it_is_out_of_date() {
         .unwrap();
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["apply", f]).await, 1, "out of date");
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     let still = s3.get_bucket_tagging().bucket(&app).send().await.unwrap();
     assert!(still.tag_set().iter().any(|t| t.key() == "Team"));
 

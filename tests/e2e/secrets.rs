@@ -165,7 +165,7 @@ async fn deploy_writes_facts_and_seeds_once_force_keeps_keys_at_rest_and_rotate_
             .await,
         1
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -480,7 +480,7 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
     assert_eq!(c.action, Action::Adopt);
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve", "--adopt"])
             .await,
@@ -551,7 +551,7 @@ async fn rotating_a_key_at_rest_in_a_protected_environment_needs_confirm_env() {
         3,
         "the confirmation names this environment"
     );
-    assert_eq!(sb.mutating_calls(), Vec::<String>::new());
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     assert_eq!(sb.secret_version("litellm-salt-key").await, before);
     assert_eq!(
         sb.cli(&[

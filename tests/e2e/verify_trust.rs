@@ -1,7 +1,7 @@
 //! What verify trusts and what it sends: Redis verified against the operating system's roots
 //! plus `[verify] extra_ca_file` (the local Redis CA, as Amazon's public CA on AWS), never the RDS
 //! bundle; and a server that accepts no TLS and asks for a password in clear never receives the
-//! master password.
+//! master password; nor does the local data plane, which sets it.
 
 use std::sync::{Arc, Mutex};
 
@@ -153,4 +153,71 @@ async fn redis_is_trusted_through_its_own_ca_and_a_clear_text_server_never_gets_
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_data_plane_sets_a_password_as_a_verifier_and_no_crate_logs_it() {
+    let sb = Sandbox::with_data_plane("e2e-pwlog").await;
+    let plane = sb.data_plane();
+    const PASSWORD: &str = "canary-pw-3e1f";
+    // tokio-postgres logs through `log`: its records reach the subscriber as a tool's would.
+    let _ = tracing_log::LogTracer::init();
+    // Every crate at trace, as `RUST_LOG=trace` would have it, first without the guard: what
+    // the server receives and the client library logs holds no password, only its verifier.
+    let open = Captured::default();
+    let writer = open.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    plane.set_password("pwlog_user", PASSWORD).await.unwrap();
+    drop(guard);
+    let text = String::from_utf8_lossy(&open.0.lock().unwrap()).to_string();
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(
+        text.contains("SCRAM-SHA-256$"),
+        "the statement sent: {text}"
+    );
+    // With the guard, not even the verifier reaches the log.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let guarded = Captured::default();
+    let writer = guarded.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()))
+        .with(layer_core::log_guard::SecretGuard);
+    let guard = tracing::subscriber::set_default(subscriber);
+    plane.set_password("pwlog_user", PASSWORD).await.unwrap();
+    drop(guard);
+    let text = String::from_utf8_lossy(&guarded.0.lock().unwrap()).to_string();
+    assert!(
+        !text.contains("SCRAM-SHA-256$") && !text.contains(PASSWORD),
+        "{text}"
+    );
+    // And the verifier is the password's: a TLS login with it succeeds.
+    let ca = std::fs::read_to_string(plane.ca_pem()).unwrap();
+    let target = data_aurora::postgres::Target {
+        host: plane.host(),
+        port: local_aws::dataplane::POSTGRES_PORT,
+        user: "pwlog_user".into(),
+        database: "postgres".into(),
+    };
+    let password = layer_core::SecretValue::new(PASSWORD.to_string());
+    let c = data_aurora::postgres::connect_tls(&target, &password, &ca)
+        .await
+        .unwrap();
+    assert_eq!(c.current_user().await.unwrap(), "pwlog_user");
 }

@@ -460,3 +460,68 @@ fn every_aws_call_is_declared_in_its_crate() {
     );
     report(problems);
 }
+
+/// Every place product code takes a secret value out of its type, per file, with why. A new
+/// `expose_secret` fails tidy until it is added here with its reason, and one removed must be
+/// taken out (the counts are exact).
+const EXPOSE_SECRET: &[(&str, usize, &str)] = &[
+    (
+        "crates/data-aurora/src/postgres.rs",
+        1,
+        "the password handed to the PostgreSQL connection's configuration",
+    ),
+    (
+        "crates/secrets-seed/src/values.rs",
+        3,
+        "the master secret's JSON parsed, the password percent-encoded into a zeroizing buffer, the LiteLLM key JSON-escaped into one",
+    ),
+    (
+        "crates/secrets-seed/src/seed.rs",
+        1,
+        "the value handed to PutSecretValue",
+    ),
+    (
+        "crates/layer/src/verify.rs",
+        6,
+        "the PostgreSQL password parsed out of the connection string, the S3 key id looked up in IAM, and the leak check comparing values with what verify prints",
+    ),
+];
+
+#[test]
+fn every_expose_secret_is_allowed_with_its_reason() {
+    let mut problems = Vec::new();
+    let mut found: Vec<(String, usize)> = Vec::new();
+    for file in rust_files(&root().join("crates")) {
+        let r = rel(&file);
+        // The type itself, whose one door this is.
+        if r == "crates/core/src/secret.rs" {
+            continue;
+        }
+        let text = read(&file);
+        let n: usize = product_lines(&text)
+            .map(|(_, l)| l.matches("expose_secret(").count())
+            .sum();
+        if n > 0 {
+            found.push((r, n));
+        }
+    }
+    for (file, n) in &found {
+        match EXPOSE_SECRET.iter().find(|(f, _, _)| f == file) {
+            Some((_, allowed, _)) if allowed == n => {}
+            Some((_, allowed, _)) => problems.push(format!(
+                "{file}: {n} expose_secret call(s) where {allowed} are allowed; update EXPOSE_SECRET in xtask/src/tidy.rs with the reason"
+            )),
+            None => problems.push(format!(
+                "{file}: {n} expose_secret call(s) not allowed; add the file to EXPOSE_SECRET in xtask/src/tidy.rs with the reason, or keep the value in its type"
+            )),
+        }
+    }
+    for (file, _, _) in EXPOSE_SECRET {
+        if !found.iter().any(|(f, _)| f == file) {
+            problems.push(format!(
+                "{file}: allowed in EXPOSE_SECRET but has no expose_secret call any more; remove it"
+            ));
+        }
+    }
+    report(problems);
+}

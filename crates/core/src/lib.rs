@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod interrupt;
+pub mod log_guard;
 pub mod naming;
 pub mod outputs;
 pub mod plan;

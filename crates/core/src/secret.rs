@@ -53,9 +53,16 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct SecretValue(SecretString);
 
 impl SecretValue {
-    /// Take ownership of a value. The `String` moves into the box, so no copy stays behind.
-    pub fn new(value: String) -> Self {
-        SecretValue(SecretString::from(value))
+    /// Take ownership of a value, leaving no copy behind: a `String` of exact capacity moves
+    /// into the box; one with room to spare (which moving into a box would reallocate, freeing
+    /// the old buffer as it is) is copied into an exact box and zeroized, spare room included.
+    pub fn new(mut value: String) -> Self {
+        if value.capacity() == value.len() {
+            return SecretValue(SecretString::from(value));
+        }
+        let exact: Box<str> = Box::from(value.as_str());
+        zeroize::Zeroize::zeroize(&mut value);
+        SecretValue(SecretString::from(exact))
     }
 
     /// The value, for the one line that hands it to an SDK request, a hash or a connection.

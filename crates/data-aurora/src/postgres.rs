@@ -160,10 +160,11 @@ where
 {
     let mut c = config(target, password);
     c.ssl_mode(mode);
-    let (client, connection) = tokio::time::timeout(TIMEOUT, c.connect(tls))
-        .await
-        .map_err(|_| timed_out(target))?
-        .map_err(|e| connect_error(target, &e))?;
+    let (client, connection) =
+        tokio::time::timeout(TIMEOUT, layer_core::log_guard::carrying(c.connect(tls)))
+            .await
+            .map_err(|_| timed_out(target))?
+            .map_err(|e| connect_error(target, &e))?;
     let task = tokio::spawn(async move {
         let _ = connection.await;
     });

@@ -18,6 +18,19 @@ use layer_core::{Action, Tags};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The tool's own logging, with the guard that keeps secret values out of it: while one of
+    // the crates' calls carries a value, no other crate's event gets through.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(tracing_subscriber::filter::LevelFilter::WARN),
+        )
+        .with(layer_core::log_guard::SecretGuard)
+        .init();
     // The local AWS: the emulator behind the project's gateway, on a port of its own.
     let venv = std::env::var_os("DAL_EMULATOR_VENV")
         .map(PathBuf::from)

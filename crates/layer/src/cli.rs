@@ -937,9 +937,22 @@ impl SavedPlan {
         }
     }
 
+    /// Written only its owner may read (0600): a plan holds no value, but names every secret
+    /// and resource of the environment.
     fn write(&self, path: &Path) -> anyhow::Result<()> {
-        std::fs::write(path, serde_json::to_string_pretty(self)?)
-            .map_err(|e| anyhow::anyhow!("writing the plan to {}: {e}", path.display()))
+        use std::io::Write as _;
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(serde_json::to_string_pretty(self)?.as_bytes())
+        };
+        write().map_err(|e| anyhow::anyhow!("writing the plan to {}: {e}", path.display()))
     }
 
     fn read(path: &Path) -> anyhow::Result<Self> {

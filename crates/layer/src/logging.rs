@@ -1,89 +1,16 @@
-//! Logging that never carries a secret value.
-//!
-//! Our own crates log names, ARNs and outcomes, never values. The AWS SDK logs more as `RUST_LOG`
-//! rises: at `trace` it prints whole requests and responses, and a `PutSecretValue` request or a
-//! `CreateAccessKey` response holds a secret. So while a call that carries secret values runs
-//! (its SDK span is one of [`SENSITIVE_OPERATIONS`]: Secrets Manager, STS and SSO credentials,
-//! and IAM's access-key calls), every event from outside this project is
-//! dropped, at any level and whatever `RUST_LOG` says. The SDK's switches that print sensitive
-//! bodies on purpose (`LOG_SENSITIVE_BODIES`, `LOG_SIGNABLE_BODY`) make the tool refuse to run.
+//! Logging that never carries a secret value: the operator's subscriber on stderr, with
+//! [`layer_core::log_guard::SecretGuard`] (which keeps every other crate quiet while a call that
+//! carries a value runs) and a refusal of the SDK's switches that print sensitive bodies on
+//! purpose (`LOG_SENSITIVE_BODIES`, `LOG_SIGNABLE_BODY`).
 
-use std::cell::Cell;
-
-use tracing::span;
+use layer_core::log_guard::{SecretGuard, OUR_TARGETS};
 use tracing::Subscriber;
-use tracing_subscriber::filter::{DynFilterFn, FilterExt, FilterFn};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
-/// The SDK operation spans (`"<service>.<Operation>"`, or a service prefix) whose requests or
-/// responses carry secret values.
-pub const SENSITIVE_OPERATIONS: &[&str] = &[
-    "Secrets Manager.",
-    "STS.",
-    "SSO.",
-    "SSO OIDC.",
-    "IAM.CreateAccessKey",
-    "IAM.ListAccessKeys",
-    "IAM.DeleteAccessKey",
-    "IAM.UpdateAccessKey",
-    "IAM.GetAccessKeyLastUsed",
-];
-
 /// The environment variables with which the SDK prints sensitive bodies.
 pub const SENSITIVE_BODY_SWITCHES: &[&str] = &["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY"];
-
-/// The targets of this project's own crates, whose events never carry values.
-const OUR_TARGETS: &[&str] = &[
-    "layer",
-    "layer_core",
-    "data_s3",
-    "data_aurora",
-    "data_redis",
-    "ai_bedrock",
-    "secrets_seed",
-    "monitoring",
-    "shared_resources",
-    "local_aws",
-    "xtask",
-    "data_and_ai",
-];
-
-thread_local! {
-    static IN_SENSITIVE_CALL: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Whether an SDK span name is one of [`SENSITIVE_OPERATIONS`].
-pub fn is_sensitive_operation(span_name: &str) -> bool {
-    SENSITIVE_OPERATIONS.iter().any(|op| {
-        if op.ends_with('.') {
-            span_name.starts_with(op)
-        } else {
-            span_name == *op
-        }
-    })
-}
-
-fn is_ours(target: &str) -> bool {
-    let krate = target.split("::").next().unwrap_or(target);
-    OUR_TARGETS.contains(&krate)
-}
-
-/// Counts, per thread, the sensitive SDK calls being polled: the SDK enters an operation's span
-/// each time its future is polled, on the thread that polls it, so the count is exact.
-struct SensitiveCalls;
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SensitiveCalls {
-    fn on_enter(&self, _id: &span::Id, _cx: Context<'_, S>) {
-        IN_SENSITIVE_CALL.with(|c| c.set(c.get() + 1));
-    }
-
-    fn on_exit(&self, _id: &span::Id, _cx: Context<'_, S>) {
-        IN_SENSITIVE_CALL.with(|c| c.set(c.get().saturating_sub(1)));
-    }
-}
 
 /// How the operator asked to be told: `-q`, nothing, `-v`, `-vv`, `-vvv`, and the format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -155,9 +82,6 @@ fn subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let guard = DynFilterFn::new(|meta, _cx| {
-        meta.is_span() || is_ours(meta.target()) || IN_SENSITIVE_CALL.with(|c| c.get() == 0)
-    });
     let base = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(colour && !json)
@@ -167,12 +91,10 @@ where
     } else {
         Box::new(base)
     };
-    let fmt = fmt.with_filter(env.and(guard));
-    // The tracker sees the sensitive operation spans only, whatever the level asked for.
-    let tracker = SensitiveCalls.with_filter(FilterFn::new(|meta| {
-        meta.is_span() && is_sensitive_operation(meta.name())
-    }));
-    tracing_subscriber::registry().with(fmt).with(tracker)
+    // The filter is the output's own, so the guard sees the SDK's spans whatever level it asks.
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(env))
+        .with(SecretGuard)
 }
 
 /// Refuse to run with the SDK's switches for printing sensitive bodies set.
@@ -192,17 +114,6 @@ pub fn refuse_sensitive_body_logging(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sensitive_operations_by_span_name() {
-        assert!(is_sensitive_operation("Secrets Manager.GetSecretValue"));
-        assert!(is_sensitive_operation("IAM.CreateAccessKey"));
-        assert!(is_sensitive_operation("STS.AssumeRole"));
-        assert!(!is_sensitive_operation("IAM.CreateUser"));
-        assert!(!is_sensitive_operation("RDS.DescribeDBClusters"));
-        assert!(is_ours("secrets_seed::seed"));
-        assert!(!is_ours("aws_smithy_runtime::client::orchestrator"));
-    }
 
     #[derive(Clone, Default)]
     struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -560,25 +560,38 @@ pub async fn verify(session: &Session) -> Result<Report> {
     Ok(report)
 }
 
-/// Read a connection string: its target and its password (percent-decoded).
+/// Read a connection string (`postgresql://user:password@host:port/database?…`): its target and
+/// its password, percent-decoded. Parsed in place, so no plain copy of the string (a `Url`)
+/// outlives the call; only the password leaves, in its type.
 fn parse_connection_string(
     value: &SecretValue,
 ) -> std::result::Result<(Target, SecretValue), String> {
-    let url = url::Url::parse(value.expose_secret())
-        .map_err(|_| "is not a postgresql:// URL".to_string())?;
-    if url.scheme() != "postgresql" && url.scheme() != "postgres" {
-        return Err("is not a postgresql:// URL".into());
-    }
-    let password = percent_encoding::percent_decode_str(url.password().unwrap_or_default())
-        .decode_utf8()
-        .map_err(|_| "its password is not UTF-8".to_string())?
-        .into_owned();
+    let not_url = || "is not a postgresql:// URL".to_string();
+    let text = value.expose_secret();
+    let rest = text
+        .strip_prefix("postgresql://")
+        .or_else(|| text.strip_prefix("postgres://"))
+        .ok_or_else(not_url)?;
+    // The password is percent-encoded, so the last `@` ends the user information.
+    let (userinfo, location) = rest.rsplit_once('@').ok_or_else(not_url)?;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (authority, path) = location.split_once('/').unwrap_or((location, ""));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| not_url())?),
+        None => (authority, 5432),
+    };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+    };
+    let password = decode(password).map_err(|_| "its password is not UTF-8".to_string())?;
     Ok((
         Target {
-            host: url.host_str().unwrap_or_default().to_string(),
-            port: url.port().unwrap_or(5432),
-            user: url.username().to_string(),
-            database: url.path().trim_start_matches('/').to_string(),
+            host: host.to_string(),
+            port,
+            user: decode(user).map_err(|_| not_url())?,
+            database: path.split('?').next().unwrap_or_default().to_string(),
         },
         SecretValue::new(password),
     ))

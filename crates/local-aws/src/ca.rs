@@ -41,10 +41,16 @@ pub fn redis_ca(dir: &Path) -> PathBuf {
 
 fn ensure_one(dir: &Path) -> anyhow::Result<PathBuf> {
     let cert_path = dir.join(CERT_FILE);
+    crate::daemon::private_dir(dir)?;
     if cert_path.exists() {
+        // A key made before, or copied in, is the owner's alone again at every start.
+        let key = dir.join(KEY_FILE);
+        if key.exists() {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        }
         return Ok(cert_path);
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let key = KeyPair::generate().context("generating the local CA's key")?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -9,8 +9,11 @@
 //! every cluster's and replication group's endpoint, and keeps the master user's password in
 //! PostgreSQL equal to the AWS-managed master secret (see [`crate::gateway`]).
 //!
-//! The servers' files live in a temporary directory removed when the data plane stops: like the
-//! emulator's state, the data plane lasts as long as the local AWS does.
+//! The servers' files live in a private temporary directory (mode 0700, an unpredictable name),
+//! removed when the data plane stops: like the emulator's state, the data plane lasts as long as
+//! the local AWS does. It stops with the local AWS on every path: [`DataPlane::stop`] when the
+//! daemon is told to stop, the kernel's parent-death signal (`setpriv --pdeathsig`) when the
+//! daemon dies, and [`clean_leftovers`] at the next start for the files a dead daemon left.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -90,7 +93,8 @@ pub fn ensure_programs() -> anyhow::Result<Programs> {
     }
     tracing::warn!("installing {missing} (the local data plane's servers) with apt-get");
     let quiet = |args: &[&str]| {
-        std::process::Command::new("apt-get")
+        let mut cmd = std::process::Command::new("apt-get");
+        crate::child_env::restrict(&mut cmd, crate::child_env::Child::Plain)
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null())
@@ -133,8 +137,10 @@ fn postgres_user() -> Option<(u32, u32)> {
 pub struct DataPlane {
     host: Ipv4Addr,
     dir: PathBuf,
+    /// Removes `dir` when the data plane goes.
+    _temp: tempfile::TempDir,
     socket_dir: PathBuf,
-    postgres: Option<Child>,
+    postgres: tokio::sync::Mutex<Option<Child>>,
     redis: tokio::sync::Mutex<Option<Child>>,
     programs: Programs,
     server_cert: (PathBuf, PathBuf),
@@ -146,13 +152,52 @@ pub struct DataPlane {
 
 impl Drop for DataPlane {
     fn drop(&mut self) {
-        if let Some(child) = self.postgres.as_mut() {
-            let _ = child.start_kill();
+        for child in [self.postgres.get_mut(), self.redis.get_mut()] {
+            if let Some(child) = child.as_mut() {
+                let _ = child.start_kill();
+            }
         }
-        if let Some(child) = self.redis.get_mut().as_mut() {
-            let _ = child.start_kill();
+    }
+}
+
+/// The prefix of the data plane's temporary directories.
+const DIR_PREFIX: &str = "dal-dataplane-";
+/// The file in that directory naming the process that runs the data plane.
+const OWNER_FILE: &str = "owner.pid";
+
+/// Remove what a data plane whose process died left in the temporary directory (its servers,
+/// started with a parent-death signal, died with it). Returns how many were removed.
+pub fn clean_leftovers() -> usize {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let owner = std::fs::read_to_string(e.path().join(OWNER_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        let alive = owner.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Send `signal` to `child`, then wait for it to exit; kill it after `grace`.
+async fn stop_child(child: &mut Child, signal: &str, grace: Duration) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .env_clear()
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = child.kill().await;
     }
 }
 
@@ -160,6 +205,7 @@ impl DataPlane {
     /// Start PostgreSQL and Redis with certificates from the CA in `ca_dir` (made if missing).
     pub async fn start(ca_dir: &Path) -> anyhow::Result<Self> {
         let programs = ensure_programs()?;
+        clean_leftovers();
         crate::ca::ensure(ca_dir)?;
         let owner = if is_root() {
             Some(postgres_user().context(
@@ -184,14 +230,11 @@ impl DataPlane {
         programs: &Programs,
         owner: Option<(u32, u32)>,
     ) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "dal-dataplane-{}-{}",
-            std::process::id(),
-            host.octets()[3]
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        set_mode(&dir, 0o755)?;
+        // Private, with a name no other local user can guess or take first.
+        let temp = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir()?;
+        let dir = temp.path().to_path_buf();
+        set_mode(&dir, 0o700)?;
+        std::fs::write(dir.join(OWNER_FILE), std::process::id().to_string())?;
         let server_cert = crate::ca::issue_server(
             ca_dir,
             &dir.join("tls"),
@@ -202,13 +245,16 @@ impl DataPlane {
             &dir.join("tls-redis"),
             &[host.to_string(), "localhost".to_string()],
         )?;
+        // The administration socket is trusted: only its owner (and root) may reach it.
         let socket_dir = dir.join("socket");
         std::fs::create_dir_all(&socket_dir)?;
+        set_mode(&socket_dir, 0o700)?;
         let mut plane = DataPlane {
             host,
             dir: dir.clone(),
+            _temp: temp,
             socket_dir,
-            postgres: None,
+            postgres: tokio::sync::Mutex::new(None),
             redis: tokio::sync::Mutex::new(None),
             programs: programs.clone(),
             server_cert,
@@ -217,7 +263,10 @@ impl DataPlane {
             owner,
         };
         if let Some((uid, gid)) = owner {
+            // PostgreSQL runs as its own user: the directory is its, the root daemon reaches it
+            // as root.
             for p in [
+                &dir,
                 &plane.socket_dir,
                 &dir.join("tls"),
                 &plane.server_cert.0,
@@ -241,13 +290,41 @@ impl DataPlane {
         &self.ca_pem
     }
 
-    fn command(&self, program: &Path) -> Command {
-        let mut cmd = Command::new(program);
+    /// A command for `program`, run as PostgreSQL's user when this runs as root, with the
+    /// allowlisted environment only; with `pdeathsig`, it dies with this process.
+    fn command(&self, program: &Path, pdeathsig: Option<&str>) -> Command {
+        let mut cmd = match pdeathsig {
+            Some(signal) => crate::child_env::dying_with_parent(program, signal),
+            None => Command::new(program),
+        };
         if let Some((uid, gid)) = self.owner {
             cmd.uid(uid).gid(gid);
         }
+        crate::child_env::restrict_async(&mut cmd, crate::child_env::Child::Plain);
         cmd.kill_on_drop(true);
         cmd
+    }
+
+    /// Stop both servers (PostgreSQL with a fast shutdown, Redis with SIGTERM), waiting for each
+    /// to exit, and remove their files.
+    pub async fn stop(&self) {
+        let grace = Duration::from_secs(10);
+        if let Some(mut child) = self.postgres.lock().await.take() {
+            stop_child(&mut child, "INT", grace).await;
+        }
+        if let Some(mut child) = self.redis.lock().await.take() {
+            stop_child(&mut child, "TERM", grace).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// The process ids of the servers that run (PostgreSQL's postmaster, Redis).
+    pub async fn pids(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for child in [&self.postgres, &self.redis] {
+            out.extend(child.lock().await.as_ref().and_then(Child::id));
+        }
+        out
     }
 
     async fn start_postgres(&mut self) -> anyhow::Result<()> {
@@ -258,7 +335,7 @@ impl DataPlane {
             std::os::unix::fs::chown(&data, Some(uid), Some(gid))?;
         }
         let out = self
-            .command(&self.programs.initdb)
+            .command(&self.programs.initdb, None)
             .args(["-D"])
             .arg(&data)
             .args([
@@ -297,7 +374,7 @@ impl DataPlane {
             "max_connections=60".into(),
             "shared_buffers=16MB".into(),
         ];
-        let mut cmd = self.command(&self.programs.postgres);
+        let mut cmd = self.command(&self.programs.postgres, Some("INT"));
         cmd.arg("-D").arg(&data);
         for s in &settings {
             cmd.arg("-c").arg(s);
@@ -308,13 +385,14 @@ impl DataPlane {
             .stderr(log)
             .spawn()
             .context("starting postgres")?;
-        self.postgres = Some(child);
+        *self.postgres.get_mut() = Some(child);
         for _ in 0..300 {
             if self.admin("SELECT 1").await.is_ok() {
                 return Ok(());
             }
             if let Some(status) = self
                 .postgres
+                .get_mut()
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
@@ -368,7 +446,8 @@ impl DataPlane {
             .dbname("postgres")
             .connect_timeout(Duration::from_secs(5));
         let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        let task = tokio::spawn(connection);
+        // The statement may carry a value: the connection's own logs stay out too.
+        let task = tokio::spawn(layer_core::log_guard::carrying(connection));
         let result = client.batch_execute(sql).await;
         drop(client);
         let _ = task.await;
@@ -376,23 +455,27 @@ impl DataPlane {
     }
 
     /// Make `user` a login role with `password` (creating it if missing), as the master user of
-    /// an Aurora cluster: it may create databases and roles.
+    /// an Aurora cluster: it may create databases and roles. The server receives the password's
+    /// SCRAM-SHA-256 verifier (salted and hashed here), never the password: a statement can end
+    /// up in a log, PostgreSQL's or a client library's.
     pub async fn set_password(&self, user: &str, password: &str) -> anyhow::Result<()> {
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
         // Neither can be passed as a parameter in these statements: the name is quoted as an
-        // identifier, the password as a literal.
+        // identifier, the verifier (base64 and `$:`, never a quote) as a literal.
         let ident = format!("\"{}\"", user.replace('"', "\"\""));
-        let literal = format!("'{}'", password.replace('\'', "''"));
         let name = format!("'{}'", user.replace('\'', "''"));
-        self.admin(&format!(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN CREATE ROLE {ident} LOGIN CREATEDB CREATEROLE; END IF; END $$; ALTER ROLE {ident} WITH LOGIN CREATEDB CREATEROLE PASSWORD {literal};",
-        ))
-        .await
+        let sql = zeroize::Zeroizing::new(format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN CREATE ROLE {ident} LOGIN CREATEDB CREATEROLE; END IF; END $$; ALTER ROLE {ident} WITH LOGIN CREATEDB CREATEROLE PASSWORD '{verifier}';",
+        ));
+        layer_core::log_guard::carrying(self.admin(&sql)).await
     }
 
     async fn start_redis(&mut self) -> anyhow::Result<()> {
         let log = std::fs::File::create(self.dir.join("redis.log"))?;
         let (cert, key) = &self.redis_cert;
-        let child = Command::new(&self.programs.redis)
+        let mut cmd = crate::child_env::dying_with_parent(&self.programs.redis, "TERM");
+        crate::child_env::restrict_async(&mut cmd, crate::child_env::Child::Plain);
+        let child = cmd
             .kill_on_drop(true)
             .args(["--bind", &self.host.to_string(), "--port", "0"])
             .args(["--tls-port", &REDIS_PORT.to_string()])

@@ -1,11 +1,13 @@
 //! Fault injection, set per operation or as a rate, seeded so that a failing run can be repeated:
 //! the throttling error each service really returns, HTTP 500 and 503, a connection dropped
 //! before the request reaches moto, a request carried out whose response is lost, and latency.
+//!
+//! Whether a call gets a fault is a function of the seed, the rule, the call (service,
+//! operation, the resource it names) and how many times that call was made before: two runs with
+//! one seed inject the same faults into the same calls, however concurrent calls interleave.
 
 use std::sync::Mutex;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// One kind of fault.
@@ -94,8 +96,37 @@ pub struct Decision {
 struct State {
     plan: FaultPlan,
     used: Vec<u32>,
-    rng: StdRng,
     injected: u64,
+    /// Faults injected into mutating calls, by kind.
+    on_writes: std::collections::BTreeMap<String, u64>,
+    /// How many times each call (service, operation, resource) was decided.
+    attempts: std::collections::HashMap<(String, String, String), u64>,
+}
+
+/// A number in `[0, 1)` that depends only on its inputs (FNV-1a over them, then splitmix64's
+/// finalizer): the same on every run and machine.
+fn draw(seed: u64, rule: usize, call: &(String, String, String), attempt: u64) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        // A separator, so that ("ab", "c") and ("a", "bc") differ.
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(&seed.to_le_bytes());
+    eat(&(rule as u64).to_le_bytes());
+    eat(call.0.as_bytes());
+    eat(call.1.as_bytes());
+    eat(call.2.as_bytes());
+    eat(&attempt.to_le_bytes());
+    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The gateway's fault injector.
@@ -110,19 +141,22 @@ impl Default for Faults {
             state: Mutex::new(State {
                 plan: FaultPlan::default(),
                 used: Vec::new(),
-                rng: StdRng::seed_from_u64(0),
                 injected: 0,
+                on_writes: Default::default(),
+                attempts: Default::default(),
             }),
         }
     }
 }
 
 impl Faults {
-    /// Replace the rules (and reseed).
+    /// Replace the rules (with their seed), and start counting again.
     pub fn set(&self, plan: FaultPlan) {
         let mut s = self.state.lock().expect("not poisoned");
-        s.rng = StdRng::seed_from_u64(plan.seed);
         s.used = vec![0; plan.rules.len()];
+        s.injected = 0;
+        s.on_writes.clear();
+        s.attempts.clear();
         s.plan = plan;
     }
 
@@ -141,10 +175,32 @@ impl Faults {
         self.state.lock().expect("not poisoned").injected
     }
 
-    /// Decide for one call.
-    pub fn decide(&self, service: &str, operation: &str, mutating: bool) -> Decision {
+    /// Faults injected into mutating calls since the rules were last set, by kind
+    /// (`throttle`, `http500`, …).
+    pub fn injected_into_writes(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state.lock().expect("not poisoned").on_writes.clone()
+    }
+
+    /// Decide for one call of `operation` on `resource` (what the request names, if anything).
+    pub fn decide(
+        &self,
+        service: &str,
+        operation: &str,
+        resource: Option<&str>,
+        mutating: bool,
+    ) -> Decision {
         let mut s = self.state.lock().expect("not poisoned");
         let mut d = Decision::default();
+        let call = (
+            service.to_string(),
+            operation.to_string(),
+            resource.unwrap_or_default().to_string(),
+        );
+        let attempt = {
+            let n = s.attempts.entry(call.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
         for i in 0..s.plan.rules.len() {
             let r = s.plan.rules[i].clone();
             let matches = r.service.as_deref().is_none_or(|x| x == service)
@@ -157,7 +213,7 @@ impl Faults {
             if r.fault != Fault::Latency && d.fault.is_some() {
                 continue;
             }
-            if s.rng.gen::<f64>() >= r.rate {
+            if draw(s.plan.seed, i, &call, attempt) >= r.rate {
                 continue;
             }
             s.used[i] += 1;
@@ -167,6 +223,13 @@ impl Faults {
             }
             d.fault = Some(r.fault);
             s.injected += 1;
+            if mutating {
+                let kind = serde_json::to_value(r.fault)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                *s.on_writes.entry(kind).or_insert(0) += 1;
+            }
         }
         d
     }
@@ -189,7 +252,11 @@ mod tests {
                 rules: vec![rule(Fault::Throttle, 0.3)],
             });
             (0..200)
-                .map(|_| f.decide("s3", "PutObject", true).fault.is_some())
+                .map(|i| {
+                    f.decide("s3", "PutObject", Some(&format!("b{}", i % 20)), true)
+                        .fault
+                        .is_some()
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7), "the same seed gives the same faults");
@@ -208,20 +275,61 @@ mod tests {
             seed: 1,
             rules: vec![r],
         });
-        assert_eq!(f.decide("iam", "GetUser", false).fault, None);
+        assert_eq!(f.decide("iam", "GetUser", None, false).fault, None);
         assert_eq!(
-            f.decide("iam", "CreateUser", true).fault,
+            f.decide("iam", "CreateUser", None, true).fault,
             Some(Fault::Http503)
         );
         assert_eq!(
-            f.decide("iam", "CreateUser", true).fault,
+            f.decide("iam", "CreateUser", None, true).fault,
             Some(Fault::Http503)
         );
         assert_eq!(
-            f.decide("iam", "CreateUser", true).fault,
+            f.decide("iam", "CreateUser", None, true).fault,
             None,
             "count exhausted"
         );
         assert_eq!(f.injected(), 2);
+        assert_eq!(
+            f.injected_into_writes(),
+            [("http503".to_string(), 2)].into()
+        );
+        f.set(FaultPlan::default());
+        assert_eq!(
+            (f.injected(), f.injected_into_writes().len()),
+            (0, 0),
+            "reset when set"
+        );
+    }
+
+    #[test]
+    fn the_same_calls_get_the_same_faults_however_they_interleave() {
+        let plan = FaultPlan {
+            seed: 3,
+            rules: vec![rule(Fault::Http500, 0.3)],
+        };
+        let calls: Vec<String> = (0..60).map(|i| format!("secret-{}", i % 12)).collect();
+        let run = |order: &[String]| {
+            let f = Faults::default();
+            f.set(plan.clone());
+            let mut hit: Vec<(String, u32)> = Vec::new();
+            let mut seen = std::collections::HashMap::<&str, u32>::new();
+            for c in order {
+                let n = seen.entry(c.as_str()).or_insert(0);
+                *n += 1;
+                if f.decide("secretsmanager", "PutSecretValue", Some(c), true)
+                    .fault
+                    .is_some()
+                {
+                    hit.push((c.clone(), *n));
+                }
+            }
+            hit.sort();
+            hit
+        };
+        let mut reversed = calls.clone();
+        reversed.reverse();
+        assert_eq!(run(&calls), run(&reversed));
+        assert!(!run(&calls).is_empty());
     }
 }

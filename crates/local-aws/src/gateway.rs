@@ -321,7 +321,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         shared.authz.forget_policies();
     }
 
-    let decision = shared.faults.decide(&service, &op, call.mutating);
+    let decision = shared
+        .faults
+        .decide(&service, &op, call.resource.as_deref(), call.mutating);
     if decision.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
     }

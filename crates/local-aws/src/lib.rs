@@ -9,6 +9,7 @@ pub mod authz;
 pub mod bucket_policies;
 pub mod ca;
 pub mod calls;
+pub mod child_env;
 pub mod cluster_parameters;
 pub mod consistency;
 pub mod daemon;
@@ -81,6 +82,14 @@ impl LocalAws {
         self.gateway.bind_data_plane(plane.clone());
         self.data_plane = Some(plane.clone());
         Ok(plane)
+    }
+
+    /// Stop the data plane's servers and remove their files (moto and the gateway stop when
+    /// dropped).
+    pub async fn stop(&self) {
+        if let Some(plane) = &self.data_plane {
+            plane.stop().await;
+        }
     }
 
     /// The data plane, when started.

@@ -50,7 +50,8 @@ fn install(venv: &Path, marker: &Path) -> anyhow::Result<()> {
         venv.display()
     );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = std::process::Command::new(&python)
+    let mut venv_cmd = std::process::Command::new(&python);
+    let status = crate::child_env::restrict(&mut venv_cmd, crate::child_env::Child::Plain)
         .args(["-m", "venv"])
         .arg(venv)
         .status()
@@ -62,7 +63,8 @@ fn install(venv: &Path, marker: &Path) -> anyhow::Result<()> {
         );
     }
     let pip = venv.join("bin").join("pip");
-    let status = std::process::Command::new(&pip)
+    let mut pip_cmd = std::process::Command::new(&pip);
+    let status = crate::child_env::restrict(&mut pip_cmd, crate::child_env::Child::Pip)
         .args([
             "install",
             "--quiet",
@@ -96,7 +98,8 @@ impl Moto {
     /// Start `moto_server` on `port` (0 for a free one) and wait until it answers.
     pub async fn start(server: &Path, port: u16) -> anyhow::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
-        let child = Command::new(server)
+        let mut cmd = crate::child_env::dying_with_parent(server, "TERM");
+        let child = crate::child_env::restrict_async(&mut cmd, crate::child_env::Child::Plain)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

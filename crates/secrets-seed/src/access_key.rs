@@ -163,22 +163,24 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, Se
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let before = keys(iam, user).await?;
-        let res = iam
-            .create_access_key()
-            .user_name(user)
-            .customize()
-            .config_override(
-                aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
-            )
-            .send()
-            .await;
+        let res = layer_core::log_guard::carrying(
+            iam.create_access_key()
+                .user_name(user)
+                .customize()
+                .config_override(
+                    aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
+                )
+                .send(),
+        )
+        .await;
         match res {
-            Ok(out) => {
-                let key = out.access_key().ok_or_else(|| {
+            Ok(mut out) => {
+                let mut key = out.access_key.take().ok_or_else(|| {
                     Error::Other(format!("iam:CreateAccessKey on {user}: no key returned"))
                 })?;
-                let secret = SecretValue::new(key.secret_access_key().to_string());
-                return Ok((key.access_key_id().to_string(), secret));
+                // Taken out of the answer, not copied.
+                let secret = SecretValue::new(std::mem::take(&mut key.secret_access_key));
+                return Ok((std::mem::take(&mut key.access_key_id), secret));
             }
             Err(e) => {
                 tracing::warn!(user, "CreateAccessKey failed; reconciling the user's keys");

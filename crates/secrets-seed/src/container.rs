@@ -157,14 +157,16 @@ impl SecretContainer {
     }
 
     async fn put_fact(&self, name: &str, value: &str, token: &str) -> Result<()> {
-        self.client
-            .put_secret_value()
-            .secret_id(name)
-            .secret_string(value)
-            .client_request_token(token)
-            .send()
-            .await
-            .map_err(|e| sm_err("PutSecretValue", name, &e))?;
+        layer_core::log_guard::carrying(
+            self.client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .client_request_token(token)
+                .send(),
+        )
+        .await
+        .map_err(|e| sm_err("PutSecretValue", name, &e))?;
         Ok(())
     }
 

@@ -40,6 +40,11 @@ pub use settings::{CaSource, SecretsSettings, LITELLM_KEY_PLACEHOLDER, MAX_SECRE
 pub const SECTION: &str = "secrets";
 
 /// Reads secrets' values for `verify` and `bootstrap-db`: each value stays in a [`SecretValue`](layer_core::SecretValue).
+///
+/// Its calls carry values: a tool that imports this crate adds
+/// [`SecretGuard`](layer_core::log_guard::SecretGuard) to its `tracing` subscriber, which keeps
+/// every other crate's events (the SDK's request and response dumps among them) out of its logs
+/// while they run.
 #[derive(Debug, Clone)]
 pub struct Reader {
     sm: aws_sdk_secretsmanager::Client,
@@ -83,10 +88,10 @@ impl Reader {
     /// A secret's current value; `None` when the secret does not exist or holds none.
     pub async fn value(&self, id: &str) -> Result<Option<layer_core::SecretValue>> {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
-        match self.sm.get_secret_value().secret_id(id).send().await {
-            Ok(out) => Ok(out
-                .secret_string()
-                .map(|s| layer_core::SecretValue::new(s.to_string()))),
+        let read = self.sm.get_secret_value().secret_id(id).send();
+        match layer_core::log_guard::carrying(read).await {
+            // Taken out of the answer, not copied.
+            Ok(mut out) => Ok(out.secret_string.take().map(layer_core::SecretValue::new)),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(layer_core::Error::aws(
                 format!("secretsmanager:GetSecretValue on {id}"),
@@ -258,6 +263,10 @@ pub fn layer_outputs(outputs: &mut Outputs, databases: &[String]) {
 }
 
 /// Run seed against an environment; `inputs` comes from the layer's outputs.
+///
+/// Its calls carry values: a tool that imports this crate adds
+/// [`SecretGuard`](layer_core::log_guard::SecretGuard) to its `tracing` subscriber (see
+/// [`layer_core::log_guard`]).
 pub async fn run_seed(
     sdk: &SdkConfig,
     inputs: &SeedInputs,

@@ -535,13 +535,14 @@ pub fn states_access(prefix: &str, s3_user: &str) -> Vec<layer_core::access::Acc
 }
 
 pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
-    let out = sm
-        .put_secret_value()
-        .secret_id(name)
-        .secret_string(value.expose_secret())
-        .send()
-        .await
-        .map_err(|e| sm_err("PutSecretValue", name, &e))?;
+    let out = layer_core::log_guard::carrying(
+        sm.put_secret_value()
+            .secret_id(name)
+            .secret_string(value.expose_secret())
+            .send(),
+    )
+    .await
+    .map_err(|e| sm_err("PutSecretValue", name, &e))?;
     out.version_id()
         .map(str::to_string)
         .ok_or_else(|| Error::Other(format!("PutSecretValue on {name}: no version id returned")))
@@ -562,15 +563,18 @@ pub(crate) async fn tag(sm: &Client, name: &str, tags: &[(&str, &str)]) -> Resul
 }
 
 async fn read_value(sm: &Client, id: &str, version: Option<&str>) -> Result<SecretValue> {
-    let out = sm
-        .get_secret_value()
-        .secret_id(id)
-        .set_version_id(version.map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| sm_err("GetSecretValue", id, &e))?;
-    out.secret_string()
-        .map(|s| SecretValue::new(s.to_string()))
+    let mut out = layer_core::log_guard::carrying(
+        sm.get_secret_value()
+            .secret_id(id)
+            .set_version_id(version.map(str::to_string))
+            .send(),
+    )
+    .await
+    .map_err(|e| sm_err("GetSecretValue", id, &e))?;
+    // Taken out of the answer, not copied: no second copy waits for the answer's drop.
+    out.secret_string
+        .take()
+        .map(SecretValue::new)
         .ok_or_else(|| Error::Other(format!("{id} holds no text value")))
 }
 

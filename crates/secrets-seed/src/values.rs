@@ -48,44 +48,123 @@ pub struct Endpoint {
     pub query: String,
 }
 
-/// `postgresql://<user>:<percent-encoded password>@<host>:<port>/<db>[?query]`, built with `url`.
+/// `postgresql://<user>:<percent-encoded password>@<host>:<port>/<db>[?query]`.
 pub fn connection_string(
     endpoint: &Endpoint,
     database: &str,
     password: &SecretValue,
 ) -> Result<SecretValue> {
-    let fail = |what: &str| {
-        Error::Other(format!(
-            "building the connection string of `{database}`: {what}"
-        ))
-    };
-    let mut url = url::Url::parse("postgresql://placeholder").map_err(|_| fail("base URL"))?;
-    url.set_host(Some(&endpoint.host))
-        .map_err(|e| fail(&format!("host `{}`: {e}", endpoint.host)))?;
-    url.set_port(Some(endpoint.port))
-        .map_err(|_| fail("port"))?;
-    url.set_username(&endpoint.username)
-        .map_err(|_| fail("user name"))?;
-    let encoded =
-        Zeroizing::new(utf8_percent_encode(password.expose_secret(), USERINFO).to_string());
-    url.set_password(Some(&encoded))
-        .map_err(|_| fail("password"))?;
-    let path = utf8_percent_encode(database, USERINFO).to_string();
-    url.set_path(&format!("/{path}"));
-    if !endpoint.query.is_empty() {
-        url.set_query(Some(&endpoint.query));
+    Ok(take(connection_buffer(endpoint, database, password)?))
+}
+
+/// A buffer's value as a [`SecretValue`]: the `String` moves out (the emptied buffer zeroizes
+/// nothing), and an exact-size one moves into the value's box without a copy.
+fn take(mut buffer: Zeroizing<String>) -> SecretValue {
+    SecretValue::new(std::mem::take(&mut *buffer))
+}
+
+/// The length of `s` percent-encoded, without encoding it anywhere.
+fn encoded_len(s: &str) -> usize {
+    utf8_percent_encode(s, USERINFO).map(str::len).sum()
+}
+
+/// A buffer of exactly `len` bytes that zeroizes on drop: a value written into it never moves
+/// (a `String` that grows leaves the old copy behind, freed as it is).
+fn exact_buffer(len: usize) -> Zeroizing<String> {
+    Zeroizing::new(String::with_capacity(len))
+}
+
+/// The connection string, written into an exact-size zeroizing buffer.
+fn connection_buffer(
+    endpoint: &Endpoint,
+    database: &str,
+    password: &SecretValue,
+) -> Result<Zeroizing<String>> {
+    let host = endpoint.host.as_str();
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    {
+        return Err(Error::Other(format!(
+            "building the connection string of `{database}`: host `{host}` is not a DNS name"
+        )));
     }
-    Ok(SecretValue::new(String::from(url)))
+    let port = endpoint.port.to_string();
+    let query = &endpoint.query;
+    let len = "postgresql://".len()
+        + encoded_len(&endpoint.username)
+        + 1
+        + encoded_len(password.expose_secret())
+        + 1
+        + host.len()
+        + 1
+        + port.len()
+        + 1
+        + encoded_len(database)
+        + if query.is_empty() { 0 } else { 1 + query.len() };
+    let mut out = exact_buffer(len);
+    out.push_str("postgresql://");
+    out.extend(utf8_percent_encode(&endpoint.username, USERINFO));
+    out.push(':');
+    out.extend(utf8_percent_encode(password.expose_secret(), USERINFO));
+    out.push('@');
+    out.push_str(host);
+    out.push(':');
+    out.push_str(&port);
+    out.push('/');
+    out.extend(utf8_percent_encode(database, USERINFO));
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(query);
+    }
+    debug_assert_eq!(out.len(), len);
+    Ok(out)
 }
 
 /// The endpoint definitions: the template with the LiteLLM master key as a JSON string.
 pub fn endpoint_definitions(template: &str, litellm_key: &SecretValue) -> Result<SecretValue> {
-    let quoted = Zeroizing::new(
-        serde_json::to_string(litellm_key.expose_secret())
-            .map_err(|_| Error::Other("encoding the LiteLLM master key as JSON".into()))?,
-    );
+    Ok(take(definitions_buffer(template, litellm_key)))
+}
+
+/// `c` escaped for a JSON string, as a sequence of `&str` pieces written by `emit`.
+fn json_escaped(c: char, emit: &mut impl FnMut(&str)) {
+    let mut utf8 = [0u8; 4];
+    match c {
+        '"' => emit("\\\""),
+        '\\' => emit("\\\"),
+        c if (c as u32) < 0x20 => {
+            let hex = format!("\\u{:04x}", c as u32);
+            emit(&hex)
+        }
+        c => emit(c.encode_utf8(&mut utf8)),
+    }
+}
+
+/// The template with every placeholder replaced by the key as a JSON string, written into an
+/// exact-size zeroizing buffer.
+fn definitions_buffer(template: &str, litellm_key: &SecretValue) -> Zeroizing<String> {
     let placeholder = format!("\"{LITELLM_KEY_PLACEHOLDER}\"");
-    Ok(SecretValue::new(template.replace(&placeholder, &quoted)))
+    let key = litellm_key.expose_secret();
+    let mut quoted_len = 2;
+    for c in key.chars() {
+        json_escaped(c, &mut |s| quoted_len += s.len());
+    }
+    let n = template.matches(&placeholder).count();
+    let len = template.len() - n * placeholder.len() + n * quoted_len;
+    let mut out = exact_buffer(len);
+    let mut pieces = template.split(&placeholder);
+    out.push_str(pieces.next().unwrap_or_default());
+    for piece in pieces {
+        out.push('"');
+        for c in key.chars() {
+            json_escaped(c, &mut |s| out.push_str(s));
+        }
+        out.push('"');
+        out.push_str(piece);
+    }
+    debug_assert_eq!(out.len(), len);
+    out
 }
 
 /// A digest of non-secret inputs (host, port, database, template): recorded as a tag so that a
@@ -106,6 +185,34 @@ pub fn digest_of(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_built_in_buffers_that_never_grow() {
+        let endpoint = Endpoint {
+            username: "dbadmin".into(),
+            host: "db.example".into(),
+            port: 5432,
+            query: "sslmode=verify-full".into(),
+        };
+        let pw = SecretValue::new("p@ss w/é~".into());
+        let b = connection_buffer(&endpoint, "chat", &pw).unwrap();
+        assert_eq!(b.capacity(), b.len(), "pre-sized exactly: {}", b.as_str());
+        assert_eq!(
+            b.as_str(),
+            "postgresql://dbadmin:p%40ss%20w%2F%C3%A9~@db.example:5432/chat?sslmode=verify-full"
+        );
+        let key = SecretValue::new("sk-a\"b\\c\u{1}".into());
+        let d = definitions_buffer("[{\"k\": \"${litellm_master_key}\"}, \"${litellm_master_key}\"]", &key);
+        assert_eq!(d.capacity(), d.len());
+        let v: serde_json::Value = serde_json::from_str(&d).unwrap();
+        assert_eq!(v[0]["k"], "sk-a\"b\\c\u{1}");
+        assert_eq!(v[1], "sk-a\"b\\c\u{1}");
+        let bad = Endpoint {
+            host: "db.example/evil".into(),
+            ..endpoint
+        };
+        assert!(connection_buffer(&bad, "chat", &pw).is_err());
+    }
     use percent_encoding::percent_decode_str;
 
     #[test]

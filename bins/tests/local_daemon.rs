@@ -1,0 +1,177 @@
+//! `local up` and `local down` as an operator runs them: the data plane's servers stop with the
+//! daemon on every path (`local down`, a daemon killed outright), what a dead daemon left is
+//! cleaned at the next start, the files near values are private, and no child of the local AWS
+//! sees the operator's AWS keys.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CANARY: &str = "canary-env-5d1e";
+
+/// A project root of its own (its own `.local/`), sharing the suite's emulator venv.
+fn project() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join(".local")).unwrap();
+    std::os::unix::fs::symlink(dal_tests::venv(), root.path().join(".local/venv")).unwrap();
+    root
+}
+
+/// The installed binary, with the operator's AWS keys in its environment.
+fn tool(root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
+        .args(args)
+        .env("DAL_ROOT", root)
+        .env("AWS_SECRET_ACCESS_KEY", CANARY)
+        .env("AWS_SESSION_TOKEN", CANARY)
+        .output()
+        .expect("the binary runs")
+}
+
+fn up(root: &Path, port: u16) -> local_aws::daemon::State {
+    let out = tool(root, &["local", "up", "--port", &port.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(root.join(".local/gateway.json")).unwrap();
+    let state: local_aws::daemon::State = serde_json::from_str(&text).unwrap();
+    assert!(state.data_plane.is_some(), "a data plane: {state:?}");
+    state
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process's parent and state, from `/proc/<pid>/stat`.
+fn stat(pid: u32) -> Option<(u32, char)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &text[text.rfind(')')? + 2..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((ppid, state))
+}
+
+fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(_, state)| state != 'Z')
+}
+
+/// Every live process below `pid`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| Some((p, stat(p)?.0)))
+        .collect();
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (p, _) in all.iter().filter(|(_, pp)| *pp == parent) {
+            if alive(*p) {
+                out.push(*p);
+                frontier.push(*p);
+            }
+        }
+    }
+    out
+}
+
+fn name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The data plane directory of the daemon `pid`.
+fn data_plane_dir(pid: u32) -> PathBuf {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            std::fs::read_to_string(p.join("owner.pid")).is_ok_and(|t| t.trim() == pid.to_string())
+        })
+        .unwrap_or_else(|| panic!("no data plane directory of {pid}"))
+}
+
+fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_data_plane_stops_with_the_daemon_on_every_path_and_children_never_see_aws_keys() {
+    let root = project();
+    let state = up(root.path(), free_port());
+    let children = descendants(state.pid);
+    let names: Vec<String> = children.iter().map(|p| name(*p)).collect();
+    for server in ["postgres", "redis-server"] {
+        assert!(names.iter().any(|n| n == server), "{server} in {names:?}");
+    }
+    // No child, nor the daemon, holds the operator's keys.
+    for pid in std::iter::once(state.pid).chain(children.iter().copied()) {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(
+            !environ.contains(CANARY) && !environ.contains("AWS_SECRET_ACCESS_KEY"),
+            "{} ({pid}) inherited the operator's AWS keys",
+            name(pid)
+        );
+    }
+    // The files near values are private.
+    let dir = data_plane_dir(state.pid);
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    assert_eq!(mode(&dir.join("socket")), 0o700);
+    let local = root.path().join(".local");
+    assert_eq!(mode(&local), 0o700);
+    assert_eq!(mode(&local.join("gateway.log")), 0o600);
+    assert_eq!(mode(&local.join("ca/ca.key")), 0o600);
+    assert_eq!(mode(&local.join("ca/redis/ca.key")), 0o600);
+
+    // `local down`: every server stops and its files go.
+    let out = tool(root.path(), &["local", "down"]);
+    assert!(out.status.success(), "{out:?}");
+    for pid in &children {
+        assert!(!alive(*pid), "{} ({pid}) outlived local down", name(*pid));
+    }
+    assert!(!dir.exists(), "{} left behind", dir.display());
+
+    // A daemon killed outright takes its servers with it; the next start removes its files.
+    let state = up(root.path(), free_port());
+    let children = descendants(state.pid);
+    let dir = data_plane_dir(state.pid);
+    let killed = Command::new("kill")
+        .args(["-KILL", &state.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for pid in &children {
+        wait_until(
+            &format!("{} ({pid}) stops with its daemon", name(*pid)),
+            Duration::from_secs(20),
+            || !alive(*pid),
+        );
+    }
+    let again = up(root.path(), free_port());
+    assert!(
+        !dir.exists(),
+        "{} of the dead daemon left behind",
+        dir.display()
+    );
+    let out = tool(root.path(), &["local", "down"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!alive(again.pid));
+}
