@@ -472,8 +472,8 @@ const EXPOSE_SECRET: &[(&str, usize, &str)] = &[
     ),
     (
         "crates/secrets-seed/src/values.rs",
-        3,
-        "the master secret's JSON parsed, the password percent-encoded into a zeroizing buffer, the LiteLLM key JSON-escaped into one",
+        4,
+        "the master secret's JSON parsed; the password measured, then percent-encoded into an exact zeroizing buffer; the LiteLLM key JSON-escaped into one",
     ),
     (
         "crates/secrets-seed/src/seed.rs",

@@ -179,12 +179,22 @@ pub fn clean_leftovers() -> usize {
         let owner = std::fs::read_to_string(e.path().join(OWNER_FILE))
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok());
-        let alive = owner.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        let alive = owner.is_some_and(process_runs);
         if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+/// Whether process `pid` runs: it exists and is not a zombie (a killed daemon whose parent is
+/// gone may stay one where nothing reaps it).
+fn process_runs(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }
 
 /// Send `signal` to `child`, then wait for it to exit; kill it after `grace`.

@@ -132,7 +132,7 @@ fn json_escaped(c: char, emit: &mut impl FnMut(&str)) {
     let mut utf8 = [0u8; 4];
     match c {
         '"' => emit("\\\""),
-        '\\' => emit("\\\"),
+        '\\' => emit("\\\\"),
         c if (c as u32) < 0x20 => {
             let hex = format!("\\u{:04x}", c as u32);
             emit(&hex)
@@ -202,7 +202,10 @@ mod tests {
             "postgresql://dbadmin:p%40ss%20w%2F%C3%A9~@db.example:5432/chat?sslmode=verify-full"
         );
         let key = SecretValue::new("sk-a\"b\\c\u{1}".into());
-        let d = definitions_buffer("[{\"k\": \"${litellm_master_key}\"}, \"${litellm_master_key}\"]", &key);
+        let d = definitions_buffer(
+            "[{\"k\": \"${litellm_master_key}\"}, \"${litellm_master_key}\"]",
+            &key,
+        );
         assert_eq!(d.capacity(), d.len());
         let v: serde_json::Value = serde_json::from_str(&d).unwrap();
         assert_eq!(v[0]["k"], "sk-a\"b\\c\u{1}");
