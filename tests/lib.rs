@@ -578,6 +578,23 @@ impl Sandbox {
             }
         }
 
+        for snap in ec
+            .describe_snapshots()
+            .send()
+            .await
+            .expect("cache snapshots")
+            .snapshots()
+        {
+            let of_ours = snap.replication_group_id().is_some_and(ours)
+                || snap.cache_cluster_id().is_some_and(ours);
+            if of_ours {
+                add(
+                    "elasticache snapshot",
+                    snap.snapshot_name().unwrap_or_default(),
+                );
+            }
+        }
+
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         for g in ec2
             .describe_security_groups()
@@ -686,6 +703,16 @@ impl Sandbox {
                 if n.starts_with(&format!("{nid}/")) {
                     add("secret", n);
                 }
+                // The AWS-managed master password of our cluster, which RDS names.
+                let of_our_cluster = s.tags().iter().any(|t| {
+                    t.key() == Some("aws:rds:primaryDBClusterArn")
+                        && t.value()
+                            .and_then(|arn| arn.rsplit(':').next())
+                            .is_some_and(ours)
+                });
+                if n.starts_with("rds!cluster-") && of_our_cluster {
+                    add("rds master secret", n);
+                }
             }
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),
@@ -706,11 +733,13 @@ impl Sandbox {
                 add("bedrock inference profile", p.inference_profile_name());
             }
         }
-        if let Ok(cfg) = bedrock
-            .get_model_invocation_logging_configuration()
-            .send()
-            .await
+        // Read or fail: an inventory that skips what it cannot read proves nothing.
         {
+            let cfg = bedrock
+                .get_model_invocation_logging_configuration()
+                .send()
+                .await
+                .expect("the Bedrock logging configuration");
             let role = cfg
                 .logging_config()
                 .and_then(|c| c.cloud_watch_config())
@@ -721,6 +750,12 @@ impl Sandbox {
             }
         }
 
+        // AWS chooses a workspace's id and its alias is not unique: ours by alias or by our
+        // naming-id tag, so a duplicate under another alias is counted too.
+        let tagged_ours = |tags: Option<&std::collections::HashMap<String, String>>| {
+            tags.and_then(|t| t.get(layer_core::tags::NAMING_ID))
+                .is_some_and(|v| v == nid)
+        };
         let amp = aws_sdk_amp::Client::new(&sdk);
         for w in amp
             .list_workspaces()
@@ -731,15 +766,22 @@ impl Sandbox {
         {
             let alias = w.alias().unwrap_or_default();
             let gone = w.status().map(|s| s.status_code().as_str()) == Some("DELETING");
-            if ours(alias) && !gone {
+            if (ours(alias) || tagged_ours(w.tags())) && !gone {
                 add("prometheus workspace", alias);
             }
         }
-        let grafana = aws_sdk_grafana::Client::new(&sdk);
-        if let Ok(list) = grafana.list_workspaces().send().await {
+        // Managed Grafana where AWS offers it; an error elsewhere fails the inventory.
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        if region != "eu-central-2" {
+            let grafana = aws_sdk_grafana::Client::new(&sdk);
+            let list = grafana
+                .list_workspaces()
+                .send()
+                .await
+                .expect("Grafana workspaces");
             for w in list.workspaces() {
                 let n = w.name().unwrap_or_default();
-                if ours(n) {
+                if ours(n) || tagged_ours(w.tags()) {
                     add("grafana workspace", n);
                 }
             }

@@ -1,8 +1,13 @@
-//! The canary: a known master password (with characters that need percent-encoding) goes into
-//! the AWS-managed master secret; deploy, seed, `plan --json`, `outputs --json` and seed again run
-//! as the installable binary, at the most verbose log level for every crate; then every seeded
-//! value, raw, percent-encoded, JSON-escaped and base64-encoded, is searched for in everything
-//! they wrote (stdout, stderr, files under the sandbox, the project and the temp dir): zero hits.
+//! The canary: a known master password (an ASCII marker, and characters that need
+//! percent-encoding) goes into the AWS-managed master secret; every command that touches values
+//! runs as the installable binary, at the most verbose log level for every crate (and once with
+//! `--log-format json`): deploy, seed, `seed --force`, `seed --rotate`, `plan --json`, `plan --out`
+//! with `apply`, `outputs --json`, verify, bootstrap-db, destroy. Then every value it met (the first
+//! master password the local AWS set, the canary, every seeded value) is searched for in every
+//! encoding the tool uses (raw, percent-encoded with the userinfo set, form-encoded, JSON-escaped,
+//! Rust's escaped debug form, base64 at all three offsets) in everything they wrote: stdout,
+//! stderr, and every file written under the sandbox, the project and the temp dir (a file that
+//! cannot be read fails the test, as does a scan that misses the saved plan): zero hits.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -57,20 +62,44 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// The userinfo set the tool encodes passwords with: everything but RFC 3986's unreserved.
+const USERINFO: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Every form a value could take in a log or a file.
 fn forms(value: &str) -> Vec<String> {
     let json = serde_json::to_string(value).unwrap();
     let mut v = vec![
         value.to_string(),
         utf8_percent_encode(value, NON_ALPHANUMERIC).to_string(),
+        utf8_percent_encode(value, USERINFO).to_string(),
+        // Form encoding: a space is `+`.
+        utf8_percent_encode(value, USERINFO)
+            .to_string()
+            .replace("%20", "+"),
         json.trim_matches('"').to_string(),
-        base64(value.as_bytes()),
+        // Rust's `Debug` of a `str`, and of bytes (`\xc3\xa9` for non-ASCII).
+        value.escape_debug().to_string(),
+        value
+            .bytes()
+            .map(|b| std::ascii::escape_default(b).to_string())
+            .collect(),
     ];
-    // A base64 of the value at another offset inside a larger text: its stable middle part.
-    let b = base64(value.as_bytes());
-    if b.len() > 16 {
-        v.push(b[4..b.len() - 4].to_string());
+    // Base64 at the three offsets a value can start at inside a larger text: the part that does
+    // not depend on what surrounds it.
+    for offset in 0..3 {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(value.as_bytes());
+        let b = base64(&padded);
+        let skip = if offset == 0 { 0 } else { 4 };
+        if b.len() > skip + 8 {
+            v.push(b[skip..b.len() - 4].to_string());
+        }
     }
+    v.retain(|f| f.len() >= 6);
     v.sort();
     v.dedup();
     v
@@ -89,7 +118,10 @@ fn files(dir: &Path, since: SystemTime, skip: &[&str], out: &mut Vec<PathBuf>) {
         let Ok(meta) = e.metadata() else { continue };
         if meta.is_dir() {
             files(&p, since, skip, out);
-        } else if meta.len() < 20_000_000 && meta.modified().is_ok_and(|m| m >= since) {
+        } else if meta.is_file()
+            && meta.len() < 20_000_000
+            && meta.modified().is_ok_and(|m| m >= since)
+        {
             out.push(p);
         }
     }
@@ -98,49 +130,82 @@ fn files(dir: &Path, since: SystemTime, skip: &[&str], out: &mut Vec<PathBuf>) {
 #[tokio::test]
 async fn no_seeded_value_reaches_any_output_log_or_file() {
     let start = SystemTime::now();
-    let sb = Sandbox::new("e2e-canary").await;
+    let sb = Sandbox::with_data_plane("e2e-canary").await;
     let mut transcript = String::new();
     let (code, text) = run(&sb, &["deploy", "local", "--auto-approve"]).await;
     assert_eq!(code, 0, "{text}");
     transcript.push_str(&text);
 
-    let canary = format!("Canary-{}@:/?#%&+ é€", std::process::id());
+    // The first master password, as the local AWS set it, before anything overwrites it.
     let sm = sb.secrets().await;
     let out = sb.session().await.observe().await.unwrap();
     let master = out["aurora_master_user_secret_arn"]
         .as_str()
         .unwrap()
         .to_string();
+    let first: serde_json::Value = serde_json::from_str(
+        sm.get_secret_value()
+            .secret_id(&master)
+            .send()
+            .await
+            .unwrap()
+            .secret_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let first = first["password"].as_str().unwrap().to_string();
+    let mut values = vec![first];
+    for s in dal_tests::seeded_secrets() {
+        values.extend(sb.secret_value(&s).await);
+    }
+
+    // The canary: rotated in, as RDS would (the local AWS sets PostgreSQL's password with it).
+    let canary = format!("CANARY{}x@:/?#%&+ é€", std::process::id());
     sm.put_secret_value()
         .secret_id(&master)
         .secret_string(serde_json::json!({"username": "dbadmin", "password": canary}).to_string())
         .send()
         .await
         .unwrap();
+    sb.data_plane()
+        .set_password("dbadmin", &canary)
+        .await
+        .unwrap();
+    values.push(canary.clone());
 
+    let saved = sb.environments().join("canary.plan");
+    let saved_arg = saved.display().to_string();
     for args in [
         &["seed", "local"][..],
+        &["seed", "local", "--force"],
+        &["seed", "local", "--rotate", "litellm-proxy-master-key"],
         &["plan", "local", "--json"],
         &["outputs", "local", "--json"],
+        &["--log-format", "json", "seed", "local", "--force"],
+        &["verify", "local"],
+        &["bootstrap-db", "local"],
+        &["plan", "local", "--out", &saved_arg],
+        &["apply", &saved_arg],
         &["seed", "local"],
     ] {
         let (code, text) = run(&sb, args).await;
-        assert_eq!(code, 0, "{args:?}: {text}");
+        assert!(code == 0 || code == 2, "{args:?}: {code} {text}");
         transcript.push_str(&text);
     }
-    // The most verbose level was on: the SDK's own trace output is in the transcript.
-    assert!(transcript.contains("rpc.method"), "SDK tracing was not on");
-    assert!(transcript.contains("TRACE"), "trace level was not on");
-
-    let mut values = vec![canary.clone()];
+    // Every value any of them wrote.
     for s in dal_tests::seeded_secrets() {
-        let v = sb.secret_value(&s).await;
-        values.push(v.unwrap_or_else(|| panic!("{s} seeded")));
+        values.extend(sb.secret_value(&s).await);
     }
     assert_eq!(
         sb.secret_value("psql-password").await.as_deref(),
         Some(canary.as_str())
     );
+    let (code, text) = run(&sb, &["destroy", "local", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{text}");
+    transcript.push_str(&text);
+    // The most verbose level was on: the SDK's own trace output is in the transcript.
+    assert!(transcript.contains("rpc.method"), "SDK tracing was not on");
+    assert!(transcript.contains("TRACE"), "trace level was not on");
 
     let project = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -150,7 +215,22 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
     files(sb.environments(), start, &[], &mut paths);
     files(&project, start, &["target", ".git", "venv"], &mut paths);
     files(&std::env::temp_dir(), start, &[], &mut paths);
+    assert!(
+        paths.contains(&saved),
+        "the scan misses the saved plan: {paths:#?}"
+    );
+    values.sort();
+    values.dedup();
     let mut hits = Vec::new();
+    let texts: Vec<(PathBuf, String)> = paths
+        .iter()
+        .filter_map(|p| match std::fs::read(p) {
+            Ok(bytes) => Some((p.clone(), String::from_utf8_lossy(&bytes).into_owned())),
+            // Gone since the scan (a server's socket, a temporary file of another test).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("cannot read {}: {e}", p.display()),
+        })
+        .collect();
     for v in &values {
         for f in forms(v) {
             if transcript.contains(&f) {
@@ -159,11 +239,9 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
                     &f[..4.min(f.len())]
                 ));
             }
-            for p in &paths {
-                if let Ok(bytes) = std::fs::read(p) {
-                    if String::from_utf8_lossy(&bytes).contains(&f) {
-                        hits.push(format!("a form of a seeded value in {}", p.display()));
-                    }
+            for (p, text) in &texts {
+                if text.contains(&f) {
+                    hits.push(format!("a form of a seeded value in {}", p.display()));
                 }
             }
         }

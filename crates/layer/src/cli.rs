@@ -441,19 +441,30 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             let saved = SavedPlan::read(&file)?;
             let session = connect(&dir, &saved.environment, inv, false).await?;
             let command = format!("apply {}", file.display());
-            locked(&session, &command, &lock, async {
-                let cx = session.context(safety.into());
-                let mode = saved.mode()?;
-                let run = session.plan(&cx, mode).await?;
-                let moved = saved.moved(&run.plan);
-                if !moved.is_empty() {
-                    return Err(Error::Config(format!(
-                        "the saved plan {} is out of date, nothing was changed; what moved since it was made: {}; run plan --out again",
-                        file.display(),
-                        moved.join(", ")
-                    ))
-                    .into());
+            let mode = saved.mode()?;
+            let up_to_date = |plan: &layer_core::Plan| -> anyhow::Result<()> {
+                let moved = saved.moved(plan);
+                if moved.is_empty() {
+                    return Ok(());
                 }
+                Err(Error::Config(format!(
+                    "the saved plan {} is out of date, nothing was changed; what moved since it was made: {}; run plan --out again",
+                    file.display(),
+                    moved.join(", ")
+                ))
+                .into())
+            };
+            // Refused before the lock is taken, so a refusal writes nothing at all; checked again
+            // under the lock, for what moved meanwhile.
+            let flags: SafetyFlags = safety.into();
+            let cx = session.context(flags.clone());
+            let first = session.plan(&cx, mode).await?;
+            up_to_date(&first.plan)?;
+            refuse_unsafe(&session, &cx, &first.plan)?;
+            locked(&session, &command, &lock, async {
+                let cx = session.context(flags);
+                let run = session.plan(&cx, mode).await?;
+                up_to_date(&run.plan)?;
                 println!("{}", run.plan.render(stdout_colour()));
                 if !run.plan.has_changes() {
                     return Ok(ExitCode::Success);
