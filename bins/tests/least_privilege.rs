@@ -1,5 +1,6 @@
 //! Least privilege, proven on the local environment with IAM enforced by the gateway: each command
-//! runs as a role that holds exactly the policy `iam-policy` generates for it, and succeeds; the
+//! runs as a role that holds exactly the policy `iam-policy` generates for it, and succeeds, every
+//! one of its calls signed as that role (the gateway records each call's signer); the
 //! deploy policy loses each of its statements in turn, and deploy is refused the action that
 //! statement gave; another environment's deploy role cannot even plan this one.
 
@@ -64,6 +65,7 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
         (Command::Destroy, &["destroy", "local", "--auto-approve"]),
     ];
     for (c, args) in steps {
+        sb.aws.calls().reset();
         let out = run_as(&sb, &roles[c], args).await;
         assert_eq!(
             out.status.code(),
@@ -72,6 +74,30 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
             c.name(),
             said(&out),
             sb.aws.authz().denials()
+        );
+        // Every call was signed as that role: none unsigned, none by another identity (but the
+        // credentials' own STS calls that assume it).
+        let role_name = roles[c].rsplit('/').next().unwrap();
+        let session = format!(":assumed-role/{role_name}/");
+        let calls = sb.aws.calls().snapshot();
+        assert!(!calls.is_empty());
+        let others: Vec<String> = calls
+            .iter()
+            .filter(|call| {
+                let signer = call.principal.as_deref().unwrap_or("unrecorded");
+                !signer.contains(&session) && call.service != "sts"
+            })
+            .map(|call| {
+                format!(
+                    "{}:{} by {:?}",
+                    call.service, call.operation, call.principal
+                )
+            })
+            .collect();
+        assert_eq!(
+            others,
+            Vec::<String>::new(),
+            "{args:?}: calls not made as {role_name}"
         );
     }
     assert_eq!(sb.aws.authz().denials(), vec![]);

@@ -517,6 +517,29 @@ fn write(root: &Path, results: &[Result]) -> anyhow::Result<()> {
     );
     std::fs::write(root.join("bench").join("latest.md"), &md)?;
     std::fs::write(root.join("bench").join("latest.svg"), plot(results, &date)?)?;
+    readme_block(&root.join("README.md"), BENCH_BLOCK, &md)?;
     println!("{md}");
+    Ok(())
+}
+
+/// The README's block that holds `bench/latest.md`, between `<!-- {name} -->` and
+/// `<!-- end {name} -->`: written by the bench, compared by tidy, never typed.
+pub(crate) const BENCH_BLOCK: &str = "bench/latest.md";
+
+/// The text between a README block's markers.
+pub(crate) fn block_of<'a>(readme: &'a str, name: &str) -> Option<&'a str> {
+    let start = readme.find(&format!("<!-- {name} -->\n"))? + name.len() + 10;
+    let end = readme.find(&format!("<!-- end {name} -->"))?;
+    readme.get(start..end)
+}
+
+/// Replace a README block's content with `text`.
+fn readme_block(path: &std::path::Path, name: &str, text: &str) -> anyhow::Result<()> {
+    let readme = std::fs::read_to_string(path)?;
+    let Some(old) = block_of(&readme, name) else {
+        anyhow::bail!("README.md has no block `<!-- {name} -->`");
+    };
+    let updated = readme.replacen(old, &format!("{}\n", text.trim_end()), 1);
+    std::fs::write(path, updated)?;
     Ok(())
 }

@@ -525,3 +525,16 @@ fn every_expose_secret_is_allowed_with_its_reason() {
     }
     report(problems);
 }
+
+#[test]
+fn the_readme_s_bench_table_is_the_bench_s_own_output() {
+    let readme = read(&root().join("README.md"));
+    let block = crate::bench::block_of(&readme, crate::bench::BENCH_BLOCK)
+        .expect("README.md holds the block <!-- bench/latest.md -->");
+    let latest = read(&root().join("bench/latest.md"));
+    assert_eq!(
+        block.trim(),
+        latest.trim(),
+        "README.md's bench table is not bench/latest.md; run `cargo xtask bench`, which writes both"
+    );
+}

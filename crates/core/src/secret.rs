@@ -70,6 +70,15 @@ impl SecretValue {
         self.0.expose_secret()
     }
 
+    /// Whether two values are the same, compared in time that depends on their lengths only.
+    pub fn same_as(&self, other: &SecretValue) -> bool {
+        let (a, b) = (
+            self.0.expose_secret().as_bytes(),
+            other.0.expose_secret().as_bytes(),
+        );
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
     /// Whether the value is empty (an empty secret is never a seeded one).
     pub fn is_empty(&self) -> bool {
         self.0.expose_secret().is_empty()
@@ -99,5 +108,8 @@ mod tests {
         assert!(!shown.contains("canary"), "{shown}");
         assert!(shown.contains("REDACTED"));
         assert_eq!(v.expose_secret(), "canary-7f3a");
+        assert!(v.same_as(&SecretValue::new("canary-7f3a".to_string())));
+        assert!(!v.same_as(&SecretValue::new("canary-7f3b".to_string())));
+        assert!(!v.same_as(&SecretValue::new("canary".to_string())));
     }
 }

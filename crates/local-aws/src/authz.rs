@@ -59,6 +59,8 @@ pub struct Authz {
     enforce: AtomicBool,
     /// Access key -> (principal, its ARN, account); `None` for root.
     pub(crate) principals: Mutex<HashMap<String, Identity>>,
+    /// Access key -> the caller's ARN, for the call log.
+    pub(crate) arns: Mutex<HashMap<String, String>>,
     /// Policy documents per principal, forgotten on every IAM change.
     pub(crate) policies: Mutex<HashMap<Principal, Vec<serde_json::Value>>>,
     denials: Mutex<Vec<Denial>>,

@@ -19,6 +19,9 @@ pub struct Call {
     /// The resource it named, where the request shows one (an S3 bucket, a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// Who signed it, while IAM is enforced: the caller's ARN, or `unsigned`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 /// Counts of one operation.

@@ -306,6 +306,14 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     if service == "secretsmanager" {
         call.resource = secret_named(&bytes);
     }
+    // While IAM is enforced, who signed each call, so that a test can tell every call of a
+    // command was made as the command's role.
+    if shared.authz.enforcing() {
+        call.principal = Some(match access_key(&parts) {
+            Some(key) => caller_arn(shared, &key, &region).await?,
+            None => "unsigned".to_string(),
+        });
+    }
     shared.calls.record(call.clone());
     let op = call.operation.clone();
 
@@ -1272,6 +1280,26 @@ fn access_key(parts: &http::request::Parts) -> Option<String> {
 }
 
 /// Check a request against its principal's policies; the error response when it is refused.
+/// The ARN of the caller whose access key is `key` (the emulator's STS), cached per key.
+async fn caller_arn(shared: &Shared, key: &str, region: &str) -> anyhow::Result<String> {
+    if let Some(arn) = shared.authz.arns.lock().expect("not poisoned").get(key) {
+        return Ok(arn.clone());
+    }
+    let auth = http::HeaderValue::from_str(&format!(
+        "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/sts/aws4_request, SignedHeaders=host, Signature=0"
+    ))
+    .ok();
+    let (_, xml) = moto_query(shared, "sts", "GetCallerIdentity", &[], auth).await?;
+    let arn = crate::xml::text(&xml, "Arn").unwrap_or_else(|| "unknown".to_string());
+    shared
+        .authz
+        .arns
+        .lock()
+        .expect("not poisoned")
+        .insert(key.to_string(), arn.clone());
+    Ok(arn)
+}
+
 async fn authorize(
     shared: &Shared,
     service: &str,
@@ -2301,6 +2329,7 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
             mutating: !is_read_only(&op),
             operation: op,
             resource: None,
+            principal: None,
         };
     }
     let query = parts.uri.query().unwrap_or("");
@@ -2333,6 +2362,7 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
             mutating: !is_read_only(&op),
             operation: op,
             resource,
+            principal: None,
         };
     }
     if service == "s3" {
@@ -2353,6 +2383,7 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
         operation,
         mutating,
         resource: None,
+        principal: None,
     }
 }
 
@@ -2465,6 +2496,7 @@ fn classify_s3(parts: &http::request::Parts) -> Call {
         operation: op,
         mutating,
         resource: (!bucket.is_empty()).then(|| bucket.to_string()),
+        principal: None,
     }
 }
 

@@ -748,7 +748,18 @@ pub async fn seed(
                 let res = reported(inputs, d, async {
                     let (value, source_version) = build(d)?;
                     let name = full(d);
-                    let version = put(sm, &name, &value).await?;
+                    // A stored value equal to the one built (a run killed between writing it and
+                    // recording its source, a source that moved back) is only re-tagged: a new
+                    // version would wake every consumer that watches the secret for nothing.
+                    let same = !first
+                        && read_value(sm, &name, None)
+                            .await
+                            .is_ok_and(|current| current.same_as(&value));
+                    let version = if same {
+                        None
+                    } else {
+                        Some(put(sm, &name, &value).await?)
+                    };
                     drop(value);
                     let digest = inputs_digest(d, endpoint, template).unwrap_or_default();
                     tag(
@@ -757,8 +768,12 @@ pub async fn seed(
                         &[(TAG_SOURCE_VERSION, &source_version), (TAG_INPUTS, &digest)],
                     )
                     .await?;
+                    if version.is_none() {
+                        tracing::info!(secret = %d.name, "already holds what its source gives: re-tagged");
+                        return Ok((Outcome::Unchanged, None));
+                    }
                     tracing::info!(secret = %d.name, "built from its source");
-                    Ok((outcome_of(first, &why), Some(version)))
+                    Ok((outcome_of(first, &why), version))
                 })
                 .await;
                 (d, res)
