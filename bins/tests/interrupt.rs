@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use dal_tests::Sandbox;
 
-/// Every seeded secret's current version (generated and derived alike).
+/// Every seeded secret's current version (generated and derived alike), but the S3 key pair's:
+/// a run killed halfway through storing a new pair leaves it inconsistent, and the next one
+/// stores a whole new pair (checked on its own: it names the user's only key).
 async fn versions(sb: &Sandbox) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
-    for s in dal_tests::seeded_secrets() {
+    for s in dal_tests::seeded_secrets()
+        .into_iter()
+        .filter(|s| !s.starts_with("s3-"))
+    {
         let v = sb.secret_version(&s).await;
         out.insert(s, v);
     }
