@@ -50,6 +50,8 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
         roles.insert(c, sb.least_privileged(c).await);
     }
     sb.aws.authz().set(true);
+    let saved = sb.environments().join("lp.plan");
+    let saved = saved.to_str().unwrap();
     let steps: &[(Command, &[&str])] = &[
         (Command::Plan, &["plan", "local"]),
         (
@@ -57,12 +59,20 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
             &["deploy", "local", "--auto-approve", "--bootstrap-db"],
         ),
         (Command::Seed, &["seed", "local", "--force"]),
+        // The S3 key's rotation: a new key made, stored, the old one deleted.
+        (Command::Seed, &["seed", "local", "--rotate", "s3-secret-access-key"]),
         (Command::Plan, &["outputs", "local"]),
         (Command::Plan, &["plan", "local", "--detailed-exitcode"]),
+        // A saved plan, applied by the deploy role.
+        (Command::Plan, &["plan", "local", "--out", saved]),
+        (Command::Deploy, &["apply", saved]),
         (Command::BootstrapDb, &["bootstrap-db", "local"]),
         (Command::Verify, &["verify", "local"]),
         (Command::Plan, &["lock", "show", "local"]),
-        (Command::Destroy, &["destroy", "local", "--auto-approve"]),
+        (
+            Command::Destroy,
+            &["destroy", "local", "--auto-approve", "--purge-buckets"],
+        ),
     ];
     for (c, args) in steps {
         sb.aws.calls().reset();
