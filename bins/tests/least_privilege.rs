@@ -60,7 +60,10 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
         ),
         (Command::Seed, &["seed", "local", "--force"]),
         // The S3 key's rotation: a new key made, stored, the old one deleted.
-        (Command::Seed, &["seed", "local", "--rotate", "s3-secret-access-key"]),
+        (
+            Command::Seed,
+            &["seed", "local", "--rotate", "s3-secret-access-key"],
+        ),
         (Command::Plan, &["outputs", "local"]),
         (Command::Plan, &["plan", "local", "--detailed-exitcode"]),
         // A saved plan, applied by the deploy role.

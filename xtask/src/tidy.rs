@@ -43,13 +43,36 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The lines of product code in a file: up to its test module, without comments.
+/// The lines of product code in a file, without comments: everything but what a `#[cfg(test)]`
+/// item holds (its test module, from its opening brace to the one that closes it), so product
+/// code after a test module is read too.
 fn product_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .take_while(|(_, l)| l.trim() != "#[cfg(test)]")
-        .filter(|(_, l)| !l.trim_start().starts_with("//"))
-        .map(|(i, l)| (i + 1, l))
+    let mut out = Vec::new();
+    // Inside a test item: the depth of its braces, once its first brace is seen.
+    let mut skipping: Option<Option<i64>> = None;
+    for (i, l) in text.lines().enumerate() {
+        if skipping.is_none() && l.trim() == "#[cfg(test)]" {
+            skipping = Some(None);
+            continue;
+        }
+        if let Some(depth) = skipping {
+            let opens = l.matches('{').count() as i64;
+            let closes = l.matches('}').count() as i64;
+            let now = depth.unwrap_or(0) + opens - closes;
+            skipping = match depth {
+                // Until its first brace: an attribute or the item's head (a one-line item ends
+                // with `;`).
+                None if opens == 0 => (!l.trim_end().ends_with(';')).then_some(None),
+                _ if now <= 0 => None,
+                _ => Some(Some(now)),
+            };
+            continue;
+        }
+        if !l.trim_start().starts_with("//") {
+            out.push((i + 1, l));
+        }
+    }
+    out.into_iter()
 }
 
 /// Every workspace member's manifest.
@@ -364,6 +387,25 @@ fn sdk_calls(line: &str) -> Vec<(&str, usize)> {
         "restore_",
         "head_",
         "rotate_",
+        "attach_",
+        "detach_",
+        "assume_",
+        "reboot_",
+        "start_",
+        "stop_",
+        "enable_",
+        "disable_",
+        "cancel_",
+        "copy_",
+        "batch_",
+        "abort_",
+        "complete_",
+        "upload_",
+        "generate_",
+        "encrypt_",
+        "decrypt_",
+        "promote_",
+        "test_",
     ];
     let mut out = Vec::new();
     let mut rest = line;
