@@ -88,8 +88,10 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
         let all = text(out);
         assert_eq!(out.status.code(), Some(0), "{all}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let taken = logged_at(&stderr, "run lock taken").expect("taken is logged");
-        let releasing = logged_at(&stderr, "run lock releasing").expect("releasing is logged");
+        let taken = logged_at(&stderr, "run lock taken")
+            .unwrap_or_else(|| panic!("taken is logged: {all}"));
+        let releasing = logged_at(&stderr, "run lock releasing")
+            .unwrap_or_else(|| panic!("releasing is logged: {all}"));
         held.push((taken, releasing));
         assert!(
             !all.contains('\u{1b}'),

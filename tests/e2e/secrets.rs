@@ -399,7 +399,8 @@ async fn a_secret_scheduled_for_deletion_is_restored_drift_is_rewritten_and_dest
         sb.secret_value("psql-host").await.as_deref(),
         out["aurora_cluster_endpoint"].as_str()
     );
-    // Restored, and rewritten by the seed that deploy runs, since it counted as stale.
+    // Restored; the seed that deploy runs found its value already right, so it only recorded
+    // its source again: no new version, and nothing stale.
     let d = sm
         .describe_secret()
         .secret_id(name("psql-password"))
@@ -407,10 +408,21 @@ async fn a_secret_scheduled_for_deletion_is_restored_drift_is_rewritten_and_dest
         .await
         .unwrap();
     assert!(d.deleted_date().is_none());
-    assert_ne!(
+    assert_eq!(
         sb.secret_version("psql-password").await,
         before,
-        "a restored derived secret is stale until seed rewrites it"
+        "a restored derived secret holding the right value keeps its version"
+    );
+    let session = sb.session().await;
+    let states = session
+        .secret_states(&session.observe().await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        states
+            .iter()
+            .all(|(_, s)| !matches!(s, secrets_seed::State::Stale(_))),
+        "{states:?}"
     );
     let master = master_secret_arn(&sb).await;
     let m: serde_json::Value = serde_json::from_str(

@@ -26,7 +26,12 @@
 //!
 //! The spans are seen only where the subscriber enables them: a global filter that switches the
 //! SDK's spans off but its events on hides the SDK's own marks (the [`carrying`] marks hold
-//! regardless). Filter per layer, as this tool does, or keep the SDK's spans enabled.
+//! regardless). Filter per layer, or keep the SDK's spans enabled.
+//!
+//! [`SecretGuard`] takes an interest in every callsite (it must see every event to veto it),
+//! which costs something on every event of every crate. A subscriber that filters per layer can
+//! use the two halves instead, as this tool does: [`let_through`] as its output's filter, and
+//! [`SpanMarks`] beside it with [`may_mark`] as its own.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -154,6 +159,41 @@ pub fn carrying<F: Future>(call: F) -> Carrying<F> {
 pub fn carrying_sync<T>(work: impl FnOnce() -> T) -> T {
     let _mark = Mark::new();
     work()
+}
+
+/// Whether an event or span may reach an output now: spans always (they carry no values), this
+/// project's events always, other crates' events only while no call carrying a value runs. For
+/// a subscriber that filters per layer, as this tool's does, with [`SpanMarks`] beside it.
+pub fn let_through(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_span() || is_ours(meta.target()) || !carrying_now()
+}
+
+/// Whether a span may be one that marks a call carrying a value (its name; for `invoke`, its
+/// `rpc.service` decides when it is made): the spans [`SpanMarks`] needs to see.
+pub fn may_mark(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_span()
+        && (is_sensitive_operation(meta.name())
+            || CREDENTIAL_SPANS.contains(&meta.name())
+            || meta.name() == "invoke")
+}
+
+/// The half of [`SecretGuard`] that counts the SDK's marking spans, for a subscriber that keeps
+/// other crates out with [`let_through`] as a per-layer filter; give it [`may_mark`] as its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpanMarks;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SpanMarks {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, cx: Context<'_, S>) {
+        SecretGuard.on_new_span(attrs, id, cx)
+    }
+
+    fn on_enter(&self, id: &Id, cx: Context<'_, S>) {
+        SecretGuard.on_enter(id, cx)
+    }
+
+    fn on_exit(&self, id: &Id, cx: Context<'_, S>) {
+        SecretGuard.on_exit(id, cx)
+    }
 }
 
 /// Marks a span as one whose calls carry values.

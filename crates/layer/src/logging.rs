@@ -1,10 +1,12 @@
-//! Logging that never carries a secret value: the operator's subscriber on stderr, with
-//! [`layer_core::log_guard::SecretGuard`] (which keeps every other crate quiet while a call that
-//! carries a value runs) and a refusal of the SDK's switches that print sensitive bodies on
-//! purpose (`LOG_SENSITIVE_BODIES`, `LOG_SIGNABLE_BODY`).
+//! Logging that never carries a secret value: the operator's subscriber on stderr, with core's
+//! log guard as per-layer filters (`log_guard::let_through` on the output, `log_guard::SpanMarks`
+//! beside it: every other crate is quiet while a call that carries a value runs), and a refusal
+//! of the SDK's switches that print sensitive bodies on purpose (`LOG_SENSITIVE_BODIES`,
+//! `LOG_SIGNABLE_BODY`).
 
-use layer_core::log_guard::{SecretGuard, OUR_TARGETS};
+use layer_core::log_guard::{SpanMarks, OUR_TARGETS};
 use tracing::Subscriber;
+use tracing_subscriber::filter::{DynFilterFn, FilterExt, FilterFn};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
@@ -91,10 +93,13 @@ where
     } else {
         Box::new(base)
     };
-    // The filter is the output's own, so the guard sees the SDK's spans whatever level it asks.
+    // The guard as per-layer filters: the output lets through only what `let_through` allows,
+    // and the marks see the SDK's marking spans whatever level the output asks for.
+    let guard = DynFilterFn::new(|meta, _cx| layer_core::log_guard::let_through(meta));
+    let marks = SpanMarks.with_filter(FilterFn::new(layer_core::log_guard::may_mark));
     tracing_subscriber::registry()
-        .with(fmt.with_filter(env))
-        .with(SecretGuard)
+        .with(fmt.with_filter(env.and(guard)))
+        .with(marks)
 }
 
 /// Refuse to run with the SDK's switches for printing sensitive bodies set.

@@ -751,7 +751,9 @@ pub async fn seed(
                     // A stored value equal to the one built (a run killed between writing it and
                     // recording its source, a source that moved back) is only re-tagged: a new
                     // version would wake every consumer that watches the secret for nothing.
+                    // `--force` asks for a rewrite, and gets one.
                     let same = !first
+                        && !opts.force
                         && read_value(sm, &name, None)
                             .await
                             .is_ok_and(|current| current.same_as(&value));
