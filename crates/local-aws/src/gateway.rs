@@ -1323,13 +1323,8 @@ async fn authorize(
     let who = match known {
         Some(w) => w,
         None => {
-            let auth = http::HeaderValue::from_str(&format!(
-                "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/sts/aws4_request, SignedHeaders=host, Signature=0"
-            ))
-            .ok();
-            let (_, xml) = moto_query(shared, "sts", "GetCallerIdentity", &[], auth).await?;
-            let arn = crate::xml::text(&xml, "Arn").unwrap_or_default();
-            let account = crate::xml::text(&xml, "Account").unwrap_or_default();
+            let arn = caller_arn(shared, &key, region).await?;
+            let account = arn.split(':').nth(4).unwrap_or_default().to_string();
             let principal = if let Some(rest) = arn.split(":assumed-role/").nth(1) {
                 Some(Principal::Role(
                     rest.split('/').next().unwrap_or_default().to_string(),
