@@ -339,6 +339,41 @@ impl Sandbox {
             .collect()
     }
 
+    /// The run lock's holds as the local AWS saw them, counted from the gateway's log of lock
+    /// calls: each hold runs from a `CreateSecret` that succeeded (at its answer) to the
+    /// `DeleteSecret` that ended it (at its arrival), on the log's one clock. Takes and releases
+    /// must alternate, so two holds never overlap; the error names the calls out of turn.
+    pub fn lock_holds(&self) -> Result<usize, String> {
+        let mut events: Vec<(u64, bool, String)> = self
+            .aws
+            .calls()
+            .snapshot()
+            .into_iter()
+            .filter(|c| is_lock_call(c) && c.succeeded())
+            .filter_map(|c| match c.operation.as_str() {
+                "CreateSecret" => c.answered.map(|at| (at, true, format!("{c:?}"))),
+                "DeleteSecret" => Some((c.arrived, false, format!("{c:?}"))),
+                _ => None,
+            })
+            .collect();
+        events.sort_by_key(|e| e.0);
+        let mut holds = 0;
+        let mut held = false;
+        for (_, take, call) in &events {
+            if *take == held {
+                let what = if held {
+                    "a second take"
+                } else {
+                    "a release of nothing"
+                };
+                return Err(format!("{what} after {holds} holds: {call}"));
+            }
+            held = *take;
+            holds += usize::from(*take);
+        }
+        Ok(holds)
+    }
+
     /// An IAM client.
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk().await)
@@ -468,7 +503,10 @@ impl Sandbox {
     /// groups, parameter and subnet groups), EC2 (security groups, VPC endpoints), S3 buckets,
     /// IAM (users, their access keys, roles), CloudWatch log groups, Secrets Manager (scheduled
     /// deletions included), Bedrock (application inference profiles, the invocation logging
-    /// configuration pointing at our role), Prometheus and Grafana workspaces.
+    /// configuration pointing at our role), Prometheus and Grafana workspaces; log deliveries
+    /// (a cluster's log exports, a replication group's slow log, a workspace's logging, and
+    /// CloudWatch Logs' own delivery sources, destinations and deliveries) and the KMS grants
+    /// services made for our resources.
     pub async fn inventory(&self) -> Inventory {
         // Built from list calls: asked once they show everything.
         self.settle().await;
@@ -489,6 +527,9 @@ impl Sandbox {
             let id = c.db_cluster_identifier().unwrap_or_default();
             if ours(id) {
                 add("rds cluster", id);
+                for log in c.enabled_cloudwatch_logs_exports() {
+                    add("log delivery", &format!("rds {id} {log}"));
+                }
             }
         }
         for i in rds
@@ -551,6 +592,13 @@ impl Sandbox {
             let id = g.replication_group_id().unwrap_or_default();
             if ours(id) && g.status() != Some("deleted") {
                 add("elasticache replication group", id);
+                for d in g.log_delivery_configurations() {
+                    let to = d
+                        .destination_details()
+                        .and_then(|d| d.cloud_watch_logs_details());
+                    let group = to.and_then(|c| c.log_group()).unwrap_or_default();
+                    add("log delivery", &format!("elasticache {id} -> {group}"));
+                }
             }
         }
         for g in ec
@@ -688,6 +736,43 @@ impl Sandbox {
             }
         }
 
+        // CloudWatch Logs' own deliveries (sources, destinations and the deliveries between
+        // them), named after the environment.
+        let sources = logs.describe_delivery_sources().send().await;
+        for d in sources.expect("delivery sources").delivery_sources() {
+            if d.name().is_some_and(ours) {
+                add("log delivery source", d.name().unwrap_or_default());
+            }
+        }
+        let destinations = logs.describe_delivery_destinations().send().await;
+        for d in destinations
+            .expect("delivery destinations")
+            .delivery_destinations()
+        {
+            if d.name().is_some_and(ours) {
+                add("log delivery destination", d.name().unwrap_or_default());
+            }
+        }
+        let deliveries = logs.describe_deliveries().send().await;
+        for d in deliveries.expect("deliveries").deliveries() {
+            if d.delivery_source_name().is_some_and(ours) {
+                add("log delivery", d.id().unwrap_or_default());
+            }
+        }
+
+        // The grants services made on the KMS keys for our resources (named after them).
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let keys = kms.list_keys().limit(1000).send().await.expect("keys");
+        for k in keys.keys() {
+            let key = k.key_id().unwrap_or_default();
+            let grants = kms.list_grants().key_id(key).send().await.expect("grants");
+            for g in grants.grants() {
+                if g.name().is_some_and(ours) {
+                    add("kms grant", g.name().unwrap_or_default());
+                }
+            }
+        }
+
         let sm = self.secrets().await;
         let mut token = None;
         loop {
@@ -756,6 +841,7 @@ impl Sandbox {
             tags.and_then(|t| t.get(layer_core::tags::NAMING_ID))
                 .is_some_and(|v| v == nid)
         };
+        use aws_sdk_amp::error::ProvideErrorMetadata as _;
         let amp = aws_sdk_amp::Client::new(&sdk);
         for w in amp
             .list_workspaces()
@@ -768,6 +854,21 @@ impl Sandbox {
             let gone = w.status().map(|s| s.status_code().as_str()) == Some("DELETING");
             if (ours(alias) || tagged_ours(w.tags())) && !gone {
                 add("prometheus workspace", alias);
+                let id = w.workspace_id();
+                let logging = amp
+                    .describe_logging_configuration()
+                    .workspace_id(id)
+                    .send()
+                    .await;
+                let logging = match logging {
+                    Ok(l) => l.logging_configuration,
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => None,
+                    Err(e) => panic!("the workspace's logging configuration: {e:?}"),
+                };
+                if let Some(l) = logging {
+                    let group = l.log_group_arn();
+                    add("log delivery", &format!("prometheus {alias} -> {group}"));
+                }
             }
         }
         // Managed Grafana where AWS offers it; an error elsewhere fails the inventory.

@@ -1,7 +1,8 @@
 //! Seed killed at any point: the binary is killed (SIGKILL) once the gateway has counted its
 //! N-th mutating call, for a spread of N over a whole seed, each point landing mid-run; the next
 //! seed (once the killed run's lock lease expired) converges, and no seeded secret that was
-//! already stored (generated or derived) gets a new version.
+//! already stored (generated or derived) gets a new version. The killed run's hold of the run
+//! lock and the rerun's never overlap, as the local AWS saw the lock calls.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -65,6 +66,9 @@ async fn seed_killed_at_any_point_converges_without_regenerating_a_stored_value(
             0,
             "seed after a kill at call {n}"
         );
+        // The killed run's hold and the rerun's never overlapped (the rerun broke the expired
+        // lease first), as the local AWS saw the lock calls.
+        assert_eq!(sb.lock_holds(), Ok(2), "after a kill at call {n}");
         let now = versions(&sb).await;
         for (secret, v) in &stored {
             if v.is_some() {
@@ -261,6 +265,7 @@ async fn deploy_killed_after(n: usize, slow: bool) -> bool {
             .has_changes(),
         "converged after a kill at call {n}"
     );
+    assert_eq!(sb.lock_holds(), Ok(2), "after a kill at call {n}");
     let now = versions(&sb).await;
     for (secret, v) in &stored {
         if v.is_some() {

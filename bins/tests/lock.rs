@@ -81,6 +81,9 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
     for wait in waits {
         outs.push(wait.await.expect("joined").expect("it exits"));
     }
+    // The holds never overlapped, as the local AWS saw them: the gateway's log of lock calls
+    // alternates between a take and a release, eight times.
+    assert_eq!(sb.lock_holds(), Ok(8), "{:#?}", sb.lock_calls());
     let mut held = Vec::new();
     let mut applied = 0;
     let mut waited = 0;
@@ -126,7 +129,7 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
         "exactly one deploy made the changes; the others found none"
     );
     assert!(waited >= 1, "some deploys waited, naming the holder");
-    // The holds never overlap: each run took the lock after the previous one began releasing it.
+    // And as the runs saw them: each took the lock after the previous one began releasing it.
     held.sort();
     for pair in held.windows(2) {
         assert!(pair[1].0 > pair[0].1, "overlapping holds: {held:#?}");

@@ -219,6 +219,8 @@ async fn nothing_is_left_behind_after_destroy() {
         "bedrock inference profile",
         "bedrock invocation logging",
         "prometheus workspace",
+        "log delivery",
+        "kms grant",
     ] {
         assert!(
             !deployed.of(kind).is_empty(),

@@ -1,8 +1,11 @@
 //! Call counting: every request through the gateway, by service and operation, split into
 //! mutating and read-only calls. Readable from Rust and over HTTP (`GET /_gateway/calls`),
-//! resettable (`POST /_gateway/calls/reset`).
+//! resettable (`POST /_gateway/calls/reset`). Each call carries when it arrived and when it was
+//! answered, on one clock, and its status: enough to order what happened inside AWS (a lock's
+//! holds, for one) from the outside.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -22,6 +25,21 @@ pub struct Call {
     /// Who signed it, while IAM is enforced: the caller's ARN, or `unsigned`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// When it arrived, on the log's clock (a tick per arrival and per answer).
+    pub arrived: u64,
+    /// When its answer left, on the same clock; `None` while in flight or when dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered: Option<u64>,
+    /// The answer's HTTP status; `None` while in flight or when the connection was dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl Call {
+    /// Whether AWS answered it with success (2xx).
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 /// Counts of one operation.
@@ -50,12 +68,28 @@ pub struct CallSummary {
 #[derive(Debug, Default)]
 pub struct CallLog {
     calls: Mutex<Vec<Call>>,
+    clock: AtomicU64,
 }
 
 impl CallLog {
-    /// Record a call.
-    pub fn record(&self, call: Call) {
-        self.calls.lock().expect("not poisoned").push(call);
+    /// Record a call as it arrives; the answer is noted with [`CallLog::answered`] under the
+    /// returned index and arrival tick.
+    pub fn record(&self, mut call: Call) -> (usize, u64) {
+        let mut calls = self.calls.lock().expect("not poisoned");
+        let arrived = self.clock.fetch_add(1, Ordering::SeqCst);
+        call.arrived = arrived;
+        calls.push(call);
+        (calls.len() - 1, arrived)
+    }
+
+    /// Note the answer to the call recorded at `index` (its status, or `None` when dropped). A
+    /// reset in between makes the index stale, and it is ignored.
+    pub fn answered(&self, index: usize, arrived: u64, status: Option<u16>) {
+        let mut calls = self.calls.lock().expect("not poisoned");
+        if let Some(c) = calls.get_mut(index).filter(|c| c.arrived == arrived) {
+            c.answered = Some(self.clock.fetch_add(1, Ordering::SeqCst));
+            c.status = status;
+        }
     }
 
     /// Every call so far, in order.

@@ -6,6 +6,7 @@
 //! path and subresource (S3). Bodies stream through untouched, except query-protocol form bodies,
 //! which are small and read to find the action.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::replication_groups::{ReplicaCount, ReplicationGroups};
 use crate::rules;
 use crate::slow::{Slow, SlowSettings};
 
+mod kms_grants;
 mod lag;
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -67,6 +69,7 @@ struct Shared {
     leaving_clusters: crate::leaving_clusters::LeavingClusters,
     log_group_keys: crate::log_group_keys::LogGroupKeys,
     overlays: crate::overlays::Overlays,
+    kms_grants: kms_grants::KmsGrants,
     upstream_port: u16,
     client: Client<HttpConnector, Body>,
     /// The local data plane the emulated clusters and replication groups lead to, once bound.
@@ -135,6 +138,7 @@ impl Gateway {
             leaving_clusters: Default::default(),
             log_group_keys: Default::default(),
             overlays: Default::default(),
+            kms_grants: Default::default(),
             upstream_port: opts.upstream_port,
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -253,17 +257,34 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     // Carried out to the end even when the client goes away meanwhile (a killed process): AWS
     // finishes a request it received, and a request the gateway makes of several calls to moto
     // (a bucket created with its tags) must not stop halfway.
-    let routed = tokio::spawn(async move { route(&shared, req).await })
-        .await
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("the gateway's handler failed: {e}")));
-    match routed {
+    let log = Arc::clone(&shared);
+    let (routed, recorded) = tokio::spawn(RECORDED.scope(Cell::new(None), async move {
+        let routed = route(&shared, req).await;
+        (routed, RECORDED.with(Cell::get))
+    }))
+    .await
+    .unwrap_or_else(|e| {
+        let failed = anyhow::anyhow!("the gateway's handler failed: {e}");
+        (Err(failed), None)
+    });
+    let answer = match routed {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(Dropped),
         Err(e) => Ok(json_response(
             StatusCode::BAD_GATEWAY,
             serde_json::json!({ "gateway_error": e.to_string() }),
         )),
+    };
+    if let Some((index, arrived)) = recorded {
+        let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+        log.calls.answered(index, arrived, status);
     }
+    answer
+}
+
+tokio::task_local! {
+    /// The call log's index and arrival tick of the call being routed, for its answer.
+    static RECORDED: Cell<Option<(usize, u64)>>;
 }
 
 fn stream(body: Incoming) -> Body {
@@ -314,7 +335,8 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
             None => "unsigned".to_string(),
         });
     }
-    shared.calls.record(call.clone());
+    let recorded = shared.calls.record(call.clone());
+    RECORDED.with(|r| r.set(Some(recorded)));
     let op = call.operation.clone();
 
     // IAM, enforced as AWS does when switched on (see `authz`).
@@ -872,6 +894,9 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     let resp = forward(shared, Request::from_parts(parts, body)).await?;
     if op == "DeleteBucket" && resp.status().is_success() && !s3_bucket.is_empty() {
         shared.bucket_policies.delete(&s3_bucket);
+    }
+    if resp.status().is_success() {
+        kms_grants::after(shared, &service, &region, &op, &form).await?;
     }
     if let Some((cluster, writer)) = old_writer.filter(|_| resp.status().is_success()) {
         shared.slow.failed_over(&cluster, &writer);
@@ -2325,6 +2350,9 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
             operation: op,
             resource: None,
             principal: None,
+            arrived: 0,
+            answered: None,
+            status: None,
         };
     }
     let query = parts.uri.query().unwrap_or("");
@@ -2358,6 +2386,9 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
             operation: op,
             resource,
             principal: None,
+            arrived: 0,
+            answered: None,
+            status: None,
         };
     }
     if service == "s3" {
@@ -2379,6 +2410,9 @@ fn classify(service: &str, parts: &http::request::Parts, form: Option<&[u8]>) ->
         mutating,
         resource: None,
         principal: None,
+        arrived: 0,
+        answered: None,
+        status: None,
     }
 }
 
@@ -2492,6 +2526,9 @@ fn classify_s3(parts: &http::request::Parts) -> Call {
         mutating,
         resource: (!bucket.is_empty()).then(|| bucket.to_string()),
         principal: None,
+        arrived: 0,
+        answered: None,
+        status: None,
     }
 }
 
