@@ -32,6 +32,26 @@ fn said(out: &Output) -> String {
     )
 }
 
+/// A step: the role, an edit of `local.toml` made first (if any), the command.
+type Step<'a> = (Command, Option<(&'a str, &'a str)>, Vec<&'a str>);
+
+/// The run lock taken (as the sandbox's administrator) and left behind, as by a run that died.
+async fn leave_a_lock(sb: &Sandbox) {
+    let sdk = sb.sdk().await;
+    let env = sb.env();
+    let lease = layer::lock::take(
+        &sdk,
+        &env,
+        "arn:aws:iam::123456789012:user/gone",
+        "deploy local",
+        None,
+        |_| {},
+    )
+    .await
+    .expect("the lock is free");
+    drop(lease);
+}
+
 #[tokio::test]
 async fn every_command_succeeds_holding_exactly_its_generated_policy() {
     let sb = Sandbox::with_data_plane("e2e-lp").await;
@@ -52,34 +72,81 @@ async fn every_command_succeeds_holding_exactly_its_generated_policy() {
     sb.aws.authz().set(true);
     let saved = sb.environments().join("lp.plan");
     let saved = saved.to_str().unwrap();
-    let steps: &[(Command, &[&str])] = &[
-        (Command::Plan, &["plan", "local"]),
+    let mut steps: Vec<Step> = vec![
+        (Command::Plan, None, vec!["plan", "local"]),
         (
             Command::Deploy,
-            &["deploy", "local", "--auto-approve", "--bootstrap-db"],
+            None,
+            vec!["deploy", "local", "--auto-approve", "--bootstrap-db"],
         ),
-        (Command::Seed, &["seed", "local", "--force"]),
+        (Command::Seed, None, vec!["seed", "local", "--force"]),
         // The S3 key's rotation: a new key made, stored, the old one deleted.
         (
             Command::Seed,
-            &["seed", "local", "--rotate", "s3-secret-access-key"],
+            None,
+            vec!["seed", "local", "--rotate", "s3-secret-access-key"],
         ),
-        (Command::Plan, &["outputs", "local"]),
-        (Command::Plan, &["plan", "local", "--detailed-exitcode"]),
-        // A saved plan, applied by the deploy role.
-        (Command::Plan, &["plan", "local", "--out", saved]),
-        (Command::Deploy, &["apply", saved]),
-        (Command::BootstrapDb, &["bootstrap-db", "local"]),
-        (Command::Verify, &["verify", "local"]),
-        (Command::Plan, &["lock", "show", "local"]),
+        (Command::Plan, None, vec!["outputs", "local"]),
         (
-            Command::Destroy,
-            &["destroy", "local", "--auto-approve", "--purge-buckets"],
+            Command::Plan,
+            None,
+            vec!["plan", "local", "--detailed-exitcode"],
         ),
+        // A saved plan, applied by the deploy role.
+        (Command::Plan, None, vec!["plan", "local", "--out", saved]),
+        (Command::Deploy, None, vec!["apply", saved]),
+        (Command::BootstrapDb, None, vec!["bootstrap-db", "local"]),
+        (Command::Verify, None, vec!["verify", "local"]),
     ];
-    for (c, args) in steps {
+    let deploy = vec!["deploy", "local", "--auto-approve"];
+    // Replicas added and removed: an Aurora reader instance, a Redis replica.
+    for (from, to) in [
+        ("instance_count = 1", "instance_count = 2"),
+        ("num_cache_nodes = 1", "num_cache_nodes = 2"),
+        ("instance_count = 2", "instance_count = 1"),
+        ("num_cache_nodes = 2", "num_cache_nodes = 1"),
+    ] {
+        steps.push((Command::Deploy, Some((from, to)), deploy.clone()));
+    }
+    // A replacement: the Redis port cannot change in place.
+    let replace = vec!["deploy", "local", "--auto-approve", "--allow-replace"];
+    steps.push((
+        Command::Deploy,
+        Some(("[redis]\n", "[redis]\nport = 6379\n")),
+        replace,
+    ));
+    steps.push((Command::Plan, None, vec!["lock", "show", "local"]));
+    // A lock left by a run that is gone (taken below, before this step), broken.
+    let break_at = steps.len();
+    steps.push((
+        Command::Deploy,
+        None,
+        vec!["lock", "break", "local", "--auto-approve"],
+    ));
+    steps.push((
+        Command::Destroy,
+        None,
+        vec!["destroy", "local", "--auto-approve", "--purge-buckets"],
+    ));
+    for (i, (c, edit, args)) in steps.iter().enumerate() {
+        if let Some((from, to)) = edit {
+            sb.edit_env("local", |t| {
+                assert!(t.contains(from), "{from}");
+                t.replacen(from, to, 1)
+            });
+        }
+        if i == break_at {
+            leave_a_lock(&sb).await;
+        }
         sb.aws.calls().reset();
         let out = run_as(&sb, &roles[c], args).await;
+        if i == break_at {
+            assert!(
+                said(&out).contains("lock of `local` broken"),
+                "{}",
+                said(&out)
+            );
+        }
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -157,7 +157,8 @@ async fn sbx_like_redis_grows_to_prod_like_and_back_in_the_order_aws_requires() 
 }
 
 #[tokio::test]
-async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_nothing() {
+async fn redis_drift_is_repaired_a_port_change_replaces_the_group_only_when_allowed_and_teardown_leaves_nothing(
+) {
     let sb = Sandbox::new("e2e-rdrift").await;
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let sdk = sb.sdk().await;
@@ -223,6 +224,31 @@ async fn redis_drift_is_repaired_a_port_change_is_refused_and_teardown_leaves_no
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
     assert_eq!(sb.layer_mutations(), vec![]);
+    // With it, the group is deleted, AWS frees its name once the group is gone, and the new
+    // group takes the name.
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--allow-replace"])
+            .await,
+        0
+    );
+    let ops = elasticache_mutations(&sb);
+    let at = |op: &str| ops.iter().position(|o| o == op);
+    assert!(
+        at("DeleteReplicationGroup") < at("CreateReplicationGroup")
+            && at("DeleteReplicationGroup").is_some(),
+        "{ops:?}"
+    );
+    let now = ec
+        .describe_replication_groups()
+        .replication_group_id("e2e-rdrift-redis")
+        .send()
+        .await
+        .expect("the new group");
+    let g = &now.replication_groups()[0];
+    assert_eq!(g.status(), Some("available"));
+    let primary = g.node_groups()[0].primary_endpoint().expect("an endpoint");
+    assert_eq!(primary.port(), Some(6379));
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
     sb.edit_env("local", |t| {
         t.replace("[redis]\nport = 6379\n", "[redis]\n")
     });

@@ -70,6 +70,7 @@ struct Shared {
     log_group_keys: crate::log_group_keys::LogGroupKeys,
     overlays: crate::overlays::Overlays,
     kms_grants: kms_grants::KmsGrants,
+    incarnations: crate::incarnations::Incarnations,
     upstream_port: u16,
     client: Client<HttpConnector, Body>,
     /// The local data plane the emulated clusters and replication groups lead to, once bound.
@@ -139,6 +140,7 @@ impl Gateway {
             log_group_keys: Default::default(),
             overlays: Default::default(),
             kms_grants: Default::default(),
+            incarnations: Default::default(),
             upstream_port: opts.upstream_port,
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -258,15 +260,21 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     // finishes a request it received, and a request the gateway makes of several calls to moto
     // (a bucket created with its tags) must not stop halfway.
     let log = Arc::clone(&shared);
-    let (routed, recorded) = tokio::spawn(RECORDED.scope(Cell::new(None), async move {
+    let routing = async move {
         let routed = route(&shared, req).await;
+        let routed = match routed {
+            Ok(Some(r)) if ELASTICACHE.with(Cell::get) => named_back(&shared, r).await.map(Some),
+            other => other,
+        };
         (routed, RECORDED.with(Cell::get))
-    }))
-    .await
-    .unwrap_or_else(|e| {
-        let failed = anyhow::anyhow!("the gateway's handler failed: {e}");
-        (Err(failed), None)
-    });
+    };
+    let routing = ELASTICACHE.scope(Cell::new(false), routing);
+    let (routed, recorded) = tokio::spawn(RECORDED.scope(Cell::new(None), routing))
+        .await
+        .unwrap_or_else(|e| {
+            let failed = anyhow::anyhow!("the gateway's handler failed: {e}");
+            (Err(failed), None)
+        });
     let answer = match routed {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(Dropped),
@@ -285,6 +293,25 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
 tokio::task_local! {
     /// The call log's index and arrival tick of the call being routed, for its answer.
     static RECORDED: Cell<Option<(usize, u64)>>;
+    /// Whether the call being routed is ElastiCache's, whose answer names recreated groups by
+    /// their names again.
+    static ELASTICACHE: Cell<bool>;
+}
+
+/// An ElastiCache answer with moto's ids of recreated groups named back (see `incarnations`).
+async fn named_back(shared: &Shared, resp: Response<Body>) -> anyhow::Result<Response<Body>> {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading an answer: {e}"))?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(named) = shared.incarnations.on_response(&text) else {
+        return Ok(Response::from_parts(parts, full(bytes)));
+    };
+    parts.headers.remove("content-length");
+    Ok(Response::from_parts(parts, full(named)))
 }
 
 fn stream(body: Incoming) -> Body {
@@ -305,10 +332,10 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         return forward(shared, req.map(stream)).await.map(Some);
     };
     let protocol = Protocol::of(&service);
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     // Small bodies are read: query-protocol forms (to find the action), JSON bodies.
     let small = protocol != Protocol::RestXml;
-    let (body, bytes): (Option<Body>, Bytes) = if small {
+    let (body, mut bytes): (Option<Body>, Bytes) = if small {
         (None, body.collect().await?.to_bytes())
     } else {
         (Some(stream(body)), Bytes::new())
@@ -349,6 +376,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
     }
     if service == "iam" && call.mutating {
         shared.authz.forget_policies();
+    }
+    // A replication group's name taken again once AWS has removed the group: moto knows the new
+    // one by another id (see `incarnations`); the answer is named back in `handle`.
+    if service == "elasticache" {
+        let after = deleted_after(shared);
+        let gone = |id: &str| shared.replication_groups.gone(id, after);
+        if shared.incarnations.on_request(&op, &mut form, gone) {
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&form)
+                .finish();
+            bytes = Bytes::from(encoded);
+            parts.headers.remove("content-length");
+        }
+        ELASTICACHE.with(|e| e.set(true));
     }
 
     let decision = shared

@@ -19,6 +19,7 @@ pub mod failure_states;
 pub mod faults;
 pub mod fixes;
 pub mod gateway;
+pub mod incarnations;
 pub mod leaving_clusters;
 mod log_group_keys;
 pub mod moto;
