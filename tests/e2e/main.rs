@@ -10,6 +10,7 @@ mod faults;
 mod gateway;
 mod monitoring;
 mod names;
+mod read_back;
 mod redis;
 mod s3_family;
 mod saved_plan;

@@ -34,6 +34,7 @@ use crate::replication_groups::{ReplicaCount, ReplicationGroups};
 use crate::rules;
 use crate::slow::{Slow, SlowSettings};
 
+mod db_subnet_groups;
 mod kms_grants;
 mod lag;
 
@@ -932,7 +933,15 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> anyhow::Result<Option
         None => full(bytes.clone()),
     };
     let auth = parts.headers.get("authorization").cloned();
+    let kept = if service == "rds" {
+        db_subnet_groups::before(shared, &op, &region, &form, auth.clone()).await?
+    } else {
+        None
+    };
     let resp = forward(shared, Request::from_parts(parts, body)).await?;
+    if let Some(kept) = kept.filter(|_| resp.status().is_success()) {
+        db_subnet_groups::after(shared, kept, &form, auth.clone()).await?;
+    }
     if op == "DeleteBucket" && resp.status().is_success() && !s3_bucket.is_empty() {
         shared.bucket_policies.delete(&s3_bucket);
     }

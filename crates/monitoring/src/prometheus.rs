@@ -61,7 +61,8 @@ fn with_star(arn: &str) -> String {
 }
 
 impl Workspace {
-    /// Our workspace: the one with this alias that carries our tags.
+    /// Our workspace: the one that carries our tags, whatever its alias (AWS chooses the id,
+    /// and an alias changed by hand is drift to repair, not a reason to make a second one).
     async fn find(&self, cx: &Context) -> Result<Option<(String, Tags)>> {
         let mut token = None;
         let mut found = None;
@@ -69,7 +70,6 @@ impl Workspace {
             let page = self
                 .client
                 .list_workspaces()
-                .alias(&self.alias)
                 .set_next_token(token.take())
                 .send()
                 .await
@@ -85,7 +85,7 @@ impl Workspace {
                 if layer_core::tags::is_owned(&tags, &cx.tags) {
                     if found.is_some() {
                         return Err(Error::Other(format!(
-                            "two Prometheus workspaces with the alias {} carry our tags; delete the one that is not in use",
+                            "two Prometheus workspaces carry our tags (the layer's is {}); delete the one that is not in use",
                             self.alias
                         )));
                     }
@@ -97,7 +97,7 @@ impl Workspace {
                 None => break,
             }
         }
-        // A workspace with our alias but not our tags is someone else's: left alone.
+        // A workspace without our tags is someone else's, whatever its alias: left alone.
         Ok(found)
     }
 
