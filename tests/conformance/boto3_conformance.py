@@ -444,6 +444,116 @@ def rule_kms_keys_as_arns():
          PerformanceInsightsKMSKeyId=key["KeyId"])
 
 
+# ---------------------------------------------------------------- changes moto ignores (overlays)
+
+def overlay_log_exports():
+    call("rds", "CreateDBCluster", DBClusterIdentifier="conf-logs", Engine="aurora-postgresql", EngineVersion="14.19",
+         MasterUsername="dbadmin", ManageMasterUserPassword=True, EnableCloudwatchLogsExports=["postgresql"])
+    call("rds", "ModifyDBCluster", DBClusterIdentifier="conf-logs", ApplyImmediately=True,
+         CloudwatchLogsExportConfiguration={"DisableLogTypes": ["postgresql"]})
+    c = call("rds", "DescribeDBClusters", DBClusterIdentifier="conf-logs")["DBClusters"][0]
+    expect(c.get("EnabledCloudwatchLogsExports", []) == [], f"exports off: {c.get('EnabledCloudwatchLogsExports')}")
+    call("rds", "ModifyDBCluster", DBClusterIdentifier="conf-logs", ApplyImmediately=True,
+         CloudwatchLogsExportConfiguration={"EnableLogTypes": ["postgresql"]})
+    c = call("rds", "DescribeDBClusters", DBClusterIdentifier="conf-logs")["DBClusters"][0]
+    expect(c.get("EnabledCloudwatchLogsExports") == ["postgresql"], f"exports on: {c.get('EnabledCloudwatchLogsExports')}")
+
+
+def vpc_with_subnets(cidr):
+    vpc = call("ec2", "CreateVpc", CidrBlock=cidr)["Vpc"]["VpcId"]
+    base = cidr.split(".")
+    subnets = [call("ec2", "CreateSubnet", VpcId=vpc, CidrBlock=f"{base[0]}.{base[1]}.{i}.0/24",
+                    AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"] for i, z in [(1, "a"), (2, "b"), (3, "c")]]
+    return vpc, subnets
+
+
+def overlay_private_dns():
+    vpc, subnets = vpc_with_subnets("10.61.0.0/16")
+    # Unvalidated: EC2 answers an endpoint's state in lower case ("available"), which the service
+    # model's enum ("Available") does not list; the SDKs take either.
+    ec2 = client("ec2")
+    e = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.rds", VpcEndpointType="Interface",
+                                SubnetIds=subnets[:1], PrivateDnsEnabled=True)["VpcEndpoint"]["VpcEndpointId"]
+    call("ec2", "ModifyVpcEndpoint", VpcEndpointId=e, PrivateDnsEnabled=False)
+    got = ec2.describe_vpc_endpoints(VpcEndpointIds=[e])["VpcEndpoints"][0]["PrivateDnsEnabled"]
+    expect(got is False, f"private DNS off: {got}")
+    call("ec2", "ModifyVpcEndpoint", VpcEndpointId=e, PrivateDnsEnabled=True)
+    got = ec2.describe_vpc_endpoints(VpcEndpointIds=[e])["VpcEndpoints"][0]["PrivateDnsEnabled"]
+    expect(got is True, f"private DNS on: {got}")
+
+
+def overlay_slow_log():
+    group = "/aws/vendedlogs/elasticache/conf-slow/slow-log"
+    call("logs", "CreateLogGroup", logGroupName=group)
+    slow = {"LogType": "slow-log", "DestinationType": "cloudwatch-logs", "LogFormat": "json",
+            "DestinationDetails": {"CloudWatchLogsDetails": {"LogGroup": group}}}
+    call("elasticache", "CreateReplicationGroup", ReplicationGroupId="conf-slow", ReplicationGroupDescription="conformance",
+         Engine="redis", EngineVersion="7.1", CacheNodeType="cache.t3.micro", NumCacheClusters=1, Port=6380,
+         LogDeliveryConfigurations=[slow])
+    call("elasticache", "ModifyReplicationGroup", ReplicationGroupId="conf-slow", ApplyImmediately=True,
+         LogDeliveryConfigurations=[{"LogType": "slow-log", "Enabled": False}])
+    g = call("elasticache", "DescribeReplicationGroups", ReplicationGroupId="conf-slow")["ReplicationGroups"][0]
+    kinds = [d["LogType"] for d in g.get("LogDeliveryConfigurations", [])]
+    expect("slow-log" not in kinds, f"slow log off: {g.get('LogDeliveryConfigurations')}")
+
+
+def overlay_kms_association():
+    key = call("kms", "CreateKey", Description="conformance logs")["KeyMetadata"]["Arn"]
+    call("logs", "CreateLogGroup", logGroupName="/conf/kms", kmsKeyId=key)
+    call("logs", "DisassociateKmsKey", logGroupName="/conf/kms")
+    g = call("logs", "DescribeLogGroups", logGroupNamePrefix="/conf/kms")["logGroups"][0]
+    expect("kmsKeyId" not in g, f"key dissociated: {g}")
+    call("logs", "AssociateKmsKey", logGroupName="/conf/kms", kmsKeyId=key)
+    g = call("logs", "DescribeLogGroups", logGroupNamePrefix="/conf/kms")["logGroups"][0]
+    expect(g.get("kmsKeyId") == key, f"key associated: {g}")
+
+
+def overlay_subnet_groups():
+    _, subnets = vpc_with_subnets("10.62.0.0/16")
+    tags = [{"Key": "NamingId", "Value": "conf"}]
+    call("rds", "CreateDBSubnetGroup", DBSubnetGroupName="conf-db-subnets", DBSubnetGroupDescription="conformance",
+         SubnetIds=subnets, Tags=tags)
+    call("rds", "ModifyDBSubnetGroup", DBSubnetGroupName="conf-db-subnets", SubnetIds=subnets[:2])
+    g = call("rds", "DescribeDBSubnetGroups", DBSubnetGroupName="conf-db-subnets")["DBSubnetGroups"][0]
+    ids = sorted(s["SubnetIdentifier"] for s in g["Subnets"])
+    expect(ids == sorted(subnets[:2]), f"DB subnet group keeps its name with the new subnets: {ids}")
+    expect(g["DBSubnetGroupDescription"] == "conformance", f"and its description: {g['DBSubnetGroupDescription']}")
+    arn = g["DBSubnetGroupArn"]
+    kept = call("rds", "ListTagsForResource", ResourceName=arn)["TagList"]
+    expect(kept == tags, f"and its tags: {kept}")
+    call("elasticache", "CreateCacheSubnetGroup", CacheSubnetGroupName="conf-cache-subnets",
+         CacheSubnetGroupDescription="conformance", SubnetIds=subnets)
+    call("elasticache", "ModifyCacheSubnetGroup", CacheSubnetGroupName="conf-cache-subnets", SubnetIds=subnets[:2])
+    g = call("elasticache", "DescribeCacheSubnetGroups", CacheSubnetGroupName="conf-cache-subnets")["CacheSubnetGroups"][0]
+    ids = sorted(s["SubnetIdentifier"] for s in g["Subnets"])
+    expect(ids == sorted(subnets[:2]), f"cache subnet group has the new subnets: {ids}")
+
+
+def freed_replication_group_name():
+    base = dict(ReplicationGroupDescription="conformance", Engine="redis", EngineVersion="7.1",
+                CacheNodeType="cache.t3.micro", NumCacheClusters=1)
+    call("elasticache", "CreateReplicationGroup", ReplicationGroupId="conf-again", Port=6380, **base)
+    call("elasticache", "DeleteReplicationGroup", ReplicationGroupId="conf-again")
+    expect_error("elasticache", "DescribeReplicationGroups", "ReplicationGroupNotFoundFault", 404,
+                 ReplicationGroupId="conf-again")
+    g = call("elasticache", "CreateReplicationGroup", ReplicationGroupId="conf-again", Port=6379, **base)["ReplicationGroup"]
+    expect(g["ReplicationGroupId"] == "conf-again", f"the name is free again: {g['ReplicationGroupId']}")
+    g = call("elasticache", "DescribeReplicationGroups", ReplicationGroupId="conf-again")["ReplicationGroups"][0]
+    port = g["NodeGroups"][0]["PrimaryEndpoint"]["Port"]
+    expect(port == 6379 and "-g1" not in str(g), f"the new group, under its own name: {port}")
+
+
+def kms_grants_follow_resources():
+    key = call("kms", "CreateKey", Description="conformance grants")["KeyMetadata"]["Arn"]
+    call("rds", "CreateDBCluster", DBClusterIdentifier="conf-grant", Engine="aurora-postgresql", EngineVersion="14.19",
+         MasterUsername="dbadmin", ManageMasterUserPassword=True, StorageEncrypted=True, KmsKeyId=key)
+    names = [g.get("Name") for g in call("kms", "ListGrants", KeyId=key)["Grants"]]
+    expect(names == ["conf-grant"], f"RDS holds a grant for the cluster: {names}")
+    call("rds", "DeleteDBCluster", DBClusterIdentifier="conf-grant", SkipFinalSnapshot=True)
+    names = [g.get("Name") for g in call("kms", "ListGrants", KeyId=key)["Grants"]]
+    expect(names == [], f"retired with the cluster: {names}")
+
+
 # ---------------------------------------------------------------- AWS's behaviour in time
 
 def gateway(method, path, body=None):
@@ -542,6 +652,13 @@ for name, fn in [
     ("model: a creation armed to fail ends in its failed state", model_failed_creation),
     ("model: a busy cluster refuses modification", model_busy_states),
     ("model: a snapshot leaves a cluster backing up, a deleted one stays deleting", model_backing_up_and_deleting),
+    ("overlay: a cluster's log exports changed", overlay_log_exports),
+    ("overlay: an interface endpoint's private DNS changed", overlay_private_dns),
+    ("overlay: a replication group's slow log switched off", overlay_slow_log),
+    ("overlay: a log group's KMS key dissociated and associated", overlay_kms_association),
+    ("overlay: subnet groups modified keep name, description and tags", overlay_subnet_groups),
+    ("model: a deleted replication group's name is free once it is gone", freed_replication_group_name),
+    ("model: services hold KMS grants for what they encrypt, retired on deletion", kms_grants_follow_resources),
 ]:
     check(name, fn)
 

@@ -31,7 +31,7 @@ async fn boto3_conformance_of_every_served_operation_and_corrected_deviation() {
         "boto3 conformance failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("19 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("26 passed, 0 failed"), "{stdout}");
 }
 
 #[tokio::test]
