@@ -70,3 +70,6 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "}"
 } > "$out"
 cat "$out"
+
+# The README's table is this run's own output (bench/build-table.sh writes it there).
+"$here/bench/build-table.sh" "$out"

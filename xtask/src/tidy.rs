@@ -580,3 +580,17 @@ fn the_readme_s_bench_table_is_the_bench_s_own_output() {
         "README.md's bench table is not bench/latest.md; run `cargo xtask bench`, which writes both"
     );
 }
+
+#[test]
+fn the_readme_s_build_table_is_build_sh_s_own_output() {
+    let readme = read(&root().join("README.md"));
+    let block = crate::bench::block_of(&readme, "bench/build-latest.md")
+        .expect("README.md holds the block <!-- bench/build-latest.md -->");
+    let latest = read(&root().join("bench/build-latest.md"));
+    assert_eq!(
+        block.trim(),
+        latest.trim(),
+        "README.md's build table is not bench/build-latest.md; run bench/build.sh (or bench/build-table.sh on its summary), which writes both"
+    );
+    assert!(latest.contains(", commit "), "the table names the commit it measured");
+}

@@ -416,6 +416,14 @@ impl Engine {
             .collect()
     }
 
+    /// Every resource with what it depends on, in declaration order: the layer's graph.
+    pub fn dependencies(&self) -> Vec<(Address, Vec<Address>)> {
+        self.resources
+            .iter()
+            .map(|r| (r.address(), r.depends_on()))
+            .collect()
+    }
+
     fn order(&self) -> Vec<Address> {
         self.resources.iter().map(|r| r.address()).collect()
     }

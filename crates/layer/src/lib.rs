@@ -306,6 +306,11 @@ impl Session {
         }
     }
 
+    /// The layer's resources and what each depends on (no AWS call).
+    pub fn dependencies(&self) -> Vec<(layer_core::Address, Vec<layer_core::Address>)> {
+        self.engine.dependencies()
+    }
+
     /// Observe everything and plan.
     pub async fn plan(&self, cx: &Context, mode: Mode) -> Result<PlanRun> {
         self.engine.plan(cx, mode).await

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The README's build table from a `bench/build.sh` summary: writes bench/build-latest.md and
+# copies it between the README's markers `<!-- bench/build-latest.md -->` and
+# `<!-- end bench/build-latest.md -->` (tidy compares the two). Never typed by hand.
+#
+#   bench/build-table.sh [bench/build-latest.json]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+json="${1:-$here/bench/build-latest.json}"
+md="$here/bench/build-latest.md"
+str() { grep -o "\"$1\": \"[^\"]*\"" "$json" | cut -d'"' -f4; }
+num() { grep -o "\"$1\": [0-9.]*" "$json" | awk '{print $2}'; }
+{
+  echo "\`bench/build.sh\`, $(str date), $(str machine), commit $(str commit):"
+  echo
+  echo "| step | seconds | target |"
+  echo "|---|---|---|"
+  echo "| \`cargo xtask deploy local --auto-approve\` | $(num deploy_local_s) | |"
+  echo "| \`cargo xtask ci\` ($(str tests)) | $(num ci_s) | |"
+  echo "| both | $(num two_commands_s) | under $(num target_two_commands_s) |"
+  echo "| after editing one family crate: \`ci\`'s rebuild before the tests start (clippy $(num incremental_clippy_s) s, test build $(num incremental_test_build_s) s) | $(num incremental_before_tests_s) | under $(num target_incremental_s) |"
+} > "$md"
+python3 - "$here/README.md" "$md" <<'PY'
+import sys
+readme, md = sys.argv[1], sys.argv[2]
+text, table = open(readme).read(), open(md).read()
+start, end = "<!-- bench/build-latest.md -->\n", "<!-- end bench/build-latest.md -->"
+a, b = text.index(start) + len(start), text.index(end)
+open(readme, "w").write(text[:a] + table.rstrip() + "\n" + text[b:])
+PY

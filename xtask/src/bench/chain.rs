@@ -1,0 +1,104 @@
+//! The longest chain of creation waits through the layer's dependency graph, weighed with the
+//! local AWS's slow settings: a fresh deploy can finish no sooner, whatever its concurrency.
+
+use std::collections::HashMap;
+
+use local_aws::SlowSettings;
+
+/// How long a creation waits, by the local AWS's settings.
+type Wait = fn(&SlowSettings) -> u64;
+
+/// The slow setting each resource type's creation waits for.
+const WAITS: &[(&str, Wait)] = &[
+    ("aws_rds_cluster", SlowSettings::aurora),
+    ("aws_rds_cluster_instance", SlowSettings::aurora),
+    ("aws_elasticache_replication_group", SlowSettings::redis),
+    ("aws_grafana_workspace", SlowSettings::grafana),
+];
+
+fn wait_of(address: &str, slow: &SlowSettings) -> u64 {
+    let kind = address.split('.').next().unwrap_or_default();
+    WAITS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(0, |(_, f)| f(slow))
+}
+
+/// The longest chain (seconds, and the addresses along it) of `graph`: each resource with what it
+/// depends on.
+pub(crate) fn longest(graph: &[(String, Vec<String>)], slow: &SlowSettings) -> (f64, Vec<String>) {
+    let deps: HashMap<&str, &[String]> = graph
+        .iter()
+        .map(|(a, d)| (a.as_str(), d.as_slice()))
+        .collect();
+    let mut memo: HashMap<String, (u64, Vec<String>)> = HashMap::new();
+    fn walk(
+        at: &str,
+        deps: &HashMap<&str, &[String]>,
+        slow: &SlowSettings,
+        memo: &mut HashMap<String, (u64, Vec<String>)>,
+    ) -> (u64, Vec<String>) {
+        if let Some(done) = memo.get(at) {
+            return done.clone();
+        }
+        let before = deps
+            .get(at)
+            .into_iter()
+            .flat_map(|d| d.iter())
+            .map(|d| walk(d, deps, slow, memo))
+            .max_by_key(|(ms, _)| *ms)
+            .unwrap_or_default();
+        let (ms, mut path) = before;
+        path.push(at.to_string());
+        let out = (ms + wait_of(at, slow), path);
+        memo.insert(at.to_string(), out.clone());
+        out
+    }
+    let (ms, path) = graph
+        .iter()
+        .map(|(a, _)| walk(a, &deps, slow, &mut memo))
+        .max_by_key(|(ms, _)| *ms)
+        .unwrap_or_default();
+    let waiting = path.into_iter().filter(|a| wait_of(a, slow) > 0).collect();
+    (ms as f64 / 1000.0, waiting)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_follows_dependencies_and_weighs_only_slow_creations() {
+        let g = |a: &str, d: &[&str]| (a.to_string(), d.iter().map(|s| s.to_string()).collect());
+        let graph = vec![
+            g("aws_security_group.aurora", &[]),
+            g("aws_rds_cluster.aurora", &["aws_security_group.aurora"]),
+            g(
+                "aws_rds_cluster_instance.aurora",
+                &["aws_rds_cluster.aurora"],
+            ),
+            g(
+                "aws_elasticache_replication_group.redis",
+                &["aws_security_group.aurora"],
+            ),
+        ];
+        let slow = SlowSettings {
+            aurora_creation_ms: Some(60_000),
+            redis_creation_ms: Some(100_000),
+            ..Default::default()
+        };
+        let (s, path) = longest(&graph, &slow);
+        assert_eq!(s, 120.0);
+        assert_eq!(
+            path,
+            ["aws_rds_cluster.aurora", "aws_rds_cluster_instance.aurora"]
+        );
+        let slower_redis = SlowSettings {
+            redis_creation_ms: Some(130_000),
+            ..slow
+        };
+        let (s, path) = longest(&graph, &slower_redis);
+        assert_eq!(s, 130.0);
+        assert_eq!(path, ["aws_elasticache_replication_group.redis"]);
+    }
+}
