@@ -111,14 +111,14 @@ async fn converges_under_faults(seed: u64) {
     let sb = Sandbox::new(&format!("e2e-faults-{seed}")).await;
     sb.aws.faults().set(ten_percent(seed));
     let deploy = ["deploy", "local", "--auto-approve", "--lock-timeout", "60s"];
-    until_it_converges(&sb, &deploy, 5, None).await;
+    let mut runs = until_it_converges(&sb, &deploy, 5, None).await;
     let seeded = version_lists(&sb).await;
     assert!(
         seeded.values().all(|v| v.len() == 1),
         "every secret seeded once: {seeded:?}"
     );
     // Another full run under faults changes nothing that was stored, at any point.
-    until_it_converges(&sb, &deploy, 5, Some(&seeded)).await;
+    runs += until_it_converges(&sb, &deploy, 5, Some(&seeded)).await;
     let mut landed = sb.aws.faults().injected_into_writes();
     sb.aws.faults().clear();
     let inventory = sb.inventory().await;
@@ -147,7 +147,7 @@ async fn converges_under_faults(seed: u64) {
 
     // Destroy under faults, then nothing is left.
     sb.aws.faults().set(ten_percent(seed + 100));
-    until_it_converges(
+    runs += until_it_converges(
         &sb,
         &[
             "destroy",
@@ -165,6 +165,8 @@ async fn converges_under_faults(seed: u64) {
     }
     sb.aws.faults().clear();
     every_kind_landed(&landed);
+    // Some command failed and was run again, as an operator would: the reruns were exercised.
+    assert!(runs > 3, "three commands converged in {runs} runs: no rerun happened");
     assert_eq!(
         sb.inventory().await.items,
         Vec::<String>::new(),
