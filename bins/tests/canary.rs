@@ -231,6 +231,12 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
             Err(e) => panic!("cannot read {}: {e}", p.display()),
         })
         .collect();
+    // Read, not only listed: the saved plan's text is among what is scanned.
+    let plan_text = texts.iter().find(|(p, _)| p == &saved).map(|(_, t)| t);
+    assert!(
+        plan_text.is_some_and(|t| t.contains("aws_rds_cluster.aurora")),
+        "the saved plan was not read"
+    );
     for v in &values {
         for f in forms(v) {
             if transcript.contains(&f) {

@@ -448,7 +448,7 @@ async fn aurora_drift_is_named_and_repaired_and_a_replacement_is_refused() {
     assert_eq!(c.requires, Some(layer_core::Flag::AllowReplace));
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.layer_mutations(), vec![]);
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -503,7 +503,7 @@ async fn engine_versions_are_floors_and_a_major_upgrade_needs_its_flag_and_scali
     assert_eq!(c.requires, Some(layer_core::Flag::MajorUpgrade));
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.layer_mutations(), vec![]);
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     assert_eq!(
         sb.cli(&["deploy", "local", "--auto-approve", "--allow-major-upgrade"])
             .await,

@@ -223,7 +223,7 @@ async fn redis_drift_is_repaired_a_port_change_replaces_the_group_only_when_allo
     );
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 3);
-    assert_eq!(sb.layer_mutations(), vec![]);
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     // With it, the group is deleted, AWS frees its name once the group is gone, and the new
     // group takes the name.
     assert_eq!(

@@ -571,7 +571,7 @@ async fn a_protected_environment_needs_confirm_env_for_destroy() {
         3,
         "it names this environment"
     );
-    assert_eq!(sb.layer_mutations(), vec![]);
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
     assert_eq!(
         sb.cli(&[
             "destroy",
