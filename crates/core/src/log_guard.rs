@@ -327,6 +327,36 @@ mod tests {
         );
     }
 
+    /// An importer whose output layer has its own level filter, beside the guard: info lines
+    /// still print, ours and other crates' alike, and the guard still holds.
+    #[test]
+    fn beside_a_per_layer_filter_the_guard_keeps_info_lines() {
+        use tracing_subscriber::Layer as _;
+        let buf = Buffer::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(move || writer.clone())
+                    .with_ansi(false)
+                    .with_filter(tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with(SecretGuard);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "secrets_seed::seed", "our info line");
+            tracing::info!(target: "hyper::client", "their info line");
+            tracing::debug!(target: "hyper::client", "their debug line");
+            tracing::debug_span!("Secrets Manager.PutSecretValue").in_scope(|| {
+                tracing::warn!(target: "aws_smithy_runtime::client::orchestrator", "canary-7f3a");
+            });
+        });
+        let text = text(&buf);
+        assert!(text.contains("our info line"), "{text}");
+        assert!(text.contains("their info line"), "{text}");
+        assert!(!text.contains("their debug line"), "{text}");
+        assert!(!text.contains("canary-7f3a"), "{text}");
+    }
+
     #[tokio::test]
     async fn a_carrying_call_keeps_other_crates_quiet_without_any_span() {
         let buf = Buffer::default();
