@@ -185,6 +185,7 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
         &["bootstrap-db", "local"],
         &["verify", "local"],
         &["plan", "local", "--out", &saved_arg],
+        &["plan", "local", "--format", "markdown"],
         &["apply", &saved_arg],
         &["seed", "local"],
     ] {

@@ -165,7 +165,10 @@ async fn converges_under_faults(seed: u64) {
     }
     sb.aws.faults().clear();
     // Some command failed and was run again, as an operator would: the reruns were exercised.
-    assert!(runs > 3, "three commands converged in {runs} runs: no rerun happened");
+    assert!(
+        runs > 3,
+        "three commands converged in {runs} runs: no rerun happened"
+    );
     every_kind_landed(&landed);
     assert_eq!(
         sb.inventory().await.items,

@@ -592,5 +592,8 @@ fn the_readme_s_build_table_is_build_sh_s_own_output() {
         latest.trim(),
         "README.md's build table is not bench/build-latest.md; run bench/build.sh (or bench/build-table.sh on its summary), which writes both"
     );
-    assert!(latest.contains(", commit "), "the table names the commit it measured");
+    assert!(
+        latest.contains(", commit "),
+        "the table names the commit it measured"
+    );
 }

@@ -17,6 +17,7 @@ pub mod log_guard;
 pub mod naming;
 pub mod outputs;
 pub mod plan;
+mod plan_markdown;
 pub mod policy;
 pub mod progress;
 pub mod resource;

@@ -168,7 +168,7 @@ impl fmt::Display for Plan {
 }
 
 /// The family a resource belongs to, for grouping the plan.
-fn family(address: &Address) -> &'static str {
+pub(crate) fn family(address: &Address) -> &'static str {
     let a = address.to_string();
     let (ty, key) = a.split_once('.').unwrap_or((a.as_str(), ""));
     let has = |words: &[&str]| words.iter().any(|w| key.contains(w));
@@ -188,7 +188,7 @@ fn family(address: &Address) -> &'static str {
 }
 
 /// What a deletion or replacement of this kind of resource loses, in words.
-fn data_lost(address: &Address) -> Option<&'static str> {
+pub(crate) fn data_lost(address: &Address) -> Option<&'static str> {
     let a = address.to_string();
     let ty = a.split('.').next().unwrap_or_default();
     Some(match ty {
@@ -247,8 +247,8 @@ fn diff_lines(a: &[String], b: &[String]) -> Vec<(char, String)> {
 }
 
 /// Terminal styles; all empty when colour is off.
-struct Paint {
-    on: bool,
+pub(crate) struct Paint {
+    pub(crate) on: bool,
 }
 
 impl Paint {
@@ -320,7 +320,7 @@ impl Plan {
     }
 }
 
-fn render_change(out: &mut String, c: &PlannedChange, paint: &Paint) {
+pub(crate) fn render_change(out: &mut String, c: &PlannedChange, paint: &Paint) {
     let verb = match &c.action {
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in-place".to_string(),

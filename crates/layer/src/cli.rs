@@ -108,9 +108,13 @@ pub enum Command {
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Print the plan as JSON.
-        #[arg(long)]
+        /// Print the plan as JSON (the same as `--format json`).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// How to print the plan: `text` for a terminal, `json` for programs, `markdown` for a
+        /// pull-request comment (summary, a table per family, each change's fields folded).
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
         /// Plan a destroy instead.
         #[arg(long)]
         destroy: bool,
@@ -478,9 +482,11 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             env,
             detailed_exitcode,
             json,
+            format,
             destroy,
             out,
         } => {
+            let format = if json { PlanFormat::Json } else { format };
             let session = connect(&dir, &env, inv, false).await?;
             let cx = session.context(SafetyFlags::default());
             let mode = if destroy { Mode::Destroy } else { Mode::Deploy };
@@ -493,7 +499,10 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             if let Some(path) = &out {
                 SavedPlan::new(&session.env.name, mode, &run.plan).write(path)?;
             }
-            if json {
+            if format == PlanFormat::Markdown {
+                print!("{}", run.plan.render_markdown());
+                print_states_markdown(&states);
+            } else if format == PlanFormat::Json {
                 let mut j = run.plan.to_json();
                 j["secrets"] = states
                     .iter()
@@ -1204,6 +1213,33 @@ async fn bootstrap(session: &Session) -> anyhow::Result<ExitCode> {
         done.iter().filter(|d| !d.created).count()
     );
     Ok(ExitCode::Success)
+}
+
+/// How `plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// For a terminal.
+    Text,
+    /// For programs.
+    Json,
+    /// For a pull-request comment.
+    Markdown,
+}
+
+/// The secrets' states for a pull-request comment, folded: names and states, never values.
+fn print_states_markdown(states: &[(String, secrets_seed::State)]) {
+    if states.is_empty() {
+        return;
+    }
+    println!(
+        "<details><summary>Secrets: {} (by state; plan never reads a value)</summary>\n",
+        states.len()
+    );
+    println!("| secret | state |\n|---|---|");
+    for (name, state) in states {
+        println!("| `{name}` | {state} |");
+    }
+    println!("\n</details>");
 }
 
 fn print_states(states: &[(String, secrets_seed::State)]) {

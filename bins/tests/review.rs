@@ -1,0 +1,41 @@
+//! The review flow: `plan --format markdown --detailed-exitcode` of an environment with changes
+//! pending, as a pull-request comment from the installed binary: the summary line first, a table
+//! per family, each change folded, the secrets by state; exit 2; and nothing written.
+
+use dal_tests::Sandbox;
+
+#[tokio::test]
+async fn plan_as_markdown_for_a_pull_request_comment() {
+    let sb = Sandbox::new("e2e-review").await;
+    let out = sb
+        .binary(
+            env!("CARGO_BIN_EXE_data-and-ai"),
+            &[
+                "plan",
+                "local",
+                "--format",
+                "markdown",
+                "--detailed-exitcode",
+            ],
+        )
+        .output()
+        .await
+        .expect("the binary runs");
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "changes pending: {md}");
+    assert!(md.starts_with("**Plan: "), "the summary line first: {md}");
+    for family in ["S3", "Aurora", "Redis", "Secrets", "Bedrock", "Monitoring"] {
+        assert!(md.contains(&format!("### {family}\n")), "{family}: {md}");
+    }
+    assert!(
+        md.contains("| create | `aws_rds_cluster.aurora` | e2e-review-aurora |  |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary><code>aws_rds_cluster.aurora</code>: create</summary>"),
+        "{md}"
+    );
+    assert!(md.contains("<details><summary>Secrets: "), "{md}");
+    assert!(!md.contains('\u{1b}'), "no terminal colour: {md}");
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
+}
