@@ -231,6 +231,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, environment names included (from the environments
+    /// directory, as it is when the script is made): `data-and-ai completions bash >
+    /// ~/.local/share/bash-completion/completions/data-and-ai`.
+    #[command(after_help = EXIT_CODES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Print the IAM policy a command needs on an environment, generated from the tool's own
     /// declarations: each action scoped to the environment's resources, `*` only where AWS
     /// supports nothing narrower. Calls no AWS API.
@@ -684,8 +692,53 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             json,
             split,
         } => iam_policy(&dir, &env, &command, account, json, split),
+        Command::Completions { shell } => {
+            completions(shell, &dir, &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
         Command::Lock { action } => lock_command(&dir, action, inv).await,
         Command::Local { action } => local(action, inv).await,
+    }
+}
+
+/// The completion script for `shell`: every argument named `env`, in every command, completes
+/// to the environments found in `dir`.
+fn completions(shell: clap_complete::Shell, dir: &Path, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory as _;
+    let names = layer_core::config::environment_names(dir);
+    let mut cli = Cli::command();
+    fn with_envs(cmd: clap::Command, names: &[String]) -> clap::Command {
+        let cmd = if cmd.get_arguments().any(|a| a.get_id() == "env") {
+            let names = names.to_vec();
+            cmd.mut_arg("env", |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(names))
+            })
+        } else {
+            cmd
+        };
+        let subs: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        subs.iter().fold(cmd, |cmd, sub| {
+            cmd.mut_subcommand(sub, |s| with_envs(s, names))
+        })
+    }
+    cli = with_envs(cli, &names);
+    clap_complete::generate(shell, &mut cli, "data-and-ai", out);
+    // Fish's script leaves positional values out: the environments are added per command.
+    if shell == clap_complete::Shell::Fish {
+        let with_env = cli
+            .get_subcommands()
+            .filter(|c| c.get_arguments().any(|a| a.get_id() == "env"));
+        for c in with_env {
+            let _ = writeln!(
+                out,
+                "complete -c data-and-ai -n \"__fish_seen_subcommand_from {}\" -f -a \"{}\"",
+                c.get_name(),
+                names.join(" ")
+            );
+        }
     }
 }
 
@@ -1453,5 +1506,34 @@ mod help_tests {
         let mut problems = Vec::new();
         check(&Cli::command(), "data-and-ai", &mut problems);
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+}
+
+#[cfg(test)]
+mod completion_tests {
+    use super::*;
+
+    #[test]
+    fn completions_name_every_command_and_the_environments_found() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["common.toml", "dev.toml", "team-x.toml", "local.toml"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let mut out = Vec::new();
+            completions(shell, dir.path(), &mut out);
+            let script = String::from_utf8(out).unwrap();
+            for word in ["deploy", "seed", "iam-policy", "dev", "team-x", "local"] {
+                assert!(script.contains(word), "{shell}: no {word}");
+            }
+            assert!(
+                !script.contains("common"),
+                "{shell}: common is no environment"
+            );
+        }
     }
 }
