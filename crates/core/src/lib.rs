@@ -12,6 +12,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod graph;
 pub mod interrupt;
 pub mod log_guard;
 pub mod naming;

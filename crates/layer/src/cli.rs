@@ -231,6 +231,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw the layer's resources and their dependencies (Graphviz DOT, or SVG through
+    /// Graphviz's `dot`); with `--plan`, each resource coloured by its planned action.
+    #[command(after_help = EXIT_CODES)]
+    Graph {
+        /// The environment.
+        env: String,
+        /// `dot` (text, for Graphviz or a viewer) or `svg` (drawn by Graphviz's `dot`).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Observe and colour each resource by what a deploy would do to it.
+        #[arg(long)]
+        plan: bool,
+    },
     /// Print a shell completion script, environment names included (from the environments
     /// directory, as it is when the script is made): `data-and-ai completions bash >
     /// ~/.local/share/bash-completion/completions/data-and-ai`.
@@ -428,7 +441,9 @@ where
 /// What to run when AWS refuses a command an action: the policy that command needs.
 fn policy_hint(command: &Command) -> Option<String> {
     let (env, role) = match command {
-        Command::Plan { env, .. } | Command::Outputs { env, .. } => (env.as_str(), "plan"),
+        Command::Plan { env, .. } | Command::Outputs { env, .. } | Command::Graph { env, .. } => {
+            (env.as_str(), "plan")
+        }
         Command::Deploy { env, .. } => (env.as_str(), "deploy"),
         Command::Apply { .. } => ("<env>", "deploy"),
         Command::Seed { env, .. } => (env.as_str(), "seed"),
@@ -692,6 +707,22 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             json,
             split,
         } => iam_policy(&dir, &env, &command, account, json, split),
+        Command::Graph { env, format, plan } => {
+            let session = connect(&dir, &env, inv, false).await?;
+            let planned = if plan {
+                let cx = session.context(SafetyFlags::default());
+                Some(session.plan(&cx, Mode::Deploy).await?.plan)
+            } else {
+                None
+            };
+            let title = format!("data-and-ai {env}");
+            let dot = layer_core::graph::to_dot(&title, &session.dependencies(), planned.as_ref());
+            match format {
+                GraphFormat::Dot => print!("{dot}"),
+                GraphFormat::Svg => std::io::stdout().write_all(&svg_of(&dot)?)?,
+            }
+            Ok(ExitCode::Success)
+        }
         Command::Completions { shell } => {
             completions(shell, &dir, &mut std::io::stdout());
             Ok(ExitCode::Success)
@@ -1266,6 +1297,42 @@ async fn bootstrap(session: &Session) -> anyhow::Result<ExitCode> {
         done.iter().filter(|d| !d.created).count()
     );
     Ok(ExitCode::Success)
+}
+
+/// How `graph` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// SVG, drawn by Graphviz's `dot`.
+    Svg,
+}
+
+/// SVG of a DOT graph, drawn by Graphviz's `dot` (found on `PATH`).
+fn svg_of(dot: &str) -> anyhow::Result<Vec<u8>> {
+    use std::process::{Command, Stdio};
+    let child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        anyhow::bail!("`--format svg` needs Graphviz's `dot`, which is not on PATH; install Graphviz (apt-get install graphviz, brew install graphviz, dnf install graphviz) or use `--format dot`");
+    };
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(dot.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "Graphviz's dot failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
 }
 
 /// How `plan` prints.
