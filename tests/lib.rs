@@ -157,6 +157,7 @@ impl Sandbox {
         let inv = layer::cli::Invocation {
             root: self.dir.path().to_path_buf(),
             program: PathBuf::from("/bin/false"),
+            assume_role_arn: None,
         };
         layer::cli::run(argv, &inv).await
     }

@@ -28,7 +28,7 @@ const DEPLOY: &[&str] = &["deploy", "local", "--auto-approve"];
 const PLAN: &[&str] = &["plan", "local"];
 
 /// The table's size: a case dropped by mistake fails the test.
-const EXPECTED_CASES: usize = 37;
+const EXPECTED_CASES: usize = 39;
 
 #[rustfmt::skip]
 const CASES: &[Case] = &[
@@ -69,6 +69,8 @@ const CASES: &[Case] = &[
     Case { name: "lock timeout not a duration", edit: Keep, args: &["deploy", "local", "--lock-timeout", "soon"], expect: &["--lock-timeout", "soon"] },
     Case { name: "plan of an unknown environment", edit: Keep, args: &["plan", "prdo"], expect: &["prdo"] },
     Case { name: "plan with a broken file", edit: Append("local", "[aurora\n"), args: PLAN, expect: &["local.toml"] },
+    Case { name: "a per-run role that is no role ARN", edit: Keep, args: &["plan", "local", "--assume-role-arn", "data-and-ai-plan"], expect: &["--assume-role-arn", "data-and-ai-plan", "arn:aws:iam::"] },
+    Case { name: "markdown and --json at once", edit: Keep, args: &["plan", "local", "--json", "--format", "markdown"], expect: &["--json", "--format"] },
 ];
 
 #[tokio::test]

@@ -18,6 +18,7 @@ async fn cli(dir: &Path, args: &[&str]) -> i32 {
     let inv = layer::cli::Invocation {
         root: dir.to_path_buf(),
         program: std::path::PathBuf::from("/bin/false"),
+        assume_role_arn: None,
     };
     layer::cli::run(argv, &inv).await
 }

@@ -39,6 +39,7 @@ fn main() {
     let inv = layer::cli::Invocation {
         root,
         program: std::env::current_exe().expect("own path"),
+        assume_role_arn: None,
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut argv = args;

@@ -8,6 +8,7 @@ fn main() {
     let inv = layer::cli::Invocation {
         root,
         program: std::env::current_exe().expect("own path"),
+        assume_role_arn: None,
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     std::process::exit(runtime.block_on(layer::cli::run(std::env::args(), &inv)));

@@ -49,6 +49,10 @@ pub struct Cli {
     /// object per line, for log pipelines).
     #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Assume this role for this run instead of the environment's `assume_role_arn` (a CI
+    /// job's own role: the plan role for pull requests, the deploy role on main).
+    #[arg(long, global = true, value_name = "ARN")]
+    pub assume_role_arn: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -348,6 +352,9 @@ pub struct Invocation {
     pub root: PathBuf,
     /// This program, to start `local serve` in the background.
     pub program: PathBuf,
+    /// A role to assume for this run instead of the environment's `assume_role_arn` (set by
+    /// `--assume-role-arn`: a CI job's own role, one per job).
+    pub assume_role_arn: Option<String>,
 }
 
 /// Parse `args` (the first is the program name) and run the command. Returns the exit code.
@@ -459,6 +466,13 @@ fn policy_hint(command: &Command) -> Option<String> {
 
 async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
     crate::logging::refuse_sensitive_body_logging(|k| std::env::var(k).ok())?;
+    if let Some(arn) = &cli.assume_role_arn {
+        check_role_arn(arn)?;
+    }
+    let inv = &Invocation {
+        assume_role_arn: cli.assume_role_arn.clone().or(inv.assume_role_arn.clone()),
+        ..inv.clone()
+    };
     let dir = cli
         .environments
         .clone()
@@ -1299,6 +1313,27 @@ async fn bootstrap(session: &Session) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+/// `--assume-role-arn` names an IAM role, or the run stops before any call.
+fn check_role_arn(arn: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|r| !r.is_empty());
+    if !ok {
+        return Err(Error::Config(format!(
+            "--assume-role-arn `{arn}` is not an IAM role ARN; give one like arn:aws:iam::123456789012:role/data-and-ai-plan"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// How `graph` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -1420,6 +1455,9 @@ async fn environment(
     autostart: bool,
 ) -> anyhow::Result<layer_core::config::Environment> {
     let mut env = crate::load(dir, name)?;
+    if let Some(arn) = &inv.assume_role_arn {
+        env.assume_role_arn = Some(arn.clone());
+    }
     if env.local {
         let configured = env.endpoint_url.clone().unwrap_or_default();
         if !local_aws::daemon::healthy(&configured).await {
@@ -1602,5 +1640,100 @@ mod completion_tests {
                 "{shell}: common is no environment"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod ci_example_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The `data-and-ai` command lines of a step's script, with `${{ … }}` and `"$VAR"` made
+    /// concrete (an ARN for a role variable, `test` for the environment).
+    fn commands(script: &str) -> Vec<Vec<String>> {
+        script
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("data-and-ai "))
+            .map(|l| {
+                let mut l = l.split(" > ").next().unwrap_or(l).to_string();
+                while let (Some(a), Some(b)) = (l.find("${{"), l.find("}}")) {
+                    l.replace_range(a..b + 2, "arn:aws:iam::123456789012:role/ci");
+                }
+                l.split_whitespace()
+                    .map(|w| {
+                        let w = w.trim_matches('"');
+                        if w == "$ENVIRONMENT" {
+                            "test".to_string()
+                        } else {
+                            w.to_string()
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_ci_example_s_jobs_run_commands_the_cli_has() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/github-actions.yml");
+        let text = std::fs::read_to_string(&path).expect("the example");
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
+        let jobs = docs[0]["jobs"].as_hash().expect("jobs");
+        let mut by_job = BTreeMap::new();
+        for (name, job) in jobs {
+            let name = name.as_str().expect("a job name").to_string();
+            let steps = job["steps"].as_vec().expect("steps");
+            let mut lines = Vec::new();
+            for step in steps {
+                if let Some(script) = step["run"].as_str() {
+                    lines.extend(commands(script));
+                }
+            }
+            for args in &lines {
+                let parsed = Cli::try_parse_from(args);
+                assert!(
+                    parsed.is_ok(),
+                    "{name}: `{}`: {:?}",
+                    args.join(" "),
+                    parsed.err()
+                );
+            }
+            let verbs: Vec<String> = lines.iter().map(|a| a[1].clone()).collect();
+            by_job.insert(
+                name,
+                (
+                    job["if"].as_str().unwrap_or_default().to_string(),
+                    verbs,
+                    lines,
+                ),
+            );
+        }
+        let (when, verbs, lines) = &by_job["plan"];
+        assert!(when.contains("pull_request") && verbs == &["plan"]);
+        for flag in [
+            "--detailed-exitcode",
+            "--format",
+            "markdown",
+            "--assume-role-arn",
+        ] {
+            assert!(lines[0].iter().any(|a| a == flag), "plan has {flag}");
+        }
+        let (when, verbs, lines) = &by_job["deploy"];
+        assert!(when.contains("push") && verbs == &["deploy"]);
+        assert!(lines[0].iter().any(|a| a == "--auto-approve"));
+        let (when, verbs, _) = &by_job["seed-and-verify"];
+        assert!(when.contains("schedule") && verbs == &["seed", "verify"]);
+        // Each job its own role: no two jobs share one.
+        let roles: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split("--assume-role-arn \"${{ vars.").nth(1))
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect();
+        let mut unique = roles.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), roles.len(), "{roles:?}");
     }
 }
