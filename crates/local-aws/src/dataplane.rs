@@ -41,41 +41,16 @@ pub struct Programs {
     pub redis: PathBuf,
 }
 
-/// Find PostgreSQL (the newest of `/usr/lib/postgresql/*/bin`) and `redis-server`.
+/// Find PostgreSQL and `redis-server` on this machine (see `server_programs`); else what is
+/// missing, as the command that installs it here.
 pub fn programs() -> Result<Programs, String> {
-    let pg_bin = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let v: u32 = e.file_name().to_str()?.parse().ok()?;
-            Some((v, e.path().join("bin")))
-        })
-        .filter(|(_, bin)| bin.join("postgres").exists() && bin.join("initdb").exists())
-        .max_by_key(|(v, _)| *v)
-        .map(|(_, bin)| bin);
-    let redis = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    match (pg_bin, redis) {
-        (Some(bin), Some(redis)) => Ok(Programs {
-            initdb: bin.join("initdb"),
-            postgres: bin.join("postgres"),
-            redis,
-        }),
-        (pg, redis) => {
-            let mut missing = Vec::new();
-            if pg.is_none() {
-                missing.push("postgresql");
-            }
-            if redis.is_none() {
-                missing.push("redis-server");
-            }
-            Err(missing.join(" "))
-        }
-    }
+    let path = std::env::var_os("PATH");
+    crate::server_programs::find(
+        Path::new("/"),
+        path.as_deref(),
+        crate::server_programs::pg_config_bindir(),
+    )
+    .map_err(|missing| missing.join(" "))
 }
 
 /// Find the servers, installing Debian's packages when they are missing and this process may
@@ -87,10 +62,14 @@ pub fn ensure_programs() -> anyhow::Result<Programs> {
     };
     let root = is_root();
     if !root || !Path::new("/usr/bin/apt-get").exists() {
-        bail!(
-            "the local data plane needs PostgreSQL and Redis servers; install them with `sudo apt-get install -y {missing}`"
-        );
+        let names: Vec<&str> = missing.split(' ').collect();
+        let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let how =
+            crate::server_programs::install_hint(&names, cfg!(target_os = "macos"), &os_release);
+        bail!("the local data plane needs PostgreSQL and Redis servers; install them with `{how}`");
     }
+    // Debian's package names.
+    let missing = missing.replace("redis", "redis-server");
     tracing::warn!("installing {missing} (the local data plane's servers) with apt-get");
     let quiet = |args: &[&str]| {
         let mut cmd = std::process::Command::new("apt-get");

@@ -28,6 +28,7 @@ pub mod protocol;
 pub mod replication_groups;
 pub mod rotation_schedules;
 pub mod rules;
+pub mod server_programs;
 pub mod slow;
 pub mod standin;
 mod xml;
