@@ -186,6 +186,7 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
         &["verify", "local"],
         &["plan", "local", "--out", &saved_arg],
         &["plan", "local", "--format", "markdown"],
+        &["outputs", "local", "--format", "terraform-state"],
         &["apply", &saved_arg],
         &["seed", "local"],
     ] {

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod graph;
+pub mod tfstate;
 pub mod interrupt;
 pub mod log_guard;
 pub mod naming;

@@ -53,7 +53,7 @@ pub fn terraform_json(outputs: &Outputs) -> Value {
 }
 
 /// Terraform's JSON encoding of a value's type.
-fn terraform_type(v: &Value) -> Value {
+pub fn terraform_type(v: &Value) -> Value {
     match v {
         Value::String(_) => "string".into(),
         Value::Number(_) => "number".into(),

@@ -231,9 +231,17 @@ pub enum Command {
     Outputs {
         /// The environment.
         env: String,
-        /// In the shape of `terraform output -json`.
-        #[arg(long)]
+        /// In the shape of `terraform output -json` (the same as `--format json`).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// `text`, `json` (as `terraform output -json`), or `terraform-state`: a Terraform state
+        /// document (format version 4, no resources, a new lineage, serial 1) holding the
+        /// outputs with their types, for the next layers' `terraform_remote_state` readers.
+        #[arg(long, value_enum, default_value_t = OutputsFormat::Text)]
+        format: OutputsFormat,
+        /// The `terraform_version` the state document names (older readers refuse a newer one).
+        #[arg(long, value_name = "VERSION", default_value = "1.0.0")]
+        terraform_version: String,
     },
     /// Draw the layer's resources and their dependencies (Graphviz DOT, or SVG through
     /// Graphviz's `dot`); with `--plan`, each resource coloured by its planned action.
@@ -701,16 +709,25 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             }
             Ok(code)
         }
-        Command::Outputs { env, json } => {
+        Command::Outputs {
+            env,
+            json,
+            format,
+            terraform_version,
+        } => {
             let session = connect(&dir, &env, inv, false).await?;
             let outputs = session.outputs().await?;
-            if json {
-                println!(
+            match if json { OutputsFormat::Json } else { format } {
+                OutputsFormat::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&terraform_json(&outputs))?
-                );
-            } else {
-                print_outputs(&outputs);
+                ),
+                OutputsFormat::TerraformState => {
+                    let lineage = layer_core::tfstate::new_lineage();
+                    let doc = layer_core::tfstate::document(&outputs, &lineage, 1, &terraform_version);
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                }
+                OutputsFormat::Text => print_outputs(&outputs),
             }
             Ok(ExitCode::Success)
         }
@@ -1332,6 +1349,17 @@ fn check_role_arn(arn: &str) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// How `outputs` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputsFormat {
+    /// `name = value`, one per line.
+    Text,
+    /// As `terraform output -json`.
+    Json,
+    /// A Terraform state document (version 4) with the outputs and no resources.
+    TerraformState,
 }
 
 /// How `graph` prints.
