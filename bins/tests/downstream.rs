@@ -10,14 +10,23 @@ async fn stdout_of(sb: &Sandbox, args: &[&str]) -> serde_json::Value {
         .output()
         .await
         .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 #[tokio::test]
 async fn outputs_as_a_terraform_state_document() {
     let sb = Sandbox::new("e2e-tfstate").await;
-    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"]).await, 0);
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
     sb.aws.calls().reset();
     let state = stdout_of(&sb, &["outputs", "local", "--format", "terraform-state"]).await;
     let json = stdout_of(&sb, &["outputs", "local", "--json"]).await;
@@ -38,7 +47,12 @@ async fn outputs_as_a_terraform_state_document() {
         assert_eq!(out["value"], json[name]["value"], "{name}");
         assert_eq!(out["type"], json[name]["type"], "{name}");
     }
-    for name in ["aurora_cluster_id", "secret_arns", "elasticache_port", "s3_bucket_ai_data_arn"] {
+    for name in [
+        "aurora_cluster_id",
+        "secret_arns",
+        "elasticache_port",
+        "s3_bucket_ai_data_arn",
+    ] {
         assert!(outputs.contains_key(name), "{name}");
     }
     assert_eq!(sb.all_mutations().len(), 0, "outputs writes nothing");

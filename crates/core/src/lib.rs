@@ -13,7 +13,6 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod graph;
-pub mod tfstate;
 pub mod interrupt;
 pub mod log_guard;
 pub mod naming;
@@ -26,6 +25,7 @@ pub mod resource;
 pub mod safety;
 pub mod secret;
 pub mod tags;
+pub mod tfstate;
 pub mod version;
 pub mod wait;
 

@@ -15,7 +15,14 @@ pub fn new_lineage() -> String {
     let n: u128 = rand::random();
     let n = (n & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let h = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// The document: `lineage` and `serial` as the state's history gives them, `terraform_version`
@@ -91,11 +98,19 @@ mod tests {
         assert_eq!(doc["terraform_version"], "1.0.0");
         assert_eq!(doc["serial"], 3);
         assert_eq!(doc["resources"], json!([]));
-        let parts: Vec<usize> = doc["lineage"].as_str().unwrap().split('-').map(str::len).collect();
+        let parts: Vec<usize> = doc["lineage"]
+            .as_str()
+            .unwrap()
+            .split('-')
+            .map(str::len)
+            .collect();
         assert_eq!(parts, [8, 4, 4, 4, 12]);
         assert_eq!(&lineage[14..15], "4", "a version-4 UUID: {lineage}");
         let outputs = doc["outputs"].as_object().unwrap();
-        assert!(!outputs.contains_key("grafana_workspace_id"), "null outputs are left out");
+        assert!(
+            !outputs.contains_key("grafana_workspace_id"),
+            "null outputs are left out"
+        );
         assert_eq!(outputs.len(), 5);
         for (name, out) in outputs {
             assert_eq!(&out["value"], &o[name], "{name}");
@@ -104,6 +119,9 @@ mod tests {
         }
         // The checker refuses what does not agree.
         assert!(!conforms(&json!("6380"), &json!("number")));
-        assert!(!conforms(&json!({"a": 1}), &json!(["object", {"a": "string"}])));
+        assert!(!conforms(
+            &json!({"a": 1}),
+            &json!(["object", {"a": "string"}])
+        ));
     }
 }

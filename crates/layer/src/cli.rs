@@ -724,7 +724,8 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 ),
                 OutputsFormat::TerraformState => {
                     let lineage = layer_core::tfstate::new_lineage();
-                    let doc = layer_core::tfstate::document(&outputs, &lineage, 1, &terraform_version);
+                    let doc =
+                        layer_core::tfstate::document(&outputs, &lineage, 1, &terraform_version);
                     println!("{}", serde_json::to_string_pretty(&doc)?);
                 }
                 OutputsFormat::Text => print_outputs(&outputs),
