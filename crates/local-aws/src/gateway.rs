@@ -264,7 +264,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let routing = async move {
         let routed = route(&shared, req).await;
         let routed = match routed {
-            Ok(Some(r)) if ELASTICACHE.with(Cell::get) => named_back(&shared, r).await.map(Some),
+            // Only when a name was taken again: otherwise answers stream through untouched.
+            Ok(Some(r)) if ELASTICACHE.with(Cell::get) && shared.incarnations.any() => {
+                named_back(&shared, r).await.map(Some)
+            }
             other => other,
         };
         (routed, RECORDED.with(Cell::get))

@@ -81,6 +81,11 @@ impl Incarnations {
         changed
     }
 
+    /// Whether any name was taken again (otherwise answers need no renaming).
+    pub fn any(&self) -> bool {
+        !self.names.lock().expect("not poisoned").is_empty()
+    }
+
     /// An ElastiCache answer with every current incarnation's moto id named by its name again.
     pub fn on_response(&self, text: &str) -> Option<String> {
         let names = self.names.lock().expect("not poisoned");
