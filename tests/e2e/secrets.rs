@@ -483,6 +483,7 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
         .send()
         .await
         .unwrap();
+    let theirs = sb.secret_version("psql-port").await;
     let plan = sb.plan(layer_core::engine::Mode::Deploy).await;
     let c = plan
         .changes
@@ -513,6 +514,15 @@ async fn an_untagged_secret_is_adopted_only_with_the_flag_and_destroy_keeps_the_
         Some(sb.session().await.infra.secrets_kms_key_arn.as_str())
     );
     assert_eq!(sb.secret_value("psql-port").await.as_deref(), Some("5432"));
+    // Its value was already right: it keeps its version, and the next plan leaves it alone.
+    assert_eq!(sb.secret_version("psql-port").await, theirs);
+    let after = sb.plan(layer_core::engine::Mode::Deploy).await;
+    assert!(
+        !after.changes.iter().any(|c| c.address.to_string()
+            == "aws_secretsmanager_secret.psql-port"
+            && c.action != Action::NoOp),
+        "{after}"
+    );
 
     // Destroy schedules ours for deletion with the configured window; a second destroy has
     // nothing left to do.
@@ -578,4 +588,86 @@ async fn rotating_a_key_at_rest_in_a_protected_environment_needs_confirm_env() {
         0
     );
     assert_ne!(sb.secret_version("litellm-salt-key").await, before);
+}
+
+#[tokio::test]
+async fn the_old_scripts_key_pair_is_adopted_with_our_tag_and_no_key_is_deleted() {
+    let sb = Sandbox::new("e2e-key-adopt").await;
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    let iam = sb.iam().await;
+    let sm = sb.secrets().await;
+    let user = format!("{}-s3-access", sb.nid);
+    let make = || async {
+        let k = iam
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap()
+            .access_key
+            .unwrap();
+        (k.access_key_id, k.secret_access_key)
+    };
+    // The old script stored one key in the secrets, untagged; another key serves someone else.
+    let (id, secret) = make().await;
+    let (other, _) = make().await;
+    for (s, v) in [("s3-access-key-id", &id), ("s3-secret-access-key", &secret)] {
+        sm.put_secret_value()
+            .secret_id(format!("{}/{s}", sb.nid))
+            .secret_string(v)
+            .send()
+            .await
+            .unwrap();
+    }
+    // The old script ran long before: IAM's lists show its keys.
+    sb.settle().await;
+    let before = (
+        sb.secret_version("s3-access-key-id").await,
+        sb.secret_version("s3-secret-access-key").await,
+    );
+    assert_eq!(sb.cli(&["seed", "local"]).await, 0);
+    sb.settle().await;
+    let after = (
+        sb.secret_version("s3-access-key-id").await,
+        sb.secret_version("s3-secret-access-key").await,
+    );
+    assert_eq!(after, before, "the pair is kept, not rewritten");
+    let mut keys: Vec<String> = iam
+        .list_access_keys()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_string))
+        .collect();
+    keys.sort();
+    let mut expected = vec![id.clone(), other];
+    expected.sort();
+    assert_eq!(
+        keys, expected,
+        "no key of the user is deleted during adoption"
+    );
+    for s in ["s3-access-key-id", "s3-secret-access-key"] {
+        let d = sm
+            .describe_secret()
+            .secret_id(format!("{}/{s}", sb.nid))
+            .send()
+            .await
+            .unwrap();
+        let tag = d
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(secrets_seed::meta::TAG_ACCESS_KEY))
+            .and_then(|t| t.value());
+        assert_eq!(tag, Some(id.as_str()), "{s} records the key it holds");
+    }
+    // Adopted, it is ours: the next seed leaves the pair as it is.
+    assert_eq!(sb.cli(&["seed", "local"]).await, 0);
+    assert_eq!(sb.secret_value("s3-access-key-id").await, Some(id));
 }

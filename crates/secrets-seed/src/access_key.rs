@@ -233,6 +233,43 @@ pub(crate) async fn seed(
     }
 }
 
+/// The key id of a pair set by someone else (the old seed script): both secrets hold a value,
+/// neither records its key, and the id secret names one of the user's active keys. The id is
+/// read inside a [`SecretValue`] and compared there; the secret key's value is never read.
+async fn adoptable(
+    sm: &Client,
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    defs: &[&crate::catalog::SecretDef],
+    metas: &[Option<crate::meta::SecretMeta>],
+    full: &dyn Fn(&str) -> String,
+) -> Result<Option<String>> {
+    let untagged_values = metas.iter().all(|m| {
+        m.as_ref()
+            .is_some_and(|m| m.has_value() && m.tag(TAG_ACCESS_KEY).is_none())
+    });
+    let Some(id_def) = defs.iter().find(|d| d.source == Source::AccessKeyId) else {
+        return Ok(None);
+    };
+    if !untagged_values {
+        return Ok(None);
+    }
+    let stored = crate::seed::read_value(sm, &full(&id_def.name), None).await?;
+    let active = iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| iam_err("ListAccessKeys", user, &e))?;
+    Ok(active
+        .access_key_metadata()
+        .iter()
+        .filter(|k| k.status() == Some(&aws_sdk_iam::types::StatusType::Active))
+        .filter_map(|k| k.access_key_id())
+        .find(|id| stored.same_as(&SecretValue::new((*id).to_string())))
+        .map(str::to_string))
+}
+
 type Written = (Outcome, Vec<(String, String)>, Option<String>);
 
 async fn pair(
@@ -280,13 +317,25 @@ async fn pair(
             "its container does not exist or is scheduled for deletion; run deploy first".into(),
         ));
     }
+    let rotate = defs.iter().any(|d| opts.rotate.contains(&d.name));
+    if !opts.force && !rotate {
+        if let Some(id) = adoptable(sm, iam, user, defs, &metas, &full).await? {
+            for d in defs {
+                crate::seed::tag(sm, &full(&d.name), &[(TAG_ACCESS_KEY, &id)]).await?;
+            }
+            tracing::info!(user = %user, "adopted the key pair the secrets held: tagged, not replaced");
+            let note = format!(
+                "adopted: the secrets held `{user}`'s active key {id}; tagged, not replaced, and no key deleted"
+            );
+            return Ok(Some((Outcome::Unchanged, Vec::new(), Some(note))));
+        }
+    }
     let held: Vec<Option<&str>> = metas
         .iter()
         .map(|m| m.as_ref().and_then(|m| m.tag(TAG_ACCESS_KEY)))
         .collect();
     let consistent = states.iter().all(|s| *s == State::Seeded) && held[0] == held[1];
     let held_id = if consistent { held[0] } else { None };
-    let rotate = defs.iter().any(|d| opts.rotate.contains(&d.name));
     let renew = !consistent || opts.force || rotate;
     if !renew {
         // A leftover key (from a run killed between its two phases) is removed.

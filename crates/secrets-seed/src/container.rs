@@ -3,7 +3,8 @@
 //! infrastructure facts also hold their value, written by deploy and rewritten when it drifts.
 //!
 //! A fact's version id is a digest of its value (the `ClientRequestToken`), so whether the value
-//! is current is seen from metadata alone: the version labelled `AWSCURRENT` is that digest.
+//! is current is seen from metadata alone: the version labelled `AWSCURRENT` is that digest, or
+//! a version someone else wrote that apply found holding the value (see `adopted_fact`).
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
@@ -75,6 +76,11 @@ pub fn arn_output(secret: &str) -> String {
     format!("_secret_arn/{secret}")
 }
 
+/// Whether a version id is one deploy wrote (`fact-<digest>`).
+fn is_ours(version: &str) -> bool {
+    version.starts_with("fact-")
+}
+
 fn sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -125,7 +131,7 @@ impl SecretContainer {
                     let digest_len = "fact-".len() + 32;
                     match v.get(..digest_len) {
                         Some(head) if v.starts_with("fact-") => head.to_string(),
-                        _ => v.clone(),
+                        _ => crate::adopted_fact::recorded(m).unwrap_or_else(|| v.clone()),
                     }
                 })
             } else {
@@ -235,7 +241,15 @@ impl SecretContainer {
         }
         if have.fact_version != desired.fact_version {
             if let Some(value) = self.fact_value(inputs)? {
-                self.write_fact(&value).await?;
+                // Someone else's version that already holds the value is kept: a new version
+                // would wake every consumer that watches the secret for nothing.
+                let theirs = !have.fact_version.as_deref().is_some_and(is_ours);
+                if theirs && crate::adopted_fact::holds(&self.client, observed, &value).await? {
+                    crate::adopted_fact::record(&self.client, observed, &self.fact_token(&value))
+                        .await?;
+                } else {
+                    self.write_fact(&value).await?;
+                }
             }
         }
         Ok(())
@@ -289,6 +303,7 @@ impl Resource for SecretContainer {
             ),
         ];
         if self.fact.is_some() {
+            out.push(crate::adopted_fact::access(&self.full_name()));
             // Deploy writes the infrastructure facts (hosts, ports, bucket names) itself.
             out.push(Access::new(
                 Need::Change,
@@ -322,10 +337,11 @@ impl Resource for SecretContainer {
         let Some(m) = index.get(&self.client, &self.full_name()).await? else {
             return Ok(Observation::Absent);
         };
+        let spec = self.spec_of(&m);
         let mut outputs = Outputs::new();
         outputs.insert(arn_output(&self.def.name), m.arn.clone().into());
         Ok(Observation::Present(Observed {
-            spec: self.spec_of(&m),
+            spec,
             tags: m.tags.clone(),
             outputs,
             holds_data: m.has_value(),
@@ -352,7 +368,7 @@ impl Resource for SecretContainer {
             .any(|c| c.field() == "fact_version")
             .then(|| {
                 format!(
-                    "the value of `{}` no longer matches the infrastructure: apply rewrites it",
+                    "the value of `{}` was not written by deploy, or no longer matches the infrastructure: apply reads it once and rewrites it only if it differs",
                     self.full_name()
                 )
             })

@@ -13,6 +13,7 @@
 //! family: the values it writes from other resources arrive as their outputs.
 
 mod access_key;
+mod adopted_fact;
 pub mod catalog;
 pub mod container;
 pub mod fetch;

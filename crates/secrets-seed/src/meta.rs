@@ -19,6 +19,8 @@ pub const TAG_SOURCE_VERSION: &str = "seed:source-version";
 pub const TAG_INPUTS: &str = "seed:inputs";
 /// The access key id the S3 credential secrets hold.
 pub const TAG_ACCESS_KEY: &str = "seed:access-key-id";
+/// On a fact written by someone else: `<fact token>@<version id>`, the version found to hold it.
+pub const TAG_FACT_CHECKED: &str = "seed:fact-checked";
 
 /// The stage of the version a secret's readers get.
 pub const AWSCURRENT: &str = "AWSCURRENT";

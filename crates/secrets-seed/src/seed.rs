@@ -562,7 +562,11 @@ pub(crate) async fn tag(sm: &Client, name: &str, tags: &[(&str, &str)]) -> Resul
     Ok(())
 }
 
-async fn read_value(sm: &Client, id: &str, version: Option<&str>) -> Result<SecretValue> {
+pub(crate) async fn read_value(
+    sm: &Client,
+    id: &str,
+    version: Option<&str>,
+) -> Result<SecretValue> {
     let mut out = layer_core::log_guard::carrying(
         sm.get_secret_value()
             .secret_id(id)
