@@ -293,3 +293,69 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
         .workspaces()
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_workspace_named_by_id_is_adopted_under_its_alias_not_made_again() {
+    let sb = Sandbox::new("e2e-prom-id").await;
+    let amp = aws_sdk_amp::Client::new(&sb.sdk().await);
+    // Made by the Terraform layer: its own alias and tags, none of ours.
+    let theirs = amp
+        .create_workspace()
+        .alias("tf-prometheus")
+        .tags("Project", "platform")
+        .send()
+        .await
+        .unwrap()
+        .workspace_id;
+    sb.edit_env("local", |t| {
+        format!("{t}\n[monitoring.names]\nprometheus = \"tf-prometheus\"\nprometheus_workspace_id = \"{theirs}\"\n")
+    });
+    let plan = sb.plan(Mode::Deploy).await;
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "aws_prometheus_workspace.this")
+        .expect("the workspace is in the plan");
+    assert_eq!(c.action, layer_core::Action::Adopt, "{plan}");
+    assert_eq!(
+        sb.cli(&[
+            "deploy",
+            "local",
+            "--auto-approve",
+            "--adopt",
+            "--skip-seed"
+        ])
+        .await,
+        0
+    );
+    sb.settle().await;
+    let all = amp.list_workspaces().send().await.unwrap();
+    let ids: Vec<&str> = all.workspaces().iter().map(|w| w.workspace_id()).collect();
+    assert_eq!(ids, [theirs.as_str()], "one workspace: theirs, now ours");
+    let w = amp
+        .describe_workspace()
+        .workspace_id(&theirs)
+        .send()
+        .await
+        .unwrap();
+    let w = w.workspace().unwrap();
+    assert_eq!(w.alias(), Some("tf-prometheus"));
+    assert!(w
+        .tags()
+        .is_some_and(|t| t.get("Layer").is_some_and(|v| v == "data-and-ai")));
+    let out = sb.session().await.outputs().await.unwrap();
+    assert_eq!(out["prometheus_workspace_id"], theirs.as_str());
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+
+    // An id that names no workspace is a configuration error, and nothing is made.
+    sb.edit_env("local", |t| {
+        t.replace(&theirs, "ws-00000000-0000-0000-0000-000000000000")
+    });
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        1
+    );
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
+}

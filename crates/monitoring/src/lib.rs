@@ -37,6 +37,22 @@ pub struct MonitoringSettings {
     pub enable_managed_prometheus: bool,
     /// `enable_managed_grafana`.
     pub enable_managed_grafana: bool,
+    /// Names and ids (`[monitoring.names]`), for adopting workspaces a layer before ours made.
+    #[serde(default)]
+    pub names: MonitoringNames,
+}
+
+/// `[monitoring.names]`. A Prometheus workspace's alias is not unique on AWS and its id is
+/// AWS's: ours is found by our tags, or, to take over one someone else made, by the id given here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringNames {
+    /// The Prometheus workspace's alias.
+    pub prometheus: Option<String>,
+    /// The id of the Prometheus workspace to manage (`ws-…`), instead of the one with our tags.
+    pub prometheus_workspace_id: Option<String>,
+    /// The Grafana workspace's name, and its role's and security group's.
+    pub grafana: Option<String>,
 }
 
 impl MonitoringSettings {
@@ -59,6 +75,8 @@ impl MonitoringSettings {
             ));
         }
         s.prometheus_alias(env)?;
+        s.grafana_name(env)?;
+        s.prometheus_workspace_id(env)?;
         Ok(s)
     }
 
@@ -67,10 +85,40 @@ impl MonitoringSettings {
         resolve(
             "prometheus",
             format!("{}-prometheus", env.naming_id),
-            None,
+            self.names.prometheus.as_ref(),
             NameRule::TagValue,
         )
-        .map_err(|e| env.invalid("naming_id", &e))
+        .map_err(|e| env.invalid("monitoring.names", &e))
+    }
+
+    /// The Grafana workspace's name (its role and security group share it).
+    pub fn grafana_name(&self, env: &Environment) -> Result<String> {
+        resolve(
+            "grafana",
+            format!("{}-grafana", env.naming_id),
+            self.names.grafana.as_ref(),
+            NameRule::IamName,
+        )
+        .map_err(|e| env.invalid("monitoring.names", &e))
+    }
+
+    /// The Prometheus workspace id named in the environment, checked for AWS's form.
+    pub fn prometheus_workspace_id(&self, env: &Environment) -> Result<Option<String>> {
+        let Some(id) = &self.names.prometheus_workspace_id else {
+            return Ok(None);
+        };
+        let ok = id.starts_with("ws-")
+            && id.len() <= 64
+            && id[3..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !ok || id.len() == 3 {
+            return Err(env.invalid(
+                "monitoring.names.prometheus_workspace_id",
+                &format!("`{id}` is not a workspace id (`ws-` and letters, digits, dashes); copy it from the workspace's page or from Terraform's `aws_prometheus_workspace` id"),
+            ));
+        }
+        Ok(Some(id.clone()))
     }
 }
 
@@ -88,12 +136,13 @@ pub fn resources(
             Workspace::builder()
                 .client(aws_sdk_amp::Client::new(sdk))
                 .alias(s.prometheus_alias(env)?)
+                .workspace_id(s.prometheus_workspace_id(env)?)
                 .log_group_arn(infra.prometheus_log_group_arn.clone())
                 .build(),
         ));
     }
     if s.enable_managed_grafana {
-        let name = format!("{}-grafana", env.naming_id);
+        let name = s.grafana_name(env)?;
         let region = env.region.clone();
         let account = account_id.to_string();
         let prometheus = Address::new("aws_prometheus_workspace.this");

@@ -41,6 +41,10 @@ pub struct Workspace {
     alias: String,
     #[builder(setter(into))]
     log_group_arn: String,
+    /// The workspace to manage, named by its id (`[monitoring.names] prometheus_workspace_id`):
+    /// one a layer before ours made, taken over instead of found by our tags.
+    #[builder(default)]
+    workspace_id: Option<String>,
 }
 
 fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
@@ -64,6 +68,9 @@ impl Workspace {
     /// Our workspace: the one that carries our tags, whatever its alias (AWS chooses the id,
     /// and an alias changed by hand is drift to repair, not a reason to make a second one).
     async fn find(&self, cx: &Context) -> Result<Option<(String, Tags)>> {
+        if let Some(id) = &self.workspace_id {
+            return self.named(id).await.map(Some);
+        }
         let mut token = None;
         let mut found = None;
         loop {
@@ -99,6 +106,36 @@ impl Workspace {
         }
         // A workspace without our tags is someone else's, whatever its alias: left alone.
         Ok(found)
+    }
+
+    /// The workspace the environment names by id, read directly. It must exist: a missing one
+    /// is a wrong id to correct, never a reason to make a second workspace.
+    async fn named(&self, id: &str) -> Result<(String, Tags)> {
+        let gone = || {
+            Error::Config(format!(
+                "monitoring.names.prometheus_workspace_id: no Prometheus workspace `{id}` in this account and region; correct the id, or remove it to let deploy make one"
+            ))
+        };
+        let out = match self
+            .client
+            .describe_workspace()
+            .workspace_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if not_found(&e) => return Err(gone()),
+            Err(e) => return Err(aws_err("DescribeWorkspace", id, &e)),
+        };
+        let w = out.workspace().ok_or_else(gone)?;
+        if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
+            return Err(gone());
+        }
+        let tags = w
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok((id.to_string(), tags))
     }
 
     async fn wait_active(&self, cx: &Context, id: &str) -> Result<()> {
