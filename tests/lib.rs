@@ -23,6 +23,31 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()))
 }
 
+/// python-jsonschema's verdict on each TOML document against the shipped schema of the
+/// environment files: `None` accepted, `Some(why)` rejected (a validator we did not write).
+pub fn schema_verdicts(
+    documents: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    use std::io::Write as _;
+    let root = project_root();
+    let mut child = std::process::Command::new(venv().join("bin").join("python"))
+        .arg(root.join("tests/conformance/schema_check.py"))
+        .arg(root.join("environments/environment.schema.json"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the venv's python runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&serde_json::to_vec(documents).expect("JSON"))
+        .expect("the documents are written");
+    let out = child.wait_with_output().expect("the check ends");
+    assert!(out.status.success(), "schema_check.py failed");
+    serde_json::from_slice(&out.stdout).expect("verdicts as JSON")
+}
+
 /// The emulator's account.
 pub const ACCOUNT: &str = "123456789012";
 

@@ -30,13 +30,29 @@ const PLAN: &[&str] = &["plan", "local"];
 /// The table's size: a case dropped by mistake fails the test.
 const EXPECTED_CASES: usize = 39;
 
+/// The cases the environment files' JSON Schema rejects as the operator types (an editor marks
+/// them); the others need AWS or the whole configuration to judge. Checked both ways.
+const SCHEMA_REJECTS: &[&str] = &[
+    "unknown top-level key",
+    "unknown key in a family's section",
+    "wrong type",
+    "concurrency out of range",
+    "unknown Bedrock source type",
+    "account id malformed",
+    "uppercase naming id",
+    "name too long for ElastiCache",
+    "run lock lease too short",
+    "Redis port of the wrong type",
+    "plan with a broken file",
+];
+
 #[rustfmt::skip]
 const CASES: &[Case] = &[
     Case { name: "unknown environment", edit: Keep, args: &["deploy", "lcoal", "--auto-approve"], expect: &["lcoal", "local"] },
-    Case { name: "unknown top-level key", edit: Append("local", "regoin = \"eu-central-2\"\n"), args: DEPLOY, expect: &["local.toml", "regoin"] },
+    Case { name: "unknown top-level key", edit: Replace("local", "max_attempts = 3", "max_attempts = 3\nregoin = \"eu-central-2\""), args: DEPLOY, expect: &["local.toml", "regoin"] },
     Case { name: "unknown key in a family's section", edit: Replace("local", "[aurora]\n", "[aurora]\ninstance_klass = \"db.t4g.medium\"\n"), args: DEPLOY, expect: &["local.toml", "instance_klass"] },
     Case { name: "wrong type", edit: Replace("local", "max_attempts = 3", "max_attempts = \"three\""), args: DEPLOY, expect: &["local.toml", "max_attempts"] },
-    Case { name: "concurrency out of range", edit: Append("local", "concurrency = 0\n"), args: DEPLOY, expect: &["local.toml", "concurrency"] },
+    Case { name: "concurrency out of range", edit: Replace("local", "max_attempts = 3", "max_attempts = 3\nconcurrency = 0"), args: DEPLOY, expect: &["local.toml", "concurrency"] },
     Case { name: "multi-AZ without failover", edit: Replace("local", "multi_az_enabled = false", "multi_az_enabled = true"), args: DEPLOY, expect: &["multi_az_enabled", "automatic_failover_enabled"] },
     Case { name: "failover without a replica", edit: Replace("local", "automatic_failover_enabled = false", "automatic_failover_enabled = true"), args: DEPLOY, expect: &["automatic_failover_enabled", "num_cache_nodes"] },
     Case { name: "Grafana in eu-central-2", edit: Replace("local", "enable_managed_grafana = false", "enable_managed_grafana = true"), args: DEPLOY, expect: &["enable_managed_grafana", "eu-central-2"] },
@@ -45,7 +61,7 @@ const CASES: &[Case] = &[
     Case { name: "wrong account", edit: Replace("local", "[\"123456789012\"]", "[\"111111111111\"]"), args: DEPLOY, expect: &["123456789012", "111111111111", "allowed_account_ids"] },
     Case { name: "account id malformed", edit: Replace("local", "[\"123456789012\"]", "[\"12345\"]"), args: DEPLOY, expect: &["local.toml", "allowed_account_ids"] },
     Case { name: "missing infrastructure input", edit: Replace("local", "Environment = \"local\" }", "Environment = \"nowhere\" }"), args: DEPLOY, expect: &["vpc_id", "infrastructure"] },
-    Case { name: "malformed endpoint-definitions template", edit: Append("local", "endpoint_definitions_template = '[{\"endpoint\": '\n"), args: DEPLOY, expect: &["endpoint_definitions_template"] },
+    Case { name: "malformed endpoint-definitions template", edit: Replace("local", "[secrets]\n", "[secrets]\nendpoint_definitions_template = '[{\"endpoint\": '\n"), args: DEPLOY, expect: &["endpoint_definitions_template"] },
     Case { name: "KMS alias where an ARN is needed", edit: Replace("local", "[infrastructure]\n", "[infrastructure]\ngeneral_kms_key_arn = \"alias/general\"\n"), args: DEPLOY, expect: &["local.toml", "infrastructure.general_kms_key_arn"] },
     Case { name: "KMS key in another region", edit: Replace("local", "[infrastructure]\n", "[infrastructure]\ngeneral_kms_key_arn = \"arn:aws:kms:eu-west-1:123456789012:key/abc\"\n"), args: DEPLOY, expect: &["general_kms_key_arn", "eu-west-1"] },
     Case { name: "uppercase naming id", edit: Replace("local", "naming_id = \"e2e-bad-table\"", "naming_id = \"E2E-Bad\""), args: DEPLOY, expect: &["local.toml", "naming_id"] },
@@ -88,6 +104,10 @@ async fn every_bad_input_is_one_clear_error_and_changes_nothing() {
         .collect();
     assert_eq!(CASES.len(), EXPECTED_CASES, "the table, case for case");
     let mut problems = Vec::new();
+    let mut edited = std::collections::BTreeMap::new();
+    for (f, text) in &originals {
+        edited.insert(format!("unedited {f}.toml"), text.clone());
+    }
     for case in CASES {
         for (f, text) in &originals {
             std::fs::write(sb.environments().join(format!("{f}.toml")), text).expect("restored");
@@ -104,6 +124,13 @@ async fn every_bad_input_is_one_clear_error_and_changes_nothing() {
                 sb.edit_env(file, |t| t.replacen(from, to, 1));
             }
             Append(file, more) => sb.edit_env(file, |t| format!("{t}\n{more}")),
+        }
+        if let Replace(file, ..) | Append(file, _) = &case.edit {
+            let path = sb.environments().join(format!("{file}.toml"));
+            edited.insert(
+                case.name.to_string(),
+                std::fs::read_to_string(path).expect("the edited file"),
+            );
         }
         sb.aws.calls().reset();
         let out = sb
@@ -147,4 +174,21 @@ async fn every_bad_input_is_one_clear_error_and_changes_nothing() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+
+    // The schema accepts the unedited files and rejects exactly the cases it can judge.
+    let verdicts = dal_tests::schema_verdicts(&edited);
+    let wrong: Vec<String> = verdicts
+        .iter()
+        .filter(|(name, verdict)| verdict.is_some() != SCHEMA_REJECTS.contains(&name.as_str()))
+        .map(|(name, verdict)| format!("`{name}`: {verdict:?}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "the schema judges these otherwise than SCHEMA_REJECTS says:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(
+        verdicts.len(),
+        originals.len() + CASES.iter().filter(|c| !matches!(c.edit, Keep)).count()
+    );
 }

@@ -24,7 +24,7 @@ pub use profiles::{InferenceProfiles, ProfileSpec, ProfilesSpec, AVAILABLE_MODEL
 pub const SECTION: &str = "bedrock";
 
 /// Where a profile's source model lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceType {
     /// A system-defined (`eu.*`, `global.*`) inference profile.
@@ -34,7 +34,7 @@ pub enum SourceType {
 }
 
 /// One application inference profile.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSettings {
     /// The source model or system-defined profile id.
@@ -52,7 +52,7 @@ fn enabled() -> bool {
 }
 
 /// `[bedrock]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BedrockSettings {
     /// `enable_bedrock_logging`.
@@ -69,7 +69,7 @@ pub struct BedrockSettings {
 }
 
 /// `[bedrock.names]`: the logging role's name (two environments in one account need two).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BedrockNameOverrides {
     logging_role: Option<String>,

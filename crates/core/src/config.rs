@@ -31,37 +31,61 @@ const CORE_KEYS: &[&str] = &[
     "run_lock",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CoreFile {
+    /// The deployment's id: every name derives from it (1 to 32 lowercase letters, digits and
+    /// single hyphens, a letter first).
+    #[schemars(
+        regex(pattern = r"^[a-z]([a-z0-9]|-[a-z0-9])*$"),
+        length(min = 1, max = 32)
+    )]
     naming_id: String,
+    /// The AWS region (such as `eu-central-2`).
+    #[schemars(regex(pattern = r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|eusc)(-[a-z]+)+-[0-9]+$"))]
     region: String,
+    /// The accounts this environment may run in (twelve digits each); any other is refused.
+    #[schemars(length(min = 1), inner(regex(pattern = r"^[0-9]{12}$")))]
     allowed_account_ids: Vec<String>,
+    /// A role to assume before any call (`arn:aws:iam::<account>:role/<name>`).
     #[serde(default)]
     assume_role_arn: Option<String>,
+    /// An endpoint instead of AWS's (the local environment's gateway).
     #[serde(default)]
     endpoint_url: Option<String>,
+    /// Whether this is the local environment, on the local AWS.
     #[serde(default)]
     local: bool,
+    /// Whether destroy, replacement, purge and rotation need `--confirm-env` besides their flag.
     #[serde(default)]
     protected: bool,
+    /// Calls to AWS at once (1 to 64).
+    #[schemars(range(min = 1, max = 64))]
     concurrency: usize,
+    /// Attempts of each AWS call (1 or more).
+    #[schemars(range(min = 1))]
     max_attempts: u32,
+    /// How long a wait for a resource to become available may take, in minutes (1 or more).
+    #[schemars(range(min = 1))]
     wait_timeout_minutes: u64,
+    /// Tags on every resource, besides the layer's own.
     #[serde(default)]
     tags: Tags,
+    /// The infrastructure layer's outputs this layer builds on, given or discovered by tags.
     infrastructure: InfrastructureInputs,
+    /// The run lock's lease and wait.
     #[serde(default)]
     run_lock: RunLockSettings,
 }
 
 /// `run_lock`: the lease that keeps two deploys, applies, seeds or destroys of one environment
 /// from running at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunLockSettings {
     /// How long a lease lasts without renewal: a killed run blocks the next one at most this
     /// long. The holder renews it every third of it.
+    #[schemars(range(min = 5, max = 3600))]
     pub lease_seconds: u64,
     /// How long a second run waits for the lock before failing with who holds it (0: fail at
     /// once). `--lock-timeout` overrides it.
@@ -79,7 +103,7 @@ impl Default for RunLockSettings {
 
 /// The infrastructure layer's outputs this layer builds on: given in config, or discovered by
 /// tags when `discover` is on. What is neither given nor found is named in one error.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InfrastructureInputs {
     /// Discover what is not given, by `discover_tags`.
@@ -437,6 +461,13 @@ fn record(v: &toml::Value, file: &Path, path: &str, origins: &mut BTreeMap<Strin
             record(v, file, &format!("{path}.{k}"), origins);
         }
     }
+}
+
+/// The schema of the keys this crate owns at the top level of an environment file, from the
+/// types that read them (a reference into the generator's definitions, under `CoreFile`); the
+/// families' sections are added by the caller.
+pub fn core_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<CoreFile>()
 }
 
 impl Environment {

@@ -38,7 +38,7 @@ const INSTANCE_FAMILIES: &[&str] = &[
 ];
 
 /// `[aurora]`: the spec's `aurora_*` variables and the databases.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuroraSettings {
     /// `aurora_instance_class`.
@@ -76,7 +76,7 @@ pub struct AuroraSettings {
 
 /// `[aurora.names]`: every name the family gives can be set, as the conventions promise, but
 /// the PostgreSQL log group, whose name RDS derives from the cluster's.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuroraNameOverrides {
     cluster: Option<String>,

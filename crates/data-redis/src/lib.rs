@@ -27,7 +27,7 @@ use serde::Deserialize;
 pub const SECTION: &str = "redis";
 
 /// `[redis]`: the spec's `elasticache_*` variables.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// `elasticache_node_type`.
@@ -52,7 +52,7 @@ pub struct RedisSettings {
 }
 
 /// `[redis.names]`: every name the family gives can be set, as the conventions promise.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisNameOverrides {
     replication_group: Option<String>,

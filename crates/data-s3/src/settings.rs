@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::bucket::LifecycleRule;
 
 /// Name overrides (`[s3.names]`), for adopting a layer whose names differ from ours.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameOverrides {
     application_data: Option<String>,
@@ -17,7 +17,7 @@ pub struct NameOverrides {
 }
 
 /// The family's settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3Settings {
     /// Days before application data moves to Standard-IA.

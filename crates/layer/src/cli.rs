@@ -264,6 +264,11 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the JSON Schema of the environment files (the one shipped as
+    /// `environments/environment.schema.json`, which each file names on its `#:schema` line), for
+    /// editors and CI checks. Calls no AWS API.
+    #[command(after_help = EXIT_CODES)]
+    Schema,
     /// Print the IAM policy a command needs on an environment, generated from the tool's own
     /// declarations: each action scoped to the environment's resources, `*` only where AWS
     /// supports nothing narrower. Calls no AWS API.
@@ -757,6 +762,10 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         }
         Command::Completions { shell } => {
             completions(shell, &dir, &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
+        Command::Schema => {
+            print!("{}", crate::schema::render());
             Ok(ExitCode::Success)
         }
         Command::Lock { action } => lock_command(&dir, action, inv).await,

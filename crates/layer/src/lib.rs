@@ -9,6 +9,7 @@ pub mod discover;
 pub mod lock;
 pub mod logging;
 pub mod progress;
+pub mod schema;
 pub mod verify;
 
 use std::path::Path;

@@ -27,7 +27,7 @@ use crate::Session;
 pub const SECTION: &str = "verify";
 
 /// `[verify]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifySettings {
     /// A PEM file of further CAs that a Redis server's certificate may chain to, besides the

@@ -30,7 +30,7 @@ pub const SECTION: &str = "monitoring";
 const NO_GRAFANA: &[&str] = &["eu-central-2"];
 
 /// `[monitoring]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonitoringSettings {
     /// `enable_managed_prometheus`.
@@ -44,7 +44,7 @@ pub struct MonitoringSettings {
 
 /// `[monitoring.names]`. A Prometheus workspace's alias is not unique on AWS and its id is
 /// AWS's: ours is found by our tags, or, to take over one someone else made, by the id given here.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonitoringNames {
     /// The Prometheus workspace's alias.

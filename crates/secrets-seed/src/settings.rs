@@ -16,7 +16,7 @@ pub const LITELLM_KEY_PLACEHOLDER: &str = "${litellm_master_key}";
 pub const MAX_SECRET_BYTES: usize = 65_536;
 
 /// `[secrets]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsSettings {
     /// `secrets_recovery_window_days`: 0 (delete at once) or 7 to 30.
