@@ -57,3 +57,135 @@ async fn outputs_as_a_terraform_state_document() {
     }
     assert_eq!(sb.all_mutations().len(), 0, "outputs writes nothing");
 }
+
+/// The state object's bytes and ETag.
+async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Vec<u8>, String) {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("the object");
+    let etag = out.e_tag().unwrap_or_default().to_string();
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .expect("its body")
+        .into_bytes()
+        .to_vec();
+    (bytes, etag)
+}
+
+#[tokio::test]
+async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_lineage() {
+    let sb = Sandbox::new("e2e-publish").await;
+    let s3 = sb.s3().await;
+    let (bucket, key) = ("e2e-publish-tfstate", "layers/data-and-ai.tfstate");
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(sb.env().region.as_str().into())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the state bucket");
+    // The platform's state bucket is older than any deploy: AWS has caught up with it.
+    sb.settle().await;
+    // The old layer's state, still holding its resources; one output it marked sensitive.
+    let mut old = serde_json::json!({
+        "version": 4, "terraform_version": "1.5.7", "serial": 41,
+        "lineage": "0b6c3a4e-1f2d-4c5b-8a9e-0123456789ab",
+        "outputs": {"aurora_cluster_id": {"value": "old", "type": "string", "sensitive": true}},
+        "resources": [{"mode": "managed", "type": "aws_rds_cluster", "name": "this", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": []}],
+        "check_results": null,
+    });
+    let put = |doc: &serde_json::Value| {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(serde_json::to_vec(doc).unwrap().into())
+            .send()
+    };
+    put(&old).await.expect("the old state");
+    sb.edit_env("local", |t| {
+        format!("{t}\n[outputs]\nterraform_state = {{ bucket = \"{bucket}\", key = \"{key}\" }}\n")
+    });
+
+    // Publishing over a state with resources is refused before deploy changes anything.
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        3
+    );
+    assert_eq!(sb.all_mutations(), Vec::<String>::new());
+
+    // Once the old layer let go of its resources, its lineage continues at the next serial.
+    old["resources"] = serde_json::json!([]);
+    put(&old).await.expect("the emptied state");
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    let (bytes, etag) = object(&s3, bucket, key).await;
+    let state: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(state["lineage"], old["lineage"]);
+    assert_eq!(state["serial"], 42);
+    assert_eq!(state["version"], 4);
+    assert_eq!(state["resources"], serde_json::json!([]));
+    let json = stdout_of(&sb, &["outputs", "local", "--json"]).await;
+    let outputs = state["outputs"].as_object().expect("outputs");
+    for (name, o) in json.as_object().expect("outputs") {
+        if o["value"].is_null() {
+            continue;
+        }
+        assert_eq!(outputs[name]["value"], o["value"], "{name}");
+    }
+    assert_eq!(
+        outputs["aurora_cluster_id"]["sensitive"], true,
+        "the mark is kept"
+    );
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert!(head.server_side_encryption().is_some(), "encrypted at rest");
+
+    // Nothing changed: the object is left byte for byte, by deploy and by --publish.
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    assert_eq!(sb.cli(&["outputs", "local", "--publish"]).await, 0);
+    assert_eq!(object(&s3, bucket, key).await, (bytes, etag));
+
+    // A changed output raises the serial.
+    sb.edit_env("local", |t| {
+        t.replacen(
+            "[aurora]\n",
+            "[aurora]\npostgresql_databases = [\"chat\", \"extra\"]\n",
+            1,
+        )
+    });
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    let (bytes, _) = object(&s3, bucket, key).await;
+    let state: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(state["serial"], 43);
+    assert_eq!(
+        state["outputs"]["postgresql_databases"]["value"],
+        serde_json::json!(["chat", "extra"])
+    );
+}

@@ -31,6 +31,9 @@ pub enum Need {
     Verify,
     /// The run lock: every command that changes an environment.
     Lock,
+    /// Writing the outputs as a Terraform state document (`[outputs] terraform_state`): deploy,
+    /// and `outputs --publish`.
+    Publish,
 }
 
 /// A command of the tool, as far as permissions go.
@@ -49,17 +52,20 @@ pub enum Command {
     BootstrapDb,
     /// `destroy`.
     Destroy,
+    /// `outputs --publish`: observe, and write the outputs' state document.
+    Publish,
 }
 
 impl Command {
     /// Every command, in the order the docs list them.
-    pub const ALL: [Command; 6] = [
+    pub const ALL: [Command; 7] = [
         Command::Plan,
         Command::Deploy,
         Command::Seed,
         Command::Verify,
         Command::BootstrapDb,
         Command::Destroy,
+        Command::Publish,
     ];
 
     /// The command's name on the command line.
@@ -71,6 +77,7 @@ impl Command {
             Command::Verify => "verify",
             Command::BootstrapDb => "bootstrap-db",
             Command::Destroy => "destroy",
+            Command::Publish => "publish",
         }
     }
 
@@ -90,11 +97,13 @@ impl Command {
                 Need::Delete,
                 Need::Seed,
                 Need::Lock,
+                Need::Publish,
             ],
             Command::Seed => &[Need::Seed, Need::Lock],
             Command::Verify => &[Need::Observe, Need::Verify],
             Command::BootstrapDb => &[Need::Observe, Need::Verify, Need::Lock],
             Command::Destroy => &[Need::Observe, Need::Delete, Need::Purge, Need::Lock],
+            Command::Publish => &[Need::Observe, Need::Publish],
         }
     }
 }

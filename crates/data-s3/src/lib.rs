@@ -6,6 +6,7 @@
 //! crate only deletes them, before the user, on teardown.
 
 mod bucket;
+pub mod remote_state;
 mod settings;
 mod user;
 

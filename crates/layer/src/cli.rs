@@ -242,6 +242,11 @@ pub enum Command {
         /// The `terraform_version` the state document names (older readers refuse a newer one).
         #[arg(long, value_name = "VERSION", default_value = "1.0.0")]
         terraform_version: String,
+        /// Write the outputs as a Terraform state document where `[outputs] terraform_state`
+        /// says, as deploy does after it applies: the lineage kept, the serial raised only when
+        /// an output changed, written on the condition that no one wrote meanwhile.
+        #[arg(long, conflicts_with_all = ["json", "format", "terraform_version"])]
+        publish: bool,
     },
     /// Draw the layer's resources and their dependencies (Graphviz DOT, or SVG through
     /// Graphviz's `dot`); with `--plan`, each resource coloured by its planned action.
@@ -277,8 +282,8 @@ pub enum Command {
         /// The environment.
         env: String,
         /// The command whose role this is: plan (also outputs and lock show), deploy (also
-        /// apply), seed, verify, bootstrap-db, destroy, or all of them in one policy.
-        #[arg(long = "for", default_value = "deploy", value_parser = ["plan", "deploy", "seed", "verify", "bootstrap-db", "destroy", "all"])]
+        /// apply), seed, verify, bootstrap-db, destroy, publish (`outputs --publish`), or all of them in one policy.
+        #[arg(long = "for", default_value = "deploy", value_parser = ["plan", "deploy", "seed", "verify", "bootstrap-db", "destroy", "publish", "all"])]
         command: String,
         /// The account (default: the environment's one allowed account).
         #[arg(long)]
@@ -461,6 +466,9 @@ where
 /// What to run when AWS refuses a command an action: the policy that command needs.
 fn policy_hint(command: &Command) -> Option<String> {
     let (env, role) = match command {
+        Command::Outputs {
+            env, publish: true, ..
+        } => (env.as_str(), "publish"),
         Command::Plan { env, .. } | Command::Outputs { env, .. } | Command::Graph { env, .. } => {
             (env.as_str(), "plan")
         }
@@ -515,7 +523,10 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             let first = session.plan(&cx, mode).await?;
             up_to_date(&first.plan)?;
             refuse_unsafe(&session, &cx, &first.plan)?;
-            locked(&session, &command, &lock, async {
+            if mode == Mode::Deploy {
+                check_publication(&session).await?;
+            }
+            let code = locked(&session, &command, &lock, async {
                 let cx = session.context(flags);
                 let run = session.plan(&cx, mode).await?;
                 up_to_date(&run.plan)?;
@@ -526,7 +537,11 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 refuse_unsafe(&session, &cx, &run.plan)?;
                 Box::pin(carry_out(&session, &cx, run, mode)).await
             })
-            .await
+            .await?;
+            if mode == Mode::Deploy && code == ExitCode::Success {
+                publish_outputs(&session).await?;
+            }
+            Ok(code)
         }
         Command::Plan {
             env,
@@ -584,6 +599,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         } => {
             let session = connect(&dir, &env, inv, true).await?;
             let command = format!("deploy {env}");
+            check_publication(&session).await?;
             let (code, held) = Box::pin(apply(
                 &session,
                 Mode::Deploy,
@@ -594,6 +610,9 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 &lock,
             ))
             .await?;
+            if code == ExitCode::Success {
+                publish_outputs(&session).await?;
+            }
             if skip_seed || code != ExitCode::Success {
                 if let Some(held) = held {
                     release_lock(held).await;
@@ -714,11 +733,22 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             }
             Ok(code)
         }
+        Command::Outputs { env, publish, .. } if publish => {
+            let session = connect(&dir, &env, inv, false).await?;
+            if !publish_outputs(&session).await? {
+                return Err(Error::Config(format!(
+                    "{env}: nothing to publish to; set `[outputs] terraform_state = {{ bucket = \"…\", key = \"…\" }}` in environments/{env}.toml (the next layers' S3 backend configuration)"
+                ))
+                .into());
+            }
+            Ok(ExitCode::Success)
+        }
         Command::Outputs {
             env,
             json,
             format,
             terraform_version,
+            ..
         } => {
             let session = connect(&dir, &env, inv, false).await?;
             let outputs = session.outputs().await?;
@@ -771,6 +801,25 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         Command::Lock { action } => lock_command(&dir, action, inv).await,
         Command::Local { action } => local(action, inv).await,
     }
+}
+
+/// Refuse a deploy whose publication of the outputs would be refused, before it changes anything.
+async fn check_publication(session: &Session) -> anyhow::Result<()> {
+    if let Some((object, version)) = crate::publish::state_object(&session.env)? {
+        crate::publish::check(&session.sdk, &object, &version).await?;
+    }
+    Ok(())
+}
+
+/// Publish the outputs where `[outputs] terraform_state` says; `false` when it says nowhere.
+async fn publish_outputs(session: &Session) -> anyhow::Result<bool> {
+    let Some((object, version)) = crate::publish::state_object(&session.env)? else {
+        return Ok(false);
+    };
+    let outputs = session.outputs().await?;
+    let done = crate::publish::publish(&session.sdk, &object, &version, &outputs).await?;
+    println!("{done}");
+    Ok(true)
 }
 
 /// The completion script for `shell`: every argument named `env`, in every command, completes

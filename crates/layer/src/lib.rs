@@ -9,6 +9,7 @@ pub mod discover;
 pub mod lock;
 pub mod logging;
 pub mod progress;
+pub mod publish;
 pub mod schema;
 pub mod verify;
 
@@ -67,10 +68,15 @@ pub const FAMILIES: &[&str] = &[
 
 /// Load an environment and validate every family's section, before any call to AWS.
 pub fn load(environments: &Path, name: &str) -> Result<Environment> {
-    // The families' sections, and verify's own.
-    let sections: Vec<&str> = FAMILIES.iter().copied().chain([verify::SECTION]).collect();
+    // The families' sections, and verify's and publishing's own.
+    let sections: Vec<&str> = FAMILIES
+        .iter()
+        .copied()
+        .chain([verify::SECTION, publish::SECTION])
+        .collect();
     let env = Environment::load(environments, name, &sections)?;
     verify::VerifySettings::load(&env)?;
+    publish::state_object(&env)?;
     let s3: data_s3::S3Settings = env.section(data_s3::SECTION)?;
     s3.names(&env)?;
     data_aurora::AuroraSettings::load(&env)?;
@@ -235,6 +241,9 @@ fn declared_access(
     }
     if needs.contains(&Need::Lock) {
         accesses.extend(secrets_seed::lock::access(&lock::lock_name(env)));
+    }
+    if needs.contains(&Need::Publish) {
+        accesses.extend(publish::access(env, Need::Publish)?);
     }
     if needs.contains(&Need::Verify) {
         accesses.extend(secrets_seed::Reader::access(

@@ -44,6 +44,10 @@ pub fn environment_schema() -> Value {
             crate::verify::SECTION,
             section::<crate::verify::VerifySettings>(&mut generator),
         ),
+        (
+            crate::publish::SECTION,
+            section::<crate::publish::OutputsSettings>(&mut generator),
+        ),
     ];
     let mut definitions = generator.take_definitions(true);
     let core_name = core["$ref"]

@@ -1,0 +1,126 @@
+//! The S3 object that holds the layer's outputs as a Terraform state document, where the next
+//! layers' `terraform_remote_state` readers (S3 backend) look for them: read with its ETag, and
+//! written only on the condition that it is still what was read (`If-Match`), or still absent
+//! (`If-None-Match: *`), so two writers never interleave. Written server-side encrypted, with the
+//! backend's KMS key when it names one.
+
+use aws_sdk_s3::error::ProvideErrorMetadata as _;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use layer_core::access::{Access, Need};
+use layer_core::{Error, Result};
+
+/// Where the state document lives: the S3 backend's `bucket`, `key`, `region`, `kms_key_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateObject {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key (the backend's `key`, with its `workspace_key_prefix` if any).
+    pub key: String,
+    /// The bucket's region.
+    pub region: String,
+    /// The KMS key that encrypts it (`aws:kms`); `None` for S3's own keys (`AES256`).
+    pub kms_key_id: Option<String>,
+}
+
+impl StateObject {
+    fn what(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The client for the bucket's region (the state bucket is often in another region than
+    /// the layer).
+    pub fn client(&self, sdk: &aws_types::SdkConfig) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .region(aws_types::region::Region::new(self.region.clone()))
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Reading and writing the object, and its KMS key.
+    pub fn access(&self, need: Need) -> Vec<Access> {
+        let object = format!("arn:aws:s3:::{}/{}", self.bucket, self.key);
+        let mut out = vec![Access::new(
+            need,
+            "TerraformState",
+            &["s3:GetObject", "s3:PutObject"],
+            [object],
+        )];
+        if let Some(key) = &self.kms_key_id {
+            out.push(Access::new(
+                need,
+                "TerraformStateKey",
+                &["kms:GenerateDataKey", "kms:Decrypt"],
+                [key.clone()],
+            ));
+        }
+        out
+    }
+}
+
+/// The object as it is now: its bytes and ETag, or `None` when there is none.
+pub async fn read(
+    client: &aws_sdk_s3::Client,
+    at: &StateObject,
+) -> Result<Option<(Vec<u8>, String)>> {
+    match client
+        .get_object()
+        .bucket(&at.bucket)
+        .key(&at.key)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let etag = out.e_tag().unwrap_or_default().to_string();
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| Error::Other(format!("s3:GetObject on {}: {e}", at.what())))?;
+            Ok(Some((body.into_bytes().to_vec(), etag)))
+        }
+        Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+        Err(e) => Err(Error::aws(format!("s3:GetObject on {}", at.what()), &e)),
+    }
+}
+
+/// Write `body` if the object is still as read: with the ETag read, or absent (`None`).
+pub async fn write(
+    client: &aws_sdk_s3::Client,
+    at: &StateObject,
+    body: Vec<u8>,
+    read_etag: Option<&str>,
+) -> Result<()> {
+    let mut put = client
+        .put_object()
+        .bucket(&at.bucket)
+        .key(&at.key)
+        .content_type("application/json")
+        .body(ByteStream::from(body));
+    put = match read_etag {
+        Some(etag) => put.if_match(etag),
+        None => put.if_none_match("*"),
+    };
+    put = match &at.kms_key_id {
+        Some(key) => put
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(key),
+        None => put.server_side_encryption(ServerSideEncryption::Aes256),
+    };
+    match put.send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.code(),
+                Some("PreconditionFailed" | "ConditionalRequestConflict")
+            ) =>
+        {
+            Err(Error::Other(format!(
+                "{} changed while the outputs were being published (another writer); run again",
+                at.what()
+            )))
+        }
+        Err(e) => Err(Error::aws(format!("s3:PutObject on {}", at.what()), &e)),
+    }
+}

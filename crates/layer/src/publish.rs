@@ -1,0 +1,207 @@
+//! Publishing the layer's outputs as a Terraform state document (`[outputs] terraform_state`),
+//! so the next layers' `data "terraform_remote_state"` with the S3 backend keeps reading them
+//! unchanged after the switch from Terraform. Deploy publishes after it applies; `outputs
+//! --publish` publishes without a deploy. Owns `[outputs]`.
+
+use layer_core::access::{Access, Need};
+use layer_core::config::Environment;
+use layer_core::safety::{Refusal, RefusedChange};
+use layer_core::tfstate::{publication, Publication};
+use layer_core::{Error, Outputs, Result};
+use serde::Deserialize;
+
+pub use data_s3::remote_state::StateObject;
+
+/// The section of the environment files this module owns.
+pub const SECTION: &str = "outputs";
+
+/// `[outputs]`.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsSettings {
+    /// Where to publish the outputs as a Terraform state document: the S3 backend configuration
+    /// the next layers' `terraform_remote_state` readers use.
+    #[serde(default)]
+    pub terraform_state: Option<TerraformStateSettings>,
+}
+
+/// `[outputs] terraform_state`: the readers' S3 backend configuration, as they give it.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformStateSettings {
+    /// The backend's `bucket`.
+    pub bucket: String,
+    /// The backend's `key` (with its `workspace_key_prefix`, for a workspace other than `default`).
+    pub key: String,
+    /// The backend's `region` (the layer's region when left out).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The backend's `kms_key_id`: the object is encrypted with it (`aws:kms`); S3's own keys
+    /// (`AES256`) when left out.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// The backend's `dynamodb_table`, if the readers name one.
+    #[serde(default)]
+    pub dynamodb_table: Option<String>,
+    /// The `terraform_version` the document names: readers older than it refuse the state.
+    #[serde(default = "oldest_reader")]
+    pub terraform_version: String,
+}
+
+fn oldest_reader() -> String {
+    "1.0.0".into()
+}
+
+/// Where the environment publishes its outputs, if it does. Checked at load.
+pub fn state_object(env: &Environment) -> Result<Option<(StateObject, String)>> {
+    let s: OutputsSettings = env.section(SECTION)?;
+    let Some(t) = s.terraform_state else {
+        return Ok(None);
+    };
+    let bad =
+        |key: &str, why: &str| Err(env.invalid(&format!("outputs.terraform_state.{key}"), why));
+    if t.bucket.is_empty() || t.bucket.contains('/') {
+        return bad(
+            "bucket",
+            "give the bucket's name, as the readers' backend does",
+        );
+    }
+    if t.key.is_empty() || t.key.starts_with('/') {
+        return bad(
+            "key",
+            "give the object key without a leading `/`, as the readers' backend does",
+        );
+    }
+    let semver = t.terraform_version.split('.').count() == 3
+        && t.terraform_version
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if !semver {
+        return bad(
+            "terraform_version",
+            "give a Terraform version such as 1.0.0",
+        );
+    }
+    if t.dynamodb_table.is_some() {
+        return bad(
+            "dynamodb_table",
+            "publishing does not keep the DynamoDB digest item (`<bucket>/<key>-md5`) yet, so readers that name the table would fail with \"state data in S3 does not have the expected content\"; remove `dynamodb_table` from the readers' backend configuration and from here, and delete that item",
+        );
+    }
+    let object = StateObject {
+        bucket: t.bucket,
+        key: t.key,
+        region: t.region.unwrap_or_else(|| env.region.clone()),
+        kms_key_id: t.kms_key_id,
+    };
+    Ok(Some((object, t.terraform_version)))
+}
+
+/// The permissions publishing needs, for `need` (deploy's and `outputs --publish`'s).
+pub fn access(env: &Environment, need: Need) -> Result<Vec<Access>> {
+    Ok(state_object(env)?
+        .map(|(object, _)| object.access(need))
+        .unwrap_or_default())
+}
+
+/// What a publication did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// The object already held these outputs; it was not written.
+    Unchanged(String),
+    /// The object was written at this serial.
+    Written(String, u64),
+}
+
+impl std::fmt::Display for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Published::Unchanged(at) => write!(f, "Outputs at {at}: unchanged."),
+            Published::Written(at, serial) => {
+                write!(
+                    f,
+                    "Outputs published at {at} (Terraform state, serial {serial})."
+                )
+            }
+        }
+    }
+}
+
+/// Refuse before a deploy changes anything when its publication would be refused: the object
+/// holds a state that is not ours to overwrite.
+pub async fn check(
+    sdk: &aws_types::SdkConfig,
+    object: &StateObject,
+    terraform_version: &str,
+) -> Result<()> {
+    let (current, at) = read(sdk, object).await?;
+    match publication(current.as_ref(), &Outputs::new(), terraform_version) {
+        Publication::Refused(why) => Err(refusal(&at, &why)),
+        _ => Ok(()),
+    }
+}
+
+fn refusal(at: &str, why: &str) -> Error {
+    let (reason, fix) = why.split_once("; ").unwrap_or((why, ""));
+    Error::Refused(Refusal {
+        changes: vec![RefusedChange {
+            address: format!("terraform_state {at}"),
+            reason: reason.to_string(),
+            flag: fix.to_string(),
+        }],
+    })
+}
+
+/// The object's document, parsed, and its `s3://` address.
+async fn read(
+    sdk: &aws_types::SdkConfig,
+    object: &StateObject,
+) -> Result<(Option<serde_json::Value>, String)> {
+    let at = format!("s3://{}/{}", object.bucket, object.key);
+    let current = data_s3::remote_state::read(&object.client(sdk), object).await?;
+    let parsed = match current {
+        Some((bytes, _)) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Other(format!(
+                "{at} holds no JSON state ({e}); choose another key"
+            ))
+        })?),
+        None => None,
+    };
+    Ok((parsed, at))
+}
+
+/// Publish `outputs` at `object`: read it, decide, write it on the condition that it is still
+/// what was read. A state that still holds resources is refused (exit 3), with nothing written.
+pub async fn publish(
+    sdk: &aws_types::SdkConfig,
+    object: &StateObject,
+    terraform_version: &str,
+    outputs: &Outputs,
+) -> Result<Published> {
+    let client = object.client(sdk);
+    let at = format!("s3://{}/{}", object.bucket, object.key);
+    let current = data_s3::remote_state::read(&client, object).await?;
+    let parsed = match &current {
+        Some((bytes, _)) => Some(serde_json::from_slice::<serde_json::Value>(bytes).map_err(
+            |e| {
+                Error::Other(format!(
+                    "{at} holds no JSON state ({e}); choose another key"
+                ))
+            },
+        )?),
+        None => None,
+    };
+    match publication(parsed.as_ref(), outputs, terraform_version) {
+        Publication::Unchanged => Ok(Published::Unchanged(at)),
+        Publication::Refused(why) => Err(refusal(&at, &why)),
+        Publication::Write(document) => {
+            let serial = document["serial"].as_u64().unwrap_or_default();
+            let mut body = serde_json::to_vec_pretty(&document)
+                .map_err(|e| Error::Other(format!("the state document: {e}")))?;
+            body.push(b'\n');
+            let etag = current.as_ref().map(|(_, etag)| etag.as_str());
+            data_s3::remote_state::write(&client, object, body, etag).await?;
+            Ok(Published::Written(at, serial))
+        }
+    }
+}
