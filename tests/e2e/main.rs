@@ -8,6 +8,7 @@ mod deployments;
 mod drift;
 mod faults;
 mod gateway;
+mod import;
 mod monitoring;
 mod names;
 mod read_back;

@@ -25,6 +25,7 @@ pub mod resource;
 pub mod safety;
 pub mod secret;
 pub mod tags;
+pub mod tfread;
 pub mod tfstate;
 pub mod version;
 pub mod wait;

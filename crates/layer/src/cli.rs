@@ -269,6 +269,23 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Take over a Terraform-made layer: read its state (the output of `terraform show -json`,
+    /// or a state file), map its resources to ours (by the spec's outputs, then by type and the
+    /// links between resources), and print the environment's overrides (every name, the settings
+    /// that differ), what maps to what, what the tool does not manage, and the `removed` blocks
+    /// that let Terraform forget the resources without destroying them. Calls no AWS API; reads
+    /// no secret value. Exit 3 names what could only be taken over by replacement.
+    #[command(name = "import-terraform", after_help = EXIT_CODES)]
+    ImportTerraform {
+        /// The environment whose file gets the overrides.
+        env: String,
+        /// The Terraform document: `terraform show -json > FILE`, or `terraform state pull > FILE`.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Write the overrides into `environments/<env>.toml`, keeping its comments and order.
+        #[arg(long)]
+        write: bool,
+    },
     /// Print the JSON Schema of the environment files (the one shipped as
     /// `environments/environment.schema.json`, which each file names on its `#:schema` line), for
     /// editors and CI checks. Calls no AWS API.
@@ -794,6 +811,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             completions(shell, &dir, &mut std::io::stdout());
             Ok(ExitCode::Success)
         }
+        Command::ImportTerraform { env, from, write } => import_terraform(&dir, &env, &from, write),
         Command::Schema => {
             print!("{}", crate::schema::render());
             Ok(ExitCode::Success)
@@ -801,6 +819,21 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         Command::Lock { action } => lock_command(&dir, action, inv).await,
         Command::Local { action } => local(action, inv).await,
     }
+}
+
+/// `import-terraform`: read the file into a buffer wiped on drop (a state may hold secret
+/// values), map it, print the report.
+fn import_terraform(dir: &Path, env: &str, from: &Path, write: bool) -> anyhow::Result<ExitCode> {
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(from)
+            .map_err(|e| Error::Config(format!("--from {}: {e}", from.display())))?,
+    );
+    let report = crate::import::take_over(dir, env, &bytes, write).map_err(|e| match e {
+        Error::Config(m) => Error::Config(format!("--from {}: {m}", from.display())),
+        e => e,
+    })?;
+    print!("{report}");
+    Ok(ExitCode::Success)
 }
 
 /// Refuse a deploy whose publication of the outputs would be refused, before it changes anything.

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod discover;
+pub mod import;
 pub mod lock;
 pub mod logging;
 pub mod progress;

@@ -1,0 +1,962 @@
+//! `import-terraform`: take over a Terraform-made layer. Reads its state (`layer_core::tfread`),
+//! maps each resource to ours by the spec's outputs first (`aurora_cluster_id`, the bucket ids,
+//! …), then by type and the attributes that link resources (a cluster's groups), and gives the
+//! environment's overrides (every name, the settings that differ), a table of what maps to what,
+//! what the state holds that the tool does not manage, and the `removed` blocks that let
+//! Terraform forget the resources without destroying them. Reads no secret value.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use layer_core::config::Environment;
+use layer_core::safety::{Refusal, RefusedChange};
+use layer_core::tfread::{TfLayer, TfResource};
+use layer_core::{Error, Result};
+use serde_json::Value;
+
+/// One resource of the state, mapped to ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The Terraform instance address.
+    pub terraform: String,
+    /// Our address.
+    pub ours: String,
+    /// Its name (or id).
+    pub name: String,
+    /// What differs from the environment's settings (empty when nothing does).
+    pub differs: String,
+}
+
+/// What an import found.
+#[derive(Debug, Clone, Default)]
+pub struct Import {
+    /// Mapped resources, in state order.
+    pub rows: Vec<Row>,
+    /// The overrides to write: a dotted key (`aurora.names.cluster`) and its value.
+    pub overrides: BTreeMap<String, Value>,
+    /// What the state holds that the tool does not manage: the address, and why.
+    pub unmanaged: Vec<(String, String)>,
+    /// What the tool would create because the state lacks it.
+    pub missing: Vec<String>,
+    /// Resource addresses (no instance key) the tool takes over: one `removed` block each.
+    pub removed: Vec<String>,
+    /// Instance addresses, for `terraform state rm` on Terraform before 1.7.
+    pub instances: Vec<String>,
+}
+
+/// What the environment's settings say, as far as import compares them.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// `[redis] port`.
+    pub redis_port: u16,
+    /// Each compared setting's dotted key and its current value.
+    pub settings: BTreeMap<&'static str, Value>,
+}
+
+struct Mapper<'a> {
+    layer: &'a TfLayer,
+    claimed: BTreeSet<usize>,
+    out: Import,
+    refused: Vec<RefusedChange>,
+}
+
+/// The resource types the tool takes over as part of another (a bucket's policy, a user's
+/// policy), and the attribute that names the owner.
+const PARTS: &[(&str, &str, &str)] = &[
+    ("aws_s3_bucket_policy", "bucket", "part of its bucket"),
+    ("aws_s3_bucket_versioning", "bucket", "part of its bucket"),
+    (
+        "aws_s3_bucket_public_access_block",
+        "bucket",
+        "part of its bucket",
+    ),
+    (
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "bucket",
+        "part of its bucket",
+    ),
+    (
+        "aws_s3_bucket_lifecycle_configuration",
+        "bucket",
+        "part of its bucket",
+    ),
+    (
+        "aws_s3_bucket_ownership_controls",
+        "bucket",
+        "part of its bucket",
+    ),
+    ("aws_iam_user_policy", "user", "part of the S3 user"),
+    ("aws_iam_role_policy", "role", "part of its role"),
+];
+
+/// Types that are left to their owners, and why.
+const LEFT: &[(&str, &str)] = &[
+    (
+        "aws_iam_access_key",
+        "the key pair: seed adopts it when the secrets hold its id, never replaced",
+    ),
+    (
+        "aws_secretsmanager_secret_version",
+        "a value: seed keeps what is set; import reads none",
+    ),
+    (
+        "aws_bedrock_inference_profile",
+        "found by its tags: deploy --adopt takes it over",
+    ),
+    (
+        "aws_bedrock_model_invocation_logging_configuration",
+        "one per account and region: deploy converges it in place",
+    ),
+    (
+        "aws_vpc_security_group_ingress_rule",
+        "a rule of a security group: deploy converges the group's rules",
+    ),
+    (
+        "aws_vpc_security_group_egress_rule",
+        "a rule of a security group: deploy converges the group's rules",
+    ),
+    (
+        "aws_secretsmanager_secret_rotation",
+        "the master secret's rotation: converged in place",
+    ),
+];
+
+impl<'a> Mapper<'a> {
+    fn find(&self, kind: &str, pred: impl Fn(&TfResource) -> bool) -> Option<usize> {
+        self.layer
+            .resources
+            .iter()
+            .position(|r| r.kind == kind && pred(r))
+    }
+
+    /// The resource of `kind` the output `output` names by `attr`, or the only one of its kind.
+    fn by_output(&self, kind: &str, output: &str, attr: &str) -> Option<usize> {
+        let named = self.layer.outputs.get(output).and_then(Value::as_str);
+        if let Some(id) = named {
+            if let Some(i) = self.find(kind, |r| r.attributes.str(attr) == Some(id)) {
+                return Some(i);
+            }
+        }
+        let all: Vec<usize> = (0..self.layer.resources.len())
+            .filter(|i| self.layer.resources[*i].kind == kind)
+            .collect();
+        (all.len() == 1).then(|| all[0])
+    }
+
+    fn take(&mut self, i: usize, ours: &str, name: &str, differs: String) {
+        if !self.claimed.insert(i) {
+            return;
+        }
+        let r = &self.layer.resources[i];
+        self.out.rows.push(Row {
+            terraform: r.address(),
+            ours: ours.to_string(),
+            name: name.to_string(),
+            differs,
+        });
+        if !self.out.removed.contains(&r.resource_address()) {
+            self.out.removed.push(r.resource_address());
+        }
+        self.out.instances.push(r.address());
+    }
+
+    fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.out.overrides.insert(key.to_string(), value.into());
+    }
+
+    /// A named resource linked by `attr` (a cluster's subnet group): taken, its name an override.
+    fn linked(&mut self, kind: &str, attr: &str, name: Option<&str>, ours: &str, key: &str) {
+        let Some(name) = name.map(str::to_string) else {
+            return;
+        };
+        if let Some(i) = self.find(kind, |r| r.attributes.str(attr) == Some(name.as_str())) {
+            self.take(i, ours, &name, String::new());
+        }
+        self.set(key, name);
+    }
+
+    /// The security group whose id is one of `ids`.
+    fn security_group(&mut self, ids: &[&str], ours: &str, key: &str) {
+        let found = self.find("aws_security_group", |r| {
+            r.attributes.str("id").is_some_and(|id| ids.contains(&id))
+        });
+        if let Some(i) = found {
+            let name = self.layer.resources[i]
+                .attributes
+                .str("name")
+                .unwrap_or_default()
+                .to_string();
+            self.take(i, ours, &name, String::new());
+            self.set(key, name);
+        }
+    }
+
+    fn refuse(&mut self, address: String, reason: String, fix: &str) {
+        self.refused.push(RefusedChange {
+            address,
+            reason,
+            flag: fix.to_string(),
+        });
+    }
+}
+
+/// `(setting, Terraform attribute)` compared on the cluster, its first instance, the group.
+const AURORA_SETTINGS: &[(&str, &str)] = &[
+    ("aurora.deletion_protection", "deletion_protection"),
+    ("aurora.backup_retention_days", "backup_retention_period"),
+];
+const REDIS_SETTINGS: &[(&str, &str)] = &[
+    ("redis.node_type", "node_type"),
+    ("redis.num_cache_nodes", "num_cache_clusters"),
+    (
+        "redis.automatic_failover_enabled",
+        "automatic_failover_enabled",
+    ),
+    ("redis.multi_az_enabled", "multi_az_enabled"),
+];
+
+impl Mapper<'_> {
+    /// Settings of resource `i` that differ from `expected`: written as overrides, and said.
+    fn settings(
+        &mut self,
+        i: usize,
+        table: &[(&'static str, &str)],
+        expected: &Expected,
+    ) -> String {
+        let mut said = Vec::new();
+        for (key, attr) in table {
+            let (Some(theirs), Some(ours)) = (
+                self.layer.resources[i].attributes.0.get(*attr).cloned(),
+                expected.settings.get(key),
+            ) else {
+                continue;
+            };
+            if theirs.is_null() || &theirs == ours {
+                continue;
+            }
+            said.push(format!("{key} = {theirs} (ours: {ours})"));
+            self.set(key, theirs);
+        }
+        said.join(", ")
+    }
+
+    fn aurora(&mut self, expected: &Expected) {
+        let Some(c) = self.by_output("aws_rds_cluster", "aurora_cluster_id", "cluster_identifier")
+        else {
+            self.out
+                .missing
+                .push("aws_rds_cluster.aurora (and its instances and groups)".into());
+            return;
+        };
+        let a = self.layer.resources[c].attributes.clone();
+        let cluster = a.str("cluster_identifier").unwrap_or_default().to_string();
+        let address = self.layer.resources[c].address();
+        if a.str("engine") != Some("aurora-postgresql") {
+            self.refuse(
+                address.clone(),
+                format!("engine `{}` is not aurora-postgresql; taking it over would replace the cluster", a.str("engine").unwrap_or("?")),
+                "migrate the data to an Aurora PostgreSQL cluster first, or leave this one to Terraform",
+            );
+        }
+        let differs = self.settings(c, AURORA_SETTINGS, expected);
+        self.take(c, "aws_rds_cluster.aurora", &cluster, differs);
+        self.set("aurora.names.cluster", cluster.clone());
+        self.linked(
+            "aws_rds_cluster_parameter_group",
+            "name",
+            a.str("db_cluster_parameter_group_name"),
+            "aws_rds_cluster_parameter_group.aurora",
+            "aurora.names.parameter_group",
+        );
+        self.linked(
+            "aws_db_subnet_group",
+            "name",
+            a.str("db_subnet_group_name"),
+            "aws_db_subnet_group.aurora",
+            "aurora.names.subnet_group",
+        );
+        self.security_group(
+            &a.strs("vpc_security_group_ids"),
+            "aws_security_group.aurora",
+            "aurora.names.security_group",
+        );
+        self.aurora_instances(&cluster, expected);
+    }
+
+    fn aurora_instances(&mut self, cluster: &str, expected: &Expected) {
+        let instances: Vec<usize> = (0..self.layer.resources.len())
+            .filter(|i| {
+                let r = &self.layer.resources[*i];
+                r.kind == "aws_rds_cluster_instance"
+                    && r.attributes.str("cluster_identifier") == Some(cluster)
+            })
+            .collect();
+        if instances.len() as u64
+            != expected
+                .settings
+                .get("aurora.instance_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        {
+            self.set("aurora.instance_count", instances.len() as u64);
+        }
+        for (n, i) in instances.iter().enumerate() {
+            let a = self.layer.resources[*i].attributes.clone();
+            let id = a.str("identifier").unwrap_or_default().to_string();
+            let ours = format!("{cluster}-{}", n + 1);
+            if id != ours {
+                self.refuse(
+                    self.layer.resources[*i].address(),
+                    format!("instance `{id}` would be replaced: the tool names a cluster's instances `{cluster}-1`, `{cluster}-2`, …"),
+                    "rename it with RDS (modify-db-instance --new-db-instance-identifier) before the import",
+                );
+            }
+            let class = a.str("instance_class").map(str::to_string);
+            if let Some(class) = class.filter(|c| {
+                Some(&Value::from(c.as_str())) != expected.settings.get("aurora.instance_class")
+            }) {
+                self.set("aurora.instance_class", class);
+            }
+            self.take(*i, "aws_rds_cluster_instance.aurora", &id, String::new());
+        }
+        if let Some(log) = self.find("aws_cloudwatch_log_group", |r| {
+            r.attributes.str("name")
+                == Some(format!("/aws/rds/cluster/{cluster}/postgresql").as_str())
+        }) {
+            let name = format!("/aws/rds/cluster/{cluster}/postgresql");
+            self.take(
+                log,
+                "aws_cloudwatch_log_group.aurora_postgresql",
+                &name,
+                String::new(),
+            );
+        }
+    }
+
+    fn redis(&mut self, expected: &Expected) {
+        let Some(g) = self.by_output(
+            "aws_elasticache_replication_group",
+            "elasticache_replication_group_id",
+            "replication_group_id",
+        ) else {
+            self.out
+                .missing
+                .push("aws_elasticache_replication_group.redis (and its groups)".into());
+            return;
+        };
+        let a = self.layer.resources[g].attributes.clone();
+        let id = a
+            .str("replication_group_id")
+            .unwrap_or_default()
+            .to_string();
+        let port = a.0.get("port").and_then(Value::as_u64);
+        if port.is_some_and(|p| p != u64::from(expected.redis_port)) {
+            self.refuse(
+                self.layer.resources[g].address(),
+                format!("port {} differs from [redis] port = {}; a port cannot change in place, so taking it over would replace the group", port.unwrap_or_default(), expected.redis_port),
+                "set [redis] port to the group's port in the environment file, then import again",
+            );
+        }
+        let differs = self.settings(g, REDIS_SETTINGS, expected);
+        self.take(g, "aws_elasticache_replication_group.redis", &id, differs);
+        self.set("redis.names.replication_group", id);
+        self.linked(
+            "aws_elasticache_subnet_group",
+            "name",
+            a.str("subnet_group_name"),
+            "aws_elasticache_subnet_group.redis",
+            "redis.names.subnet_group",
+        );
+        self.linked(
+            "aws_elasticache_parameter_group",
+            "name",
+            a.str("parameter_group_name"),
+            "aws_elasticache_parameter_group.redis",
+            "redis.names.parameter_group",
+        );
+        self.security_group(
+            &a.strs("security_group_ids"),
+            "aws_security_group.redis",
+            "redis.names.security_group",
+        );
+        let slow_log = a
+            .0
+            .get("log_delivery_configuration")
+            .and_then(Value::as_array)
+            .and_then(|l| {
+                l.iter()
+                    .find(|d| {
+                        d["log_type"] == "slow-log" && d["destination_type"] == "cloudwatch-logs"
+                    })
+                    .and_then(|d| d["destination"].as_str().map(str::to_string))
+            });
+        self.linked(
+            "aws_cloudwatch_log_group",
+            "name",
+            slow_log.as_deref(),
+            "aws_cloudwatch_log_group.redis_slow_log",
+            "redis.names.log_group",
+        );
+    }
+}
+
+impl Mapper<'_> {
+    fn s3(&mut self) {
+        for (key, output) in [
+            ("application_data", "s3_bucket_application_data_id"),
+            ("ai_data", "s3_bucket_ai_data_id"),
+        ] {
+            let named = self
+                .layer
+                .outputs
+                .get(output)
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let found = named.as_deref().and_then(|b| {
+                self.find("aws_s3_bucket", |r| r.attributes.str("bucket") == Some(b))
+            });
+            let Some(i) = found else {
+                self.out.missing.push(format!(
+                    "aws_s3_bucket.{key} (no output `{output}` names one)"
+                ));
+                continue;
+            };
+            let bucket = self.layer.resources[i]
+                .attributes
+                .str("bucket")
+                .unwrap_or_default()
+                .to_string();
+            self.take(i, &format!("aws_s3_bucket.{key}"), &bucket, String::new());
+            self.set(&format!("s3.names.{key}"), bucket);
+        }
+        let users: Vec<usize> = (0..self.layer.resources.len())
+            .filter(|i| self.layer.resources[*i].kind == "aws_iam_user")
+            .collect();
+        if let [u] = users[..] {
+            let name = self.layer.resources[u]
+                .attributes
+                .str("name")
+                .unwrap_or_default()
+                .to_string();
+            self.take(u, "aws_iam_user.s3_access", &name, String::new());
+            self.set("s3.names.s3_access_user", name);
+        } else {
+            self.out
+                .missing
+                .push("aws_iam_user.s3_access (the state holds no single IAM user)".into());
+        }
+    }
+
+    fn monitoring(&mut self) {
+        if let Some(i) = self.by_output("aws_prometheus_workspace", "prometheus_workspace_id", "id")
+        {
+            let a = self.layer.resources[i].attributes.clone();
+            let id = a.str("id").unwrap_or_default().to_string();
+            self.take(i, "aws_prometheus_workspace.this", &id, String::new());
+            self.set("monitoring.names.prometheus_workspace_id", id);
+            if let Some(alias) = a.str("alias") {
+                self.set("monitoring.names.prometheus", alias.to_string());
+            }
+        }
+        if let Some(i) = self.by_output("aws_grafana_workspace", "grafana_workspace_id", "id") {
+            let name = self.layer.resources[i]
+                .attributes
+                .str("name")
+                .unwrap_or_default()
+                .to_string();
+            self.take(i, "aws_grafana_workspace.this", &name, String::new());
+            self.set("monitoring.names.grafana", name);
+        }
+    }
+
+    fn bedrock(&mut self) {
+        let role = self.find("aws_iam_role", |r| {
+            r.attributes
+                .str("assume_role_policy")
+                .is_some_and(|p| p.contains("bedrock.amazonaws.com"))
+        });
+        if let Some(i) = role {
+            let name = self.layer.resources[i]
+                .attributes
+                .str("name")
+                .unwrap_or_default()
+                .to_string();
+            self.take(i, "aws_iam_role.bedrock_logging", &name, String::new());
+            self.set("bedrock.names.logging_role", name);
+        }
+        let grafana_role = self.find("aws_iam_role", |r| {
+            r.attributes
+                .str("assume_role_policy")
+                .is_some_and(|p| p.contains("grafana.amazonaws.com"))
+        });
+        if let Some(i) = grafana_role {
+            let name = self.layer.resources[i]
+                .attributes
+                .str("name")
+                .unwrap_or_default()
+                .to_string();
+            self.take(i, "aws_iam_role.grafana", &name, String::new());
+        }
+    }
+
+    fn endpoints(&mut self) {
+        for (suffix, family) in [(".rds", "aurora"), (".elasticache", "redis")] {
+            let found = self.find("aws_vpc_endpoint", |r| {
+                r.attributes
+                    .str("service_name")
+                    .is_some_and(|s| s.ends_with(suffix))
+            });
+            let Some(i) = found else { continue };
+            let tags = self.layer.resources[i]
+                .attributes
+                .0
+                .get("tags")
+                .cloned()
+                .unwrap_or_default();
+            let name = tags["Name"].as_str().unwrap_or_default().to_string();
+            self.take(
+                i,
+                &format!("aws_vpc_endpoint.{family}"),
+                &name,
+                String::new(),
+            );
+            if !name.is_empty() {
+                self.set(&format!("{family}.names.endpoint"), name);
+            }
+        }
+    }
+
+    /// The secret containers: theirs are ours when named `<naming id>/<secret>`, so the naming
+    /// id follows their common prefix.
+    fn secrets(&mut self, catalog: &[String]) {
+        let secrets: Vec<usize> = (0..self.layer.resources.len())
+            .filter(|i| self.layer.resources[*i].kind == "aws_secretsmanager_secret")
+            .collect();
+        let mut prefixes = BTreeSet::new();
+        for i in &secrets {
+            let name = self.layer.resources[*i]
+                .attributes
+                .str("name")
+                .unwrap_or_default()
+                .to_string();
+            let Some((prefix, secret)) = name.split_once('/') else {
+                continue;
+            };
+            if catalog.iter().any(|c| c == secret) {
+                prefixes.insert(prefix.to_string());
+                self.take(
+                    *i,
+                    &format!("aws_secretsmanager_secret.{secret}"),
+                    &name,
+                    String::new(),
+                );
+            }
+        }
+        match prefixes.into_iter().collect::<Vec<_>>()[..] {
+            [ref p] => self.set("naming_id", p.clone()),
+            [] => self
+                .out
+                .missing
+                .push("the secret containers (none named `<prefix>/<secret>`)".into()),
+            _ => {}
+        }
+    }
+
+    /// What is left: a part of something taken or left to the step that adopts it (both leave
+    /// Terraform with the rest), or not this tool's (it stays in Terraform).
+    fn leftovers(&mut self) {
+        let taken: BTreeSet<String> = self.out.rows.iter().map(|r| r.name.clone()).collect();
+        for i in 0..self.layer.resources.len() {
+            let r = &self.layer.resources[i];
+            if self.claimed.contains(&i) {
+                continue;
+            }
+            let part = PARTS.iter().find(|(k, attr, _)| {
+                *k == r.kind && r.attributes.str(attr).is_some_and(|o| taken.contains(o))
+            });
+            let why = match (part, LEFT.iter().find(|(k, _)| *k == r.kind)) {
+                (Some((_, attr, why)), _) => {
+                    format!("{why} `{}`", r.attributes.str(attr).unwrap_or_default())
+                }
+                (None, Some((_, why))) => why.to_string(),
+                (None, None) => {
+                    let why =
+                        "not a resource of this layer that the tool manages; it stays in Terraform";
+                    self.out.unmanaged.push((r.address(), why.into()));
+                    continue;
+                }
+            };
+            let name = r.attributes.str("id").unwrap_or_default().to_string();
+            self.take(i, &why, &name, String::new());
+        }
+    }
+}
+
+impl Expected {
+    /// The settings import compares, from the environment.
+    pub fn of(env: &Environment) -> Result<Expected> {
+        let a = data_aurora::AuroraSettings::load(env)?;
+        let r = data_redis::RedisSettings::load(env)?;
+        let settings = BTreeMap::from([
+            ("aurora.instance_class", Value::from(a.instance_class)),
+            ("aurora.instance_count", Value::from(a.instance_count)),
+            (
+                "aurora.deletion_protection",
+                Value::from(a.deletion_protection),
+            ),
+            (
+                "aurora.backup_retention_days",
+                Value::from(a.backup_retention_days),
+            ),
+            ("redis.node_type", Value::from(r.node_type)),
+            ("redis.num_cache_nodes", Value::from(r.num_cache_nodes)),
+            (
+                "redis.automatic_failover_enabled",
+                Value::from(r.automatic_failover_enabled),
+            ),
+            ("redis.multi_az_enabled", Value::from(r.multi_az_enabled)),
+        ]);
+        Ok(Expected {
+            redis_port: r.port,
+            settings,
+        })
+    }
+}
+
+/// The account guard on a state: every ARN in it must be in an allowed account and, but for
+/// global services, in the environment's region.
+fn check_account(env: &Environment, layer: &TfLayer) -> Result<()> {
+    for r in &layer.resources {
+        let Some(arn) = r.attributes.str("arn") else {
+            continue;
+        };
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [_, _, _, region, account, _] = parts[..] else {
+            continue;
+        };
+        if !account.is_empty() && !env.allowed_account_ids.iter().any(|a| a == account) {
+            return Err(Error::WrongAccount(format!(
+                "{}: the state's resources are in account {account}, and environment `{}` allows only {} (allowed_account_ids); import this environment's own state",
+                r.address(),
+                env.name,
+                env.allowed_account_ids.join(", ")
+            )));
+        }
+        if !region.is_empty() && region != env.region {
+            return Err(Error::Config(format!(
+                "{}: the state's resources are in {region}, and environment `{}` is in {}; import this environment's own state, or correct its region",
+                r.address(),
+                env.name,
+                env.region
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Map a Terraform layer onto the environment. Refuses (exit 3) what could only be taken over
+/// by replacement, naming each; changes nothing.
+pub fn import(
+    env: &Environment,
+    layer: &TfLayer,
+    expected: &Expected,
+    catalog: &[String],
+) -> Result<Import> {
+    check_account(env, layer)?;
+    let mut m = Mapper {
+        layer,
+        claimed: BTreeSet::new(),
+        out: Import::default(),
+        refused: Vec::new(),
+    };
+    m.aurora(expected);
+    m.redis(expected);
+    m.s3();
+    m.monitoring();
+    m.bedrock();
+    m.endpoints();
+    m.secrets(catalog);
+    m.leftovers();
+    if !m.refused.is_empty() {
+        return Err(Error::Refused(Refusal { changes: m.refused }));
+    }
+    Ok(m.out)
+}
+
+fn toml_value(v: &Value) -> Option<toml_edit::Value> {
+    match v {
+        Value::String(s) => Some(s.as_str().into()),
+        Value::Bool(b) => Some((*b).into()),
+        Value::Number(n) => n.as_i64().map(Into::into),
+        _ => None,
+    }
+}
+
+impl Import {
+    /// Set the overrides in `doc`, keeping what else it holds (comments, order): each under its
+    /// table (`[aurora.names]`), made when missing; a key the file holds as something other
+    /// than a table is an error naming it.
+    pub fn apply_to(&self, doc: &mut toml_edit::DocumentMut) -> Result<()> {
+        for (key, value) in &self.overrides {
+            let Some(v) = toml_value(value) else { continue };
+            let mut path: Vec<&str> = key.split('.').collect();
+            let last = path.pop().expect("a key");
+            let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
+            for p in path {
+                if table.get(p).is_none() {
+                    let mut t = toml_edit::Table::new();
+                    t.set_implicit(true);
+                    table.insert(p, toml_edit::Item::Table(t));
+                }
+                table = table
+                    .get_mut(p)
+                    .and_then(toml_edit::Item::as_table_like_mut)
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "`{p}` (on the way to `{key}`) is not a table in the file"
+                        ))
+                    })?;
+            }
+            match table.get_mut(last) {
+                // In place: the key keeps its comments, the value its trailing one.
+                Some(item) => {
+                    let mut v = v;
+                    if let Some(old) = item.as_value() {
+                        *v.decor_mut() = old.decor().clone();
+                    }
+                    *item = toml_edit::Item::Value(v);
+                }
+                None => {
+                    table.insert(last, toml_edit::Item::Value(v));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The overrides as TOML, for printing.
+    pub fn overrides_toml(&self) -> String {
+        let mut doc = toml_edit::DocumentMut::new();
+        match self.apply_to(&mut doc) {
+            Ok(()) => doc.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// One `removed` block per resource (Terraform 1.7 or later).
+    pub fn removed_blocks(&self) -> String {
+        self.removed
+            .iter()
+            .map(|a| {
+                format!("removed {{\n  from = {a}\n  lifecycle {{\n    destroy = false\n  }}\n}}\n")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// `terraform state rm` per instance (Terraform before 1.7).
+    pub fn state_rm(&self) -> String {
+        self.instances
+            .iter()
+            .map(|a| format!("terraform state rm '{a}'\n"))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Import {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let w = |pick: fn(&Row) -> &str| self.rows.iter().map(|r| pick(r).len()).max().unwrap_or(0);
+        let (wt, wo, wn) = (
+            w(|r| &r.terraform).max(9),
+            w(|r| &r.ours).max(4),
+            w(|r| &r.name).max(4),
+        );
+        writeln!(
+            f,
+            "{:wt$}  {:wo$}  {:wn$}  differs",
+            "terraform", "ours", "name"
+        )?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:wt$}  {:wo$}  {:wn$}  {}",
+                r.terraform, r.ours, r.name, r.differs
+            )?;
+        }
+        writeln!(f, "\nIn the state, not managed by this tool:")?;
+        for (a, why) in &self.unmanaged {
+            writeln!(f, "  {a}: {why}")?;
+        }
+        writeln!(f, "\nNot in the state, so deploy would create it:")?;
+        for m in &self.missing {
+            writeln!(f, "  {m}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An import's result, as the operator reads it.
+#[derive(Debug)]
+pub struct TakeOver {
+    /// What was found.
+    pub import: Import,
+    /// The environment file.
+    pub file: std::path::PathBuf,
+    /// Whether the overrides were written into it.
+    pub wrote: bool,
+    /// The environment's name.
+    pub env: String,
+}
+
+/// Map the Terraform document `bytes` onto environment `env` of `dir`; with `write`, set the
+/// overrides in its file (comments and order kept), and leave the file as it was if the result
+/// would not load.
+pub fn take_over(dir: &std::path::Path, env: &str, bytes: &[u8], write: bool) -> Result<TakeOver> {
+    let environment = crate::load(dir, env)?;
+    let layer = layer_core::tfread::read(bytes)?;
+    let expected = Expected::of(&environment)?;
+    let aurora = data_aurora::AuroraSettings::load(&environment)?;
+    let catalog: Vec<String> = secrets_seed::catalog(&aurora.postgresql_databases)
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    let import = import(&environment, &layer, &expected, &catalog)?;
+    let file = dir.join(format!("{env}.toml"));
+    if write {
+        let io = |e: std::io::Error| Error::Other(format!("{}: {e}", file.display()));
+        let before = std::fs::read_to_string(&file).map_err(io)?;
+        let mut doc: toml_edit::DocumentMut = before
+            .parse()
+            .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
+        import.apply_to(&mut doc)?;
+        std::fs::write(&file, doc.to_string()).map_err(io)?;
+        if let Err(e) = crate::load(dir, env) {
+            std::fs::write(&file, before).map_err(io)?;
+            return Err(Error::Config(format!(
+                "the overrides would make {} invalid, so it was left as it was: {e}",
+                file.display()
+            )));
+        }
+    }
+    Ok(TakeOver {
+        import,
+        file,
+        wrote: write,
+        env: env.to_string(),
+    })
+}
+
+impl std::fmt::Display for TakeOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.import)?;
+        if self.wrote {
+            writeln!(f, "Wrote the overrides into {}.", self.file.display())?;
+        } else {
+            writeln!(
+                f,
+                "Overrides for {} (--write puts them there):\n",
+                self.file.display()
+            )?;
+            write!(f, "{}", self.import.overrides_toml())?;
+        }
+        writeln!(f, "\nThen let Terraform forget these resources without destroying them (Terraform 1.7 or later):\n")?;
+        write!(f, "{}", self.import.removed_blocks())?;
+        writeln!(f, "\nor, with an older Terraform:\n")?;
+        write!(f, "{}", self.import.state_rm())?;
+        writeln!(
+            f,
+            "\nNext: `data-and-ai plan {0}` shows each as adopt; `data-and-ai deploy {0} --adopt` takes them over.",
+            self.env
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+        crate::load(&dir, "dev").expect("dev loads")
+    }
+
+    fn layer(resources: Value) -> TfLayer {
+        let doc = serde_json::json!({"version": 4, "outputs": {}, "resources": resources});
+        layer_core::tfread::read(doc.to_string().as_bytes()).expect("a state")
+    }
+
+    fn group(port: u64, arn_account: &str) -> Value {
+        serde_json::json!([{"mode": "managed", "type": "aws_elasticache_replication_group", "name": "r",
+            "module": "module.cache", "instances": [{"index_key": 0, "attributes": {
+                "replication_group_id": "tf-cache", "port": port,
+                "arn": format!("arn:aws:elasticache:eu-central-2:{arn_account}:replicationgroup:tf-cache")}}]}])
+    }
+
+    #[test]
+    fn a_group_on_another_port_is_refused_as_a_replacement_and_another_account_as_such() {
+        let e = env();
+        let expected = Expected::of(&e).unwrap();
+        let account = e.allowed_account_ids[0].clone();
+        let refused = import(&e, &layer(group(6379, &account)), &expected, &[]).unwrap_err();
+        assert!(matches!(refused, Error::Refused(_)), "{refused}");
+        let said = refused.to_string();
+        assert!(
+            said.contains("module.cache.aws_elasticache_replication_group.r[0]")
+                && said.contains("port 6379"),
+            "{said}"
+        );
+        let wrong = import(&e, &layer(group(6380, "999999999999")), &expected, &[]).unwrap_err();
+        assert!(matches!(wrong, Error::WrongAccount(_)), "{wrong}");
+    }
+
+    #[test]
+    fn names_and_differing_settings_become_overrides_and_count_instances_removed_blocks() {
+        let e = env();
+        let expected = Expected::of(&e).unwrap();
+        let account = e.allowed_account_ids[0].clone();
+        let mut resources = group(6380, &account);
+        resources[0]["instances"][0]["attributes"]["node_type"] = "cache.r7g.xlarge".into();
+        resources[0]["instances"][0]["attributes"]["subnet_group_name"] = "tf-cache-subnets".into();
+        let found = import(&e, &layer(resources), &expected, &[]).unwrap();
+        assert_eq!(found.overrides["redis.names.replication_group"], "tf-cache");
+        assert_eq!(
+            found.overrides["redis.names.subnet_group"],
+            "tf-cache-subnets"
+        );
+        assert_eq!(found.overrides["redis.node_type"], "cache.r7g.xlarge");
+        assert!(
+            found.rows[0].differs.contains("redis.node_type"),
+            "{:?}",
+            found.rows
+        );
+        assert_eq!(
+            found.removed,
+            ["module.cache.aws_elasticache_replication_group.r"]
+        );
+        assert_eq!(
+            found.instances,
+            ["module.cache.aws_elasticache_replication_group.r[0]"]
+        );
+        expect_test::expect![[r#"
+            removed {
+              from = module.cache.aws_elasticache_replication_group.r
+              lifecycle {
+                destroy = false
+              }
+            }
+        "#]]
+        .assert_eq(&found.removed_blocks());
+        expect_test::expect![[r#"
+            [redis]
+            node_type = "cache.r7g.xlarge"
+
+            [redis.names]
+            replication_group = "tf-cache"
+            subnet_group = "tf-cache-subnets"
+        "#]]
+        .assert_eq(&found.overrides_toml());
+        assert!(found
+            .missing
+            .iter()
+            .any(|m| m.contains("aws_rds_cluster.aurora")));
+    }
+}
