@@ -28,7 +28,7 @@ const DEPLOY: &[&str] = &["deploy", "local", "--auto-approve"];
 const PLAN: &[&str] = &["plan", "local"];
 
 /// The table's size: a case dropped by mistake fails the test.
-const EXPECTED_CASES: usize = 39;
+const EXPECTED_CASES: usize = 42;
 
 /// The cases the environment files' JSON Schema rejects as the operator types (an editor marks
 /// them); the others need AWS or the whole configuration to judge. Checked both ways.
@@ -86,6 +86,9 @@ const CASES: &[Case] = &[
     Case { name: "plan of an unknown environment", edit: Keep, args: &["plan", "prdo"], expect: &["prdo"] },
     Case { name: "plan with a broken file", edit: Append("local", "[aurora\n"), args: PLAN, expect: &["local.toml"] },
     Case { name: "a per-run role that is no role ARN", edit: Keep, args: &["plan", "local", "--assume-role-arn", "data-and-ai-plan"], expect: &["--assume-role-arn", "data-and-ai-plan", "arn:aws:iam::"] },
+    Case { name: "import of a file in neither format", edit: Keep, args: &["import-terraform", "local", "--from", "Cargo.toml"], expect: &["Cargo.toml", "terraform show -json"] },
+    Case { name: "publish with nowhere to publish", edit: Keep, args: &["outputs", "local", "--publish"], expect: &["[outputs]", "terraform_state"] },
+    Case { name: "a state backend with a DynamoDB lock table", edit: Append("local", "\n[outputs]\nterraform_state = { bucket = \"b\", key = \"k\", dynamodb_table = \"locks\" }\n"), args: DEPLOY, expect: &["local.toml", "dynamodb_table"] },
     Case { name: "markdown and --json at once", edit: Keep, args: &["plan", "local", "--json", "--format", "markdown"], expect: &["--json", "--format"] },
 ];
 

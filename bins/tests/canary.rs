@@ -175,6 +175,18 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
 
     let saved = sb.environments().join("canary.plan");
     let saved_arg = saved.display().to_string();
+    // A Terraform state that holds every value, as sensitive attributes (the old layer's): its
+    // import reads none of them. The input itself is the one file allowed to hold them.
+    let tf_state = sb.environments().join("terraform-input.tfstate");
+    let versions: Vec<serde_json::Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| serde_json::json!({"index_key": i, "attributes": {"secret_string": v, "secret": v, "password": v}}))
+        .collect();
+    let state = serde_json::json!({"version": 4, "serial": 1, "lineage": "x", "outputs": {}, "resources": [
+        {"mode": "managed", "type": "aws_secretsmanager_secret_version", "name": "all", "instances": versions}]});
+    std::fs::write(&tf_state, state.to_string()).unwrap();
+    let tf_arg = tf_state.display().to_string();
     for args in [
         &["seed", "local"][..],
         &["seed", "local", "--force"],
@@ -188,6 +200,7 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
         &["plan", "local", "--format", "markdown"],
         &["outputs", "local", "--format", "terraform-state"],
         &["apply", &saved_arg],
+        &["import-terraform", "local", "--from", &tf_arg],
         &["seed", "local"],
     ] {
         let (code, text) = run(&sb, args).await;
@@ -221,6 +234,7 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
         paths.contains(&saved),
         "the scan misses the saved plan: {paths:#?}"
     );
+    paths.retain(|p| p != &tf_state);
     values.sort();
     values.dedup();
     let mut hits = Vec::new();
