@@ -35,11 +35,19 @@ s3_access_user = "tf-s3-user"
 
 [monitoring.names]
 prometheus = "tf-prometheus"
+
+[tags]
+CostCenter = "42"
 "#;
 
-/// Keys of ours to strip: every tag but `Name` (an endpoint's name).
+/// Keys of ours to strip: the ownership tags and seed's; the layer's own (`CostCenter`) stay.
 fn ours(keys: impl IntoIterator<Item = String>) -> Vec<String> {
-    keys.into_iter().filter(|k| k != "Name").collect()
+    keys.into_iter()
+        .filter(|k| {
+            ["ManagedBy", "Layer", "Environment", "NamingId"].contains(&k.as_str())
+                || k.starts_with("seed:")
+        })
+        .collect()
 }
 
 /// Strip our tags from everything the old layer would have made, as Terraform made it.
@@ -121,7 +129,24 @@ async fn untag(sb: &Sandbox, arns: &BTreeMap<&str, String>) {
     }
     let s3 = sb.s3().await;
     for b in ["tf-app-data", "tf-ai-data"] {
-        s3.delete_bucket_tagging().bucket(b).send().await.unwrap();
+        let tags = s3.get_bucket_tagging().bucket(b).send().await.unwrap();
+        let strip = ours(tags.tag_set().iter().map(|t| t.key().to_string()));
+        let kept: Vec<_> = tags
+            .tag_set()
+            .iter()
+            .filter(|t| !strip.contains(&t.key().to_string()))
+            .cloned()
+            .collect();
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(kept))
+            .build()
+            .unwrap();
+        s3.put_bucket_tagging()
+            .bucket(b)
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap();
     }
     let iam = sb.iam().await;
     let tags = iam
@@ -558,6 +583,23 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
     state_rest(&sb, &mut doc, &mut arns).await;
     untag(&sb, &arns).await;
     let before = versions(&sb).await;
+    // What the Terraform provider reports as each resource's tags: the layer's own.
+    let theirs = sb.env().tags.clone();
+    assert_eq!(theirs.get("CostCenter").map(String::as_str), Some("42"));
+    for r in doc["resources"].as_array_mut().unwrap() {
+        let untagged = [
+            "aws_s3_bucket_versioning",
+            "aws_iam_access_key",
+            "aws_secretsmanager_secret_version",
+            "aws_sns_topic",
+        ];
+        if untagged.contains(&r["type"].as_str().unwrap()) {
+            continue;
+        }
+        for i in r["instances"].as_array_mut().unwrap() {
+            i["attributes"]["tags_all"] = json!(theirs);
+        }
+    }
     // The environment as it was before the import: no override at all.
     sb.edit_env("local", |t| t.replace(THEIRS, ""));
     let file = sb.environments().join("tf.json");
@@ -644,4 +686,17 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
             .len(),
         1
     );
+    // The Terraform layer's own tag went to [tags], so adoption kept it.
+    assert!(written.contains("CostCenter = \"42\""), "{written}");
+    let rds = aws_sdk_rds::Client::new(&sb.sdk().await);
+    let tags = rds
+        .list_tags_for_resource()
+        .resource_name(&arns["rds:cluster"])
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some("CostCenter") && t.value() == Some("42")));
 }

@@ -37,6 +37,11 @@ pub struct Import {
     pub unmanaged: Vec<(String, String)>,
     /// What the tool would create because the state lacks it.
     pub missing: Vec<String>,
+    /// The tags every resource of the Terraform layer carries beyond ours: the environment's
+    /// `[tags]`, so adoption keeps them.
+    pub tags: BTreeMap<String, String>,
+    /// What the operator should know (tags only some resources carry).
+    pub notes: Vec<String>,
     /// Resource addresses (no instance key) the tool takes over: one `removed` block each.
     pub removed: Vec<String>,
     /// Instance addresses, for `terraform state rm` on Terraform before 1.7.
@@ -196,6 +201,59 @@ impl<'a> Mapper<'a> {
             reason,
             flag: fix.to_string(),
         });
+    }
+}
+
+impl Mapper<'_> {
+    /// The tags every taken resource that has tags carries, beyond ours and a resource's own
+    /// `Name`: the Terraform layer's (its provider's `default_tags` among them). They go to the
+    /// environment's `[tags]`, so adoption keeps them; a tag only some resources carry is said
+    /// in the table, since the plan would remove it.
+    fn common_tags(&mut self, env: &Environment) {
+        use layer_core::tags::{ENVIRONMENT, LAYER, MANAGED_BY, NAMING_ID};
+        let skip = |k: &str| {
+            [MANAGED_BY, LAYER, ENVIRONMENT, NAMING_ID, "Name"].contains(&k)
+                || k.starts_with("aws:")
+                || k.starts_with("seed:")
+        };
+        let taken: Vec<usize> = self.claimed.iter().copied().collect();
+        let tagged: Vec<BTreeMap<String, String>> = taken
+            .iter()
+            .filter_map(|i| {
+                let a = &self.layer.resources[*i].attributes;
+                let tags =
+                    a.0.get("tags_all")
+                        .or_else(|| a.0.get("tags"))?
+                        .as_object()?;
+                Some(
+                    tags.iter()
+                        .filter(|(k, _)| !skip(k))
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect(),
+                )
+            })
+            .collect();
+        let Some(first) = tagged.first() else { return };
+        let common: BTreeMap<String, String> = first
+            .iter()
+            .filter(|(k, v)| tagged.iter().all(|t| t.get(*k) == Some(*v)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, v) in &common {
+            if env.tags.get(k) != Some(v) {
+                self.out.tags.insert(k.clone(), v.clone());
+            }
+        }
+        let uncommon: BTreeSet<String> = tagged
+            .iter()
+            .flat_map(|t| t.keys().filter(|k| !common.contains_key(*k)).cloned())
+            .collect();
+        if !uncommon.is_empty() {
+            self.out.notes.push(format!(
+                "tags only some resources carry ({}) are not kept: the plan shows their removal",
+                uncommon.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
     }
 }
 
@@ -676,10 +734,28 @@ pub fn import(
     m.endpoints();
     m.secrets(catalog);
     m.leftovers();
+    m.common_tags(env);
     if !m.refused.is_empty() {
         return Err(Error::Refused(Refusal { changes: m.refused }));
     }
     Ok(m.out)
+}
+
+/// Set `key` in `table`: in place when it is there, so the key keeps its comments and the value
+/// its trailing one.
+fn set_in(table: &mut dyn toml_edit::TableLike, key: &str, v: toml_edit::Value) {
+    match table.get_mut(key) {
+        Some(item) => {
+            let mut v = v;
+            if let Some(old) = item.as_value() {
+                *v.decor_mut() = old.decor().clone();
+            }
+            *item = toml_edit::Item::Value(v);
+        }
+        None => {
+            table.insert(key, toml_edit::Item::Value(v));
+        }
+    }
 }
 
 fn toml_value(v: &Value) -> Option<toml_edit::Value> {
@@ -716,18 +792,19 @@ impl Import {
                         ))
                     })?;
             }
-            match table.get_mut(last) {
-                // In place: the key keeps its comments, the value its trailing one.
-                Some(item) => {
-                    let mut v = v;
-                    if let Some(old) = item.as_value() {
-                        *v.decor_mut() = old.decor().clone();
-                    }
-                    *item = toml_edit::Item::Value(v);
-                }
-                None => {
-                    table.insert(last, toml_edit::Item::Value(v));
-                }
+            set_in(table, last, v);
+        }
+        if !self.tags.is_empty() {
+            let root = doc.as_table_mut();
+            if root.get("tags").is_none() {
+                root.insert("tags", toml_edit::Item::Table(toml_edit::Table::new()));
+            }
+            let tags = root
+                .get_mut("tags")
+                .and_then(toml_edit::Item::as_table_like_mut)
+                .ok_or_else(|| Error::Config("`tags` is not a table in the file".into()))?;
+            for (k, v) in &self.tags {
+                set_in(tags, k, v.as_str().into());
             }
         }
         Ok(())
@@ -789,6 +866,9 @@ impl std::fmt::Display for Import {
         writeln!(f, "\nNot in the state, so deploy would create it:")?;
         for m in &self.missing {
             writeln!(f, "  {m}")?;
+        }
+        for n in &self.notes {
+            writeln!(f, "\nNote: {n}")?;
         }
         Ok(())
     }
