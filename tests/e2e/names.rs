@@ -222,3 +222,64 @@ async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours
         .unwrap();
     assert_eq!(groups.log_groups().len(), 1, "the slow-log group stays");
 }
+
+#[tokio::test]
+async fn a_secrets_prefix_of_another_layer_names_every_secret_and_the_run_lock() {
+    let sb = Sandbox::with("e2e-prefix", |t| {
+        t.replacen("[secrets]\n", "[secrets]\nprefix = \"platform/data/\"\n", 1)
+    })
+    .await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    sb.settle().await;
+    let sm = sb.secrets().await;
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sm
+            .list_secrets()
+            .set_next_token(token)
+            .max_results(100)
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            page.secret_list()
+                .iter()
+                .filter_map(|s| s.name().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let under: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("platform/data/"))
+        .collect();
+    assert!(under.len() >= 31, "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("e2e-prefix/")),
+        "nothing under the naming id: {names:?}"
+    );
+    let pw = sm
+        .get_secret_value()
+        .secret_id("platform/data/psql-password")
+        .send()
+        .await
+        .unwrap();
+    assert!(pw.secret_string().is_some_and(|v| !v.is_empty()), "seeded");
+    // The run lock is taken under the prefix too.
+    let lock: Vec<String> = sb
+        .aws
+        .calls()
+        .snapshot()
+        .into_iter()
+        .filter_map(|c| c.resource.filter(|r| r.contains("run-lock")))
+        .collect();
+    assert!(!lock.is_empty());
+    assert!(
+        lock.iter().all(|r| r.contains("platform/data/run-lock")),
+        "{lock:?}"
+    );
+    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+}

@@ -583,39 +583,41 @@ impl Mapper<'_> {
         }
     }
 
-    /// The secret containers: theirs are ours when named `<naming id>/<secret>`, so the naming
-    /// id follows their common prefix.
-    fn secrets(&mut self, catalog: &[String]) {
+    /// The secret containers: theirs are ours when named `<prefix><secret>` for a secret of the
+    /// catalog, one prefix for all; a prefix other than the environment's becomes
+    /// `[secrets] prefix`.
+    fn secrets(&mut self, catalog: &[String], prefix: &str) {
         let secrets: Vec<usize> = (0..self.layer.resources.len())
             .filter(|i| self.layer.resources[*i].kind == "aws_secretsmanager_secret")
             .collect();
         let mut prefixes = BTreeSet::new();
-        for i in &secrets {
-            let name = self.layer.resources[*i]
+        for i in secrets {
+            let name = self.layer.resources[i]
                 .attributes
                 .str("name")
                 .unwrap_or_default()
                 .to_string();
-            let Some((prefix, secret)) = name.split_once('/') else {
+            // The longest catalog name the secret's name ends with (`psql-password` before `password`).
+            let Some(secret) = catalog
+                .iter()
+                .filter(|c| name.ends_with(c.as_str()))
+                .max_by_key(|c| c.len())
+            else {
                 continue;
             };
-            if catalog.iter().any(|c| c == secret) {
-                prefixes.insert(prefix.to_string());
-                self.take(
-                    *i,
-                    &format!("aws_secretsmanager_secret.{secret}"),
-                    &name,
-                    String::new(),
-                );
-            }
+            prefixes.insert(name[..name.len() - secret.len()].to_string());
+            self.take(
+                i,
+                &format!("aws_secretsmanager_secret.{secret}"),
+                &name,
+                String::new(),
+            );
         }
         match prefixes.into_iter().collect::<Vec<_>>()[..] {
-            [ref p] => self.set("naming_id", p.clone()),
-            [] => self
-                .out
-                .missing
-                .push("the secret containers (none named `<prefix>/<secret>`)".into()),
-            _ => {}
+            [ref p] if p != prefix && !p.is_empty() => self.set("secrets.prefix", p.clone()),
+            [_] => {}
+            [] => self.out.missing.push("the secret containers (the state names none of the catalog)".into()),
+            _ => self.out.notes.push("the secrets have several prefixes; set [secrets] prefix to the one this layer's secrets share".into()),
         }
     }
 
@@ -732,7 +734,7 @@ pub fn import(
     m.monitoring();
     m.bedrock();
     m.endpoints();
-    m.secrets(catalog);
+    m.secrets(catalog, &secrets_seed::prefix(env));
     m.leftovers();
     m.common_tags(env);
     if !m.refused.is_empty() {
@@ -1038,5 +1040,33 @@ mod tests {
             .missing
             .iter()
             .any(|m| m.contains("aws_rds_cluster.aurora")));
+    }
+
+    #[test]
+    fn secrets_under_another_prefix_give_the_secrets_prefix() {
+        let e = env();
+        let expected = Expected::of(&e).unwrap();
+        let secrets: Vec<Value> = ["psql-password", "psql-host", "unrelated"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| serde_json::json!({"index_key": i, "attributes": {"name": format!("platform/data/{n}")}}))
+            .collect();
+        let resources = serde_json::json!([{"mode": "managed", "type": "aws_secretsmanager_secret", "name": "s", "instances": secrets}]);
+        let catalog = vec![
+            "psql-host".to_string(),
+            "psql-password".to_string(),
+            "password".to_string(),
+        ];
+        let found = import(&e, &layer(resources), &expected, &catalog).unwrap();
+        assert_eq!(found.overrides["secrets.prefix"], "platform/data/");
+        let ours: Vec<&str> = found.rows.iter().map(|r| r.ours.as_str()).collect();
+        assert_eq!(
+            ours,
+            [
+                "aws_secretsmanager_secret.psql-password",
+                "aws_secretsmanager_secret.psql-host"
+            ]
+        );
+        assert_eq!(found.unmanaged.len(), 1, "{:?}", found.unmanaged);
     }
 }

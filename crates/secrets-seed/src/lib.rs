@@ -154,9 +154,12 @@ pub fn seed_access(
     out
 }
 
-/// The prefix of every secret of an environment: `{nid}/`.
+/// The prefix of every secret of an environment: `[secrets] prefix`, or `{nid}/`.
 pub fn prefix(env: &Environment) -> String {
-    format!("{}/", env.naming_id.as_str())
+    env.section::<SecretsSettings>(SECTION)
+        .ok()
+        .and_then(|s| s.prefix)
+        .unwrap_or_else(|| format!("{}/", env.naming_id.as_str()))
 }
 
 /// Read the CA bundle from its source (a file, or an https URL); it must be PEM and fit a secret.

@@ -29,6 +29,11 @@ pub struct SecretsSettings {
     pub connection_string_query: String,
     /// The JSON of `azure-openai-endpoint-definitions`, with `"${litellm_master_key}"` where the key goes.
     pub endpoint_definitions_template: String,
+    /// What every secret's name starts with (`{naming_id}/` when unset): another layer's prefix,
+    /// to take over its secrets under their names. The run lock's secret follows it.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9/_+=.@-]{1,256}$"))]
+    pub prefix: Option<String>,
 }
 
 /// Where the CA bundle comes from.
@@ -59,6 +64,15 @@ impl SecretsSettings {
                 "secrets.connection_string_query",
                 "give the query without `?`, `#` or spaces, e.g. `sslmode=verify-full`",
             ));
+        }
+        let name_chars = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+        if let Some(p) = &s.prefix {
+            if p.is_empty() || p.len() > 256 || !p.chars().all(name_chars) {
+                return Err(env.invalid(
+                    "secrets.prefix",
+                    "use 1 to 256 of the characters Secrets Manager allows in names (letters, digits, / _ + = . @ -), e.g. `platform/data/`",
+                ));
+            }
         }
         if let CaSource::Url(u) = s.ca_source(env) {
             if !u.starts_with("https://") {
