@@ -88,7 +88,7 @@ const CASES: &[Case] = &[
     Case { name: "a per-run role that is no role ARN", edit: Keep, args: &["plan", "local", "--assume-role-arn", "data-and-ai-plan"], expect: &["--assume-role-arn", "data-and-ai-plan", "arn:aws:iam::"] },
     Case { name: "import of a file in neither format", edit: Keep, args: &["import-terraform", "local", "--from", "Cargo.toml"], expect: &["Cargo.toml", "terraform show -json"] },
     Case { name: "publish with nowhere to publish", edit: Keep, args: &["outputs", "local", "--publish"], expect: &["[outputs]", "terraform_state"] },
-    Case { name: "a state backend with a DynamoDB lock table", edit: Append("local", "\n[outputs]\nterraform_state = { bucket = \"b\", key = \"k\", dynamodb_table = \"locks\" }\n"), args: DEPLOY, expect: &["local.toml", "dynamodb_table"] },
+    Case { name: "a state key with a leading slash", edit: Append("local", "\n[outputs]\nterraform_state = { bucket = \"b\", key = \"/data-and-ai.tfstate\" }\n"), args: DEPLOY, expect: &["local.toml", "outputs.terraform_state.key"] },
     Case { name: "markdown and --json at once", edit: Keep, args: &["plan", "local", "--json", "--format", "markdown"], expect: &["--json", "--format"] },
 ];
 

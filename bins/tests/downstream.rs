@@ -111,8 +111,40 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
             .send()
     };
     put(&old).await.expect("the old state");
+    // The backend's lock table, with the digest Terraform left for the old state.
+    let ddb = aws_sdk_dynamodb::Client::new(&sb.sdk().await);
+    let table = "e2e-publish-locks";
+    {
+        use aws_sdk_dynamodb::types::*;
+        ddb.create_table()
+            .table_name(table)
+            .attribute_definitions(AttributeDefinition::builder().attribute_name("LockID").attribute_type(ScalarAttributeType::S).build().unwrap())
+            .key_schema(KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap())
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("the lock table");
+        ddb.put_item()
+            .table_name(table)
+            .item("LockID", AttributeValue::S(format!("{bucket}/{key}-md5")))
+            .item("Digest", AttributeValue::S("0123456789abcdef0123456789abcdef".into()))
+            .send()
+            .await
+            .expect("the old digest");
+    }
+    let digest = || async {
+        ddb.get_item()
+            .table_name(table)
+            .key("LockID", aws_sdk_dynamodb::types::AttributeValue::S(format!("{bucket}/{key}-md5")))
+            .send()
+            .await
+            .unwrap()
+            .item()
+            .and_then(|i| i.get("Digest"))
+            .and_then(|d| d.as_s().ok().cloned())
+    };
     sb.edit_env("local", |t| {
-        format!("{t}\n[outputs]\nterraform_state = {{ bucket = \"{bucket}\", key = \"{key}\" }}\n")
+        format!("{t}\n[outputs]\nterraform_state = {{ bucket = \"{bucket}\", key = \"{key}\", dynamodb_table = \"{table}\" }}\n")
     });
 
     // Publishing over a state with resources is refused before deploy changes anything.
@@ -133,6 +165,11 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
         0
     );
     let (bytes, etag) = object(&s3, bucket, key).await;
+    assert_eq!(
+        digest().await,
+        Some(data_s3::remote_state::digest(&bytes)),
+        "readers that name the lock table find the digest of what they read"
+    );
     let state: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
     assert_eq!(state["lineage"], old["lineage"]);
     assert_eq!(state["serial"], 42);
@@ -182,6 +219,7 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
         0
     );
     let (bytes, _) = object(&s3, bucket, key).await;
+    assert_eq!(digest().await, Some(data_s3::remote_state::digest(&bytes)));
     let state: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
     assert_eq!(state["serial"], 43);
     assert_eq!(

@@ -21,6 +21,9 @@ pub struct StateObject {
     pub region: String,
     /// The KMS key that encrypts it (`aws:kms`); `None` for S3's own keys (`AES256`).
     pub kms_key_id: Option<String>,
+    /// The backend's DynamoDB lock table, whose `<bucket>/<key>-md5` item holds the digest of
+    /// the state that readers naming the table check.
+    pub dynamodb_table: Option<String>,
 }
 
 impl StateObject {
@@ -47,6 +50,17 @@ impl StateObject {
             &["s3:GetObject", "s3:PutObject"],
             [object],
         )];
+        if let Some(table) = &self.dynamodb_table {
+            out.push(Access::new(
+                need,
+                "TerraformStateDigest",
+                &["dynamodb:GetItem", "dynamodb:PutItem"],
+                [layer_core::access::arn(
+                    "dynamodb",
+                    &format!("table/{table}"),
+                )],
+            ));
+        }
         if let Some(key) = &self.kms_key_id {
             out.push(Access::new(
                 need,
@@ -123,4 +137,58 @@ pub async fn write(
         }
         Err(e) => Err(Error::aws(format!("s3:PutObject on {}", at.what()), &e)),
     }
+}
+
+/// The digest item's key in the lock table, as Terraform's S3 backend names it.
+fn digest_id(at: &StateObject) -> String {
+    format!("{}/{}-md5", at.bucket, at.key)
+}
+
+/// The MD5 of the state's bytes, in hex, as Terraform's S3 backend records it.
+pub fn digest(body: &[u8]) -> String {
+    use md5::Digest as _;
+    md5::Md5::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Make the lock table's digest item name `body`, when the backend has a table: readers that
+/// name the table refuse a state whose digest differs ("state data in S3 does not have the
+/// expected content"). Written only when it differs.
+pub async fn keep_digest(sdk: &aws_types::SdkConfig, at: &StateObject, body: &[u8]) -> Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(table) = &at.dynamodb_table else {
+        return Ok(());
+    };
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .region(aws_types::region::Region::new(at.region.clone()))
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let (id, want) = (digest_id(at), digest(body));
+    let what = format!("the digest item `{id}` of table {table}");
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("LockID", AttributeValue::S(id.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("dynamodb:GetItem on {what}"), &e))?;
+    let have = item
+        .item()
+        .and_then(|i| i.get("Digest"))
+        .and_then(|d| d.as_s().ok());
+    if have == Some(&want) {
+        return Ok(());
+    }
+    client
+        .put_item()
+        .table_name(table)
+        .item("LockID", AttributeValue::S(id))
+        .item("Digest", AttributeValue::S(want))
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("dynamodb:PutItem on {what}"), &e))?;
+    Ok(())
 }

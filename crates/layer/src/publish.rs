@@ -40,7 +40,8 @@ pub struct TerraformStateSettings {
     /// (`AES256`) when left out.
     #[serde(default)]
     pub kms_key_id: Option<String>,
-    /// The backend's `dynamodb_table`, if the readers name one.
+    /// The backend's `dynamodb_table`, if the readers name one: the `<bucket>/<key>-md5` digest
+    /// item they check is kept equal to the published state's.
     #[serde(default)]
     pub dynamodb_table: Option<String>,
     /// The `terraform_version` the document names: readers older than it refuse the state.
@@ -82,10 +83,13 @@ pub fn state_object(env: &Environment) -> Result<Option<(StateObject, String)>> 
             "give a Terraform version such as 1.0.0",
         );
     }
-    if t.dynamodb_table.is_some() {
+    if t.dynamodb_table
+        .as_deref()
+        .is_some_and(|d| d.is_empty() || d.len() > 255)
+    {
         return bad(
             "dynamodb_table",
-            "publishing does not keep the DynamoDB digest item (`<bucket>/<key>-md5`) yet, so readers that name the table would fail with \"state data in S3 does not have the expected content\"; remove `dynamodb_table` from the readers' backend configuration and from here, and delete that item",
+            "give the lock table's name, as the readers' backend does",
         );
     }
     let object = StateObject {
@@ -93,6 +97,7 @@ pub fn state_object(env: &Environment) -> Result<Option<(StateObject, String)>> 
         key: t.key,
         region: t.region.unwrap_or_else(|| env.region.clone()),
         kms_key_id: t.kms_key_id,
+        dynamodb_table: t.dynamodb_table,
     };
     Ok(Some((object, t.terraform_version)))
 }
@@ -192,7 +197,15 @@ pub async fn publish(
         None => None,
     };
     match publication(parsed.as_ref(), outputs, terraform_version) {
-        Publication::Unchanged => Ok(Published::Unchanged(at)),
+        Publication::Unchanged => {
+            // The digest may still be the old layer's (its state emptied by hand): kept equal.
+            let bytes = current
+                .as_ref()
+                .map(|(b, _)| b.as_slice())
+                .unwrap_or_default();
+            data_s3::remote_state::keep_digest(sdk, object, bytes).await?;
+            Ok(Published::Unchanged(at))
+        }
         Publication::Refused(why) => Err(refusal(&at, &why)),
         Publication::Write(document) => {
             let serial = document["serial"].as_u64().unwrap_or_default();
@@ -200,7 +213,8 @@ pub async fn publish(
                 .map_err(|e| Error::Other(format!("the state document: {e}")))?;
             body.push(b'\n');
             let etag = current.as_ref().map(|(_, etag)| etag.as_str());
-            data_s3::remote_state::write(&client, object, body, etag).await?;
+            data_s3::remote_state::write(&client, object, body.clone(), etag).await?;
+            data_s3::remote_state::keep_digest(sdk, object, &body).await?;
             Ok(Published::Written(at, serial))
         }
     }
