@@ -118,8 +118,20 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
         use aws_sdk_dynamodb::types::*;
         ddb.create_table()
             .table_name(table)
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("LockID").attribute_type(ScalarAttributeType::S).build().unwrap())
-            .key_schema(KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap())
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("LockID")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("LockID")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
@@ -127,7 +139,10 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
         ddb.put_item()
             .table_name(table)
             .item("LockID", AttributeValue::S(format!("{bucket}/{key}-md5")))
-            .item("Digest", AttributeValue::S("0123456789abcdef0123456789abcdef".into()))
+            .item(
+                "Digest",
+                AttributeValue::S("0123456789abcdef0123456789abcdef".into()),
+            )
             .send()
             .await
             .expect("the old digest");
@@ -135,7 +150,10 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
     let digest = || async {
         ddb.get_item()
             .table_name(table)
-            .key("LockID", aws_sdk_dynamodb::types::AttributeValue::S(format!("{bucket}/{key}-md5")))
+            .key(
+                "LockID",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("{bucket}/{key}-md5")),
+            )
             .send()
             .await
             .unwrap()
