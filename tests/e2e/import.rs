@@ -265,6 +265,8 @@ async fn state(sb: &Sandbox) -> (Value, BTreeMap<&'static str, String>) {
         "db_subnet_group_name": c.db_subnet_group(), "vpc_security_group_ids": sg_ids,
         "deletion_protection": c.deletion_protection(), "backup_retention_period": c.backup_retention_period(),
         "master_password": "CANARY-master-password",
+                "master_username": c.master_username(), "storage_encrypted": c.storage_encrypted(),
+                "database_name": c.database_name(),
     }))));
     let mut instances = Vec::new();
     for (n, m) in c.db_cluster_members().iter().enumerate() {
@@ -379,6 +381,8 @@ async fn state(sb: &Sandbox) -> (Value, BTreeMap<&'static str, String>) {
         "subnet_group_name": member.cache_subnet_group_name(),
         "parameter_group_name": member.cache_parameter_group().and_then(|p| p.cache_parameter_group_name()),
         "security_group_ids": redis_sgs, "log_delivery_configuration": slow, "auth_token": "CANARY-auth-token",
+            "at_rest_encryption_enabled": g.at_rest_encryption_enabled(),
+            "transit_encryption_enabled": g.transit_encryption_enabled(),
     }})]));
     let epg = ec
         .describe_cache_parameter_groups()

@@ -357,5 +357,18 @@ async fn a_workspace_named_by_id_is_adopted_under_its_alias_not_made_again() {
             .await,
         1
     );
-    assert_eq!(sb.all_mutations(), Vec::<String>::new());
+    let made: Vec<String> = sb
+        .layer_mutations()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(made, Vec::<String>::new());
+
+    // Destroyed, the named workspace is gone: plans still read, and nothing is left to do.
+    sb.edit_env("local", |t| {
+        t.replace("ws-00000000-0000-0000-0000-000000000000", &theirs)
+    });
+    assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 0);
+    sb.settle().await;
+    assert!(!sb.plan(Mode::Destroy).await.has_changes());
 }

@@ -667,7 +667,24 @@ async fn the_old_scripts_key_pair_is_adopted_with_our_tag_and_no_key_is_deleted(
             .and_then(|t| t.value());
         assert_eq!(tag, Some(id.as_str()), "{s} records the key it holds");
     }
-    // Adopted, it is ours: the next seed leaves the pair as it is.
+    // Adopted, it is ours: the next seed leaves the pair as it is, and the other key, recorded
+    // at adoption as someone else's, stays too.
     assert_eq!(sb.cli(&["seed", "local"]).await, 0);
+    sb.settle().await;
     assert_eq!(sb.secret_value("s3-access-key-id").await, Some(id));
+    let mut after: Vec<String> = iam
+        .list_access_keys()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_string))
+        .collect();
+    after.sort();
+    assert_eq!(
+        after, expected,
+        "no later run deletes the key kept at adoption"
+    );
 }

@@ -24,7 +24,59 @@ pub const SENSITIVE: &[&str] = &[
     "master_password",
     "auth_token",
     "encrypted_ses_smtp_password_v4",
+    "result",
+    "bcrypt_hash",
+    "private_key_pem",
+    "private_key_openssh",
+    "private_key_pem_pkcs8",
+    "passwords",
+    "value",
+    "token",
+    "secret_key",
 ];
+
+/// The root outputs an import reads: the spec's ids, which say which resource is which. Any
+/// other output (a sensitive one among them) is skipped while parsing.
+pub const ID_OUTPUTS: &[&str] = &[
+    "aurora_cluster_id",
+    "elasticache_replication_group_id",
+    "s3_bucket_application_data_id",
+    "s3_bucket_ai_data_id",
+    "prometheus_workspace_id",
+    "grafana_workspace_id",
+];
+
+/// The root outputs, by name: the [`ID_OUTPUTS`] with their values, others skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct IdOutputs(BTreeMap<String, Value>);
+
+impl<'de> Deserialize<'de> for IdOutputs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Only;
+        impl<'de> Visitor<'de> for Only {
+            type Value = IdOutputs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the outputs")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<IdOutputs, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if ID_OUTPUTS.contains(&key.as_str()) {
+                        let o: OutputV4 = map.next_value()?;
+                        out.insert(key, o.value);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(IdOutputs(out))
+            }
+        }
+        d.deserialize_map(Only)
+    }
+}
 
 /// A resource's attributes without the sensitive ones.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -165,7 +217,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T> {
 #[derive(Deserialize)]
 struct StateV4 {
     #[serde(default)]
-    outputs: BTreeMap<String, OutputV4>,
+    outputs: IdOutputs,
     #[serde(default)]
     resources: Vec<ResourceV4>,
 }
@@ -209,8 +261,10 @@ fn state_v4(text: &[u8]) -> Result<TfLayer> {
             });
         }
     }
-    let outputs = s.outputs.into_iter().map(|(k, o)| (k, o.value)).collect();
-    Ok(TfLayer { resources, outputs })
+    Ok(TfLayer {
+        resources,
+        outputs: s.outputs.0,
+    })
 }
 
 #[derive(Deserialize)]
@@ -222,7 +276,7 @@ struct ShowJson {
 #[derive(Deserialize)]
 struct ShowValues {
     #[serde(default)]
-    outputs: BTreeMap<String, OutputV4>,
+    outputs: IdOutputs,
     root_module: Option<ShowModule>,
 }
 
@@ -250,7 +304,9 @@ struct ShowResource {
 fn show_json(text: &[u8]) -> Result<TfLayer> {
     let s: ShowJson = parse(text)?;
     let Some(values) = s.values else {
-        return Ok(TfLayer::default());
+        return Err(Error::Config(
+            "the document holds no state values: give `terraform show -json` of the state (not of a plan file), or the state file".into(),
+        ));
     };
     let mut resources = Vec::new();
     let mut stack: Vec<ShowModule> = values.root_module.into_iter().collect();
@@ -281,7 +337,8 @@ mod tests {
 
     const STATE: &str = r#"{
       "version": 4, "terraform_version": "1.5.7", "serial": 9, "lineage": "x",
-      "outputs": {"aurora_cluster_id": {"value": "tf-db", "type": "string"}},
+      "outputs": {"aurora_cluster_id": {"value": "tf-db", "type": "string"},
+                  "db_password": {"value": "CANARY-output", "type": "string", "sensitive": true}},
       "resources": [
         {"mode": "managed", "type": "aws_rds_cluster", "name": "this", "module": "module.data",
          "instances": [{"index_key": 0, "attributes": {"cluster_identifier": "tf-db", "master_password": "CANARY-pw"}}]},
@@ -343,6 +400,10 @@ mod tests {
             (r#"{"version": 5}"#, "newer"),
             (r#"{"format_version": "2.0"}"#, "newer"),
             ("plan", "not JSON"),
+            (
+                r#"{"format_version": "1.2", "planned_values": {}}"#,
+                "no state values",
+            ),
         ] {
             let e = read(text.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(says), "{text}: {e}");

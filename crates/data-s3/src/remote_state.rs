@@ -44,20 +44,30 @@ impl StateObject {
     /// Reading and writing the object, and its KMS key.
     pub fn access(&self, need: Need) -> Vec<Access> {
         let object = format!("arn:aws:s3:::{}/{}", self.bucket, self.key);
-        let mut out = vec![Access::new(
-            need,
-            "TerraformState",
-            &["s3:GetObject", "s3:PutObject"],
-            [object],
-        )];
+        let mut out = vec![
+            Access::new(
+                need,
+                "TerraformState",
+                &["s3:GetObject", "s3:PutObject"],
+                [object],
+            ),
+            // Without it, reading a key that does not exist yet is refused (403), not NoSuchKey.
+            Access::new(
+                need,
+                "TerraformStateBucket",
+                &["s3:ListBucket"],
+                [format!("arn:aws:s3:::{}", self.bucket)],
+            ),
+        ];
         if let Some(table) = &self.dynamodb_table {
             out.push(Access::new(
                 need,
                 "TerraformStateDigest",
                 &["dynamodb:GetItem", "dynamodb:PutItem"],
-                [layer_core::access::arn(
-                    "dynamodb",
-                    &format!("table/{table}"),
+                // In the backend's region, which may not be the layer's.
+                [format!(
+                    "arn:aws:dynamodb:{}:{{account}}:table/{table}",
+                    self.region
                 )],
             ));
         }

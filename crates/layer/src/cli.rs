@@ -627,13 +627,17 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
                 &lock,
             ))
             .await?;
-            if code == ExitCode::Success {
-                publish_outputs(&session).await?;
-            }
+            // A failed publication is reported once the lock is released and seed has run.
+            let published = if code == ExitCode::Success {
+                publish_outputs(&session).await.map(|_| ())
+            } else {
+                Ok(())
+            };
             if skip_seed || code != ExitCode::Success {
                 if let Some(held) = held {
                     release_lock(held).await;
                 }
+                published?;
                 return Ok(code);
             }
             // Seed (and bootstrap) under the same lock, or under one taken now when apply had
@@ -654,6 +658,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             }
             .await;
             release_lock(held).await;
+            published?;
             result
         }
         Command::BootstrapDb { env, lock } => {

@@ -64,64 +64,73 @@ struct Mapper<'a> {
     refused: Vec<RefusedChange>,
 }
 
-/// The resource types the tool takes over as part of another (a bucket's policy, a user's
-/// policy), and the attribute that names the owner.
-const PARTS: &[(&str, &str, &str)] = &[
-    ("aws_s3_bucket_policy", "bucket", "part of its bucket"),
-    ("aws_s3_bucket_versioning", "bucket", "part of its bucket"),
+/// The resource types the tool takes over with another (a bucket's policy, a user's key, a
+/// secret's value): the attribute that names the owner (its name, id or ARN), and what becomes
+/// of it. Taken only when its owner was; `None`: this layer's by kind (one per account, or
+/// found by tags).
+const WITH_OWNER: &[(&str, Option<&str>, &str)] = &[
+    ("aws_s3_bucket_policy", Some("bucket"), "part of its bucket"),
+    (
+        "aws_s3_bucket_versioning",
+        Some("bucket"),
+        "part of its bucket",
+    ),
     (
         "aws_s3_bucket_public_access_block",
-        "bucket",
+        Some("bucket"),
         "part of its bucket",
     ),
     (
         "aws_s3_bucket_server_side_encryption_configuration",
-        "bucket",
+        Some("bucket"),
         "part of its bucket",
     ),
     (
         "aws_s3_bucket_lifecycle_configuration",
-        "bucket",
+        Some("bucket"),
         "part of its bucket",
     ),
     (
         "aws_s3_bucket_ownership_controls",
-        "bucket",
+        Some("bucket"),
         "part of its bucket",
     ),
-    ("aws_iam_user_policy", "user", "part of the S3 user"),
-    ("aws_iam_role_policy", "role", "part of its role"),
-];
-
-/// Types that are left to their owners, and why.
-const LEFT: &[(&str, &str)] = &[
+    ("aws_iam_user_policy", Some("user"), "part of the S3 user"),
+    ("aws_iam_role_policy", Some("role"), "part of its role"),
     (
         "aws_iam_access_key",
+        Some("user"),
         "the key pair: seed adopts it when the secrets hold its id, never replaced",
     ),
     (
         "aws_secretsmanager_secret_version",
+        Some("secret_id"),
         "a value: seed keeps what is set; import reads none",
     ),
     (
+        "aws_secretsmanager_secret_rotation",
+        Some("secret_id"),
+        "the secret's rotation: converged in place",
+    ),
+    (
+        "aws_vpc_security_group_ingress_rule",
+        Some("security_group_id"),
+        "a rule of its security group: deploy converges the rules",
+    ),
+    (
+        "aws_vpc_security_group_egress_rule",
+        Some("security_group_id"),
+        "a rule of its security group: deploy converges the rules",
+    ),
+    (
         "aws_bedrock_inference_profile",
+        None,
         "found by its tags: deploy --adopt takes it over",
     ),
     (
         "aws_bedrock_model_invocation_logging_configuration",
+        None,
         "one per account and region: deploy converges it in place",
-    ),
-    (
-        "aws_vpc_security_group_ingress_rule",
-        "a rule of a security group: deploy converges the group's rules",
-    ),
-    (
-        "aws_vpc_security_group_egress_rule",
-        "a rule of a security group: deploy converges the group's rules",
-    ),
-    (
-        "aws_secretsmanager_secret_rotation",
-        "the master secret's rotation: converged in place",
     ),
 ];
 
@@ -158,25 +167,60 @@ impl<'a> Mapper<'a> {
             name: name.to_string(),
             differs,
         });
-        if !self.out.removed.contains(&r.resource_address()) {
-            self.out.removed.push(r.resource_address());
-        }
         self.out.instances.push(r.address());
+    }
+
+    /// One `removed` block per resource whose every instance was taken: a block names a whole
+    /// resource, so one that is only partly this layer's gets `terraform state rm` of the taken
+    /// instances only, and a note.
+    fn settle_removed(&mut self) {
+        let mut seen = Vec::new();
+        for r in &self.layer.resources {
+            let address = r.resource_address();
+            if !seen.contains(&address) {
+                seen.push(address);
+            }
+        }
+        for address in seen {
+            let of = |i: &usize| self.layer.resources[*i].resource_address() == address;
+            let all = (0..self.layer.resources.len()).filter(of).count();
+            let taken = self.claimed.iter().filter(|i| of(i)).count();
+            if taken == all {
+                self.out.removed.push(address);
+            } else if taken > 0 {
+                self.out.notes.push(format!(
+                    "`{address}` is only partly this layer's ({taken} of {all} instances): no `removed` block, which would make Terraform forget them all; `terraform state rm` the taken instances instead"
+                ));
+            }
+        }
     }
 
     fn set(&mut self, key: &str, value: impl Into<Value>) {
         self.out.overrides.insert(key.to_string(), value.into());
     }
 
-    /// A named resource linked by `attr` (a cluster's subnet group): taken, its name an override.
+    /// A named resource linked by `attr` (a cluster's subnet group): taken, its name an
+    /// override, when the state holds it. AWS's default groups (`default`, `default.redis7`)
+    /// and groups another state holds are left alone: deploy makes the layer's own.
     fn linked(&mut self, kind: &str, attr: &str, name: Option<&str>, ours: &str, key: &str) {
         let Some(name) = name.map(str::to_string) else {
             return;
         };
-        if let Some(i) = self.find(kind, |r| r.attributes.str(attr) == Some(name.as_str())) {
-            self.take(i, ours, &name, String::new());
+        if name == "default" || name.starts_with("default.") {
+            self.out.notes.push(format!(
+                "`{ours}`: the Terraform layer uses AWS's default group `{name}`; deploy makes the layer's own and moves to it in place"
+            ));
+            return;
         }
-        self.set(key, name);
+        match self.find(kind, |r| r.attributes.str(attr) == Some(name.as_str())) {
+            Some(i) => {
+                self.take(i, ours, &name, String::new());
+                self.set(key, name);
+            }
+            None => self.out.notes.push(format!(
+                "`{ours}`: the Terraform layer uses `{name}`, which this state does not hold; it stays with its owner, and deploy makes the layer's own"
+            )),
+        }
     }
 
     /// The security group whose id is one of `ids`.
@@ -259,6 +303,7 @@ impl Mapper<'_> {
 
 /// `(setting, Terraform attribute)` compared on the cluster, its first instance, the group.
 const AURORA_SETTINGS: &[(&str, &str)] = &[
+    ("aurora.database_name", "database_name"),
     ("aurora.deletion_protection", "deletion_protection"),
     ("aurora.backup_retention_days", "backup_retention_period"),
 ];
@@ -272,7 +317,69 @@ const REDIS_SETTINGS: &[(&str, &str)] = &[
     ("redis.multi_az_enabled", "multi_az_enabled"),
 ];
 
+/// What the tool fixes and AWS cannot change in place: `(type, attribute, the value the tool
+/// makes, why)`. A Terraform-made resource with another value could only be taken over by
+/// replacement.
+const FIXED: &[(&str, &str, &str, &str)] = &[
+    (
+        "aws_rds_cluster",
+        "engine",
+        "aurora-postgresql",
+        "the engine",
+    ),
+    (
+        "aws_rds_cluster",
+        "master_username",
+        "dbadmin",
+        "the master user name",
+    ),
+    (
+        "aws_rds_cluster",
+        "storage_encrypted",
+        "true",
+        "encryption at rest",
+    ),
+    (
+        "aws_elasticache_replication_group",
+        "at_rest_encryption_enabled",
+        "true",
+        "encryption at rest",
+    ),
+    (
+        "aws_elasticache_replication_group",
+        "transit_encryption_enabled",
+        "true",
+        "TLS in transit",
+    ),
+];
+
 impl Mapper<'_> {
+    /// Refuse resource `i` where it holds a value the tool could only reach by replacing it.
+    fn fixed(&mut self, i: usize) {
+        let r = &self.layer.resources[i];
+        let wrong: Vec<String> = FIXED
+            .iter()
+            .filter(|(kind, _, _, _)| *kind == r.kind)
+            .filter_map(|(_, attr, ours, what)| {
+                let theirs = r.attributes.0.get(*attr).filter(|v| !v.is_null())?;
+                let theirs = theirs
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| theirs.to_string());
+                (theirs != *ours)
+                    .then(|| format!("{what} (`{attr}` is {theirs}, the tool's is {ours})"))
+            })
+            .collect();
+        if !wrong.is_empty() {
+            let address = r.address();
+            self.refuse(
+                address,
+                format!("taking it over would replace it: {}", wrong.join(", ")),
+                "migrate to a resource made as the tool makes it, or leave this one to Terraform",
+            );
+        }
+    }
+
     /// Settings of resource `i` that differ from `expected`: written as overrides, and said.
     fn settings(
         &mut self,
@@ -307,14 +414,7 @@ impl Mapper<'_> {
         };
         let a = self.layer.resources[c].attributes.clone();
         let cluster = a.str("cluster_identifier").unwrap_or_default().to_string();
-        let address = self.layer.resources[c].address();
-        if a.str("engine") != Some("aurora-postgresql") {
-            self.refuse(
-                address.clone(),
-                format!("engine `{}` is not aurora-postgresql; taking it over would replace the cluster", a.str("engine").unwrap_or("?")),
-                "migrate the data to an Aurora PostgreSQL cluster first, or leave this one to Terraform",
-            );
-        }
+        self.fixed(c);
         let differs = self.settings(c, AURORA_SETTINGS, expected);
         self.take(c, "aws_rds_cluster.aurora", &cluster, differs);
         self.set("aurora.names.cluster", cluster.clone());
@@ -357,24 +457,34 @@ impl Mapper<'_> {
         {
             self.set("aurora.instance_count", instances.len() as u64);
         }
-        for (n, i) in instances.iter().enumerate() {
+        // Ours are `{cluster}-1` … `{cluster}-n`, in whatever order the state lists them.
+        let names: Vec<String> = (1..=instances.len())
+            .map(|n| format!("{cluster}-{n}"))
+            .collect();
+        let mut classes = BTreeSet::new();
+        for i in &instances {
             let a = self.layer.resources[*i].attributes.clone();
             let id = a.str("identifier").unwrap_or_default().to_string();
-            let ours = format!("{cluster}-{}", n + 1);
-            if id != ours {
+            classes.extend(a.str("instance_class").map(str::to_string));
+            if !names.contains(&id) {
                 self.refuse(
                     self.layer.resources[*i].address(),
                     format!("instance `{id}` would be replaced: the tool names a cluster's instances `{cluster}-1`, `{cluster}-2`, …"),
                     "rename it with RDS (modify-db-instance --new-db-instance-identifier) before the import",
                 );
             }
-            let class = a.str("instance_class").map(str::to_string);
-            if let Some(class) = class.filter(|c| {
-                Some(&Value::from(c.as_str())) != expected.settings.get("aurora.instance_class")
-            }) {
-                self.set("aurora.instance_class", class);
-            }
             self.take(*i, "aws_rds_cluster_instance.aurora", &id, String::new());
+        }
+        match classes.into_iter().collect::<Vec<_>>()[..] {
+            [ref class] if Some(&Value::from(class.as_str())) != expected.settings.get("aurora.instance_class") => {
+                self.set("aurora.instance_class", class.clone());
+            }
+            [_] | [] => {}
+            ref several => self.refuse(
+                format!("aws_rds_cluster_instance of {cluster}"),
+                format!("the instances have several classes ({}); the tool gives every instance one class, so taking them over would modify some", several.join(", ")),
+                "make the classes equal first, or leave the cluster to Terraform",
+            ),
         }
         if let Some(log) = self.find("aws_cloudwatch_log_group", |r| {
             r.attributes.str("name")
@@ -414,6 +524,7 @@ impl Mapper<'_> {
                 "set [redis] port to the group's port in the environment file, then import again",
             );
         }
+        self.fixed(g);
         let differs = self.settings(g, REDIS_SETTINGS, expected);
         self.take(g, "aws_elasticache_replication_group.redis", &id, differs);
         self.set("redis.names.replication_group", id);
@@ -546,6 +657,15 @@ impl Mapper<'_> {
                 .str("assume_role_policy")
                 .is_some_and(|p| p.contains("grafana.amazonaws.com"))
         });
+        // Grafana's role is named as the workspace: another name stays with its owner.
+        let grafana = self
+            .out
+            .overrides
+            .get("monitoring.names.grafana")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let grafana_role = grafana_role
+            .filter(|i| self.layer.resources[*i].attributes.str("name") == grafana.as_deref());
         if let Some(i) = grafana_role {
             let name = self.layer.resources[i]
                 .attributes
@@ -570,7 +690,10 @@ impl Mapper<'_> {
                 .get("tags")
                 .cloned()
                 .unwrap_or_default();
-            let name = tags["Name"].as_str().unwrap_or_default().to_string();
+            let Some(name) = tags["Name"].as_str().map(str::to_string) else {
+                self.out.notes.push(format!("the {family} interface endpoint has no `Name` tag: it stays in Terraform, and deploy makes the layer's own"));
+                continue;
+            };
             self.take(
                 i,
                 &format!("aws_vpc_endpoint.{family}"),
@@ -587,63 +710,95 @@ impl Mapper<'_> {
     /// catalog, one prefix for all; a prefix other than the environment's becomes
     /// `[secrets] prefix`.
     fn secrets(&mut self, catalog: &[String], prefix: &str) {
-        let secrets: Vec<usize> = (0..self.layer.resources.len())
+        let secrets: Vec<(usize, String)> = (0..self.layer.resources.len())
             .filter(|i| self.layer.resources[*i].kind == "aws_secretsmanager_secret")
+            .filter_map(|i| {
+                Some((
+                    i,
+                    self.layer.resources[i].attributes.str("name")?.to_string(),
+                ))
+            })
             .collect();
-        let mut prefixes = BTreeSet::new();
-        for i in secrets {
-            let name = self.layer.resources[i]
-                .attributes
-                .str("name")
-                .unwrap_or_default()
-                .to_string();
-            // The longest catalog name the secret's name ends with (`psql-password` before `password`).
-            let Some(secret) = catalog
+        // The prefix most of the catalog's names follow (`psql-password` ends `password` too:
+        // the longest match counts); then only exact `<prefix><secret>` names are taken.
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, name) in &secrets {
+            if let Some(c) = catalog
                 .iter()
                 .filter(|c| name.ends_with(c.as_str()))
                 .max_by_key(|c| c.len())
-            else {
-                continue;
-            };
-            prefixes.insert(name[..name.len() - secret.len()].to_string());
-            self.take(
-                i,
-                &format!("aws_secretsmanager_secret.{secret}"),
-                &name,
-                String::new(),
-            );
+            {
+                *counts
+                    .entry(name[..name.len() - c.len()].to_string())
+                    .or_default() += 1;
+            }
         }
-        match prefixes.into_iter().collect::<Vec<_>>()[..] {
-            [ref p] if p != prefix && !p.is_empty() => self.set("secrets.prefix", p.clone()),
-            [_] => {}
-            [] => self.out.missing.push("the secret containers (the state names none of the catalog)".into()),
-            _ => self.out.notes.push("the secrets have several prefixes; set [secrets] prefix to the one this layer's secrets share".into()),
+        let Some((theirs, n)) = counts
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(p, n)| (p.clone(), *n))
+        else {
+            self.out
+                .missing
+                .push("the secret containers (the state names none of the catalog)".into());
+            return;
+        };
+        if theirs.is_empty() {
+            self.out.notes.push("the secrets have no prefix; the tool names them `<prefix><secret>`, so they stay with Terraform and deploy makes its own".into());
+            return;
+        }
+        if counts.len() > 1 {
+            self.out.notes.push(format!("the secrets have several prefixes; `{theirs}` ({n} of the catalog) is taken, the others stay in Terraform"));
+        }
+        for (i, name) in secrets {
+            if let Some(secret) = name
+                .strip_prefix(theirs.as_str())
+                .filter(|s| catalog.iter().any(|c| c == s))
+            {
+                self.take(
+                    i,
+                    &format!("aws_secretsmanager_secret.{secret}"),
+                    &name,
+                    String::new(),
+                );
+            }
+        }
+        if theirs != prefix {
+            self.set("secrets.prefix", theirs);
         }
     }
 
-    /// What is left: a part of something taken or left to the step that adopts it (both leave
-    /// Terraform with the rest), or not this tool's (it stays in Terraform).
+    /// What is left: what goes with something taken (it leaves Terraform with it), or not this
+    /// tool's (it stays in Terraform).
     fn leftovers(&mut self) {
-        let taken: BTreeSet<String> = self.out.rows.iter().map(|r| r.name.clone()).collect();
+        let mut taken: BTreeSet<String> = BTreeSet::new();
+        for i in &self.claimed {
+            let a = &self.layer.resources[*i].attributes;
+            taken.extend(
+                ["name", "id", "arn", "bucket"]
+                    .iter()
+                    .filter_map(|k| a.str(k).map(str::to_string)),
+            );
+        }
+        taken.extend(self.out.rows.iter().map(|r| r.name.clone()));
         for i in 0..self.layer.resources.len() {
             let r = &self.layer.resources[i];
             if self.claimed.contains(&i) {
                 continue;
             }
-            let part = PARTS.iter().find(|(k, attr, _)| {
-                *k == r.kind && r.attributes.str(attr).is_some_and(|o| taken.contains(o))
+            let with = WITH_OWNER.iter().find(|(k, owner, _)| {
+                *k == r.kind
+                    && owner.is_none_or(|o| r.attributes.str(o).is_some_and(|v| taken.contains(v)))
             });
-            let why = match (part, LEFT.iter().find(|(k, _)| *k == r.kind)) {
-                (Some((_, attr, why)), _) => {
-                    format!("{why} `{}`", r.attributes.str(attr).unwrap_or_default())
-                }
-                (None, Some((_, why))) => why.to_string(),
-                (None, None) => {
-                    let why =
-                        "not a resource of this layer that the tool manages; it stays in Terraform";
-                    self.out.unmanaged.push((r.address(), why.into()));
-                    continue;
-                }
+            let Some((_, owner, why)) = with else {
+                let why =
+                    "not a resource of this layer that the tool manages; it stays in Terraform";
+                self.out.unmanaged.push((r.address(), why.into()));
+                continue;
+            };
+            let why = match owner {
+                Some(o) => format!("{why} `{}`", r.attributes.str(o).unwrap_or_default()),
+                None => why.to_string(),
             };
             let name = r.attributes.str("id").unwrap_or_default().to_string();
             self.take(i, &why, &name, String::new());
@@ -659,6 +814,7 @@ impl Expected {
         let settings = BTreeMap::from([
             ("aurora.instance_class", Value::from(a.instance_class)),
             ("aurora.instance_count", Value::from(a.instance_count)),
+            ("aurora.database_name", Value::from(a.database_name)),
             (
                 "aurora.deletion_protection",
                 Value::from(a.deletion_protection),
@@ -737,6 +893,7 @@ pub fn import(
     m.secrets(catalog, &secrets_seed::prefix(env));
     m.leftovers();
     m.common_tags(env);
+    m.settle_removed();
     if !m.refused.is_empty() {
         return Err(Error::Refused(Refusal { changes: m.refused }));
     }
@@ -986,6 +1143,12 @@ mod tests {
                 && said.contains("port 6379"),
             "{said}"
         );
+        let mut plain = group(6380, &account);
+        plain[0]["instances"][0]["attributes"]["transit_encryption_enabled"] = false.into();
+        let said = import(&e, &layer(plain), &expected, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(said.contains("TLS in transit"), "{said}");
         let wrong = import(&e, &layer(group(6380, "999999999999")), &expected, &[]).unwrap_err();
         assert!(matches!(wrong, Error::WrongAccount(_)), "{wrong}");
     }
@@ -998,6 +1161,14 @@ mod tests {
         let mut resources = group(6380, &account);
         resources[0]["instances"][0]["attributes"]["node_type"] = "cache.r7g.xlarge".into();
         resources[0]["instances"][0]["attributes"]["subnet_group_name"] = "tf-cache-subnets".into();
+        resources[0]["instances"][0]["attributes"]["parameter_group_name"] =
+            "default.redis7".into();
+        resources
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"mode": "managed",
+            "type": "aws_elasticache_subnet_group", "name": "s", "module": "module.cache",
+            "instances": [{"attributes": {"name": "tf-cache-subnets"}}]}));
         let found = import(&e, &layer(resources), &expected, &[]).unwrap();
         assert_eq!(found.overrides["redis.names.replication_group"], "tf-cache");
         assert_eq!(
@@ -1012,11 +1183,23 @@ mod tests {
         );
         assert_eq!(
             found.removed,
-            ["module.cache.aws_elasticache_replication_group.r"]
+            [
+                "module.cache.aws_elasticache_replication_group.r",
+                "module.cache.aws_elasticache_subnet_group.s"
+            ]
         );
         assert_eq!(
             found.instances,
-            ["module.cache.aws_elasticache_replication_group.r[0]"]
+            [
+                "module.cache.aws_elasticache_replication_group.r[0]",
+                "module.cache.aws_elasticache_subnet_group.s"
+            ]
+        );
+        assert!(
+            !found.overrides.contains_key("redis.names.parameter_group")
+                && found.notes.iter().any(|n| n.contains("default.redis7")),
+            "AWS's default group is left to AWS: {:?}",
+            found.notes
         );
         expect_test::expect![[r#"
             removed {

@@ -69,7 +69,7 @@ impl Workspace {
     /// and an alias changed by hand is drift to repair, not a reason to make a second one).
     async fn find(&self, cx: &Context) -> Result<Option<(String, Tags)>> {
         if let Some(id) = &self.workspace_id {
-            return self.named(id).await.map(Some);
+            return self.named(id).await;
         }
         let mut token = None;
         let mut found = None;
@@ -108,14 +108,9 @@ impl Workspace {
         Ok(found)
     }
 
-    /// The workspace the environment names by id, read directly. It must exist: a missing one
-    /// is a wrong id to correct, never a reason to make a second workspace.
-    async fn named(&self, id: &str) -> Result<(String, Tags)> {
-        let gone = || {
-            Error::Config(format!(
-                "monitoring.names.prometheus_workspace_id: no Prometheus workspace `{id}` in this account and region; correct the id, or remove it to let deploy make one"
-            ))
-        };
+    /// The workspace the environment names by id, read directly; `None` when it does not
+    /// exist (destroyed, or a wrong id: `create` refuses to make another in its place).
+    async fn named(&self, id: &str) -> Result<Option<(String, Tags)>> {
         let out = match self
             .client
             .describe_workspace()
@@ -124,18 +119,20 @@ impl Workspace {
             .await
         {
             Ok(out) => out,
-            Err(e) if not_found(&e) => return Err(gone()),
+            Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(aws_err("DescribeWorkspace", id, &e)),
         };
-        let w = out.workspace().ok_or_else(gone)?;
+        let Some(w) = out.workspace() else {
+            return Ok(None);
+        };
         if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
-            return Err(gone());
+            return Ok(None);
         }
         let tags = w
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        Ok((id.to_string(), tags))
+        Ok(Some((id.to_string(), tags)))
     }
 
     async fn wait_active(&self, cx: &Context, id: &str) -> Result<()> {
@@ -321,6 +318,11 @@ impl Resource for Workspace {
     }
 
     async fn create(&self, cx: &Context, desired: &WorkspaceSpec, _inputs: &Inputs) -> Result<()> {
+        if let Some(id) = &self.workspace_id {
+            return Err(Error::Config(format!(
+                "monitoring.names.prometheus_workspace_id: no Prometheus workspace `{id}` in this account and region; correct the id, or remove it to let deploy make one"
+            )));
+        }
         let tags: HashMap<String, String> = desired
             .tags
             .iter()

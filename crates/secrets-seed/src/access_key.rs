@@ -14,7 +14,7 @@ use aws_sdk_secretsmanager::Client;
 use layer_core::{Error, Result, SecretValue};
 
 use crate::catalog::Source;
-use crate::meta::TAG_ACCESS_KEY;
+use crate::meta::{TAG_ACCESS_KEY, TAG_KEPT_KEYS};
 use crate::seed::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State};
 
 /// Attempts at `CreateAccessKey`, each reconciled before the next: as many as the SDK makes of
@@ -320,8 +320,19 @@ async fn pair(
     let rotate = defs.iter().any(|d| opts.rotate.contains(&d.name));
     if !opts.force && !rotate {
         if let Some(id) = adoptable(sm, iam, user, defs, &metas, &full).await? {
+            // The user's other keys serve someone else: recorded, so no later run deletes them.
+            let others: Vec<&str> = user_keys
+                .iter()
+                .map(String::as_str)
+                .filter(|k| *k != id)
+                .collect();
+            let kept = others.join(" ");
             for d in defs {
-                crate::seed::tag(sm, &full(&d.name), &[(TAG_ACCESS_KEY, &id)]).await?;
+                let mut tags = vec![(TAG_ACCESS_KEY, id.as_str())];
+                if !kept.is_empty() {
+                    tags.push((TAG_KEPT_KEYS, kept.as_str()));
+                }
+                crate::seed::tag(sm, &full(&d.name), &tags).await?;
             }
             tracing::info!(user = %user, "adopted the key pair the secrets held: tagged, not replaced");
             let note = format!(
@@ -336,12 +347,19 @@ async fn pair(
         .collect();
     let consistent = states.iter().all(|s| *s == State::Seeded) && held[0] == held[1];
     let held_id = if consistent { held[0] } else { None };
+    // Keys kept at adoption (another user of the user's keys) are never ours to delete.
+    let kept: Vec<&str> = metas
+        .iter()
+        .filter_map(|m| m.as_ref().and_then(|m| m.tag(TAG_KEPT_KEYS)))
+        .flat_map(str::split_whitespace)
+        .collect();
     let renew = !consistent || opts.force || rotate;
     if !renew {
         // A leftover key (from a run killed between its two phases) is removed.
         let stray: Vec<&String> = user_keys
             .iter()
             .filter(|k| Some(k.as_str()) != held_id && !held_now.contains(k))
+            .filter(|k| !kept.contains(&k.as_str()))
             .collect();
         if stray.is_empty() {
             return Ok(None);
@@ -361,6 +379,11 @@ async fn pair(
             .position(|k| Some(k.as_str()) != held_id)
             .unwrap_or(0);
         let id = existing.remove(victim);
+        if kept.contains(&id.as_str()) {
+            return Err(Error::Other(format!(
+                "`{user}` holds IAM's two keys, and {id} was kept at adoption for another user of it; delete that key once nothing uses it, then run seed again"
+            )));
+        }
         delete_key(iam, user, &id).await?;
     }
     // A user made seconds ago (by the deploy before this seed) may be unknown to IAM yet.

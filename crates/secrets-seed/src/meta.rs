@@ -21,6 +21,9 @@ pub const TAG_INPUTS: &str = "seed:inputs";
 pub const TAG_ACCESS_KEY: &str = "seed:access-key-id";
 /// On a fact written by someone else: `<fact token>@<version id>`, the version found to hold it.
 pub const TAG_FACT_CHECKED: &str = "seed:fact-checked";
+/// On the S3 key secrets: the user's other keys when the pair was adopted (space-separated),
+/// which serve someone else and are never deleted.
+pub const TAG_KEPT_KEYS: &str = "seed:kept-keys";
 
 /// The stage of the version a secret's readers get.
 pub const AWSCURRENT: &str = "AWSCURRENT";
