@@ -323,12 +323,10 @@ fn show_json(text: &[u8]) -> Result<TfLayer> {
         stack.extend(m.child_modules);
     }
     resources.sort_by_key(TfResource::address);
-    let outputs = values
-        .outputs
-        .into_iter()
-        .map(|(k, o)| (k, o.value))
-        .collect();
-    Ok(TfLayer { resources, outputs })
+    Ok(TfLayer {
+        resources,
+        outputs: values.outputs.0,
+    })
 }
 
 #[cfg(test)]

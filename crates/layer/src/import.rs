@@ -1208,6 +1208,13 @@ mod tests {
                 destroy = false
               }
             }
+
+            removed {
+              from = module.cache.aws_elasticache_subnet_group.s
+              lifecycle {
+                destroy = false
+              }
+            }
         "#]]
         .assert_eq(&found.removed_blocks());
         expect_test::expect![[r#"
