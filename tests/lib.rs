@@ -187,6 +187,24 @@ impl Sandbox {
         layer::cli::run(argv, &inv).await
     }
 
+    /// A bucket someone else made long before (a platform's Terraform state bucket), in the
+    /// sandbox's region; AWS has caught up with it when this returns.
+    pub async fn older_bucket(&self, name: &str) {
+        self.s3()
+            .await
+            .create_bucket()
+            .bucket(name)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(self.env().region.as_str().into())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("the bucket is made");
+        self.settle().await;
+    }
+
     /// The sandbox's `local` environment.
     pub fn env(&self) -> Environment {
         layer::load(self.dir.path(), "local").expect("local environment loads")

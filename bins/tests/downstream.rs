@@ -83,18 +83,7 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
     let sb = Sandbox::new("e2e-publish").await;
     let s3 = sb.s3().await;
     let (bucket, key) = ("e2e-publish-tfstate", "layers/data-and-ai.tfstate");
-    s3.create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(sb.env().region.as_str().into())
-                .build(),
-        )
-        .send()
-        .await
-        .expect("the state bucket");
-    // The platform's state bucket is older than any deploy: AWS has caught up with it.
-    sb.settle().await;
+    sb.older_bucket(bucket).await;
     // The old layer's state, still holding its resources; one output it marked sensitive.
     let mut old = serde_json::json!({
         "version": 4, "terraform_version": "1.5.7", "serial": 41,

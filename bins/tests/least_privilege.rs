@@ -56,18 +56,7 @@ async fn leave_a_lock(sb: &Sandbox) {
 async fn every_command_succeeds_holding_exactly_its_generated_policy() {
     let sb = Sandbox::with_data_plane("e2e-lp").await;
     // The outputs are published where the next layers read them (a bucket the platform owns).
-    let s3 = sb.s3().await;
-    s3.create_bucket()
-        .bucket("e2e-lp-tfstate")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(sb.env().region.as_str().into())
-                .build(),
-        )
-        .send()
-        .await
-        .expect("the state bucket");
-    sb.settle().await;
+    sb.older_bucket("e2e-lp-tfstate").await;
     sb.edit_env("local", |t| {
         format!("{t}\n[outputs]\nterraform_state = {{ bucket = \"e2e-lp-tfstate\", key = \"data-and-ai.tfstate\" }}\n")
     });
