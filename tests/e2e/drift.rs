@@ -689,6 +689,9 @@ async fn one_plan_names_drift_on_every_field_that_can_change_in_place() {
     let sb = Sandbox::new("e2e-drift-table").await;
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     let sdk = sb.sdk().await;
+    // The arms find some resources through AWS's lists (profiles, workspaces), which lag
+    // behind the deploy that made them.
+    sb.settle().await;
     let mut failed = Vec::new();
     for (address, field) in TABLE {
         if let Err(e) = change(&sb, &sdk, address, field).await {
@@ -731,8 +734,10 @@ async fn one_plan_names_drift_on_every_field_that_can_change_in_place() {
     assert_eq!(sb.aws.authz().denials(), vec![]);
     let after = sb.plan(Mode::Deploy).await;
     assert!(!after.has_changes(), "{}", after.render(false));
-    // Read back, field by field, against the configuration rather than the tool's own plan.
+    // Read back, field by field, against the configuration rather than the tool's own plan,
+    // once AWS's lists show what the repair made.
     sb.aws.authz().set(false);
+    sb.settle().await;
     let mut wrong = Vec::new();
     for (address, field) in TABLE {
         if let Err(e) = super::read_back::read_back(&sb, &sdk, address, field).await {

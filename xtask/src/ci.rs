@@ -85,7 +85,15 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     if has_nextest() {
         step(
             "cargo nextest run",
-            test.args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+            // A failure's output again at the end, beside the summary, where a log's tail shows it.
+            test.args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--no-fail-fast",
+                "--failure-output",
+                "immediate-final",
+            ]),
         )?;
     } else {
         step(
