@@ -603,7 +603,23 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
         for i in r["instances"].as_array_mut().unwrap() {
             i["attributes"]["tags_all"] = json!(theirs);
         }
+        // One resource carries a tag of its own.
+        if r["type"] == "aws_rds_cluster" {
+            r["instances"][0]["attributes"]["tags_all"]["Backup"] = json!("daily");
+        }
     }
+    aws_sdk_rds::Client::new(&sb.sdk().await)
+        .add_tags_to_resource()
+        .resource_name(&arns["rds:cluster"])
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("Backup")
+                .value("daily")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     // The environment as it was before the import: no override at all.
     sb.edit_env("local", |t| t.replace(THEIRS, ""));
     let file = sb.environments().join("tf.json");
@@ -652,6 +668,17 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
         .map(|c| format!("{} {:?}", c.address, c.action))
         .collect();
     assert!(bad.is_empty(), "{bad:?}\n{plan}");
+    let untagged: Vec<String> = plan
+        .changes
+        .iter()
+        .flat_map(|c| c.fields.iter().map(move |f| (c, f)))
+        .filter(|(_, f)| f.field() == "tags" && f.after.is_none())
+        .map(|(c, f)| format!("{} {}", c.address, f.path))
+        .collect();
+    assert!(
+        untagged.is_empty(),
+        "the plan removes no tag: {untagged:?}\n{plan}"
+    );
     let adopted = plan
         .changes
         .iter()
@@ -699,8 +726,18 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
         .send()
         .await
         .unwrap();
-    assert!(tags
-        .tag_list()
-        .iter()
-        .any(|t| t.key() == Some("CostCenter") && t.value() == Some("42")));
+    for (k, v) in [("CostCenter", "42"), ("Backup", "daily")] {
+        assert!(
+            tags.tag_list()
+                .iter()
+                .any(|t| t.key() == Some(k) && t.value() == Some(v)),
+            "{k} kept: {:?}",
+            tags.tag_list()
+        );
+    }
+    // The cluster's own tag went to [tags_by_resource].
+    assert!(
+        written.contains("[tags_by_resource.\"aws_rds_cluster.aurora\"]\nBackup = \"daily\""),
+        "{written}"
+    );
 }

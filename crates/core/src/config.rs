@@ -27,6 +27,7 @@ const CORE_KEYS: &[&str] = &[
     "max_attempts",
     "wait_timeout_minutes",
     "tags",
+    "tags_by_resource",
     "infrastructure",
     "run_lock",
 ];
@@ -71,6 +72,11 @@ struct CoreFile {
     /// Tags on every resource, besides the layer's own.
     #[serde(default)]
     tags: Tags,
+    /// Tags on one resource besides `tags`, by its address as the plan names it
+    /// (`aws_rds_cluster.aurora`): what a layer taken over from Terraform carried on some
+    /// resources only.
+    #[serde(default)]
+    tags_by_resource: BTreeMap<String, Tags>,
     /// The infrastructure layer's outputs this layer builds on, given or discovered by tags.
     infrastructure: InfrastructureInputs,
     /// The run lock's lease and wait.
@@ -394,6 +400,9 @@ pub struct Environment {
     pub wait_timeout: Duration,
     /// The environment's own tags, added to the ownership tags.
     pub tags: Tags,
+    /// Tags on one resource besides [`Environment::tags`], by address (checked against the
+    /// layer's addresses when the layer is built).
+    pub tags_by_resource: BTreeMap<String, Tags>,
     /// The infrastructure-layer inputs as configured (before discovery).
     pub infrastructure: InfrastructureInputs,
     /// The run lock's lease and wait.
@@ -522,6 +531,7 @@ impl Environment {
             max_attempts: 3,
             wait_timeout: Duration::from_secs(0),
             tags: Tags::new(),
+            tags_by_resource: BTreeMap::new(),
             infrastructure: InfrastructureInputs::default(),
             run_lock: RunLockSettings::default(),
             sections,
@@ -588,6 +598,20 @@ impl Environment {
         for (k, v) in &c.tags {
             check_tag(k, v).map_err(|why| env.invalid(&format!("tags.{k}"), &why))?;
         }
+        for (address, tags) in &c.tags_by_resource {
+            for (k, v) in tags {
+                let key = format!("tags_by_resource.\"{address}\".{k}");
+                check_tag(k, v).map_err(|why| env.invalid(&key, &why))?;
+                if crate::tags::OWNERSHIP.contains(&k.as_str()) {
+                    return Err(env.invalid(
+                        &key,
+                        &format!(
+                            "`{k}` is the layer's own tag, which marks what it owns; remove it"
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(cidr) = &c.infrastructure.vpc_cidr {
             check_cidr(cidr).map_err(|why| env.invalid("infrastructure.vpc_cidr", &why))?;
         }
@@ -619,6 +643,7 @@ impl Environment {
         env.max_attempts = c.max_attempts;
         env.wait_timeout = Duration::from_secs(c.wait_timeout_minutes * 60);
         env.tags = c.tags;
+        env.tags_by_resource = c.tags_by_resource;
         env.infrastructure = c.infrastructure;
         env.run_lock = c.run_lock;
         Ok(env)

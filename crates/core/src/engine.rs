@@ -139,6 +139,7 @@ impl<R: Resource> AnyResource for R {
     }
 
     async fn delete_observed(&self, cx: &Context, step: &Step) -> Result<()> {
+        let cx = &*cx.for_resource(&self.address());
         match step
             .observed
             .as_ref()
@@ -150,6 +151,7 @@ impl<R: Resource> AnyResource for R {
     }
 
     async fn plan(&self, cx: &Context, inputs: &Inputs, mode: Mode) -> Result<Step> {
+        let cx = &*cx.for_resource(&self.address());
         let observed = match self.observe(cx, inputs).await? {
             Observation::Present(observed) => observed,
             Observation::Absent => return absent_step(self, cx, inputs, mode, None),
@@ -275,6 +277,7 @@ impl<R: Resource> AnyResource for R {
     }
 
     async fn execute(&self, cx: &Context, step: &Step, inputs: &Inputs) -> Result<Outputs> {
+        let cx = &*cx.for_resource(&self.address());
         let observed = || -> Result<&Observed<R::Spec>> {
             step.observed
                 .as_ref()
@@ -801,6 +804,7 @@ mod tests {
         Context {
             environment: "dev".into(),
             tags: crate::tags::ownership_tags("dev", "dal-dev", &Tags::new()),
+            tags_by_resource: Default::default(),
             flags: SafetyFlags::default(),
             wait: WaitSettings {
                 timeout: std::time::Duration::from_secs(1),

@@ -59,6 +59,10 @@ pub struct Context {
     pub environment: String,
     /// The tags every resource that takes tags carries: ownership tags plus the environment's.
     pub tags: Tags,
+    /// Tags one resource carries besides [`Context::tags`], by address: the engine gives each
+    /// resource its own context ([`Context::for_resource`]), so a resource reads its tags from
+    /// `tags` alone.
+    pub tags_by_resource: std::sync::Arc<std::collections::BTreeMap<String, Tags>>,
     /// The operator's safety flags.
     pub flags: SafetyFlags,
     /// Waiting for slow resources.
@@ -67,6 +71,23 @@ pub struct Context {
     pub cache: std::sync::Arc<crate::cache::RunCache>,
     /// Where apply's live progress goes (the log, unless the command line draws it).
     pub progress: crate::progress::Progress,
+}
+
+impl Context {
+    /// The context of the resource at `address`: its own tags added to the environment's, the
+    /// ownership tags kept as they are.
+    pub fn for_resource(&self, address: &Address) -> std::borrow::Cow<'_, Context> {
+        let Some(extra) = self.tags_by_resource.get(&address.0) else {
+            return std::borrow::Cow::Borrowed(self);
+        };
+        let mut cx = self.clone();
+        for (k, v) in extra {
+            if !crate::tags::OWNERSHIP.contains(&k.as_str()) {
+                cx.tags.insert(k.clone(), v.clone());
+            }
+        }
+        std::borrow::Cow::Owned(cx)
+    }
 }
 
 /// A resource as observed in AWS.

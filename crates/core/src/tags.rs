@@ -17,6 +17,9 @@ pub const ENVIRONMENT: &str = "Environment";
 /// and an environment name, as developer sandboxes do).
 pub const NAMING_ID: &str = "NamingId";
 
+/// The tag keys that decide ownership, which no configuration sets.
+pub const OWNERSHIP: &[&str] = &[MANAGED_BY, LAYER, ENVIRONMENT, NAMING_ID];
+
 /// The tags we put on every resource of a deployment: ours first, the environment's own after
 /// (which may not override ours).
 pub fn ownership_tags(environment: &str, naming_id: &str, extra: &Tags) -> Tags {

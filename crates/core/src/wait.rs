@@ -171,6 +171,7 @@ mod tests {
         Context {
             environment: "t".into(),
             tags: Default::default(),
+            tags_by_resource: Default::default(),
             flags: Default::default(),
             cache: Default::default(),
             progress: Default::default(),

@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
     let cx = Context {
         environment: "example".into(),
         tags: ownership_tags("example", "example", &Tags::new()),
+        tags_by_resource: Default::default(),
         flags: Default::default(),
         wait: WaitSettings {
             timeout: Duration::from_secs(60),

@@ -40,7 +40,9 @@ pub struct Import {
     /// The tags every resource of the Terraform layer carries beyond ours: the environment's
     /// `[tags]`, so adoption keeps them.
     pub tags: BTreeMap<String, String>,
-    /// What the operator should know (tags only some resources carry).
+    /// The tags some resources carry beyond those, by our address: `[tags_by_resource]`.
+    pub tags_by_resource: BTreeMap<String, BTreeMap<String, String>>,
+    /// What the operator should know (tags an address's instances do not agree on, …).
     pub notes: Vec<String>,
     /// Resource addresses (no instance key) the tool takes over: one `removed` block each.
     pub removed: Vec<String>,
@@ -248,39 +250,53 @@ impl<'a> Mapper<'a> {
     }
 }
 
+/// A Terraform resource's tags beyond the ones that mark ownership (ours, AWS's, seed's).
+fn their_tags(r: &TfResource) -> Option<BTreeMap<String, String>> {
+    let skip = |k: &str| {
+        layer_core::tags::OWNERSHIP.contains(&k) || k.starts_with("aws:") || k.starts_with("seed:")
+    };
+    let a = &r.attributes;
+    let tags =
+        a.0.get("tags_all")
+            .or_else(|| a.0.get("tags"))?
+            .as_object()?;
+    Some(
+        tags.iter()
+            .filter(|(k, _)| !skip(k))
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
+    )
+}
+
 impl Mapper<'_> {
-    /// The tags every taken resource that has tags carries, beyond ours and a resource's own
-    /// `Name`: the Terraform layer's (its provider's `default_tags` among them). They go to the
-    /// environment's `[tags]`, so adoption keeps them; a tag only some resources carry is said
-    /// in the table, since the plan would remove it.
-    fn common_tags(&mut self, env: &Environment) {
-        use layer_core::tags::{ENVIRONMENT, LAYER, MANAGED_BY, NAMING_ID};
-        let skip = |k: &str| {
-            [MANAGED_BY, LAYER, ENVIRONMENT, NAMING_ID, "Name"].contains(&k)
-                || k.starts_with("aws:")
-                || k.starts_with("seed:")
-        };
-        let taken: Vec<usize> = self.claimed.iter().copied().collect();
-        let tagged: Vec<BTreeMap<String, String>> = taken
+    /// Keep every tag the Terraform layer set, so adoption removes none: the tags every taken
+    /// resource carries (a resource's own `Name` aside) go to the environment's `[tags]`, the
+    /// Terraform provider's `default_tags` among them; the rest go to `[tags_by_resource]` under
+    /// our address. An address of several instances keeps the tags they all carry, and a note
+    /// names the others.
+    fn keep_tags(&mut self, env: &Environment) {
+        let tagged: Vec<(String, BTreeMap<String, String>)> = self
+            .out
+            .rows
             .iter()
-            .filter_map(|i| {
-                let a = &self.layer.resources[*i].attributes;
-                let tags =
-                    a.0.get("tags_all")
-                        .or_else(|| a.0.get("tags"))?
-                        .as_object()?;
-                Some(
-                    tags.iter()
-                        .filter(|(k, _)| !skip(k))
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect(),
-                )
+            .filter(|row| row.ours.starts_with("aws_") && !row.ours.contains(' '))
+            .filter_map(|row| {
+                let r = self
+                    .layer
+                    .resources
+                    .iter()
+                    .find(|r| r.address() == row.terraform)?;
+                Some((row.ours.clone(), their_tags(r)?))
             })
             .collect();
-        let Some(first) = tagged.first() else { return };
+        let Some((_, first)) = tagged.first() else {
+            return;
+        };
         let common: BTreeMap<String, String> = first
             .iter()
-            .filter(|(k, v)| tagged.iter().all(|t| t.get(*k) == Some(*v)))
+            .filter(|(k, v)| {
+                k.as_str() != "Name" && tagged.iter().all(|(_, t)| t.get(*k) == Some(*v))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (k, v) in &common {
@@ -288,15 +304,42 @@ impl Mapper<'_> {
                 self.out.tags.insert(k.clone(), v.clone());
             }
         }
-        let uncommon: BTreeSet<String> = tagged
-            .iter()
-            .flat_map(|t| t.keys().filter(|k| !common.contains_key(*k)).cloned())
-            .collect();
-        if !uncommon.is_empty() {
-            self.out.notes.push(format!(
-                "tags only some resources carry ({}) are not kept: the plan shows their removal",
-                uncommon.into_iter().collect::<Vec<_>>().join(", ")
-            ));
+        let mut by_address: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+        for (ours, tags) in tagged {
+            // The endpoints' `Name` is the family's own: they are found by it.
+            let extra = tags
+                .into_iter()
+                .filter(|(k, v)| common.get(k) != Some(v))
+                .filter(|(k, _)| !(ours.starts_with("aws_vpc_endpoint.") && k == "Name"))
+                .collect();
+            by_address.entry(ours).or_default().push(extra);
+        }
+        for (address, instances) in by_address {
+            let agreed: BTreeMap<String, String> = instances[0]
+                .iter()
+                .filter(|(k, v)| instances.iter().all(|t| t.get(*k) == Some(*v)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let differing: BTreeSet<&String> = instances
+                .iter()
+                .flat_map(|t| t.keys())
+                .filter(|k| !agreed.contains_key(*k))
+                .collect();
+            if !differing.is_empty() {
+                let keys: Vec<&str> = differing.iter().map(|k| k.as_str()).collect();
+                self.out.notes.push(format!(
+                    "`{address}`: its instances' tags differ ({}); only the ones they all carry are kept, and the plan shows the others' removal",
+                    keys.join(", ")
+                ));
+            }
+            let configured = env.tags_by_resource.get(&address);
+            let new: BTreeMap<String, String> = agreed
+                .into_iter()
+                .filter(|(k, v)| configured.and_then(|c| c.get(k)) != Some(v))
+                .collect();
+            if !new.is_empty() {
+                self.out.tags_by_resource.insert(address, new);
+            }
         }
     }
 }
@@ -892,7 +935,7 @@ pub fn import(
     m.endpoints();
     m.secrets(catalog, &secrets_seed::prefix(env));
     m.leftovers();
-    m.common_tags(env);
+    m.keep_tags(env);
     m.settle_removed();
     if !m.refused.is_empty() {
         return Err(Error::Refused(Refusal { changes: m.refused }));
@@ -917,6 +960,34 @@ fn set_in(table: &mut dyn toml_edit::TableLike, key: &str, v: toml_edit::Value) 
     }
 }
 
+/// The table at `path` under `root`, made where missing (`implicit`: a parent that shows only
+/// through its children's headers); a key the file holds as something other than a table is an
+/// error naming it.
+fn table_at<'a>(
+    root: &'a mut dyn toml_edit::TableLike,
+    path: &[&str],
+    implicit: bool,
+) -> Result<&'a mut dyn toml_edit::TableLike> {
+    let mut table = root;
+    for (n, p) in path.iter().enumerate() {
+        if table.get(p).is_none() {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(implicit && n + 1 < path.len());
+            table.insert(p, toml_edit::Item::Table(t));
+        }
+        table = table
+            .get_mut(p)
+            .and_then(toml_edit::Item::as_table_like_mut)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "`{p}` (on the way to `{}`) is not a table in the file",
+                    path.join(".")
+                ))
+            })?;
+    }
+    Ok(table)
+}
+
 fn toml_value(v: &Value) -> Option<toml_edit::Value> {
     match v {
         Value::String(s) => Some(s.as_str().into()),
@@ -935,35 +1006,19 @@ impl Import {
             let Some(v) = toml_value(value) else { continue };
             let mut path: Vec<&str> = key.split('.').collect();
             let last = path.pop().expect("a key");
-            let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
-            for p in path {
-                if table.get(p).is_none() {
-                    let mut t = toml_edit::Table::new();
-                    t.set_implicit(true);
-                    table.insert(p, toml_edit::Item::Table(t));
-                }
-                table = table
-                    .get_mut(p)
-                    .and_then(toml_edit::Item::as_table_like_mut)
-                    .ok_or_else(|| {
-                        Error::Config(format!(
-                            "`{p}` (on the way to `{key}`) is not a table in the file"
-                        ))
-                    })?;
-            }
-            set_in(table, last, v);
+            set_in(table_at(doc.as_table_mut(), &path, true)?, last, v);
         }
         if !self.tags.is_empty() {
-            let root = doc.as_table_mut();
-            if root.get("tags").is_none() {
-                root.insert("tags", toml_edit::Item::Table(toml_edit::Table::new()));
-            }
-            let tags = root
-                .get_mut("tags")
-                .and_then(toml_edit::Item::as_table_like_mut)
-                .ok_or_else(|| Error::Config("`tags` is not a table in the file".into()))?;
+            let tags = table_at(doc.as_table_mut(), &["tags"], false)?;
             for (k, v) in &self.tags {
                 set_in(tags, k, v.as_str().into());
+            }
+        }
+        for (address, tags) in &self.tags_by_resource {
+            let path = ["tags_by_resource", address.as_str()];
+            let table = table_at(doc.as_table_mut(), &path, true)?;
+            for (k, v) in tags {
+                set_in(table, k, v.as_str().into());
             }
         }
         Ok(())
@@ -1230,6 +1285,58 @@ mod tests {
             .missing
             .iter()
             .any(|m| m.contains("aws_rds_cluster.aurora")));
+    }
+
+    #[test]
+    fn tags_every_resource_carries_go_to_tags_and_the_rest_to_tags_by_resource() {
+        let e = env();
+        let expected = Expected::of(&e).unwrap();
+        let account = e.allowed_account_ids[0].clone();
+        let tags = |extra: Value| {
+            let mut t = serde_json::json!({"Project": "platform", "ManagedBy": "terraform"});
+            t.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            t
+        };
+        let instance = |n: u64, tier: &str| {
+            serde_json::json!({"index_key": n, "attributes": {"identifier": format!("tf-db-{}", n + 1),
+                "cluster_identifier": "tf-db", "instance_class": "db.r6g.large",
+                "tags_all": tags(serde_json::json!({"Tier": tier, "Backup": "daily"}))}})
+        };
+        let resources = serde_json::json!([
+            {"mode": "managed", "type": "aws_rds_cluster", "name": "this", "instances": [{"attributes": {
+                "cluster_identifier": "tf-db", "db_subnet_group_name": "tf-db-subnets",
+                "arn": format!("arn:aws:rds:eu-central-2:{account}:cluster:tf-db"),
+                "tags_all": tags(serde_json::json!({"Name": "tf-db", "Backup": "daily"}))}}]},
+            {"mode": "managed", "type": "aws_rds_cluster_instance", "name": "this",
+                "instances": [instance(0, "primary"), instance(1, "reader")]},
+            {"mode": "managed", "type": "aws_db_subnet_group", "name": "s", "instances": [{"attributes": {
+                "name": "tf-db-subnets", "tags_all": tags(serde_json::json!({}))}}]}
+        ]);
+        let found = import(&e, &layer(resources), &expected, &[]).unwrap();
+        let toml = found.overrides_toml();
+        let tagged = &toml[toml.find("[tags]").expect("[tags] written")..];
+        expect_test::expect![[r#"
+            [tags]
+            Project = "platform"
+
+            [tags_by_resource."aws_rds_cluster.aurora"]
+            Backup = "daily"
+            Name = "tf-db"
+
+            [tags_by_resource."aws_rds_cluster_instance.aurora"]
+            Backup = "daily"
+        "#]]
+        .assert_eq(tagged);
+        assert!(
+            found
+                .notes
+                .iter()
+                .any(|n| n.contains("aws_rds_cluster_instance.aurora") && n.contains("(Tier)")),
+            "{:?}",
+            found.notes
+        );
     }
 
     #[test]

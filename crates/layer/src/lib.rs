@@ -288,6 +288,7 @@ impl Session {
             s3_user,
         } = parts(&env, &infra, &account_id, &sdk, &ca_bundle)?;
         let engine = Engine::new(resources, env.concurrency);
+        check_tagged_addresses(&env, &engine)?;
         Ok(Session {
             env,
             sdk,
@@ -307,6 +308,7 @@ impl Session {
         Context {
             environment: self.env.name.clone(),
             tags: self.env.resource_tags(),
+            tags_by_resource: std::sync::Arc::new(self.env.tags_by_resource.clone()),
             flags,
             cache: Default::default(),
             progress: Default::default(),
@@ -441,6 +443,24 @@ impl Session {
                 .or_insert(serde_json::Value::Null);
         }
         outputs
+    }
+}
+
+/// `tags_by_resource` names only the layer's own addresses: a typo would otherwise tag nothing
+/// and say nothing.
+fn check_tagged_addresses(env: &Environment, engine: &Engine) -> Result<()> {
+    let known: std::collections::BTreeSet<String> = engine
+        .dependencies()
+        .into_iter()
+        .map(|(a, _)| a.to_string())
+        .collect();
+    match env.tags_by_resource.keys().find(|a| !known.contains(*a)) {
+        None => Ok(()),
+        Some(a) => Err(layer_core::Error::Config(format!(
+            "{}: key `tags_by_resource.\"{a}\"`: the layer has no resource at this address; use an address as `plan {}` names it (such as `aws_rds_cluster.aurora`), or remove the table",
+            env.file_of("tags_by_resource"),
+            env.name
+        ))),
     }
 }
 
