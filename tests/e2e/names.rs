@@ -226,10 +226,16 @@ async fn destroy_leaves_alone_what_has_another_environments_tags_or_none_of_ours
 #[tokio::test]
 async fn a_secrets_prefix_of_another_layer_names_every_secret_and_the_run_lock() {
     let sb = Sandbox::with("e2e-prefix", |t| {
-        t.replacen("[secrets]\n", "[secrets]\nprefix = \"platform/data/\"\n", 1)
+        let t = t.replacen("[secrets]\n", "[secrets]\nprefix = \"platform/data/\"\n", 1);
+        format!("{t}\n[secrets.names]\nredis-host = \"legacy/cache-host\"\n")
     })
     .await;
+    // As the least-privileged deploy role: the policy covers the exactly named secret too.
+    sb.enforce_least_privilege(layer_core::access::Command::Deploy)
+        .await;
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    assert_eq!(sb.aws.authz().denials(), vec![]);
+    sb.aws.authz().set(false);
     sb.settle().await;
     let sm = sb.secrets().await;
     let mut names = Vec::new();
@@ -256,7 +262,7 @@ async fn a_secrets_prefix_of_another_layer_names_every_secret_and_the_run_lock()
         .iter()
         .filter(|n| n.starts_with("platform/data/"))
         .collect();
-    assert!(under.len() >= 31, "{names:?}");
+    assert!(under.len() >= 30, "{names:?}");
     assert!(
         !names.iter().any(|n| n.starts_with("e2e-prefix/")),
         "nothing under the naming id: {names:?}"
@@ -268,6 +274,22 @@ async fn a_secrets_prefix_of_another_layer_names_every_secret_and_the_run_lock()
         .await
         .unwrap();
     assert!(pw.secret_string().is_some_and(|v| !v.is_empty()), "seeded");
+    // `[secrets.names]` names one exactly.
+    assert!(
+        names.iter().any(|n| n == "legacy/cache-host")
+            && !names.iter().any(|n| n == "platform/data/redis-host"),
+        "{names:?}"
+    );
+    let auth = sm
+        .get_secret_value()
+        .secret_id("legacy/cache-host")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        auth.secret_string().is_some_and(|v| !v.is_empty()),
+        "seeded"
+    );
     // The run lock is taken under the prefix too.
     let lock: Vec<String> = sb
         .aws

@@ -35,7 +35,8 @@ pub const SENSITIVE: &[&str] = &[
     "secret_key",
 ];
 
-/// The root outputs an import reads: the spec's ids, which say which resource is which. Any
+/// The root outputs an import reads: the spec's ids (and the secrets' ARNs by the catalog's
+/// names), which say which resource is which. Any
 /// other output (a sensitive one among them) is skipped while parsing.
 pub const ID_OUTPUTS: &[&str] = &[
     "aurora_cluster_id",
@@ -44,6 +45,7 @@ pub const ID_OUTPUTS: &[&str] = &[
     "s3_bucket_ai_data_id",
     "prometheus_workspace_id",
     "grafana_workspace_id",
+    "secret_arns",
 ];
 
 /// The root outputs, by name: the [`ID_OUTPUTS`] with their values, others skipped.

@@ -752,6 +752,9 @@ impl Mapper<'_> {
     /// The secret containers: theirs are ours when named `<prefix><secret>` for a secret of the
     /// catalog, one prefix for all; a prefix other than the environment's becomes
     /// `[secrets] prefix`.
+    /// The secret containers: by the `secret_arns` output first (its keys are the catalog's
+    /// names), then by the prefix most of the catalog's names follow. A secret whose name is not
+    /// `<prefix><secret>` gets its exact name in `[secrets.names]`.
     fn secrets(&mut self, catalog: &[String], prefix: &str) {
         let secrets: Vec<(usize, String)> = (0..self.layer.resources.len())
             .filter(|i| self.layer.resources[*i].kind == "aws_secretsmanager_secret")
@@ -762,10 +765,67 @@ impl Mapper<'_> {
                 ))
             })
             .collect();
-        // The prefix most of the catalog's names follow (`psql-password` ends `password` too:
-        // the longest match counts); then only exact `<prefix><secret>` names are taken.
+        let by_output = self.secrets_by_output(catalog, &secrets);
+        let theirs = match self.common_prefix(catalog, &secrets) {
+            Some(p) => p,
+            None if by_output.is_empty() => return,
+            None => prefix.to_string(),
+        };
+        for (i, name) in &secrets {
+            let secret = by_output
+                .iter()
+                .find(|(_, j)| *j == i)
+                .map(|(s, _)| s.clone())
+                .or_else(|| {
+                    name.strip_prefix(theirs.as_str())
+                        .filter(|s| catalog.iter().any(|c| c == s))
+                        .filter(|s| !by_output.contains_key(*s))
+                        .map(str::to_string)
+                });
+            let Some(secret) = secret else { continue };
+            if *name != format!("{theirs}{secret}") {
+                self.set(&format!("secrets.names.{secret}"), name.clone());
+            }
+            let ours = format!("aws_secretsmanager_secret.{secret}");
+            self.take(*i, &ours, name, String::new());
+        }
+        if theirs != prefix {
+            self.set("secrets.prefix", theirs);
+        }
+    }
+
+    /// The catalog's secrets the `secret_arns` output names, by the state's secret of that ARN.
+    fn secrets_by_output(
+        &self,
+        catalog: &[String],
+        secrets: &[(usize, String)],
+    ) -> BTreeMap<String, usize> {
+        let Some(arns) = self
+            .layer
+            .outputs
+            .get("secret_arns")
+            .and_then(Value::as_object)
+        else {
+            return BTreeMap::new();
+        };
+        arns.iter()
+            .filter(|(k, _)| catalog.contains(k))
+            .filter_map(|(k, arn)| {
+                let arn = arn.as_str()?;
+                let (i, _) = secrets.iter().find(|(i, _)| {
+                    let a = &self.layer.resources[*i].attributes;
+                    a.str("arn") == Some(arn) || a.str("id") == Some(arn)
+                })?;
+                Some((k.clone(), *i))
+            })
+            .collect()
+    }
+
+    /// The prefix most of the catalog's names follow (`psql-password` ends `password` too: the
+    /// longest match counts); `None`, with a note, when there is none.
+    fn common_prefix(&mut self, catalog: &[String], secrets: &[(usize, String)]) -> Option<String> {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for (_, name) in &secrets {
+        for (_, name) in secrets {
             if let Some(c) = catalog
                 .iter()
                 .filter(|c| name.ends_with(c.as_str()))
@@ -784,31 +844,16 @@ impl Mapper<'_> {
             self.out
                 .missing
                 .push("the secret containers (the state names none of the catalog)".into());
-            return;
+            return None;
         };
         if theirs.is_empty() {
-            self.out.notes.push("the secrets have no prefix; the tool names them `<prefix><secret>`, so they stay with Terraform and deploy makes its own".into());
-            return;
+            self.out.notes.push("the secrets have no prefix; the tool names them `<prefix><secret>`, so those the `secret_arns` output does not name stay with Terraform and deploy makes its own".into());
+            return None;
         }
         if counts.len() > 1 {
-            self.out.notes.push(format!("the secrets have several prefixes; `{theirs}` ({n} of the catalog) is taken, the others stay in Terraform"));
+            self.out.notes.push(format!("the secrets have several prefixes; `{theirs}` ({n} of the catalog) is taken with those the `secret_arns` output names, the others stay in Terraform"));
         }
-        for (i, name) in secrets {
-            if let Some(secret) = name
-                .strip_prefix(theirs.as_str())
-                .filter(|s| catalog.iter().any(|c| c == s))
-            {
-                self.take(
-                    i,
-                    &format!("aws_secretsmanager_secret.{secret}"),
-                    &name,
-                    String::new(),
-                );
-            }
-        }
-        if theirs != prefix {
-            self.set("secrets.prefix", theirs);
-        }
+        Some(theirs)
     }
 
     /// What is left: what goes with something taken (it leaves Terraform with it), or not this
@@ -933,7 +978,7 @@ pub fn import(
     m.monitoring();
     m.bedrock();
     m.endpoints();
-    m.secrets(catalog, &secrets_seed::prefix(env));
+    m.secrets(catalog, secrets_seed::names(env).prefix());
     m.leftovers();
     m.keep_tags(env);
     m.settle_removed();
@@ -1337,6 +1382,42 @@ mod tests {
             "{:?}",
             found.notes
         );
+    }
+
+    #[test]
+    fn a_secret_named_beyond_the_prefix_is_found_by_the_secret_arns_output() {
+        let e = env();
+        let expected = Expected::of(&e).unwrap();
+        let account = e.allowed_account_ids[0].clone();
+        let arn =
+            |n: &str| format!("arn:aws:secretsmanager:eu-central-2:{account}:secret:{n}-AbCdEf");
+        let secrets: Vec<Value> = [
+            "platform/data/psql-password",
+            "platform/data/psql-host",
+            "legacy/cache-auth",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| serde_json::json!({"index_key": i, "attributes": {"name": n, "arn": arn(n)}}))
+        .collect();
+        let doc = serde_json::json!({"version": 4,
+            "outputs": {"secret_arns": {"value": {"redis-password": arn("legacy/cache-auth")}, "type": ["map", "string"]}},
+            "resources": [{"mode": "managed", "type": "aws_secretsmanager_secret", "name": "s", "instances": secrets}]});
+        let layer = layer_core::tfread::read(doc.to_string().as_bytes()).expect("a state");
+        let catalog: Vec<String> = ["psql-host", "psql-password", "redis-password"]
+            .map(String::from)
+            .to_vec();
+        let found = import(&e, &layer, &expected, &catalog).unwrap();
+        expect_test::expect![[r#"
+            [secrets]
+            prefix = "platform/data/"
+
+            [secrets.names]
+            redis-password = "legacy/cache-auth"
+        "#]]
+        .assert_eq(&found.overrides_toml());
+        assert_eq!(found.rows.len(), 3, "{:?}", found.rows);
+        assert!(found.unmanaged.is_empty(), "{:?}", found.unmanaged);
     }
 
     #[test]

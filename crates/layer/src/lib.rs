@@ -228,14 +228,14 @@ fn declared_access(
     if env.infrastructure.discover {
         accesses.extend(discover::access());
     }
-    let prefix = secrets_seed::prefix(env);
+    let names = secrets_seed::names(env);
     let needs = command.needs();
     if needs.contains(&Need::Observe) {
-        accesses.extend(secrets_seed::seed::states_access(&prefix, &s3_user));
+        accesses.extend(secrets_seed::seed::states_access(&names, &s3_user));
     }
     if needs.contains(&Need::Seed) {
         accesses.extend(secrets_seed::seed_access(
-            &prefix,
+            &names,
             &s3_user,
             &infra.secrets_kms_key_arn,
         ));
@@ -248,7 +248,7 @@ fn declared_access(
     }
     if needs.contains(&Need::Verify) {
         accesses.extend(secrets_seed::Reader::access(
-            &prefix,
+            &names,
             &s3_user,
             &infra.secrets_kms_key_arn,
         ));
@@ -374,7 +374,7 @@ impl Session {
             _ => None,
         };
         SeedInputs {
-            prefix: secrets_seed::prefix(&self.env),
+            names: secrets_seed::names(&self.env),
             catalog: secrets_seed::catalog(&self.databases),
             master_secret_arn: text("aurora_master_user_secret_arn"),
             endpoint,

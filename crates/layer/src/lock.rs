@@ -9,9 +9,10 @@ use layer_core::config::Environment;
 use layer_core::{Error, Result};
 use secrets_seed::lock::{self, Held, Holder, Lease, LockError, LockRequest};
 
-/// The environment's lock secret, `{nid}/run-lock`.
+/// The environment's lock secret, `{nid}/run-lock` (it follows `[secrets] prefix`, and
+/// `[secrets.names] run-lock` names it exactly).
 pub fn lock_name(env: &Environment) -> String {
-    format!("{}{}", secrets_seed::prefix(env), lock::LOCK_SECRET)
+    secrets_seed::names(env).full(lock::LOCK_SECRET)
 }
 
 /// Take the environment's run lock for `command`, waiting up to `wait` (the environment's

@@ -202,7 +202,7 @@ async fn master(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("the master secret {arn} holds no value"))?;
-    let ca_name = format!("{}rds-ca-bundle", secrets_seed::prefix(&session.env));
+    let ca_name = secrets_seed::names(&session.env).full("rds-ca-bundle");
     let ca_pem = reader
         .value(&ca_name)
         .await
@@ -264,7 +264,7 @@ pub async fn verify(session: &Session) -> Result<Report> {
     };
     let outputs = session.observe().await?;
     let reader = secrets_seed::Reader::new(&session.sdk);
-    let prefix = secrets_seed::prefix(env);
+    let names = secrets_seed::names(env);
     // Every secret value read here, to prove that none reached the outputs or this report.
     let mut seen: Vec<(String, SecretValue)> = Vec::new();
 
@@ -365,7 +365,7 @@ pub async fn verify(session: &Session) -> Result<Report> {
 
     // Each connection string opens its own database over TLS.
     for db in &session.databases {
-        let name = format!("{prefix}psql-connection-string-{db}");
+        let name = names.full(&format!("psql-connection-string-{db}"));
         let check = format!("secret psql-connection-string-{db} connects to {db}");
         let value = match reader.value(&name).await {
             Ok(Some(v)) => v,
@@ -500,7 +500,7 @@ pub async fn verify(session: &Session) -> Result<Report> {
         );
     }
     // The S3 key pair belongs to the S3 user and is active.
-    let key_id = reader.value(&format!("{prefix}s3-access-key-id")).await;
+    let key_id = reader.value(&names.full("s3-access-key-id")).await;
     report.result(
         format!("secrets: the S3 key pair belongs to {} and is active", session.s3_user),
         match key_id {
@@ -529,7 +529,7 @@ pub async fn verify(session: &Session) -> Result<Report> {
         "zitadel-master-key",
         "litellm-proxy-master-key",
     ] {
-        if let Ok(Some(v)) = reader.value(&format!("{prefix}{s}")).await {
+        if let Ok(Some(v)) = reader.value(&names.full(s)).await {
             seen.push((s.to_string(), v));
         }
     }

@@ -71,7 +71,7 @@ pub(crate) async fn held_ids(sm: &Client, inputs: &SeedInputs) -> Result<Vec<Str
         .iter()
         .filter(|d| matches!(d.source, Source::AccessKeyId | Source::SecretAccessKey))
     {
-        let name = format!("{}{}", inputs.prefix, d.name);
+        let name = inputs.names.full(&d.name);
         if let Some(id) = crate::meta::describe(sm, &name)
             .await?
             .and_then(|m| m.tag(TAG_ACCESS_KEY).map(str::to_string))
@@ -286,7 +286,7 @@ async fn pair(
             "the S3 access user `{user}` does not exist yet; run deploy first"
         )));
     };
-    let full = |n: &str| format!("{}{n}", inputs.prefix);
+    let full = |n: &str| inputs.names.full(n);
     // Read the pair directly: a lagging list must not make us replace, or delete, a key we hold.
     let mut metas = Vec::new();
     for d in defs {

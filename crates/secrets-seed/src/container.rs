@@ -17,7 +17,7 @@ use serde::Serialize;
 use typed_builder::TypedBuilder;
 
 use crate::catalog::SecretDef;
-use crate::meta::{self, secrets_arn, sm_err, Index, SecretMeta, SEED_TAG_PREFIX};
+use crate::meta::{self, sm_err, Index, SecretMeta, SEED_TAG_PREFIX};
 use layer_core::access::{Access, Need};
 
 /// Where a fact's value comes from.
@@ -58,8 +58,8 @@ pub struct ContainerSpec {
 pub struct SecretContainer {
     client: Client,
     def: SecretDef,
-    /// `{nid}/`.
-    prefix: String,
+    /// How the environment names its secrets.
+    names: crate::SecretNames,
     kms_key_arn: String,
     recovery_window_days: u32,
     #[builder(default)]
@@ -89,7 +89,7 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
 
 impl SecretContainer {
     fn full_name(&self) -> String {
-        format!("{}{}", self.prefix, self.def.name)
+        self.names.full(&self.def.name)
     }
 
     fn fact_value(&self, inputs: &Inputs) -> Result<Option<String>> {
@@ -141,7 +141,7 @@ impl SecretContainer {
     }
 
     async fn index(&self, cx: &Context) -> Result<std::sync::Arc<Index>> {
-        Index::of(cx, &self.client, &self.prefix).await
+        Index::of(cx, &self.client, self.names.prefix()).await
     }
 
     /// Write the fact's value as the version named by its digest. When that version already
@@ -274,7 +274,7 @@ impl Resource for SecretContainer {
                 Need::Observe,
                 "SecretsContainers",
                 &["secretsmanager:DescribeSecret"],
-                [secrets_arn(&self.prefix)],
+                self.names.arns(),
             ),
             Access::new(
                 Need::Change,
@@ -286,13 +286,13 @@ impl Resource for SecretContainer {
                     "secretsmanager:TagResource",
                     "secretsmanager:UntagResource",
                 ],
-                [secrets_arn(&self.prefix)],
+                self.names.arns(),
             ),
             Access::new(
                 Need::Delete,
                 "SecretsContainers",
                 &["secretsmanager:DeleteSecret"],
-                [secrets_arn(&self.prefix)],
+                self.names.arns(),
             ),
             // A container is encrypted with the secrets key from its creation.
             Access::new(
@@ -309,7 +309,7 @@ impl Resource for SecretContainer {
                 Need::Change,
                 "SecretsContainers",
                 &["secretsmanager:PutSecretValue"],
-                [secrets_arn(&self.prefix)],
+                self.names.arns(),
             ));
         }
         out

@@ -20,6 +20,7 @@ pub mod fetch;
 pub mod generate;
 pub mod lock;
 pub mod meta;
+pub mod names;
 pub mod seed;
 mod settings;
 pub mod values;
@@ -34,6 +35,7 @@ use layer_core::{Outputs, Result};
 
 pub use catalog::{catalog, Fact, SecretDef, Source};
 pub use container::{ContainerSpec, FactValue, SecretContainer};
+pub use names::SecretNames;
 pub use seed::{SeedInputs, SeedOptions, SeedReport, State};
 pub use settings::{CaSource, SecretsSettings, LITELLM_KEY_PLACEHOLDER, MAX_SECRET_BYTES};
 
@@ -64,13 +66,13 @@ impl Reader {
     /// The permissions of a reader: the environment's secrets and the AWS-managed master
     /// secret, the secrets key that decrypts them, the S3 access user's keys.
     pub fn access(
-        prefix: &str,
+        names: &SecretNames,
         s3_user: &str,
         secrets_kms_key_arn: &str,
     ) -> Vec<layer_core::access::Access> {
         use layer_core::access::{global_arn, Access, Need};
         vec![
-            meta::read_access(Need::Verify, prefix),
+            meta::read_access(Need::Verify, names),
             Access::new(
                 Need::Verify,
                 "SecretsKey",
@@ -145,21 +147,19 @@ pub const NOT_LISTED_YET: &str = "not listed yet";
 
 /// The permissions of seed (see [`seed::access`]) with those of the S3 key pair.
 pub fn seed_access(
-    prefix: &str,
+    names: &SecretNames,
     s3_user: &str,
     secrets_kms_key_arn: &str,
 ) -> Vec<layer_core::access::Access> {
-    let mut out = seed::access(prefix, secrets_kms_key_arn);
+    let mut out = seed::access(names, secrets_kms_key_arn);
     out.extend(access_key::access(s3_user));
     out
 }
 
-/// The prefix of every secret of an environment: `[secrets] prefix`, or `{nid}/`.
-pub fn prefix(env: &Environment) -> String {
-    env.section::<SecretsSettings>(SECTION)
-        .ok()
-        .and_then(|s| s.prefix)
-        .unwrap_or_else(|| format!("{}/", env.naming_id.as_str()))
+/// How the environment names its secrets: `[secrets] prefix` (or `{nid}/`) and
+/// `[secrets.names]`.
+pub fn names(env: &Environment) -> SecretNames {
+    SecretNames::of(env)
 }
 
 /// Read the CA bundle from its source (a file, or an https URL); it must be PEM and fit a secret.
@@ -218,8 +218,22 @@ pub fn resources(
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let settings = SecretsSettings::load(env)?;
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    catalog(databases)
-        .into_iter()
+    let defs = catalog(databases);
+    if let Some(unknown) = settings
+        .names
+        .keys()
+        .find(|k| k.as_str() != lock::LOCK_SECRET && !defs.iter().any(|d| d.name == k.as_str()))
+    {
+        return Err(env.invalid(
+            &format!("secrets.names.{unknown}"),
+            &format!(
+                "the layer has no secret `{unknown}`; use a secret's name as `plan {}` lists it (such as `psql-host`), or `{}`",
+                env.name,
+                lock::LOCK_SECRET
+            ),
+        ));
+    }
+    defs.into_iter()
         .map(|def| {
             let fact = match def.source {
                 Source::Fact(f) => Some(facts(f)?),
@@ -229,7 +243,7 @@ pub fn resources(
                 SecretContainer::builder()
                     .client(client.clone())
                     .def(def)
-                    .prefix(prefix(env))
+                    .names(names(env))
                     .kms_key_arn(infra.secrets_kms_key_arn.clone())
                     .recovery_window_days(settings.recovery_window_days)
                     .fact(fact)

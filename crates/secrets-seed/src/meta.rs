@@ -108,15 +108,12 @@ pub async fn describe(client: &Client, id: &str) -> Result<Option<SecretMeta>> {
     }
 }
 
-/// The ARN pattern of every secret under `prefix` (`{nid}/`): Secrets Manager adds six
-/// characters of its own to each name.
-pub fn secrets_arn(prefix: &str) -> String {
-    layer_core::access::arn("secretsmanager", &format!("secret:{prefix}*"))
-}
-
 /// Reading the environment's secrets and the AWS-managed master secret (whose name,
 /// `rds!cluster-<uuid>`, is AWS's): their metadata and values.
-pub fn read_access(need: layer_core::access::Need, prefix: &str) -> layer_core::access::Access {
+pub fn read_access(
+    need: layer_core::access::Need,
+    names: &crate::SecretNames,
+) -> layer_core::access::Access {
     layer_core::access::Access::new(
         need,
         "SecretsRead",
@@ -124,10 +121,10 @@ pub fn read_access(need: layer_core::access::Need, prefix: &str) -> layer_core::
             "secretsmanager:DescribeSecret",
             "secretsmanager:GetSecretValue",
         ],
-        [
-            secrets_arn(prefix),
-            layer_core::access::arn("secretsmanager", "secret:rds!cluster-*"),
-        ],
+        names.arns().into_iter().chain([layer_core::access::arn(
+            "secretsmanager",
+            "secret:rds!cluster-*",
+        )]),
     )
 }
 

@@ -27,8 +27,8 @@ use crate::values::{self, Endpoint};
 /// What seed needs to know about the layer, taken from deploy's outputs.
 #[derive(Debug, Clone)]
 pub struct SeedInputs {
-    /// `{nid}/`.
-    pub prefix: String,
+    /// How the secrets are named.
+    pub names: crate::SecretNames,
     /// Every secret.
     pub catalog: Vec<SecretDef>,
     /// The AWS-managed master secret (absent before the cluster exists).
@@ -339,7 +339,7 @@ pub async fn states(
         .catalog
         .iter()
         .map(|d| {
-            let m = read.get(&format!("{}{}", inputs.prefix, d.name));
+            let m = read.get(&inputs.names.full(&d.name));
             let s = assess(d, m, &sources, endpoint, template);
             (d.name.clone(), s)
         })
@@ -364,7 +364,7 @@ async fn read_sources(
     // The LiteLLM key's current version, read directly: a list may still show the version
     // before a rotation, and the endpoint definitions must follow the new one.
     let litellm = async {
-        let name = format!("{}litellm-proxy-master-key", inputs.prefix);
+        let name = inputs.names.full("litellm-proxy-master-key");
         Ok::<_, Error>(
             meta::describe(sm, &name)
                 .await?
@@ -391,7 +391,7 @@ fn catalog_names(inputs: &SeedInputs) -> Vec<String> {
     inputs
         .catalog
         .iter()
-        .map(|d| format!("{}{}", inputs.prefix, d.name))
+        .map(|d| inputs.names.full(&d.name))
         .collect()
 }
 
@@ -465,7 +465,7 @@ async fn reported<T>(
 ) -> Result<T> {
     use layer_core::progress::{Event, Verb};
     let address = layer_core::Address::new(format!("secret.{}", d.name));
-    let name = format!("{}{}", inputs.prefix, d.name);
+    let name = inputs.names.full(&d.name);
     let started = std::time::Instant::now();
     inputs.progress.send(Event::Started {
         address: address.clone(),
@@ -487,7 +487,10 @@ async fn reported<T>(
 /// their values and tags, read the sources of derived values (the AWS-managed master secret, whose
 /// name `rds!cluster-<uuid>` is AWS's), and the secrets key that encrypts them all. The S3 key
 /// pair's own are with [`crate::seed_access`].
-pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access::Access> {
+pub fn access(
+    names: &crate::SecretNames,
+    secrets_kms_key_arn: &str,
+) -> Vec<layer_core::access::Access> {
     use layer_core::access::{Access, Need};
     vec![
         Access::new(
@@ -497,10 +500,10 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
                 "secretsmanager:PutSecretValue",
                 "secretsmanager:TagResource",
             ],
-            [meta::secrets_arn(prefix)],
+            names.arns(),
         ),
         // Sources of derived values: the master secret, and our own (the LiteLLM key).
-        meta::read_access(Need::Seed, prefix),
+        meta::read_access(Need::Seed, names),
         Access::new(
             Need::Seed,
             "SecretsKey",
@@ -512,7 +515,7 @@ pub fn access(prefix: &str, secrets_kms_key_arn: &str) -> Vec<layer_core::access
 
 /// The permissions of [`states`] (which plan shows and verify checks): the secrets' metadata,
 /// and the AWS-managed master secret's, whose version a derived secret follows.
-pub fn states_access(prefix: &str, s3_user: &str) -> Vec<layer_core::access::Access> {
+pub fn states_access(names: &crate::SecretNames, s3_user: &str) -> Vec<layer_core::access::Access> {
     use layer_core::access::{arn, global_arn, Access, Need};
     vec![
         // A key the user's list does not show yet is confirmed directly.
@@ -526,10 +529,10 @@ pub fn states_access(prefix: &str, s3_user: &str) -> Vec<layer_core::access::Acc
             Need::Observe,
             "SecretsMetadata",
             &["secretsmanager:DescribeSecret"],
-            [
-                meta::secrets_arn(prefix),
-                arn("secretsmanager", "secret:rds!cluster-*"),
-            ],
+            names
+                .arns()
+                .into_iter()
+                .chain([arn("secretsmanager", "secret:rds!cluster-*")]),
         ),
     ]
 }
@@ -594,7 +597,7 @@ fn decide_all<'a>(
     let template = inputs.template.as_str();
     defs.into_iter()
         .map(|d| {
-            let m = read.get(&format!("{}{}", inputs.prefix, d.name));
+            let m = read.get(&inputs.names.full(&d.name));
             (
                 d,
                 decide(d, &assess(d, m, sources, endpoint, template), opts),
@@ -614,7 +617,7 @@ pub async fn seed(
     opts: &SeedOptions,
 ) -> Result<SeedReport> {
     check_rotate(&inputs.catalog, &opts.rotate)?;
-    let full = |d: &SecretDef| format!("{}{}", inputs.prefix, d.name);
+    let full = |d: &SecretDef| inputs.names.full(&d.name);
     let read = meta::describe_all(sm, catalog_names(inputs), inputs.concurrency).await?;
     let mut sources = read_sources(sm, iam, inputs).await?;
     let endpoint = inputs.endpoint.as_ref();
@@ -704,7 +707,7 @@ pub async fn seed(
     });
     if needs_litellm && litellm_value.is_none() {
         if let Some(v) = &sources.litellm_version {
-            let id = format!("{}litellm-proxy-master-key", inputs.prefix);
+            let id = inputs.names.full("litellm-proxy-master-key");
             litellm_value = Some(read_value(sm, &id, Some(v)).await?);
         }
     }
@@ -809,7 +812,7 @@ pub async fn seed(
     // Confirm what this run wrote by direct reads.
     let checks: Vec<(String, Result<Option<SecretMeta>>)> = stream::iter(written.clone())
         .map(|(secret, _)| async move {
-            let m = meta::describe(sm, &format!("{}{secret}", inputs.prefix)).await;
+            let m = meta::describe(sm, &inputs.names.full(&secret)).await;
             (secret, m)
         })
         .buffer_unordered(inputs.concurrency)

@@ -34,6 +34,11 @@ pub struct SecretsSettings {
     #[serde(default)]
     #[schemars(regex(pattern = r"^[A-Za-z0-9/_+=.@-]{1,256}$"))]
     pub prefix: Option<String>,
+    /// A secret's exact name, by its name in the catalog (`redis-password = "legacy/cache-auth"`):
+    /// a secret taken over from a layer that named it beyond a common prefix.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[A-Za-z0-9/_+=.@-]{1,256}$")))]
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the CA bundle comes from.
@@ -73,6 +78,21 @@ impl SecretsSettings {
                     "use 1 to 256 of the characters Secrets Manager allows in names (letters, digits, / _ + = . @ -), e.g. `platform/data/`",
                 ));
             }
+        }
+        for (secret, name) in &s.names {
+            if name.is_empty() || name.len() > 256 || !name.chars().all(name_chars) {
+                return Err(env.invalid(
+                    &format!("secrets.names.{secret}"),
+                    "use 1 to 256 of the characters Secrets Manager allows in names (letters, digits, / _ + = . @ -)",
+                ));
+            }
+        }
+        let mut taken = std::collections::BTreeSet::new();
+        if let Some((secret, _)) = s.names.iter().find(|(_, n)| !taken.insert(n.as_str())) {
+            return Err(env.invalid(
+                &format!("secrets.names.{secret}"),
+                "two secrets under one name; give each its own",
+            ));
         }
         if let CaSource::Url(u) = s.ca_source(env) {
             if !u.starts_with("https://") {
