@@ -309,7 +309,7 @@ impl Sandbox {
         self.secrets()
             .await
             .get_secret_value()
-            .secret_id(format!("{}/{secret}", self.nid))
+            .secret_id(secrets_seed::names(&self.env()).full(secret))
             .send()
             .await
             .ok()
@@ -322,7 +322,7 @@ impl Sandbox {
             .secrets()
             .await
             .describe_secret()
-            .secret_id(format!("{}/{secret}", self.nid))
+            .secret_id(secrets_seed::names(&self.env()).full(secret))
             .send()
             .await
             .ok()?;
@@ -503,7 +503,8 @@ pub fn seeded_secrets() -> Vec<String> {
     v
 }
 
-/// Whether a call names the run lock's secret (`{nid}/run-lock`, by name or full ARN).
+/// Whether a call names the run lock's secret (`{nid}/run-lock`, or under `[secrets] prefix`; by
+/// name or full ARN).
 fn is_lock_call(c: &local_aws::calls::Call) -> bool {
     c.service == "secretsmanager"
         && c.resource
@@ -557,6 +558,7 @@ impl Sandbox {
         let sdk = self.sdk().await;
         let nid = self.nid.as_str();
         let ours = |name: &str| name.starts_with(nid);
+        let names = secrets_seed::names(&self.env());
         let mut items = Vec::new();
         let mut add = |kind: &str, name: &str| items.push(format!("{kind}: {name}"));
 
@@ -829,7 +831,8 @@ impl Sandbox {
                 .expect("secrets");
             for s in page.secret_list() {
                 let n = s.name().unwrap_or_default();
-                if n.starts_with(&format!("{nid}/")) {
+                let exact = names.exact().values().any(|e| e == n);
+                if n.starts_with(&format!("{nid}/")) || n.starts_with(names.prefix()) || exact {
                     add("secret", n);
                 }
                 // The AWS-managed master password of our cluster, which RDS names.

@@ -28,7 +28,7 @@ const DEPLOY: &[&str] = &["deploy", "local", "--auto-approve"];
 const PLAN: &[&str] = &["plan", "local"];
 
 /// The table's size: a case dropped by mistake fails the test.
-const EXPECTED_CASES: usize = 45;
+const EXPECTED_CASES: usize = 46;
 
 /// The cases the environment files' JSON Schema rejects as the operator types (an editor marks
 /// them); the others need AWS or the whole configuration to judge. Checked both ways.
@@ -92,6 +92,7 @@ const CASES: &[Case] = &[
     Case { name: "tags for no resource's address", edit: Append("local", "\n[tags_by_resource.\"aws_rds_cluster.auroa\"]\nBackup = \"daily\"\n"), args: PLAN, expect: &["local.toml", "tags_by_resource", "aws_rds_cluster.auroa"] },
     Case { name: "an ownership tag for one resource", edit: Append("local", "\n[tags_by_resource.\"aws_rds_cluster.aurora\"]\nManagedBy = \"me\"\n"), args: DEPLOY, expect: &["local.toml", "ManagedBy"] },
     Case { name: "an exact name for no secret of the layer", edit: Append("local", "\n[secrets.names]\nredis-pasword = \"legacy/cache-auth\"\n"), args: PLAN, expect: &["local.toml", "secrets.names.redis-pasword"] },
+    Case { name: "two secrets under one name", edit: Append("local", "\n[secrets.names]\npsql-port = \"e2e-bad-table/psql-host\"\n"), args: PLAN, expect: &["local.toml", "secrets.names", "psql-host"] },
     Case { name: "markdown and --json at once", edit: Keep, args: &["plan", "local", "--json", "--format", "markdown"], expect: &["--json", "--format"] },
 ];
 

@@ -88,7 +88,10 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
     let mut old = serde_json::json!({
         "version": 4, "terraform_version": "1.5.7", "serial": 41,
         "lineage": "0b6c3a4e-1f2d-4c5b-8a9e-0123456789ab",
-        "outputs": {"aurora_cluster_id": {"value": "old", "type": "string", "sensitive": true}},
+        "outputs": {
+            "aurora_cluster_id": {"value": "old", "type": "string", "sensitive": true},
+            "legacy_endpoint": {"value": "old", "type": "string"},
+        },
         "resources": [{"mode": "managed", "type": "aws_rds_cluster", "name": "this", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": []}],
         "check_results": null,
     });
@@ -163,14 +166,79 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
     );
     assert_eq!(sb.all_mutations(), Vec::<String>::new());
 
-    // Once the old layer let go of its resources, its lineage continues at the next serial.
+    // Once the old layer let go of its resources, its lineage continues at the next serial;
+    // but not while a Terraform run holds the state's lock, in the table or as a lock file.
     old["resources"] = serde_json::json!([]);
     put(&old).await.expect("the emptied state");
+    let lock = aws_sdk_dynamodb::types::AttributeValue::S(format!("{bucket}/{key}"));
+    let info = r#"{"ID":"5f0e0c3e-lock","Operation":"OperationTypeApply","Who":"runner@ci","Version":"1.5.7","Created":"2026-12-03T10:00:00Z","Path":""}"#;
+    ddb.put_item()
+        .table_name(table)
+        .item("LockID", lock.clone())
+        .item(
+            "Info",
+            aws_sdk_dynamodb::types::AttributeValue::S(info.into()),
+        )
+        .send()
+        .await
+        .expect("Terraform's lock");
+    let lock_file = format!("{key}.tflock");
+    for held in ["table", "file"] {
+        sb.aws.calls().reset();
+        let out = sb
+            .binary(
+                env!("CARGO_BIN_EXE_data-and-ai"),
+                &["deploy", "local", "--auto-approve", "--skip-seed"],
+            )
+            .output()
+            .await
+            .expect("the binary runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{held}: {said}");
+        assert!(
+            said.contains("runner@ci") && said.contains("force-unlock"),
+            "{said}"
+        );
+        assert_eq!(sb.all_mutations(), Vec::<String>::new());
+        if held == "table" {
+            ddb.delete_item()
+                .table_name(table)
+                .key("LockID", lock.clone())
+                .send()
+                .await
+                .expect("released");
+            s3.put_object()
+                .bucket(bucket)
+                .key(&lock_file)
+                .body(info.as_bytes().to_vec().into())
+                .send()
+                .await
+                .expect("the lock file");
+        }
+    }
+    s3.delete_object()
+        .bucket(bucket)
+        .key(&lock_file)
+        .send()
+        .await
+        .expect("released");
+    let out = sb
+        .binary(
+            env!("CARGO_BIN_EXE_data-and-ai"),
+            &["deploy", "local", "--auto-approve", "--skip-seed"],
+        )
+        .output()
+        .await
+        .expect("the binary runs");
     assert_eq!(
-        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
-            .await,
-        0
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    // The old layer's output that this one does not publish is named.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("does not publish: legacy_endpoint"), "{said}");
     let (bytes, etag) = object(&s3, bucket, key).await;
     assert_eq!(
         digest().await,

@@ -132,6 +132,20 @@ pub fn publication(
     ))
 }
 
+/// The outputs `existing` holds that `document` no longer does: what the next layers' readers
+/// of them lose (an output the Terraform layer had and this tool does not publish).
+pub fn dropped(existing: &Value, document: &Value) -> Vec<String> {
+    let kept = document["outputs"].as_object();
+    existing["outputs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .filter(|k| !kept.is_some_and(|o| o.contains_key(*k)))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +243,12 @@ mod tests {
         assert!(next["outputs"]["elasticache_port"]
             .get("sensitive")
             .is_none());
+        // An output the old layer had and this one does not publish is named.
+        old["outputs"]["legacy_endpoint"] = json!({"value": "x", "type": "string"});
+        let Publication::Write(next) = publication(Some(&old), &outputs("tf-db"), "1.5.7") else {
+            panic!("an emptied state is continued");
+        };
+        assert_eq!(dropped(&old, &next), ["legacy_endpoint"]);
         let v3 = json!({"version": 3, "serial": 1, "lineage": "x", "modules": []});
         assert!(matches!(
             publication(Some(&v3), &outputs("a"), "1.0.0"),

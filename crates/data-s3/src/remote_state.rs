@@ -49,7 +49,14 @@ impl StateObject {
                 need,
                 "TerraformState",
                 &["s3:GetObject", "s3:PutObject"],
-                [object],
+                [object.clone()],
+            ),
+            // Terraform's own lock file (`use_lockfile`), read only.
+            Access::new(
+                need,
+                "TerraformStateLockFile",
+                &["s3:GetObject"],
+                [format!("{object}.tflock")],
             ),
             // Without it, reading a key that does not exist yet is refused (403), not NoSuchKey.
             Access::new(
@@ -149,6 +156,84 @@ pub async fn write(
     }
 }
 
+/// Who holds Terraform's own lock on the state, if anyone: the lock table's `<bucket>/<key>`
+/// item (the backend's `dynamodb_table`) or the `<key>.tflock` object (`use_lockfile`,
+/// Terraform 1.10 and later), each holding Terraform's lock info. A Terraform run that holds
+/// it may write the state at any moment, so publishing waits for it.
+pub async fn terraform_lock(
+    sdk: &aws_types::SdkConfig,
+    client: &aws_sdk_s3::Client,
+    at: &StateObject,
+) -> Result<Option<String>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    if let Some(table) = &at.dynamodb_table {
+        let id = format!("{}/{}", at.bucket, at.key);
+        let item = dynamodb(sdk, at)
+            .get_item()
+            .table_name(table)
+            .key("LockID", AttributeValue::S(id.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::aws(
+                    format!("dynamodb:GetItem on the lock `{id}` of table {table}"),
+                    &e,
+                )
+            })?;
+        if let Some(info) = item.item().and_then(|i| i.get("Info")) {
+            let info = info.as_s().map(String::as_str).unwrap_or_default();
+            return Ok(Some(lock_holder(
+                info.as_bytes(),
+                &format!("table {table}"),
+            )));
+        }
+    }
+    let key = format!("{}.tflock", at.key);
+    match client
+        .get_object()
+        .bucket(&at.bucket)
+        .key(&key)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let body = out.body.collect().await.map(|b| b.into_bytes().to_vec());
+            let body = body.unwrap_or_default();
+            Ok(Some(lock_holder(
+                &body,
+                &format!("s3://{}/{key}", at.bucket),
+            )))
+        }
+        Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+        Err(e) => Err(Error::aws(
+            format!("s3:GetObject on s3://{}/{key}", at.bucket),
+            &e,
+        )),
+    }
+}
+
+/// A lock's holder, from Terraform's lock info (`ID`, `Operation`, `Who`, `Created`), and where
+/// the lock is.
+fn lock_holder(info: &[u8], place: &str) -> String {
+    let v: serde_json::Value = serde_json::from_slice(info).unwrap_or_default();
+    let field = |k: &str| v[k].as_str().unwrap_or("?").to_string();
+    format!(
+        "Terraform's lock on the state ({place}) is held by {} for `{}` since {} (lock ID {})",
+        field("Who"),
+        field("Operation"),
+        field("Created"),
+        field("ID")
+    )
+}
+
+fn dynamodb(sdk: &aws_types::SdkConfig, at: &StateObject) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .region(aws_types::region::Region::new(at.region.clone()))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
 /// The digest item's key in the lock table, as Terraform's S3 backend names it.
 fn digest_id(at: &StateObject) -> String {
     format!("{}/{}-md5", at.bucket, at.key)
@@ -171,10 +256,7 @@ pub async fn keep_digest(sdk: &aws_types::SdkConfig, at: &StateObject, body: &[u
     let Some(table) = &at.dynamodb_table else {
         return Ok(());
     };
-    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
-        .region(aws_types::region::Region::new(at.region.clone()))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let client = dynamodb(sdk, at);
     let (id, want) = (digest_id(at), digest(body));
     let what = format!("the digest item `{id}` of table {table}");
     let item = client

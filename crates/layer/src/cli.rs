@@ -314,7 +314,8 @@ pub enum Command {
         split: bool,
     },
     /// The run lock that keeps two deploys, applies, seeds or destroys of one environment from
-    /// running at once (a lease on the secret `{nid}/run-lock`; plan takes none).
+    /// running at once (a lease on the secret `{nid}/run-lock`, or where `[secrets]` names it;
+    /// plan takes none).
     #[command(after_help = EXIT_CODES)]
     Lock {
         /// What to do.

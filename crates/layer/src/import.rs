@@ -57,6 +57,8 @@ pub struct Expected {
     pub redis_port: u16,
     /// Each compared setting's dotted key and its current value.
     pub settings: BTreeMap<&'static str, Value>,
+    /// The environment's resource addresses: `[tags_by_resource]` names only these.
+    pub addresses: BTreeSet<String>,
 }
 
 struct Mapper<'a> {
@@ -250,6 +252,29 @@ impl<'a> Mapper<'a> {
     }
 }
 
+/// The prefix most of the secrets the `secret_arns` output names follow (`<prefix><key>`), if
+/// any does.
+fn named_prefix(
+    by_output: &BTreeMap<String, usize>,
+    secrets: &[(usize, String)],
+) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (key, i) in by_output {
+        let name = secrets
+            .iter()
+            .find(|(j, _)| j == i)
+            .map(|(_, n)| n.as_str());
+        if let Some(p) = name.and_then(|n| n.strip_suffix(key.as_str())) {
+            *counts.entry(p).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(p, _)| !p.is_empty())
+        .max_by_key(|(_, n)| *n)
+        .map(|(p, _)| p.to_string())
+}
+
 /// A Terraform resource's tags beyond the ones that mark ownership (ours, AWS's, seed's).
 fn their_tags(r: &TfResource) -> Option<BTreeMap<String, String>> {
     let skip = |k: &str| {
@@ -274,19 +299,24 @@ impl Mapper<'_> {
     /// Terraform provider's `default_tags` among them; the rest go to `[tags_by_resource]` under
     /// our address. An address of several instances keeps the tags they all carry, and a note
     /// names the others.
-    fn keep_tags(&mut self, env: &Environment) {
+    fn keep_tags(&mut self, env: &Environment, known: &BTreeSet<String>) {
         let tagged: Vec<(String, BTreeMap<String, String>)> = self
             .out
             .rows
             .iter()
-            .filter(|row| row.ours.starts_with("aws_") && !row.ours.contains(' '))
             .filter_map(|row| {
                 let r = self
                     .layer
                     .resources
                     .iter()
                     .find(|r| r.address() == row.terraform)?;
-                Some((row.ours.clone(), their_tags(r)?))
+                // The profiles, found by tags, are one resource of ours.
+                let ours = match r.kind.as_str() {
+                    "aws_bedrock_inference_profile" => "aws_bedrock_inference_profile.profiles",
+                    _ if row.ours.starts_with("aws_") && !row.ours.contains(' ') => &row.ours,
+                    _ => return None,
+                };
+                Some((ours.to_string(), their_tags(r)?))
             })
             .collect();
         let Some((_, first)) = tagged.first() else {
@@ -337,9 +367,16 @@ impl Mapper<'_> {
                 .into_iter()
                 .filter(|(k, v)| configured.and_then(|c| c.get(k)) != Some(v))
                 .collect();
-            if !new.is_empty() {
-                self.out.tags_by_resource.insert(address, new);
+            if new.is_empty() {
+                continue;
             }
+            if !known.contains(&address) {
+                self.out.notes.push(format!(
+                    "`{address}` carries tags of its own, but the environment has no such resource (a feature it leaves off): they are not kept"
+                ));
+                continue;
+            }
+            self.out.tags_by_resource.insert(address, new);
         }
     }
 }
@@ -749,12 +786,11 @@ impl Mapper<'_> {
         }
     }
 
-    /// The secret containers: theirs are ours when named `<prefix><secret>` for a secret of the
-    /// catalog, one prefix for all; a prefix other than the environment's becomes
-    /// `[secrets] prefix`.
     /// The secret containers: by the `secret_arns` output first (its keys are the catalog's
-    /// names), then by the prefix most of the catalog's names follow. A secret whose name is not
-    /// `<prefix><secret>` gets its exact name in `[secrets.names]`.
+    /// names), then by the prefix most of the catalog's names follow (the prefix of the named
+    /// ones, when the output names any). A prefix other than the environment's becomes
+    /// `[secrets] prefix`; a secret whose name is not `<prefix><secret>` gets its exact name in
+    /// `[secrets.names]`.
     fn secrets(&mut self, catalog: &[String], prefix: &str) {
         let secrets: Vec<(usize, String)> = (0..self.layer.resources.len())
             .filter(|i| self.layer.resources[*i].kind == "aws_secretsmanager_secret")
@@ -766,10 +802,18 @@ impl Mapper<'_> {
             })
             .collect();
         let by_output = self.secrets_by_output(catalog, &secrets);
-        let theirs = match self.common_prefix(catalog, &secrets) {
+        let unnamed: Vec<(usize, String)> = secrets
+            .iter()
+            .filter(|(i, _)| !by_output.values().any(|j| j == i))
+            .cloned()
+            .collect();
+        let theirs = match named_prefix(&by_output, &secrets) {
             Some(p) => p,
-            None if by_output.is_empty() => return,
-            None => prefix.to_string(),
+            None => match self.common_prefix(catalog, &unnamed, !by_output.is_empty()) {
+                Some(p) => p,
+                None if by_output.is_empty() => return,
+                None => prefix.to_string(),
+            },
         };
         for (i, name) in &secrets {
             let secret = by_output
@@ -795,8 +839,10 @@ impl Mapper<'_> {
     }
 
     /// The catalog's secrets the `secret_arns` output names, by the state's secret of that ARN.
+    /// One secret is given to one key only: a second key naming it is said in a note, and
+    /// found by the prefix like an unnamed one.
     fn secrets_by_output(
-        &self,
+        &mut self,
         catalog: &[String],
         secrets: &[(usize, String)],
     ) -> BTreeMap<String, usize> {
@@ -808,22 +854,34 @@ impl Mapper<'_> {
         else {
             return BTreeMap::new();
         };
-        arns.iter()
-            .filter(|(k, _)| catalog.contains(k))
-            .filter_map(|(k, arn)| {
-                let arn = arn.as_str()?;
-                let (i, _) = secrets.iter().find(|(i, _)| {
-                    let a = &self.layer.resources[*i].attributes;
-                    a.str("arn") == Some(arn) || a.str("id") == Some(arn)
-                })?;
-                Some((k.clone(), *i))
-            })
-            .collect()
+        let mut out: BTreeMap<String, usize> = BTreeMap::new();
+        for (k, arn) in arns.iter().filter(|(k, _)| catalog.contains(k)) {
+            let Some(arn) = arn.as_str() else { continue };
+            let found = secrets.iter().find(|(i, _)| {
+                let a = &self.layer.resources[*i].attributes;
+                a.str("arn") == Some(arn) || a.str("id") == Some(arn)
+            });
+            let Some((i, _)) = found else { continue };
+            if let Some((first, _)) = out.iter().find(|(_, j)| *j == i) {
+                self.out.notes.push(format!(
+                    "the `secret_arns` output names one secret for `{first}` and `{k}`; it is taken as `{first}`"
+                ));
+                continue;
+            }
+            out.insert(k.clone(), *i);
+        }
+        out
     }
 
     /// The prefix most of the catalog's names follow (`psql-password` ends `password` too: the
-    /// longest match counts); `None`, with a note, when there is none.
-    fn common_prefix(&mut self, catalog: &[String], secrets: &[(usize, String)]) -> Option<String> {
+    /// longest match counts); `None`, with a note, when there is none (`some_named`: the
+    /// `secret_arns` output named some, so they are not missing).
+    fn common_prefix(
+        &mut self,
+        catalog: &[String],
+        secrets: &[(usize, String)],
+        some_named: bool,
+    ) -> Option<String> {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for (_, name) in secrets {
             if let Some(c) = catalog
@@ -841,9 +899,11 @@ impl Mapper<'_> {
             .max_by_key(|(_, n)| **n)
             .map(|(p, n)| (p.clone(), *n))
         else {
-            self.out
-                .missing
-                .push("the secret containers (the state names none of the catalog)".into());
+            if !some_named {
+                self.out
+                    .missing
+                    .push("the secret containers (the state names none of the catalog)".into());
+            }
             return None;
         };
         if theirs.is_empty() {
@@ -922,14 +982,17 @@ impl Expected {
         Ok(Expected {
             redis_port: r.port,
             settings,
+            addresses: crate::addresses(env)?,
         })
     }
 }
 
-/// The account guard on a state: every ARN in it must be in an allowed account and, but for
-/// global services, in the environment's region.
-fn check_account(env: &Environment, layer: &TfLayer) -> Result<()> {
-    for r in &layer.resources {
+/// The account guard on a state: the ARN of every resource the tool would take must be in an
+/// allowed account and, but for global services, in the environment's region. What stays in
+/// Terraform (a certificate in us-east-1 through a provider alias, a record in a shared
+/// account) is not the tool's to judge.
+fn check_account(env: &Environment, layer: &TfLayer, taken: &BTreeSet<usize>) -> Result<()> {
+    for r in taken.iter().map(|i| &layer.resources[*i]) {
         let Some(arn) = r.attributes.str("arn") else {
             continue;
         };
@@ -965,7 +1028,6 @@ pub fn import(
     expected: &Expected,
     catalog: &[String],
 ) -> Result<Import> {
-    check_account(env, layer)?;
     let mut m = Mapper {
         layer,
         claimed: BTreeSet::new(),
@@ -980,8 +1042,9 @@ pub fn import(
     m.endpoints();
     m.secrets(catalog, secrets_seed::names(env).prefix());
     m.leftovers();
-    m.keep_tags(env);
+    m.keep_tags(env, &expected.addresses);
     m.settle_removed();
+    check_account(env, layer, &m.claimed)?;
     if !m.refused.is_empty() {
         return Err(Error::Refused(Refusal { changes: m.refused }));
     }
@@ -1251,6 +1314,23 @@ mod tests {
         assert!(said.contains("TLS in transit"), "{said}");
         let wrong = import(&e, &layer(group(6380, "999999999999")), &expected, &[]).unwrap_err();
         assert!(matches!(wrong, Error::WrongAccount(_)), "{wrong}");
+        // What stays in Terraform may be elsewhere: a certificate in us-east-1, in another account.
+        let mut with_cert = group(6380, &account);
+        with_cert
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"mode": "managed",
+            "type": "aws_acm_certificate", "name": "edge", "instances": [{"attributes": {
+                "arn": "arn:aws:acm:us-east-1:999999999999:certificate/abc"}}]}));
+        let found = import(&e, &layer(with_cert), &expected, &[]).unwrap();
+        assert_eq!(
+            found
+                .unmanaged
+                .iter()
+                .map(|(a, _)| a.as_str())
+                .collect::<Vec<_>>(),
+            ["aws_acm_certificate.edge"]
+        );
     }
 
     #[test]
@@ -1418,6 +1498,44 @@ mod tests {
         .assert_eq(&found.overrides_toml());
         assert_eq!(found.rows.len(), 3, "{:?}", found.rows);
         assert!(found.unmanaged.is_empty(), "{:?}", found.unmanaged);
+
+        // Another module's secrets, more of them under one prefix than ours: the prefix is the
+        // one the output's secrets follow, and theirs stay in Terraform.
+        let names = [
+            "platform/data/psql-password",
+            "platform/data/psql-host",
+            "platform/data/redis-password",
+            "app2/psql-password",
+            "app2/psql-host",
+            "app2/redis-password",
+            "app2/other-password",
+        ];
+        let secrets: Vec<Value> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| serde_json::json!({"index_key": i, "attributes": {"name": n, "arn": arn(n)}}))
+            .collect();
+        let named: serde_json::Map<String, Value> = catalog
+            .iter()
+            .map(|c| (c.clone(), arn(&format!("platform/data/{c}")).into()))
+            .collect();
+        let doc = serde_json::json!({"version": 4,
+            "outputs": {"secret_arns": {"value": named, "type": ["map", "string"]}},
+            "resources": [{"mode": "managed", "type": "aws_secretsmanager_secret", "name": "s", "instances": secrets}]});
+        let layer = layer_core::tfread::read(doc.to_string().as_bytes()).expect("a state");
+        let found = import(&e, &layer, &expected, &catalog).unwrap();
+        assert_eq!(found.overrides["secrets.prefix"], "platform/data/");
+        assert!(!found
+            .overrides
+            .keys()
+            .any(|k| k.starts_with("secrets.names")));
+        assert_eq!(found.rows.len(), 3, "{:?}", found.rows);
+        assert_eq!(found.unmanaged.len(), 4, "{:?}", found.unmanaged);
+        assert!(
+            !found.missing.iter().any(|m| m.contains("secret")),
+            "{:?}",
+            found.missing
+        );
     }
 
     #[test]

@@ -85,7 +85,19 @@ pub fn load(environments: &Path, name: &str) -> Result<Environment> {
     ai_bedrock::BedrockSettings::load(&env)?;
     secrets_seed::SecretsSettings::load(&env)?;
     monitoring::MonitoringSettings::load(&env)?;
+    check_tagged_addresses(&env, &addresses(&env)?)?;
     Ok(env)
+}
+
+/// The addresses of the environment's resources, from its configuration alone (no AWS call):
+/// the layer built offline, as `iam-policy` builds it. Checks what only the whole layer can
+/// judge, such as `[secrets.names]`.
+pub fn addresses(env: &Environment) -> Result<std::collections::BTreeSet<String>> {
+    let infra = env.infrastructure.for_policy();
+    let sdk = layer_core::aws::offline_config(&env.region);
+    let account = env.allowed_account_ids.first().cloned().unwrap_or_default();
+    let Parts { resources, .. } = parts(env, &infra, &account, &sdk, &Err("not read".into()))?;
+    Ok(resources.iter().map(|r| r.address().to_string()).collect())
 }
 
 /// An environment connected to AWS: credentials checked, infrastructure found, resources built.
@@ -288,7 +300,6 @@ impl Session {
             s3_user,
         } = parts(&env, &infra, &account_id, &sdk, &ca_bundle)?;
         let engine = Engine::new(resources, env.concurrency);
-        check_tagged_addresses(&env, &engine)?;
         Ok(Session {
             env,
             sdk,
@@ -448,12 +459,10 @@ impl Session {
 
 /// `tags_by_resource` names only the layer's own addresses: a typo would otherwise tag nothing
 /// and say nothing.
-fn check_tagged_addresses(env: &Environment, engine: &Engine) -> Result<()> {
-    let known: std::collections::BTreeSet<String> = engine
-        .dependencies()
-        .into_iter()
-        .map(|(a, _)| a.to_string())
-        .collect();
+fn check_tagged_addresses(
+    env: &Environment,
+    known: &std::collections::BTreeSet<String>,
+) -> Result<()> {
     match env.tags_by_resource.keys().find(|a| !known.contains(*a)) {
         None => Ok(()),
         Some(a) => Err(layer_core::Error::Config(format!(

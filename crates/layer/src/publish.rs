@@ -6,7 +6,7 @@
 use layer_core::access::{Access, Need};
 use layer_core::config::Environment;
 use layer_core::safety::{Refusal, RefusedChange};
-use layer_core::tfstate::{publication, Publication};
+use layer_core::tfstate::{dropped, publication, Publication};
 use layer_core::{Error, Outputs, Result};
 use serde::Deserialize;
 
@@ -114,35 +114,57 @@ pub fn access(env: &Environment, need: Need) -> Result<Vec<Access>> {
 pub enum Published {
     /// The object already held these outputs; it was not written.
     Unchanged(String),
-    /// The object was written at this serial.
-    Written(String, u64),
+    /// The object was written at this serial; the outputs the state held before and no longer
+    /// does (the Terraform layer's, which this one does not publish).
+    Written(String, u64, Vec<String>),
 }
 
 impl std::fmt::Display for Published {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Published::Unchanged(at) => write!(f, "Outputs at {at}: unchanged."),
-            Published::Written(at, serial) => {
+            Published::Written(at, serial, dropped) => {
                 write!(
                     f,
                     "Outputs published at {at} (Terraform state, serial {serial})."
-                )
+                )?;
+                if !dropped.is_empty() {
+                    write!(
+                        f,
+                        "\nWarning: the state held outputs this layer does not publish: {}. A next layer that reads one of them fails until it stops reading it.",
+                        dropped.join(", ")
+                    )?;
+                }
+                Ok(())
             }
         }
     }
 }
 
 /// Refuse before a deploy changes anything when its publication would be refused: the object
-/// holds a state that is not ours to overwrite.
+/// holds a state that is not ours to overwrite, or a Terraform run holds its lock.
 pub async fn check(
     sdk: &aws_types::SdkConfig,
     object: &StateObject,
     terraform_version: &str,
 ) -> Result<()> {
     let (current, at) = read(sdk, object).await?;
+    unlocked(sdk, object, &at).await?;
     match publication(current.as_ref(), &Outputs::new(), terraform_version) {
         Publication::Refused(why) => Err(refusal(&at, &why)),
         _ => Ok(()),
+    }
+}
+
+/// Refuse while Terraform holds its own lock on the state: a run of the old layer (or a reader's
+/// `terraform apply` on a misconfigured backend) may write it at any moment.
+async fn unlocked(sdk: &aws_types::SdkConfig, object: &StateObject, at: &str) -> Result<()> {
+    match data_s3::remote_state::terraform_lock(sdk, &object.client(sdk), object).await? {
+        None => Ok(()),
+        Some(holder) => Err(refusal(
+            at,
+            &format!("{holder}; wait for that run to end, or, if it died, release the lock with `terraform force-unlock <lock ID>` in its layer"),
+        )),
     }
 }
 
@@ -185,6 +207,7 @@ pub async fn publish(
 ) -> Result<Published> {
     let client = object.client(sdk);
     let at = format!("s3://{}/{}", object.bucket, object.key);
+    unlocked(sdk, object, &at).await?;
     let current = data_s3::remote_state::read(&client, object).await?;
     let parsed = match &current {
         Some((bytes, _)) => Some(serde_json::from_slice::<serde_json::Value>(bytes).map_err(
@@ -209,13 +232,17 @@ pub async fn publish(
         Publication::Refused(why) => Err(refusal(&at, &why)),
         Publication::Write(document) => {
             let serial = document["serial"].as_u64().unwrap_or_default();
+            let gone = parsed
+                .as_ref()
+                .map(|old| dropped(old, &document))
+                .unwrap_or_default();
             let mut body = serde_json::to_vec_pretty(&document)
                 .map_err(|e| Error::Other(format!("the state document: {e}")))?;
             body.push(b'\n');
             let etag = current.as_ref().map(|(_, etag)| etag.as_str());
             data_s3::remote_state::write(&client, object, body.clone(), etag).await?;
             data_s3::remote_state::keep_digest(sdk, object, &body).await?;
-            Ok(Published::Written(at, serial))
+            Ok(Published::Written(at, serial, gone))
         }
     }
 }

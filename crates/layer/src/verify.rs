@@ -7,8 +7,8 @@
 //!
 //! IAM permissions verify uses (read-only): `rds:DescribeDBClusters`,
 //! `rds:DescribeDBClusterParameters`, the read-only calls of `plan` (it observes the layer),
-//! `secretsmanager:DescribeSecret` and `GetSecretValue` on `{nid}/*` and on the
-//! master secret (`rds!cluster-*`), `kms:Decrypt` on the secrets' key, and `iam:ListAccessKeys` on
+//! `secretsmanager:DescribeSecret` and `GetSecretValue` on the secrets (`{nid}/*`, or as
+//! `[secrets]` names them) and on the master secret (`rds!cluster-*`), `kms:Decrypt` on the secrets' key, and `iam:ListAccessKeys` on
 //! the S3 access user. bootstrap-db needs `GetSecretValue` on the master secret and
 //! `kms:Decrypt` besides what observing the cluster takes.
 

@@ -74,7 +74,8 @@ pub enum Source {
 /// One secret of the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretDef {
-    /// The spec's name (`psql-host`); the secret's name is `{nid}/{name}`.
+    /// The spec's name (`psql-host`); the secret's name is `{nid}/{name}` unless `[secrets]`
+    /// names it otherwise.
     pub name: String,
     /// What fills it.
     pub source: Source,

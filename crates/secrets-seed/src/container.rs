@@ -1,5 +1,5 @@
-//! The secret containers, part of `deploy`: every secret of the catalog, named `{nid}/{secret}`,
-//! encrypted with the infrastructure layer's Secrets Manager key, tagged. The containers of
+//! The secret containers, part of `deploy`: every secret of the catalog, named `{nid}/{secret}`
+//! (or as `[secrets]` names them, see `crate::names`), encrypted with the infrastructure layer's Secrets Manager key, tagged. The containers of
 //! infrastructure facts also hold their value, written by deploy and rewritten when it drifts.
 //!
 //! A fact's version id is a digest of its value (the `ClientRequestToken`), so whether the value

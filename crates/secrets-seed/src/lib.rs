@@ -233,6 +233,23 @@ pub fn resources(
             ),
         ));
     }
+    let names = names(env);
+    let mut taken = std::collections::BTreeMap::new();
+    for secret in defs
+        .iter()
+        .map(|d| d.name.as_str())
+        .chain([lock::LOCK_SECRET])
+    {
+        if let Some(other) = taken.insert(names.full(secret), secret) {
+            return Err(env.invalid(
+                "secrets.names",
+                &format!(
+                    "`{secret}` and `{other}` would both be named `{}`; give each its own name",
+                    names.full(secret)
+                ),
+            ));
+        }
+    }
     defs.into_iter()
         .map(|def| {
             let fact = match def.source {
@@ -243,7 +260,7 @@ pub fn resources(
                 SecretContainer::builder()
                     .client(client.clone())
                     .def(def)
-                    .names(names(env))
+                    .names(names.clone())
                     .kms_key_arn(infra.secrets_kms_key_arn.clone())
                     .recovery_window_days(settings.recovery_window_days)
                     .fact(fact)

@@ -1,7 +1,7 @@
 //! The run lock: one deploy, apply, seed or destroy of an environment at a time, with no local
 //! state.
 //!
-//! The lock is a Secrets Manager secret, `{nid}/run-lock`, that holds no value: who holds it
+//! The lock is a Secrets Manager secret, `{nid}/run-lock` (see `crate::names`), that holds no value: who holds it
 //! (caller ARN, host, process, command, since) and when the lease was last renewed are its tags.
 //!
 //! - **Taken** by `CreateSecret`, which AWS carries out atomically by name: of any number of
@@ -101,7 +101,7 @@ impl std::fmt::Display for Held {
 /// How to take the lock.
 #[derive(Debug, Clone)]
 pub struct LockRequest {
-    /// The lock secret's name (`{nid}/run-lock`).
+    /// The lock secret's name (`{nid}/run-lock`, or as `[secrets]` names it).
     pub name: String,
     /// The ownership tags it carries besides the lock's own.
     pub tags: Tags,

@@ -55,14 +55,17 @@ impl SecretNames {
         }
     }
 
-    /// The IAM resources of every secret: the prefix's, and each exactly named secret's (AWS
-    /// adds a dash and six characters to a secret's name in its ARN).
+    /// The IAM resources of every secret of the catalog: the prefix's, and each exactly named
+    /// secret's (AWS adds a dash and six characters to a secret's name in its ARN). The run
+    /// lock's own statement names it.
     pub fn arns(&self) -> Vec<String> {
         let arn = |pattern: String| layer_core::access::arn("secretsmanager", &pattern);
         std::iter::once(arn(format!("secret:{}*", self.prefix)))
             .chain(
                 self.exact
-                    .values()
+                    .iter()
+                    .filter(|(secret, _)| secret.as_str() != crate::lock::LOCK_SECRET)
+                    .map(|(_, name)| name)
                     .filter(|n| !n.starts_with(&self.prefix))
                     .map(|n| arn(format!("secret:{n}-??????"))),
             )
@@ -82,6 +85,7 @@ mod tests {
                 "legacy/cache-auth".to_string(),
             ),
             ("psql-host".to_string(), "platform/data/db-host".to_string()),
+            ("run-lock".to_string(), "locks/data-and-ai".to_string()),
         ]);
         let names = SecretNames::new("platform/data/", exact);
         assert_eq!(names.full("psql-password"), "platform/data/psql-password");
@@ -90,7 +94,7 @@ mod tests {
         assert_eq!(
             arns.len(),
             2,
-            "one under the prefix is covered by it: {arns:?}"
+            "one under the prefix is covered by it, the lock has its own: {arns:?}"
         );
         assert!(arns[0].ends_with(":secret:platform/data/*"), "{arns:?}");
         assert!(

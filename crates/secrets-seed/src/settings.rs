@@ -37,7 +37,7 @@ pub struct SecretsSettings {
     /// A secret's exact name, by its name in the catalog (`redis-password = "legacy/cache-auth"`):
     /// a secret taken over from a layer that named it beyond a common prefix.
     #[serde(default)]
-    #[schemars(inner(regex(pattern = r"^[A-Za-z0-9/_+=.@-]{1,256}$")))]
+    #[schemars(extend("additionalProperties" = {"type": "string", "pattern": "^[A-Za-z0-9/_+=.@-]{1,256}$"}))]
     pub names: std::collections::BTreeMap<String, String>,
 }
 
@@ -86,13 +86,6 @@ impl SecretsSettings {
                     "use 1 to 256 of the characters Secrets Manager allows in names (letters, digits, / _ + = . @ -)",
                 ));
             }
-        }
-        let mut taken = std::collections::BTreeSet::new();
-        if let Some((secret, _)) = s.names.iter().find(|(_, n)| !taken.insert(n.as_str())) {
-            return Err(env.invalid(
-                &format!("secrets.names.{secret}"),
-                "two secrets under one name; give each its own",
-            ));
         }
         if let CaSource::Url(u) = s.ca_source(env) {
             if !u.starts_with("https://") {
