@@ -577,6 +577,51 @@ async fn versions(sb: &Sandbox) -> BTreeMap<String, Option<String>> {
     out
 }
 
+/// Replace the deployed `claude-3-haiku` profile by one made under Terraform's name with the
+/// same source and the layer's own tags; its state resource, as the AWS provider records it.
+async fn terraform_profile(sb: &Sandbox, tags: &BTreeMap<String, String>) -> Value {
+    use aws_sdk_bedrock::types::{InferenceProfileModelSource, InferenceProfileType, Tag};
+    let bedrock = aws_sdk_bedrock::Client::new(&sb.sdk().await);
+    let listed = bedrock
+        .list_inference_profiles()
+        .type_equals(InferenceProfileType::Application)
+        .send()
+        .await
+        .unwrap();
+    let ours = listed
+        .inference_profile_summaries()
+        .iter()
+        .find(|p| p.inference_profile_name() == "e2e-import-claude-3-haiku")
+        .expect("the deployed profile")
+        .inference_profile_arn()
+        .to_string();
+    bedrock
+        .delete_inference_profile()
+        .inference_profile_identifier(ours)
+        .send()
+        .await
+        .unwrap();
+    let source =
+        "arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+    let made = bedrock
+        .create_inference_profile()
+        .inference_profile_name("tf-haiku")
+        .model_source(InferenceProfileModelSource::CopyFrom(source.into()))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().unwrap())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    json!({"mode": "managed", "type": "aws_bedrock_inference_profile", "name": "haiku",
+        "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+        "instances": [{"attributes": {"name": "tf-haiku", "arn": made.inference_profile_arn(),
+            "id": made.inference_profile_arn(), "model_source": [{"copy_from": source}],
+            "tags_all": tags}}]})
+}
+
 #[tokio::test]
 async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_changed() {
     let sb = Sandbox::with("e2e-import", |t| format!("{t}\n{THEIRS}")).await;
@@ -620,6 +665,9 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
         .send()
         .await
         .unwrap();
+    // One inference profile Terraform made under its own name, for a configured source.
+    let haiku = terraform_profile(&sb, &theirs).await;
+    doc["resources"].as_array_mut().unwrap().push(haiku);
     // The environment as it was before the import: no override at all.
     sb.edit_env("local", |t| t.replace(THEIRS, ""));
     let file = sb.environments().join("tf.json");
@@ -735,6 +783,26 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
             tags.tag_list()
         );
     }
+    // The profile Terraform made is ours under its name, and no second one was made.
+    assert!(
+        written.contains("[bedrock.names.profiles]\nclaude-3-haiku = \"tf-haiku\""),
+        "{written}"
+    );
+    let listed = aws_sdk_bedrock::Client::new(&sb.sdk().await)
+        .list_inference_profiles()
+        .type_equals(aws_sdk_bedrock::types::InferenceProfileType::Application)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed
+        .inference_profile_summaries()
+        .iter()
+        .map(|p| p.inference_profile_name())
+        .collect();
+    assert!(
+        names.contains(&"tf-haiku") && !names.contains(&"e2e-import-claude-3-haiku"),
+        "{names:?}"
+    );
     // The cluster's own tag went to [tags_by_resource].
     assert!(
         written.contains("[tags_by_resource.\"aws_rds_cluster.aurora\"]\nBackup = \"daily\""),

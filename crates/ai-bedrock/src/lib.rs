@@ -68,11 +68,16 @@ pub struct BedrockSettings {
     pub names: BedrockNameOverrides,
 }
 
-/// `[bedrock.names]`: the logging role's name (two environments in one account need two).
+/// `[bedrock.names]`: the logging role's name (two environments in one account need two), and
+/// profiles' names, by profile key (`{naming_id}-{key}` otherwise): profiles made under other
+/// names (a Terraform layer's) are found and adopted by them.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BedrockNameOverrides {
     logging_role: Option<String>,
+    /// A profile's name, by its key in `inference_profiles`.
+    #[serde(default)]
+    profiles: BTreeMap<String, String>,
 }
 
 /// The spec's known constraints on sources: what does not exist in eu-central-2, or cannot be
@@ -105,9 +110,9 @@ impl BedrockSettings {
         for (key, p) in &s.inference_profiles {
             let k = format!("bedrock.inference_profiles.{key}");
             resolve(
-                key,
+                &format!("profiles.{key}"),
                 format!("{}-{key}", env.naming_id),
-                None,
+                s.names.profiles.get(key),
                 NameRule::InferenceProfileName,
             )
             .map_err(|e| env.invalid(&k, &e))?;
@@ -129,6 +134,17 @@ impl BedrockSettings {
                 return Err(env.invalid(&format!("{k}.source"), &why));
             }
         }
+        if let Some(key) = s
+            .names
+            .profiles
+            .keys()
+            .find(|k| !s.inference_profiles.contains_key(*k))
+        {
+            return Err(env.invalid(
+                &format!("bedrock.names.profiles.{key}"),
+                "no enabled profile has this key in `[bedrock.inference_profiles]`; use one of its keys, or remove the name",
+            ));
+        }
         layer_core::config::check_log_retention(s.log_retention_days)
             .map_err(|why| env.invalid("bedrock.log_retention_days", &why))?;
         resolve(
@@ -140,6 +156,11 @@ impl BedrockSettings {
         .map_err(|e| env.invalid("bedrock.log_group_name", &e))?;
         s.logging_role(env)?;
         Ok(s)
+    }
+
+    /// The profiles' names that `[bedrock.names] profiles` gives, by key.
+    pub fn profile_names(&self) -> &BTreeMap<String, String> {
+        &self.names.profiles
     }
 
     /// The logging role's name.
@@ -194,6 +215,7 @@ pub fn resources(
             .region(env.region.clone())
             .account_id(account_id)
             .profiles(s.inference_profiles.clone())
+            .names(s.names.profiles.clone())
             .build(),
     )];
     if s.enable_logging {

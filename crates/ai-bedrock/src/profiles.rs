@@ -59,6 +59,9 @@ pub struct InferenceProfiles {
     #[builder(setter(into))]
     account_id: String,
     profiles: BTreeMap<String, ProfileSettings>,
+    /// Names other than `{nid}-{key}`, by key (`[bedrock.names] profiles`).
+    #[builder(default)]
+    names: BTreeMap<String, String>,
     /// What the region offers, as the last observation found it.
     #[builder(default)]
     offered: Arc<Mutex<Option<Offered>>>,
@@ -91,11 +94,20 @@ fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e:
 
 impl InferenceProfiles {
     fn name_of(&self, key: &str) -> String {
-        format!("{}-{key}", self.naming_id)
+        match self.names.get(key) {
+            Some(name) => name.clone(),
+            None => format!("{}-{key}", self.naming_id),
+        }
     }
 
-    fn key_of<'a>(&self, name: &'a str) -> Option<&'a str> {
+    /// The key of the profile named `name`: by its name override, or as `{nid}-{key}` for a key
+    /// that has none.
+    fn key_of<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        if let Some((key, _)) = self.names.iter().find(|(_, n)| n.as_str() == name) {
+            return Some(key);
+        }
         name.strip_prefix(&format!("{}-", self.naming_id))
+            .filter(|k| !self.names.contains_key(*k))
     }
 
     /// The ARN a profile is copied from.

@@ -59,6 +59,8 @@ pub struct Expected {
     pub settings: BTreeMap<&'static str, Value>,
     /// The environment's resource addresses: `[tags_by_resource]` names only these.
     pub addresses: BTreeSet<String>,
+    /// The inference profiles: each key's source and its default name (`{nid}-{key}`).
+    pub profiles: BTreeMap<String, (String, String)>,
 }
 
 struct Mapper<'a> {
@@ -125,11 +127,6 @@ const WITH_OWNER: &[(&str, Option<&str>, &str)] = &[
         "aws_vpc_security_group_egress_rule",
         Some("security_group_id"),
         "a rule of its security group: deploy converges the rules",
-    ),
-    (
-        "aws_bedrock_inference_profile",
-        None,
-        "found by its tags: deploy --adopt takes it over",
     ),
     (
         "aws_bedrock_model_invocation_logging_configuration",
@@ -717,6 +714,43 @@ impl Mapper<'_> {
         }
     }
 
+    /// The application inference profiles, each mapped to the configured one with its source
+    /// (`model_source.copy_from` ends with it): one of another name gets it in
+    /// `[bedrock.names] profiles`. One whose source no profile has stays with Terraform.
+    fn profiles(&mut self, configured: &BTreeMap<String, (String, String)>) {
+        let found: Vec<usize> = (0..self.layer.resources.len())
+            .filter(|i| self.layer.resources[*i].kind == "aws_bedrock_inference_profile")
+            .collect();
+        let mut taken_keys = BTreeSet::new();
+        for i in found {
+            let a = &self.layer.resources[i].attributes;
+            let name = a.str("name").unwrap_or_default().to_string();
+            let source = a.0.get("model_source").and_then(|m| {
+                let m = m.as_array().and_then(|l| l.first()).unwrap_or(m);
+                m.get("copy_from")?.as_str().map(str::to_string)
+            });
+            let key = configured.iter().find(|(k, (src, _))| {
+                !taken_keys.contains(*k)
+                    && source
+                        .as_deref()
+                        .is_some_and(|s| s.ends_with(&format!("/{src}")))
+            });
+            let Some((key, (_, default))) = key else {
+                continue;
+            };
+            taken_keys.insert(key.clone());
+            if name != *default && !key.contains('.') {
+                self.set(&format!("bedrock.names.profiles.{key}"), name.clone());
+            }
+            self.take(
+                i,
+                "aws_bedrock_inference_profile.profiles",
+                &name,
+                String::new(),
+            );
+        }
+    }
+
     fn bedrock(&mut self) {
         let role = self.find("aws_iam_role", |r| {
             r.attributes
@@ -983,6 +1017,14 @@ impl Expected {
             redis_port: r.port,
             settings,
             addresses: crate::addresses(env)?,
+            profiles: ai_bedrock::BedrockSettings::load(env)?
+                .inference_profiles
+                .into_iter()
+                .map(|(k, p)| {
+                    let name = format!("{}-{k}", env.naming_id);
+                    (k, (p.source, name))
+                })
+                .collect(),
         })
     }
 }
@@ -1039,6 +1081,7 @@ pub fn import(
     m.s3();
     m.monitoring();
     m.bedrock();
+    m.profiles(&expected.profiles);
     m.endpoints();
     m.secrets(catalog, secrets_seed::names(env).prefix());
     m.leftovers();
@@ -1535,6 +1578,42 @@ mod tests {
             !found.missing.iter().any(|m| m.contains("secret")),
             "{:?}",
             found.missing
+        );
+    }
+
+    #[test]
+    fn a_profile_is_mapped_by_its_source_and_keeps_its_name() {
+        let e = env();
+        let expected = Expected::of(&e).unwrap();
+        let profile = |name: &str, model: &str| {
+            serde_json::json!({"mode": "managed", "type": "aws_bedrock_inference_profile",
+                "name": name, "instances": [{"attributes": {"name": name, "model_source": [{
+                    "copy_from": format!("arn:aws:bedrock:eu-central-2::foundation-model/{model}")}]}}]})
+        };
+        let resources = serde_json::json!([
+            profile("tf-haiku", "anthropic.claude-3-haiku-20240307-v1:0"),
+            profile("tf-other", "meta.llama3-70b-instruct-v1:0"),
+        ]);
+        let found = import(&e, &layer(resources), &expected, &[]).unwrap();
+        assert_eq!(
+            found.overrides["bedrock.names.profiles.claude-3-haiku"],
+            "tf-haiku"
+        );
+        assert_eq!(
+            found
+                .rows
+                .iter()
+                .map(|r| r.ours.as_str())
+                .collect::<Vec<_>>(),
+            ["aws_bedrock_inference_profile.profiles"]
+        );
+        assert_eq!(
+            found
+                .unmanaged
+                .iter()
+                .map(|(a, _)| a.as_str())
+                .collect::<Vec<_>>(),
+            ["aws_bedrock_inference_profile.tf-other"]
         );
     }
 
