@@ -740,7 +740,8 @@ async fn a_terraform_made_layer_is_taken_over_with_no_replacement_and_no_value_c
         0
     );
     sb.settle().await;
-    assert!(!sb.plan(Mode::Deploy).await.has_changes());
+    let after = sb.plan(Mode::Deploy).await;
+    assert!(!after.has_changes(), "{after}");
     assert_eq!(versions(&sb).await, before, "no secret got a new version");
     let keys = sb
         .iam()

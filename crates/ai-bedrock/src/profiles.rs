@@ -295,6 +295,32 @@ impl InferenceProfiles {
         }
     }
 
+    /// The source of a profile without our `Model` tag (one made elsewhere, such as by
+    /// Terraform), from the models AWS lists for it: a foundation model of this region is its
+    /// own source; models of several regions are the configured system-defined profile's when
+    /// each is its model. Empty when neither holds (shown as a change of source).
+    fn source_from_models(&self, key: &str, s: &InferenceProfileSummary) -> String {
+        let arns: Vec<&str> = s.models().iter().filter_map(|m| m.model_arn()).collect();
+        let local = format!("arn:aws:bedrock:{}::foundation-model/", self.region);
+        if let [one] = arns[..] {
+            if let Some(id) = one.strip_prefix(&local) {
+                return id.to_string();
+            }
+        }
+        let Some(p) = self.profiles.get(key) else {
+            return String::new();
+        };
+        let model = p.source.split_once('.').map_or("", |(_, m)| m);
+        let each = !arns.is_empty()
+            && arns
+                .iter()
+                .all(|a| a.ends_with(&format!(":foundation-model/{model}")));
+        match (p.source_type, each) {
+            (SourceType::InferenceProfile, true) => p.source.clone(),
+            _ => String::new(),
+        }
+    }
+
     fn found(observed: &Observed<ProfilesSpec>) -> BTreeMap<String, String> {
         observed
             .outputs
@@ -474,7 +500,10 @@ impl Resource for InferenceProfiles {
             profiles.insert(
                 key.to_string(),
                 ProfileSpec {
-                    source: tags.get("Model").cloned().unwrap_or_default(),
+                    source: match tags.get("Model") {
+                        Some(m) => m.clone(),
+                        None => self.source_from_models(key, &s),
+                    },
                     tags,
                 },
             );
@@ -542,7 +571,7 @@ impl Resource for InferenceProfiles {
                     // An adopted profile keeps the source it has: its `Model` tag is never
                     // set to a source it was not made from (the next plan shows the change).
                     let mut tags = spec.tags.clone();
-                    if !owned(o) {
+                    if !owned(o) && o.source != spec.source {
                         match o.tags.get("Model") {
                             Some(m) => tags.insert("Model".into(), m.clone()),
                             None => tags.remove("Model"),
