@@ -78,6 +78,17 @@ async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Vec<u8>, S
     (bytes, etag)
 }
 
+/// `deploy local` (no seed) by the installed binary, its output kept.
+async fn deploy(sb: &Sandbox) -> std::process::Output {
+    sb.binary(
+        env!("CARGO_BIN_EXE_data-and-ai"),
+        &["deploy", "local", "--auto-approve", "--skip-seed"],
+    )
+    .output()
+    .await
+    .expect("the binary runs")
+}
+
 #[tokio::test]
 async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_lineage() {
     let sb = Sandbox::new("e2e-publish").await;
@@ -185,14 +196,7 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
     let lock_file = format!("{key}.tflock");
     for held in ["table", "file"] {
         sb.aws.calls().reset();
-        let out = sb
-            .binary(
-                env!("CARGO_BIN_EXE_data-and-ai"),
-                &["deploy", "local", "--auto-approve", "--skip-seed"],
-            )
-            .output()
-            .await
-            .expect("the binary runs");
+        let out = deploy(&sb).await;
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{held}: {said}");
         assert!(
@@ -222,14 +226,7 @@ async fn deploy_publishes_the_state_where_the_readers_look_continuing_the_old_li
         .send()
         .await
         .expect("released");
-    let out = sb
-        .binary(
-            env!("CARGO_BIN_EXE_data-and-ai"),
-            &["deploy", "local", "--auto-approve", "--skip-seed"],
-        )
-        .output()
-        .await
-        .expect("the binary runs");
+    let out = deploy(&sb).await;
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -158,11 +158,6 @@ impl BedrockSettings {
         Ok(s)
     }
 
-    /// The profiles' names that `[bedrock.names] profiles` gives, by key.
-    pub fn profile_names(&self) -> &BTreeMap<String, String> {
-        &self.names.profiles
-    }
-
     /// The logging role's name.
     pub fn logging_role(&self, env: &Environment) -> Result<String> {
         resolve(

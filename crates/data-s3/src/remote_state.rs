@@ -165,24 +165,10 @@ pub async fn terraform_lock(
     client: &aws_sdk_s3::Client,
     at: &StateObject,
 ) -> Result<Option<String>> {
-    use aws_sdk_dynamodb::types::AttributeValue;
     if let Some(table) = &at.dynamodb_table {
+        let client = dynamodb(sdk, at);
         let id = format!("{}/{}", at.bucket, at.key);
-        let item = dynamodb(sdk, at)
-            .get_item()
-            .table_name(table)
-            .key("LockID", AttributeValue::S(id.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::aws(
-                    format!("dynamodb:GetItem on the lock `{id}` of table {table}"),
-                    &e,
-                )
-            })?;
-        if let Some(info) = item.item().and_then(|i| i.get("Info")) {
-            let info = info.as_s().map(String::as_str).unwrap_or_default();
+        if let Some(info) = table_attribute(&client, table, &id, "Info").await? {
             return Ok(Some(lock_holder(
                 info.as_bytes(),
                 &format!("table {table}"),
@@ -227,6 +213,30 @@ fn lock_holder(info: &[u8], place: &str) -> String {
     )
 }
 
+/// The string attribute `attribute` of the lock table's item `id` (a strongly consistent read),
+/// if the item has it.
+async fn table_attribute(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+    attribute: &str,
+) -> Result<Option<String>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("LockID", AttributeValue::S(id.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("dynamodb:GetItem on `{id}` of table {table}"), &e))?;
+    Ok(item
+        .item()
+        .and_then(|i| i.get(attribute))
+        .and_then(|v| v.as_s().ok())
+        .cloned())
+}
+
 fn dynamodb(sdk: &aws_types::SdkConfig, at: &StateObject) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
         .region(aws_types::region::Region::new(at.region.clone()))
@@ -259,19 +269,11 @@ pub async fn keep_digest(sdk: &aws_types::SdkConfig, at: &StateObject, body: &[u
     let client = dynamodb(sdk, at);
     let (id, want) = (digest_id(at), digest(body));
     let what = format!("the digest item `{id}` of table {table}");
-    let item = client
-        .get_item()
-        .table_name(table)
-        .key("LockID", AttributeValue::S(id.clone()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| Error::aws(format!("dynamodb:GetItem on {what}"), &e))?;
-    let have = item
-        .item()
-        .and_then(|i| i.get("Digest"))
-        .and_then(|d| d.as_s().ok());
-    if have == Some(&want) {
+    if table_attribute(&client, table, &id, "Digest")
+        .await?
+        .as_ref()
+        == Some(&want)
+    {
         return Ok(());
     }
     client

@@ -90,6 +90,7 @@ mod tests {
         let names = SecretNames::new("platform/data/", exact);
         assert_eq!(names.full("psql-password"), "platform/data/psql-password");
         assert_eq!(names.full("redis-password"), "legacy/cache-auth");
+        assert_eq!(names.full(crate::lock::LOCK_SECRET), "locks/data-and-ai");
         let arns = names.arns();
         assert_eq!(
             arns.len(),
