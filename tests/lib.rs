@@ -181,7 +181,7 @@ impl Sandbox {
         argv.extend(args.iter().map(|a| a.to_string()));
         let inv = layer::cli::Invocation {
             root: self.dir.path().to_path_buf(),
-            program: PathBuf::from("/bin/false"),
+            local: None,
             assume_role_arn: None,
         };
         layer::cli::run(argv, &inv).await

@@ -28,7 +28,7 @@ const DEPLOY: &[&str] = &["deploy", "local", "--auto-approve"];
 const PLAN: &[&str] = &["plan", "local"];
 
 /// The table's size: a case dropped by mistake fails the test.
-const EXPECTED_CASES: usize = 46;
+const EXPECTED_CASES: usize = 48;
 
 /// The cases the environment files' JSON Schema rejects as the operator types (an editor marks
 /// them); the others need AWS or the whole configuration to judge. Checked both ways.
@@ -83,6 +83,8 @@ const CASES: &[Case] = &[
     Case { name: "not a saved plan", edit: Keep, args: &["apply", "Cargo.toml"], expect: &["Cargo.toml"] },
     Case { name: "rotate an unknown secret", edit: Keep, args: &["seed", "local", "--rotate", "no-such-secret"], expect: &["no-such-secret"] },
     Case { name: "lock timeout not a duration", edit: Keep, args: &["deploy", "local", "--lock-timeout", "soon"], expect: &["--lock-timeout", "soon"] },
+    Case { name: "the local AWS not running", edit: Replace("local", "endpoint_url = \"http://127.0.0.1:", "endpoint_url = \"http://127.0.0.1:9/\" # "), args: DEPLOY, expect: &["not running", "127.0.0.1:9", "cargo xtask local up"] },
+    Case { name: "local AWS commands are the project's tasks", edit: Keep, args: &["local", "up"], expect: &["cargo xtask local up"] },
     Case { name: "plan of an unknown environment", edit: Keep, args: &["plan", "prdo"], expect: &["prdo"] },
     Case { name: "plan with a broken file", edit: Append("local", "[aurora\n"), args: PLAN, expect: &["local.toml"] },
     Case { name: "a per-run role that is no role ARN", edit: Keep, args: &["plan", "local", "--assume-role-arn", "data-and-ai-plan"], expect: &["--assume-role-arn", "data-and-ai-plan", "arn:aws:iam::"] },

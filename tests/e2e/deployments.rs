@@ -17,7 +17,7 @@ async fn cli(dir: &Path, args: &[&str]) -> i32 {
     argv.extend(args.iter().map(|a| a.to_string()));
     let inv = layer::cli::Invocation {
         root: dir.to_path_buf(),
-        program: std::path::PathBuf::from("/bin/false"),
+        local: None,
         assume_role_arn: None,
     };
     layer::cli::run(argv, &inv).await

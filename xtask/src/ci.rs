@@ -122,5 +122,5 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 }
 
 fn local_aws_venv(venv: &Path) -> anyhow::Result<()> {
-    layer::local_venv(venv)
+    local_aws::ensure_emulator_venv(venv).map(|_| ())
 }

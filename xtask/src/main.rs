@@ -3,6 +3,7 @@
 
 mod bench;
 mod ci;
+mod local;
 #[cfg(test)]
 mod tidy;
 
@@ -36,12 +37,18 @@ fn main() {
             }
         });
     }
+    // The project the layer's commands act on: `DAL_ROOT` (a test's own project), or this one.
+    let root = std::env::var_os("DAL_ROOT").map_or(root, PathBuf::from);
+    let program = std::env::current_exe().expect("own path");
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    if args.get(1).map(String::as_str) == Some("local") {
+        std::process::exit(runtime.block_on(local::run(&root, &args[1..], program)));
+    }
     let inv = layer::cli::Invocation {
         root,
-        program: std::env::current_exe().expect("own path"),
+        local: Some(std::sync::Arc::new(local::Daemon { program })),
         assume_role_arn: None,
     };
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut argv = args;
     argv[0] = "cargo xtask".into();
     std::process::exit(runtime.block_on(layer::cli::run(argv, &inv)));

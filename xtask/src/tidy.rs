@@ -207,6 +207,37 @@ fn product_code_never_names_the_emulator() {
 }
 
 #[test]
+fn the_installable_binary_links_no_emulator() {
+    // What `cargo install` builds into `data-and-ai`: its normal and build dependencies.
+    let out = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "bins",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree: {out:?}");
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tree.contains("layer v"),
+        "the tree names the layer:\n{tree}"
+    );
+    let problems = tree
+        .lines()
+        .filter(|l| l.starts_with("local-aws ") || l.starts_with("dal-tests "))
+        .map(|l| format!("bins: the installable binary depends on `{l}`; the local AWS belongs to xtask and the tests"))
+        .collect();
+    report(problems);
+}
+
+#[test]
 fn dependency_versions_are_set_in_the_workspace_only() {
     let mut problems = Vec::new();
     for manifest in manifests() {

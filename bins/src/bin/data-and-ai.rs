@@ -7,7 +7,7 @@ fn main() {
         .unwrap_or_else(|| std::env::current_dir().expect("current directory"));
     let inv = layer::cli::Invocation {
         root,
-        program: std::env::current_exe().expect("own path"),
+        local: None,
         assume_role_arn: None,
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");

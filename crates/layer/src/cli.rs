@@ -1,5 +1,6 @@
 //! The operator's commands, shared by `cargo xtask` and the `data-and-ai` binary: `plan`,
-//! `deploy`, `destroy`, `outputs` and `local up|down|status`. Both binaries only call [`run`].
+//! `deploy`, `destroy`, `outputs`, … Both binaries only call [`run`]; `cargo xtask` also runs the
+//! local AWS (its own `local up|down|status`, and [`LocalAws`] for `deploy local`).
 //!
 //! Exit codes follow the safety vocabulary: 0 success, 1 error, 2 changes pending
 //! (`plan --detailed-exitcode`), 3 refused for safety.
@@ -322,12 +323,12 @@ pub enum Command {
         #[command(subcommand)]
         action: LockCommand,
     },
-    /// The local AWS (emulator behind our gateway) for the `local` environment.
-    #[command(after_help = EXIT_CODES)]
+    /// The local AWS is run by the project's own tasks (`cargo xtask local up|down|status`).
+    #[command(hide = true)]
     Local {
-        /// What to do.
-        #[command(subcommand)]
-        action: LocalCommand,
+        /// Ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
     },
 }
 
@@ -353,41 +354,29 @@ pub enum LockCommand {
     },
 }
 
-/// `local` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum LocalCommand {
-    /// Install (first time) and start the local AWS with a stand-in infrastructure layer.
-    #[command(after_help = EXIT_CODES)]
-    Up {
-        /// The local AWS port.
-        #[arg(long, default_value_t = local_aws::daemon::DEFAULT_PORT)]
-        port: u16,
-    },
-    /// Stop the local AWS that `up` started.
-    #[command(after_help = EXIT_CODES)]
-    Down,
-    /// Say whether it runs, where, and the calls it has served.
-    #[command(after_help = EXIT_CODES)]
-    Status,
-    /// Run the local AWS in the foreground (what `up` starts in the background).
-    #[command(hide = true)]
-    Serve {
-        /// The local AWS port.
-        #[arg(long, default_value_t = local_aws::daemon::DEFAULT_PORT)]
-        port: u16,
-        /// The region of the stand-in infrastructure.
-        #[arg(long, default_value = "eu-central-2")]
-        region: String,
-    },
+/// The local AWS of the `local` environment, for a front door that runs one (`cargo xtask`). The
+/// installable binary has none: it links no emulator.
+#[async_trait::async_trait]
+pub trait LocalAws: std::fmt::Debug + Send + Sync {
+    /// The endpoint of the running local AWS for the project at `root` (`configured` is the
+    /// environment's `endpoint_url`); started first when `start` (as `deploy local` does).
+    async fn endpoint(
+        &self,
+        root: &Path,
+        configured: &str,
+        region: &str,
+        start: bool,
+    ) -> anyhow::Result<String>;
 }
 
-/// Where the project is, and how to start this program again (for `local up`).
+/// Where the project is, and what runs the `local` environment's AWS.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     /// The project root (holds `environments/` and `.local/`).
     pub root: PathBuf,
-    /// This program, to start `local serve` in the background.
-    pub program: PathBuf,
+    /// The local AWS, when this front door runs one (`None`: the `local` environment must point at
+    /// one already running).
+    pub local: Option<std::sync::Arc<dyn LocalAws>>,
     /// A role to assume for this run instead of the environment's `assume_role_arn` (set by
     /// `--assume-role-arn`: a CI job's own role, one per job).
     pub assume_role_arn: Option<String>,
@@ -823,7 +812,10 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Lock { action } => lock_command(&dir, action, inv).await,
-        Command::Local { action } => local(action, inv).await,
+        Command::Local { .. } => Err(Error::Config(
+            "`local` is not a command of this binary: the local AWS is run from the project with `cargo xtask local up|down|status`".into(),
+        )
+        .into()),
     }
 }
 
@@ -1586,94 +1578,34 @@ async fn environment(
     }
     if env.local {
         let configured = env.endpoint_url.clone().unwrap_or_default();
-        if !local_aws::daemon::healthy(&configured).await {
-            let endpoint = match local_aws::daemon::running(&inv.root).await {
-                Some(state) => state.endpoint,
-                None if autostart => {
-                    let port = url_port(&configured).unwrap_or(local_aws::daemon::DEFAULT_PORT);
-                    eprintln!("starting the local AWS on port {port}");
-                    start_local(inv, port, &env.region).await?.endpoint
-                }
-                None => anyhow::bail!("the local AWS is not running at {configured}; start it with `cargo xtask local up`"),
-            };
-            env.endpoint_url = Some(endpoint);
-        }
+        env.endpoint_url = Some(match &inv.local {
+            Some(local) => {
+                local
+                    .endpoint(&inv.root, &configured, &env.region, autostart)
+                    .await?
+            }
+            None if answers(&configured) => configured,
+            None => anyhow::bail!(
+                "the local AWS is not running at {configured}; start it with `cargo xtask local up`"
+            ),
+        });
     }
     Ok(env)
 }
 
-fn url_port(url: &str) -> Option<u16> {
-    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
-}
-
-async fn start_local(
-    inv: &Invocation,
-    port: u16,
-    region: &str,
-) -> anyhow::Result<local_aws::daemon::State> {
-    let args = [
-        "local",
-        "serve",
-        "--port",
-        &port.to_string(),
-        "--region",
-        region,
-    ]
-    .map(String::from);
-    let (state, _) = local_aws::daemon::up(&inv.root, port, &inv.program, &args).await?;
-    Ok(state)
-}
-
-async fn local(action: LocalCommand, inv: &Invocation) -> anyhow::Result<ExitCode> {
-    match action {
-        LocalCommand::Up { port } => {
-            let region = crate::load(&inv.root.join("environments"), "local")
-                .map(|e| e.region)
-                .unwrap_or_else(|_| "eu-central-2".into());
-            let was_running = local_aws::daemon::running(&inv.root).await.is_some();
-            let state = start_local(inv, port, &region).await?;
-            let verb = if was_running {
-                "already running"
-            } else {
-                "started"
-            };
-            println!("local AWS {verb} at {} (pid {})", state.endpoint, state.pid);
-        }
-        LocalCommand::Down => {
-            if local_aws::daemon::down(&inv.root).await? {
-                println!("local AWS stopped");
-            } else {
-                println!("local AWS was not running");
-            }
-        }
-        LocalCommand::Status => match local_aws::daemon::running(&inv.root).await {
-            Some(state) => {
-                let port = url_port(&state.endpoint).unwrap_or_default();
-                let calls = local_aws::daemon::http_get("127.0.0.1", port, "/_gateway/calls")
-                    .await
-                    .map(|(_, b)| b)
-                    .unwrap_or_default();
-                println!(
-                    "local AWS running at {} (pid {}, emulator on port {})",
-                    state.endpoint, state.pid, state.emulator_port
-                );
-                match &state.data_plane {
-                    Some(host) => println!(
-                        "data plane: PostgreSQL at {host}:{}, Redis at {host}:{} (TLS only)",
-                        local_aws::dataplane::POSTGRES_PORT,
-                        local_aws::dataplane::REDIS_PORT
-                    ),
-                    None => println!("data plane: not running (see .local/gateway.log)"),
-                }
-                println!("calls served: {calls}");
-            }
-            None => println!("local AWS is not running; start it with `cargo xtask local up`"),
-        },
-        LocalCommand::Serve { port, region } => {
-            local_aws::daemon::serve(&inv.root, port, &region).await?
-        }
-    }
-    Ok(ExitCode::Success)
+/// Whether something listens at `url`'s host and port (the product's check of a local AWS).
+fn answers(url: &str) -> bool {
+    use std::net::ToSocketAddrs as _;
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else {
+        return false;
+    };
+    let timeout = std::time::Duration::from_secs(2);
+    (host, port).to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|a| std::net::TcpStream::connect_timeout(&a, timeout).is_ok())
+    })
 }
 
 #[cfg(test)]

@@ -521,11 +521,6 @@ pub fn left_behind(
     out
 }
 
-/// Make sure the pinned emulator is installed in `venv` (used by `cargo xtask ci`).
-pub fn local_venv(venv: &Path) -> anyhow::Result<()> {
-    local_aws::ensure_emulator_venv(venv).map(|_| ())
-}
-
 #[cfg(test)]
 mod left_behind_tests {
     use super::*;

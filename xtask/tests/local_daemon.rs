@@ -1,4 +1,4 @@
-//! `local up` and `local down` as an operator runs them: the data plane's servers stop with the
+//! `cargo xtask local up` and `local down` as an operator runs them: the data plane's servers stop with the
 //! daemon on every path (`local down`, a daemon killed outright), what a dead daemon left is
 //! cleaned at the next start, the files near values are private, and no child of the local AWS
 //! sees the operator's AWS keys.
@@ -17,9 +17,9 @@ fn project() -> tempfile::TempDir {
     root
 }
 
-/// The installed binary, with the operator's AWS keys in its environment.
+/// `cargo xtask`, with the operator's AWS keys in its environment.
 fn tool(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_data-and-ai"))
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .env("DAL_ROOT", root)
         .env("AWS_SECRET_ACCESS_KEY", CANARY)
