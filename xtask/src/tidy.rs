@@ -1,6 +1,7 @@
 //! Tidy: the invariants ARCHITECTURE.md states, checked on the source tree, each failure naming
 //! the file and line (as rust-analyzer's `tidy` does). Run by `cargo xtask ci` with the tests.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -627,4 +628,155 @@ fn the_readme_s_build_table_is_build_sh_s_own_output() {
         latest.contains(", commit "),
         "the table names the commit it measured"
     );
+}
+
+/// A crate's top-level modules (`src/<m>.rs` or `src/<m>/…`), each with the modules its product
+/// code names through `crate::` (or `super::` from a top-level file), an item re-exported at the
+/// crate root counted as its module's.
+fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files = rust_files(src);
+    let top = |f: &Path| -> Option<String> {
+        let first = f.strip_prefix(src).ok()?.components().next()?;
+        let name = first
+            .as_os_str()
+            .to_str()?
+            .trim_end_matches(".rs")
+            .to_string();
+        (name != "lib" && name != "main").then_some(name)
+    };
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| top(f)).collect();
+    // `pub use m::{A, B};` at the root: `crate::A` is `m`'s.
+    let mut owner: BTreeMap<String, String> =
+        modules.iter().map(|m| (m.clone(), m.clone())).collect();
+    for root in ["lib.rs", "main.rs"] {
+        let Ok(text) = std::fs::read_to_string(src.join(root)) else {
+            continue;
+        };
+        for line in text.lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix("pub use ") else {
+                continue;
+            };
+            let Some((module, items)) = rest.split_once("::") else {
+                continue;
+            };
+            for item in items.trim_matches(|c| "{};".contains(c)).split(',') {
+                let item = item.trim().rsplit("::").next().unwrap_or_default();
+                owner.insert(item.to_string(), module.to_string());
+            }
+        }
+    }
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let Some(from) = top(file) else { continue };
+        let text = read(file);
+        let code: String = product_lines(&text)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        let nested = file.parent() != Some(src);
+        let prefixes: &[&str] = if nested {
+            &["crate::"]
+        } else {
+            &["crate::", "super::"]
+        };
+        let edges = graph.entry(from.clone()).or_default();
+        for prefix in prefixes {
+            for (at, _) in code.match_indices(prefix) {
+                let before = code[..at].chars().next_back().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' || before == '$' {
+                    continue;
+                }
+                for name in named_after(&code[at + prefix.len()..]) {
+                    if let Some(m) = owner.get(&name).filter(|m| **m != from) {
+                        edges.insert(m.clone());
+                    }
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The first path segment of each item `crate::` names at the start of `rest`: `a::b` or
+/// `{a::x, b, c::{…}}`.
+fn named_after(rest: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![ident(rest)];
+    };
+    let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                out.push(ident(&group[start..i]));
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(ident(&group[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The modules `from` reaches in `graph`.
+fn reach(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_string()];
+    while let Some(m) = todo.pop() {
+        for next in graph.get(&m).into_iter().flatten() {
+            if seen.insert(next.clone()) {
+                todo.push(next.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn no_crate_s_modules_import_one_another_in_a_circle() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .expect("crates/")
+        .flatten()
+        .map(|e| e.path().join("src"))
+        .collect();
+    dirs.push(root().join("xtask/src"));
+    dirs.sort();
+    let mut problems = Vec::new();
+    for src in dirs {
+        let graph = module_graph(&src);
+        let mut reported = BTreeSet::new();
+        for m in graph.keys() {
+            let reached = reach(&graph, m);
+            if !reached.contains(m) || reported.contains(m) {
+                continue;
+            }
+            let circle: BTreeSet<String> = reached
+                .into_iter()
+                .filter(|other| reach(&graph, other).contains(m))
+                .collect();
+            let edges: Vec<String> = circle
+                .iter()
+                .flat_map(|a| {
+                    let to = graph[a].intersection(&circle).cloned().collect::<Vec<_>>();
+                    to.into_iter().map(move |b| format!("{a} → {b}"))
+                })
+                .collect();
+            problems.push(format!(
+                "{}: modules import one another in a circle: {}; move what they share into a module of its own",
+                rel(&src),
+                edges.join(", ")
+            ));
+            reported.extend(circle);
+        }
+    }
+    report(problems);
 }

@@ -14,9 +14,9 @@ use aws_sdk_bedrock::types::{
 };
 use aws_sdk_bedrock::Client;
 use layer_core::access::{arn, Access, Need};
-use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed};
-use layer_core::safety::Flag;
+use layer_core::FieldChange;
+use layer_core::Flag;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -7,7 +7,25 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plan::FieldChange;
+/// One field that differs between desired and observed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// Dotted path of the field, e.g. `versioning` or `tags.Environment`.
+    pub path: String,
+    /// Observed value; `None` when absent.
+    pub before: Option<Value>,
+    /// Desired value; `None` when it will be removed.
+    pub after: Option<Value>,
+    /// Whether this change can only be made by replacing the resource.
+    pub forces_replacement: bool,
+}
+
+impl FieldChange {
+    /// The top-level field this change belongs to (`tags` for `tags.Environment`).
+    pub fn field(&self) -> &str {
+        self.path.split('.').next().unwrap_or(&self.path)
+    }
+}
 
 /// Diff two specs. `replace_fields` lists the top-level fields that cannot change in place.
 pub fn diff<S: Serialize>(desired: &S, observed: &S, replace_fields: &[&str]) -> Vec<FieldChange> {

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::address::Address;
 use crate::executor::{self, Direction, Node, Outcome, Report};
+use crate::flags::Flag;
 use crate::outputs::{Inputs, Outputs};
 use crate::plan::{Action, Plan, PlannedChange};
 use crate::progress::Event;
-use crate::resource::{Address, Context, Observation, Observed, Resource, ResourceKind};
-use crate::safety::Flag;
+use crate::resource::{Context, Observation, Observed, Resource, ResourceKind};
 use crate::{tags, Error, Result};
 
 /// Whether we plan to converge the layer or to remove it.
@@ -719,9 +720,9 @@ fn finish(what: &'static str, report: &Report) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::FieldChange;
+    use crate::diff::FieldChange;
+    use crate::flags::SafetyFlags;
     use crate::resource::{Observed, WaitSettings};
-    use crate::safety::SafetyFlags;
     use crate::tags::Tags;
     use serde::Serialize;
 

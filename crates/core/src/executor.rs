@@ -8,8 +8,8 @@ use std::future::Future;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::address::Address;
 use crate::outputs::{Inputs, Outputs};
-use crate::resource::Address;
 use crate::Error;
 
 /// One node of the graph.

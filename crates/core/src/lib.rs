@@ -5,6 +5,7 @@
 //! depend on this crate only; the `layer` crate composes them.
 
 pub mod access;
+pub mod address;
 pub mod aws;
 pub mod cache;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod flags;
 pub mod graph;
 pub mod interrupt;
 pub mod log_guard;
@@ -30,11 +32,13 @@ pub mod tfstate;
 pub mod version;
 pub mod wait;
 
+pub use address::Address;
+pub use diff::FieldChange;
 pub use error::{Error, Result};
+pub use flags::{ExitCode, Flag, SafetyFlags};
 pub use outputs::{Inputs, Outputs};
-pub use plan::{Action, FieldChange, Plan, PlannedChange};
-pub use resource::{Address, Context, Observation, Observed, Resource, ResourceKind};
-pub use safety::{ExitCode, Flag, SafetyFlags};
+pub use plan::{Action, Plan, PlannedChange};
+pub use resource::{Context, Observation, Observed, Resource, ResourceKind};
 pub use secret::SecretValue;
 pub use tags::Tags;
 

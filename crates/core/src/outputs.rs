@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::resource::Address;
+use crate::address::Address;
 
 /// The outputs of one resource, by output name.
 pub type Outputs = BTreeMap<String, Value>;

@@ -5,11 +5,12 @@ use std::fmt::{self, Write as _};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::resource::Address;
+use crate::address::Address;
+use crate::diff::FieldChange;
 
 /// The version of the plan's JSON schema (see [`Plan::to_json`]); raised on any incompatible change.
 pub const PLAN_JSON_VERSION: u32 = 1;
-use crate::safety::Flag;
+use crate::flags::Flag;
 
 /// What apply does to one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,26 +44,6 @@ impl Action {
             Action::Adopt => "<=",
             Action::NoOp => " ",
         }
-    }
-}
-
-/// One field that differs between desired and observed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldChange {
-    /// Dotted path of the field, e.g. `versioning` or `tags.Environment`.
-    pub path: String,
-    /// Observed value; `None` when absent.
-    pub before: Option<Value>,
-    /// Desired value; `None` when it will be removed.
-    pub after: Option<Value>,
-    /// Whether this change can only be made by replacing the resource.
-    pub forces_replacement: bool,
-}
-
-impl FieldChange {
-    /// The top-level field this change belongs to (`tags` for `tags.Environment`).
-    pub fn field(&self) -> &str {
-        self.path.split('.').next().unwrap_or(&self.path)
     }
 }
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::address::Address;
 use crate::plan::Action;
-use crate::resource::Address;
 
 /// What happens to one resource (or one secret, during seed).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,35 +1,17 @@
 //! The resource contract: observe with read-only calls, diff against a typed desired spec, apply,
 //! tear down. Family crates implement [`Resource`]; the engine drives it.
 
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::address::Address;
+use crate::diff::FieldChange;
+use crate::flags::{Flag, SafetyFlags};
 use crate::outputs::{Inputs, Outputs};
-use crate::plan::FieldChange;
-use crate::safety::{Flag, SafetyFlags};
 use crate::tags::Tags;
 use crate::Result;
-
-/// Where a resource sits in the layer, Terraform style: `aws_s3_bucket.application_data`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Address(String);
-
-impl Address {
-    /// An address from its text.
-    pub fn new(s: impl Into<String>) -> Self {
-        Address(s.into())
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Whether a resource holds data, which makes its replacement a guarded change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +59,7 @@ impl Context {
     /// The context of the resource at `address`: its own tags added to the environment's, the
     /// ownership tags kept as they are.
     pub fn for_resource(&self, address: &Address) -> std::borrow::Cow<'_, Context> {
-        let Some(extra) = self.tags_by_resource.get(&address.0) else {
+        let Some(extra) = self.tags_by_resource.get(address.as_str()) else {
             return std::borrow::Cow::Borrowed(self);
         };
         let mut cx = self.clone();

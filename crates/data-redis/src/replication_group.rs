@@ -14,9 +14,9 @@ use aws_sdk_elasticache::types::{
 };
 use aws_sdk_elasticache::Client;
 use layer_core::access::{arn, key_grants, log_deliveries, service_linked_role, Access, Need};
-use layer_core::plan::FieldChange;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::version::EngineVersion;
+use layer_core::FieldChange;
 use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;

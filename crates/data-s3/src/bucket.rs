@@ -12,9 +12,9 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use layer_core::access::{Access, Need};
-use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
+use layer_core::FieldChange;
 use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;

@@ -41,7 +41,7 @@ pub fn redis_ca(dir: &Path) -> PathBuf {
 
 fn ensure_one(dir: &Path) -> anyhow::Result<PathBuf> {
     let cert_path = dir.join(CERT_FILE);
-    crate::daemon::private_dir(dir)?;
+    crate::private::private_dir(dir)?;
     if cert_path.exists() {
         // A key made before, or copied in, is the owner's alone again at every start.
         let key = dir.join(KEY_FILE);
@@ -101,7 +101,7 @@ pub fn issue_server(
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    crate::daemon::private_file(path)?.write_all(bytes)?;
+    crate::private::private_file(path)?.write_all(bytes)?;
     Ok(())
 }
 

@@ -130,11 +130,11 @@ pub async fn up(
         }
     }
     let dir = local_dir(project_root);
-    private_dir(&dir)?;
+    crate::private::private_dir(&dir)?;
     let _ = std::fs::remove_file(state_file(project_root));
     // What a daemon that died left behind (its servers died with it).
     crate::dataplane::clean_leftovers();
-    let log = private_file(&dir.join("gateway.log"))?;
+    let log = crate::private::private_file(&dir.join("gateway.log"))?;
     let mut cmd = std::process::Command::new(program);
     crate::child_env::restrict(&mut cmd, crate::child_env::Child::Daemon)
         .args(args)
@@ -216,30 +216,6 @@ pub async fn serve(project_root: &Path, port: u16, region: &str) -> anyhow::Resu
     local.stop().await;
     drop(local);
     Ok(())
-}
-
-/// Create `dir` (and its parents) and make it private (0700): the local AWS's files sit near
-/// values (its log at debug, the CA keys).
-pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    Ok(())
-}
-
-/// Create (or truncate) a file only its owner may read (0600), re-asserting the mode on a file
-/// that was there.
-pub fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(f)
 }
 
 /// Stop the local AWS that `up` started. Returns whether one was running.

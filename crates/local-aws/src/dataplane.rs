@@ -30,16 +30,7 @@ pub const REDIS_PORT: u16 = 6380;
 /// The Debian packages that provide the servers.
 pub const PACKAGES: [&str; 2] = ["postgresql", "redis-server"];
 
-/// The server programs found on this machine.
-#[derive(Debug, Clone)]
-pub struct Programs {
-    /// `initdb`.
-    pub initdb: PathBuf,
-    /// `postgres`.
-    pub postgres: PathBuf,
-    /// `redis-server`.
-    pub redis: PathBuf,
-}
+use crate::server_programs::Programs;
 
 /// Find PostgreSQL and `redis-server` on this machine (see `server_programs`); else what is
 /// missing, as the command that installs it here.

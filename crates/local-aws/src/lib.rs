@@ -24,6 +24,7 @@ pub mod leaving_clusters;
 mod log_group_keys;
 pub mod moto;
 mod overlays;
+pub mod private;
 pub mod protocol;
 pub mod replication_groups;
 pub mod rotation_schedules;

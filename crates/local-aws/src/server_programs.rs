@@ -7,7 +7,16 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::dataplane::Programs;
+/// The server programs found on this machine.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    /// `initdb`.
+    pub initdb: PathBuf,
+    /// `postgres`.
+    pub postgres: PathBuf,
+    /// `redis-server`.
+    pub redis: PathBuf,
+}
 
 /// The newest `<dir>/<prefix><version>/<sub>` holding every program of `needs`.
 fn newest(dir: &Path, prefix: &str, sub: &str, needs: &[&str]) -> Option<PathBuf> {

@@ -14,9 +14,9 @@ use aws_sdk_grafana::types::{
 };
 use aws_sdk_grafana::Client;
 use layer_core::access::{arn, global_arn, service_linked_role, Access, Need};
-use layer_core::plan::FieldChange;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
+use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use shared_resources::{while_role_propagates, PROPAGATION, ROLE_ARN, SECURITY_GROUP_ID};

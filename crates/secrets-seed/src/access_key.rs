@@ -15,7 +15,7 @@ use layer_core::{Error, Result, SecretValue};
 
 use crate::catalog::Source;
 use crate::meta::{TAG_ACCESS_KEY, TAG_KEPT_KEYS};
-use crate::seed::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State};
+use crate::step::{assess, Outcome, Row, SeedInputs, SeedOptions, Sources, State};
 
 /// Attempts at `CreateAccessKey`, each reconciled before the next: as many as the SDK makes of
 /// other calls by default, so a dropped connection followed by a lost answer still converges.
@@ -254,7 +254,7 @@ async fn adoptable(
     if !untagged_values {
         return Ok(None);
     }
-    let stored = crate::seed::read_value(sm, &full(&id_def.name), None).await?;
+    let stored = crate::store::read_value(sm, &full(&id_def.name), None).await?;
     let active = iam
         .list_access_keys()
         .user_name(user)
@@ -332,7 +332,7 @@ async fn pair(
                 if !kept.is_empty() {
                     tags.push((TAG_KEPT_KEYS, kept.as_str()));
                 }
-                crate::seed::tag(sm, &full(&d.name), &tags).await?;
+                crate::store::tag(sm, &full(&d.name), &tags).await?;
             }
             tracing::info!(user = %user, "adopted the key pair the secrets held: tagged, not replaced");
             let note = format!(
@@ -404,9 +404,9 @@ async fn pair(
         } else {
             SecretValue::new(id.clone())
         };
-        let version = crate::seed::put(sm, &name, &value).await?;
+        let version = crate::store::put(sm, &name, &value).await?;
         drop(value);
-        crate::seed::tag(sm, &name, &[(TAG_ACCESS_KEY, &id)]).await?;
+        crate::store::tag(sm, &name, &[(TAG_ACCESS_KEY, &id)]).await?;
         versions.push((d.name.clone(), version));
     }
     drop(secret);

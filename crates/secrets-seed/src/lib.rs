@@ -23,6 +23,8 @@ pub mod meta;
 pub mod names;
 pub mod seed;
 mod settings;
+pub mod step;
+mod store;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -36,8 +38,8 @@ use layer_core::{Outputs, Result};
 pub use catalog::{catalog, Fact, SecretDef, Source};
 pub use container::{ContainerSpec, FactValue, SecretContainer};
 pub use names::SecretNames;
-pub use seed::{SeedInputs, SeedOptions, SeedReport, State};
 pub use settings::{CaSource, SecretsSettings, LITELLM_KEY_PLACEHOLDER, MAX_SECRET_BYTES};
+pub use step::{SeedInputs, SeedOptions, SeedReport, State};
 
 /// The section of the environment files this crate owns.
 pub const SECTION: &str = "secrets";

@@ -32,8 +32,7 @@ use layer_core::{Error, Result, Tags};
 
 use crate::meta::{self, sm_err};
 
-/// The lock's name under the environment's prefix.
-pub const LOCK_SECRET: &str = "run-lock";
+pub use crate::names::LOCK_SECRET;
 
 const HELD_BY: &str = "LockHeldBy";
 const HOST: &str = "LockHost";

@@ -10,6 +10,9 @@ use layer_core::config::Environment;
 use crate::settings::SecretsSettings;
 use crate::SECTION;
 
+/// The lock's name under the environment's prefix.
+pub const LOCK_SECRET: &str = "run-lock";
+
 /// How an environment names its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SecretNames {
@@ -64,7 +67,7 @@ impl SecretNames {
             .chain(
                 self.exact
                     .iter()
-                    .filter(|(secret, _)| secret.as_str() != crate::lock::LOCK_SECRET)
+                    .filter(|(secret, _)| secret.as_str() != LOCK_SECRET)
                     .map(|(_, name)| name)
                     .filter(|n| !n.starts_with(&self.prefix))
                     .map(|n| arn(format!("secret:{n}-??????"))),
@@ -90,7 +93,7 @@ mod tests {
         let names = SecretNames::new("platform/data/", exact);
         assert_eq!(names.full("psql-password"), "platform/data/psql-password");
         assert_eq!(names.full("redis-password"), "legacy/cache-auth");
-        assert_eq!(names.full(crate::lock::LOCK_SECRET), "locks/data-and-ai");
+        assert_eq!(names.full(LOCK_SECRET), "locks/data-and-ai");
         let arns = names.arns();
         assert_eq!(
             arns.len(),
