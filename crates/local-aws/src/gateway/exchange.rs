@@ -25,6 +25,8 @@ pub(super) struct Exchange {
     pub(super) parts: http::request::Parts,
     /// The request's URI, kept past the forward.
     pub(super) uri: http::Uri,
+    /// The caller's signature, kept past the forward.
+    pub(super) authorization: Option<http::HeaderValue>,
     /// A streamed body (S3), until a stage reads it.
     pub(super) body: Option<Body>,
     /// A small body, read whole (query forms, JSON).
@@ -78,7 +80,7 @@ impl Exchange {
 
     /// The caller's signature, for the gateway's own calls to moto on its behalf.
     pub(super) fn auth(&self) -> Option<http::HeaderValue> {
-        self.parts.headers.get("authorization").cloned()
+        self.authorization.clone()
     }
 
     /// Whether this is `service`'s `op`.

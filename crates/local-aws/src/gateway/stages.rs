@@ -58,6 +58,7 @@ pub(super) async fn classify(
     Ok(Exchange {
         op: call.operation.clone(),
         uri: parts.uri.clone(),
+        authorization: parts.headers.get("authorization").cloned(),
         service,
         region,
         protocol,
