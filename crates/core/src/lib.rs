@@ -25,6 +25,7 @@ pub mod policy;
 pub mod progress;
 pub mod resource;
 pub mod safety;
+pub mod saved_plan;
 pub mod secret;
 pub mod tags;
 pub mod tfread;

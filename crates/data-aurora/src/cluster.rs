@@ -122,7 +122,7 @@ impl Resource for Cluster {
     type Spec = ClusterSpec;
 
     fn address(&self) -> Address {
-        Address::new("aws_rds_cluster.aurora")
+        Address::new(crate::CLUSTER_ADDRESS)
     }
 
     fn name(&self) -> String {

@@ -340,7 +340,7 @@ impl Resource for InstanceSet {
     }
 
     fn depends_on(&self) -> Vec<Address> {
-        vec![Address::new("aws_rds_cluster.aurora")]
+        vec![Address::new(crate::CLUSTER_ADDRESS)]
     }
 
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {

@@ -352,3 +352,14 @@ pub fn resources(
     }
     Ok(out)
 }
+
+/// The cluster's address in the layer.
+pub const CLUSTER_ADDRESS: &str = "aws_rds_cluster.aurora";
+
+/// What a destroy of the cluster `name` leaves when a final snapshot is taken: the snapshot, with
+/// how to list and remove it.
+pub fn final_snapshot_kept(name: &str, region: &str) -> String {
+    format!(
+        "the final snapshot of `{name}` is kept: `aws rds describe-db-cluster-snapshots --region {region} --db-cluster-identifier {name} --snapshot-type manual` lists it, `aws rds delete-db-cluster-snapshot --region {region} --db-cluster-snapshot-identifier <id>` removes it"
+    )
+}

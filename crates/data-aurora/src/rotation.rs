@@ -16,7 +16,7 @@ use serde::Serialize;
 use typed_builder::TypedBuilder;
 
 /// The cluster, whose output names its master secret.
-const CLUSTER: &str = "aws_rds_cluster.aurora";
+const CLUSTER: &str = crate::CLUSTER_ADDRESS;
 /// The cluster's output with the master secret's ARN.
 const SECRET_ARN: &str = "aurora_master_user_secret_arn";
 

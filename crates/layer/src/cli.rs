@@ -10,11 +10,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use layer_core::engine::{ApplyError, Mode};
+use layer_core::engine::Mode;
 use layer_core::outputs::terraform_json;
+use layer_core::saved_plan::SavedPlan;
 use layer_core::{Error, ExitCode, Outputs, SafetyFlags};
 
-use crate::Session;
+use crate::{workflow, Session};
 
 /// `println!` that ends the process when stdout is closed (`plan dev | head`), as a Unix tool
 /// killed by `SIGPIPE` does (exit 141), instead of panicking.
@@ -505,51 +506,9 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         .environments
         .clone()
         .unwrap_or_else(|| inv.root.join("environments"));
+    let at = Place { dir: &dir, inv };
     match cli.command {
-        Command::Apply { file, safety, lock } => {
-            let saved = SavedPlan::read(&file)?;
-            let session = connect(&dir, &saved.environment, inv, false).await?;
-            let command = format!("apply {}", file.display());
-            let mode = saved.mode()?;
-            let up_to_date = |plan: &layer_core::Plan| -> anyhow::Result<()> {
-                let moved = saved.moved(plan);
-                if moved.is_empty() {
-                    return Ok(());
-                }
-                Err(Error::Config(format!(
-                    "the saved plan {} is out of date, nothing was changed; what moved since it was made: {}; run plan --out again",
-                    file.display(),
-                    moved.join(", ")
-                ))
-                .into())
-            };
-            // Refused before the lock is taken, so a refusal writes nothing at all; checked again
-            // under the lock, for what moved meanwhile.
-            let flags: SafetyFlags = safety.into();
-            let cx = session.context(flags.clone());
-            let first = session.plan(&cx, mode).await?;
-            up_to_date(&first.plan)?;
-            refuse_unsafe(&session, &cx, &first.plan)?;
-            if mode == Mode::Deploy {
-                check_publication(&session).await?;
-            }
-            let code = locked(&session, &command, &lock, async {
-                let cx = session.context(flags);
-                let run = session.plan(&cx, mode).await?;
-                up_to_date(&run.plan)?;
-                println!("{}", run.plan.render(stdout_colour()));
-                if !run.plan.has_changes() {
-                    return Ok(ExitCode::Success);
-                }
-                refuse_unsafe(&session, &cx, &run.plan)?;
-                Box::pin(carry_out(&session, &cx, run, mode)).await
-            })
-            .await?;
-            if mode == Mode::Deploy && code == ExitCode::Success {
-                publish_outputs(&session).await?;
-            }
-            Ok(code)
-        }
+        Command::Apply { file, safety, lock } => apply_file(&at, &file, safety, lock).await,
         Command::Plan {
             env,
             detailed_exitcode,
@@ -559,41 +518,8 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             out,
         } => {
             let format = if json { PlanFormat::Json } else { format };
-            let session = connect(&dir, &env, inv, false).await?;
-            let cx = session.context(SafetyFlags::default());
             let mode = if destroy { Mode::Destroy } else { Mode::Deploy };
-            let run = session.plan(&cx, mode).await?;
-            let states = if mode == Mode::Deploy {
-                session.secret_states(&run.observed_outputs()).await?
-            } else {
-                Vec::new()
-            };
-            if let Some(path) = &out {
-                SavedPlan::new(&session.env.name, mode, &run.plan).write(path)?;
-            }
-            if format == PlanFormat::Markdown {
-                print!("{}", run.plan.render_markdown());
-                print_states_markdown(&states);
-            } else if format == PlanFormat::Json {
-                let mut j = run.plan.to_json();
-                j["secrets"] = states
-                    .iter()
-                    .map(|(name, state)| {
-                        let mut v = serde_json::to_value(state).unwrap_or_default();
-                        v["secret"] = name.clone().into();
-                        v
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&j)?);
-            } else {
-                println!("{}", run.plan.render(stdout_colour()));
-                print_states(&states);
-            }
-            Ok(if detailed_exitcode && run.plan.has_changes() {
-                ExitCode::Changes
-            } else {
-                ExitCode::Success
-            })
+            plan(&at, &env, mode, format, out.as_deref(), detailed_exitcode).await
         }
         Command::Deploy {
             env,
@@ -604,77 +530,22 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             safety,
             lock,
         } => {
-            let session = connect(&dir, &env, inv, true).await?;
-            let command = format!("deploy {env}");
-            check_publication(&session).await?;
-            let (code, held) = Box::pin(apply(
-                &session,
-                Mode::Deploy,
-                safety.into(),
+            let steps = DeploySteps {
                 auto_approve,
                 skip_plan,
-                &command,
-                &lock,
-            ))
-            .await?;
-            // A failed publication is reported once the lock is released and seed has run.
-            let published = if code == ExitCode::Success {
-                publish_outputs(&session).await.map(|_| ())
-            } else {
-                Ok(())
+                skip_seed,
+                bootstrap_db,
             };
-            if skip_seed || code != ExitCode::Success {
-                if let Some(held) = held {
-                    release_lock(held).await;
-                }
-                published?;
-                return Ok(code);
-            }
-            // Seed (and bootstrap) under the same lock, or under one taken now when apply had
-            // nothing to do.
-            let held = match held {
-                Some(held) => held,
-                None => take_lock(&session, &command, &lock).await?,
-            };
-            let result = async {
-                println!("\nSeeding secrets:");
-                let code =
-                    Box::pin(seed(&session, &secrets_seed::SeedOptions::default(), false)).await?;
-                if !bootstrap_db || code != ExitCode::Success {
-                    return Ok(code);
-                }
-                println!("\nBootstrapping databases:");
-                Box::pin(bootstrap(&session)).await
-            }
-            .await;
-            release_lock(held).await;
-            published?;
-            result
+            deploy(&at, &env, steps, safety.into(), lock).await
         }
         Command::BootstrapDb { env, lock } => {
-            let session = connect(&dir, &env, inv, false).await?;
-            locked(
-                &session,
-                &format!("bootstrap-db {env}"),
-                &lock,
-                Box::pin(bootstrap(&session)),
-            )
-            .await
+            let session = at.connect(&env, false).await?;
+            let op = Terminal::new(true);
+            let command = format!("bootstrap-db {env}");
+            let work = Box::pin(bootstrap(&session));
+            workflow::locked(&session, &op, &command, lock.lock_timeout, work).await
         }
-        Command::Verify { env, json } => {
-            let session = connect(&dir, &env, inv, false).await?;
-            let report = Box::pin(crate::verify::verify(&session)).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(if report.passed {
-                ExitCode::Success
-            } else {
-                ExitCode::Error
-            })
-        }
+        Command::Verify { env, json } => verify(&at, &env, json).await,
         Command::Seed {
             env,
             force,
@@ -683,78 +554,16 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             json,
             lock,
         } => {
-            let session = connect(&dir, &env, inv, false).await?;
-            let catalog = secrets_seed::catalog(&session.databases);
-            secrets_seed::seed::check_rotate(&catalog, &rotate)?;
-            let warnings = secrets_seed::seed::rotation_warnings(&catalog, &rotate);
-            if !rotate.is_empty()
-                && session.env.protected
-                && confirm_env.as_deref() != Some(session.env.name.as_str())
-            {
-                return Err(Error::Refused(layer_core::safety::Refusal {
-                    changes: rotate
-                        .iter()
-                        .map(|r| layer_core::safety::RefusedChange {
-                            address: r.clone(),
-                            reason: format!(
-                                "`{}` is a protected environment and rotation replaces the value",
-                                session.env.name
-                            ),
-                            flag: format!("pass --confirm-env {} to allow it", session.env.name),
-                        })
-                        .collect(),
-                })
-                .into());
-            }
-            for w in &warnings {
-                eprintln!("warning: {w}");
-            }
-            let command = if force {
-                format!("seed {env} --force")
-            } else {
-                format!("seed {env}")
-            };
             let opts = secrets_seed::SeedOptions { force, rotate };
-            locked(
-                &session,
-                &command,
-                &lock,
-                Box::pin(seed(&session, &opts, json)),
-            )
-            .await
+            seed_command(&at, &env, opts, confirm_env.as_deref(), json, lock).await
         }
         Command::Destroy {
             env,
             auto_approve,
             safety,
             lock,
-        } => {
-            let session = connect(&dir, &env, inv, false).await?;
-            let (code, held) = Box::pin(apply(
-                &session,
-                Mode::Destroy,
-                safety.into(),
-                auto_approve,
-                false,
-                &format!("destroy {env}"),
-                &lock,
-            ))
-            .await?;
-            if let Some(held) = held {
-                release_lock(held).await;
-            }
-            Ok(code)
-        }
-        Command::Outputs { env, publish, .. } if publish => {
-            let session = connect(&dir, &env, inv, false).await?;
-            if !publish_outputs(&session).await? {
-                return Err(Error::Config(format!(
-                    "{env}: nothing to publish to; set `[outputs] terraform_state = {{ bucket = \"…\", key = \"…\" }}` in environments/{env}.toml (the next layers' S3 backend configuration)"
-                ))
-                .into());
-            }
-            Ok(ExitCode::Success)
-        }
+        } => destroy(&at, &env, auto_approve, safety.into(), lock).await,
+        Command::Outputs { env, publish, .. } if publish => publish_command(&at, &env).await,
         Command::Outputs {
             env,
             json,
@@ -762,22 +571,8 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             terraform_version,
             ..
         } => {
-            let session = connect(&dir, &env, inv, false).await?;
-            let outputs = session.outputs().await?;
-            match if json { OutputsFormat::Json } else { format } {
-                OutputsFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&terraform_json(&outputs))?
-                ),
-                OutputsFormat::TerraformState => {
-                    let lineage = layer_core::tfstate::new_lineage();
-                    let doc =
-                        layer_core::tfstate::document(&outputs, &lineage, 1, &terraform_version);
-                    println!("{}", serde_json::to_string_pretty(&doc)?);
-                }
-                OutputsFormat::Text => print_outputs(&outputs),
-            }
-            Ok(ExitCode::Success)
+            let format = if json { OutputsFormat::Json } else { format };
+            outputs(&at, &env, format, &terraform_version).await
         }
         Command::IamPolicy {
             env,
@@ -786,22 +581,7 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
             json,
             split,
         } => iam_policy(&dir, &env, &command, account, json, split),
-        Command::Graph { env, format, plan } => {
-            let session = connect(&dir, &env, inv, false).await?;
-            let planned = if plan {
-                let cx = session.context(SafetyFlags::default());
-                Some(session.plan(&cx, Mode::Deploy).await?.plan)
-            } else {
-                None
-            };
-            let title = format!("data-and-ai {env}");
-            let dot = layer_core::graph::to_dot(&title, &session.dependencies(), planned.as_ref());
-            match format {
-                GraphFormat::Dot => print!("{dot}"),
-                GraphFormat::Svg => std::io::stdout().write_all(&svg_of(&dot)?)?,
-            }
-            Ok(ExitCode::Success)
-        }
+        Command::Graph { env, format, plan } => graph(&at, &env, format, plan).await,
         Command::Completions { shell } => {
             completions(shell, &dir, &mut std::io::stdout());
             Ok(ExitCode::Success)
@@ -817,6 +597,389 @@ async fn execute(cli: Cli, inv: &Invocation) -> anyhow::Result<ExitCode> {
         )
         .into()),
     }
+}
+
+/// Where a command finds its environments, and how it was started.
+struct Place<'a> {
+    dir: &'a Path,
+    inv: &'a Invocation,
+}
+
+impl Place<'_> {
+    /// Load and connect to an environment (the local AWS started first for `deploy local`).
+    async fn connect(&self, env: &str, autostart: bool) -> anyhow::Result<Session> {
+        connect(self.dir, env, self.inv, autostart).await
+    }
+}
+
+/// The operator at a terminal: plans printed, questions asked on stdin, live progress drawn on
+/// stderr and its table printed when the changes finish.
+struct Terminal {
+    show_plan: bool,
+    screen: std::sync::Mutex<Option<std::sync::Arc<crate::progress::Screen>>>,
+}
+
+impl Terminal {
+    fn new(show_plan: bool) -> Self {
+        Terminal {
+            show_plan,
+            screen: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl workflow::Operator for Terminal {
+    fn show_plan(&self, plan: &layer_core::Plan) {
+        if self.show_plan {
+            println!("{}", plan.render(stdout_colour()));
+        }
+    }
+
+    fn plan_moved(&self, moved: &[String], plan: &layer_core::Plan) {
+        println!(
+            "\nObserved again under the run lock, the plan has changed (another run, or a change made meanwhile): {}\n",
+            moved.join(", ")
+        );
+        println!("{}", plan.render(stdout_colour()));
+    }
+
+    fn confirm(&self, question: &str) -> anyhow::Result<()> {
+        confirm(question)
+    }
+
+    fn waiting_for_lock(&self, environment: &str, held: &str) {
+        eprintln!("waiting for the run lock of `{environment}`: {held}");
+    }
+
+    fn progress(&self) -> layer_core::progress::Progress {
+        let screen = screen();
+        let progress = progress_of(&screen);
+        *self.screen.lock().expect("not poisoned") = screen;
+        progress
+    }
+
+    fn progress_done(&self, took: std::time::Duration) {
+        print_table(&self.screen.lock().expect("not poisoned").take(), took);
+    }
+}
+
+/// What `deploy` runs after the apply, and how it asks.
+struct DeploySteps {
+    auto_approve: bool,
+    skip_plan: bool,
+    skip_seed: bool,
+    bootstrap_db: bool,
+}
+
+/// Print what an apply did: the summary, then the outputs (deploy) or what was left behind
+/// (destroy).
+fn print_applied(applied: &workflow::Applied, skip_plan: bool) {
+    match applied {
+        workflow::Applied::NoChanges if skip_plan => println!("No changes."),
+        workflow::Applied::NoChanges => {}
+        workflow::Applied::Deployed { summary, outputs } => {
+            println!(
+                "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
+                summary.add, summary.change, summary.destroy
+            );
+            print_outputs(outputs);
+        }
+        workflow::Applied::Destroyed {
+            summary,
+            left_behind,
+        } => {
+            println!(
+                "\nDestroy complete! Resources: {} destroyed.",
+                summary.destroy
+            );
+            if !left_behind.is_empty() {
+                println!("\nLeft behind:");
+                for line in left_behind {
+                    println!("  - {line}");
+                }
+            }
+        }
+    }
+}
+
+/// `apply FILE`: a saved plan, applied if nothing moved since it was made.
+async fn apply_file(
+    at: &Place<'_>,
+    file: &Path,
+    safety: SafetyArgs,
+    lock: LockArgs,
+) -> anyhow::Result<ExitCode> {
+    let saved = SavedPlan::read(file)?;
+    let session = at.connect(&saved.environment, false).await?;
+    let opts = workflow::ApplyOptions {
+        mode: saved.mode()?,
+        flags: safety.into(),
+        auto_approve: true,
+        command: format!("apply {}", file.display()),
+        lock_timeout: lock.lock_timeout,
+    };
+    if opts.mode == Mode::Deploy {
+        check_publication(&session).await?;
+    }
+    let op = Terminal::new(true);
+    let applied = workflow::apply_saved(&session, &op, &saved, &opts).await?;
+    print_applied(&applied, false);
+    if opts.mode == Mode::Deploy {
+        publish_outputs(&session).await?;
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `plan`: the plan (and the secrets' states) as text, JSON or markdown; saved with `--out`.
+async fn plan(
+    at: &Place<'_>,
+    env: &str,
+    mode: Mode,
+    format: PlanFormat,
+    out: Option<&Path>,
+    detailed_exitcode: bool,
+) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    let cx = session.context(SafetyFlags::default());
+    let run = session.plan(&cx, mode).await?;
+    let states = if mode == Mode::Deploy {
+        session.secret_states(&run.observed_outputs()).await?
+    } else {
+        Vec::new()
+    };
+    if let Some(path) = out {
+        SavedPlan::new(&session.env.name, mode, &run.plan).write(path)?;
+    }
+    match format {
+        PlanFormat::Markdown => {
+            print!("{}", run.plan.render_markdown());
+            print_states_markdown(&states);
+        }
+        PlanFormat::Json => {
+            let mut j = run.plan.to_json();
+            j["secrets"] = states
+                .iter()
+                .map(|(name, state)| {
+                    let mut v = serde_json::to_value(state).unwrap_or_default();
+                    v["secret"] = name.clone().into();
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        }
+        PlanFormat::Text => {
+            println!("{}", run.plan.render(stdout_colour()));
+            print_states(&states);
+        }
+    }
+    Ok(if detailed_exitcode && run.plan.has_changes() {
+        ExitCode::Changes
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// `deploy`: apply, publish the outputs, then seed (and bootstrap) under the same lock.
+async fn deploy(
+    at: &Place<'_>,
+    env: &str,
+    steps: DeploySteps,
+    flags: SafetyFlags,
+    lock: LockArgs,
+) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, true).await?;
+    check_publication(&session).await?;
+    let op = Terminal::new(!steps.skip_plan);
+    let opts = workflow::ApplyOptions {
+        mode: Mode::Deploy,
+        flags,
+        auto_approve: steps.auto_approve,
+        command: format!("deploy {env}"),
+        lock_timeout: lock.lock_timeout,
+    };
+    let (applied, held) = Box::pin(workflow::apply(&session, &op, &opts)).await?;
+    print_applied(&applied, steps.skip_plan);
+    // A failed publication is reported once the lock is released and seed has run.
+    let published = publish_outputs(&session).await.map(|_| ());
+    if steps.skip_seed {
+        if let Some(held) = held {
+            workflow::release(held).await;
+        }
+        published?;
+        return Ok(ExitCode::Success);
+    }
+    // Seed (and bootstrap) under the same lock, or under one taken now when apply had nothing to
+    // do.
+    let held = match held {
+        Some(held) => held,
+        None => workflow::take_lock(&session, &op, &opts.command, lock.lock_timeout).await?,
+    };
+    let result = async {
+        println!("\nSeeding secrets:");
+        let opts = secrets_seed::SeedOptions::default();
+        let code = Box::pin(seed(&session, &op, &opts, false)).await?;
+        if !steps.bootstrap_db || code != ExitCode::Success {
+            return Ok(code);
+        }
+        println!("\nBootstrapping databases:");
+        Box::pin(bootstrap(&session)).await
+    }
+    .await;
+    workflow::release(held).await;
+    published?;
+    result
+}
+
+/// `verify`: the report, as text or JSON; exit 1 when a check failed.
+async fn verify(at: &Place<'_>, env: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    let report = Box::pin(crate::verify::verify(&session)).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if report.passed {
+        ExitCode::Success
+    } else {
+        ExitCode::Error
+    })
+}
+
+/// `seed`: checked (unknown names, a protected environment's rotation) before its first call to
+/// the secrets, then run under the lock.
+async fn seed_command(
+    at: &Place<'_>,
+    env: &str,
+    opts: secrets_seed::SeedOptions,
+    confirm_env: Option<&str>,
+    json: bool,
+    lock: LockArgs,
+) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    for w in workflow::check_seed(&session, &opts, confirm_env)? {
+        eprintln!("warning: {w}");
+    }
+    let command = if opts.force {
+        format!("seed {env} --force")
+    } else {
+        format!("seed {env}")
+    };
+    let op = Terminal::new(true);
+    let work = Box::pin(seed(&session, &op, &opts, json));
+    workflow::locked(&session, &op, &command, lock.lock_timeout, work).await
+}
+
+/// Seed and print its report (as JSON with `json`, without live progress then).
+async fn seed(
+    session: &Session,
+    op: &Terminal,
+    opts: &secrets_seed::SeedOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use workflow::Operator as _;
+    let progress = if json {
+        layer_core::progress::Progress::default()
+    } else {
+        op.progress()
+    };
+    let began = std::time::Instant::now();
+    let report = workflow::seed(session, progress, opts).await;
+    op.progress_done(began.elapsed());
+    let report = report?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    if report.failed() {
+        anyhow::bail!("seed did not finish: see the failed secrets above; run it again once the cause is fixed");
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `destroy`: everything of the environment that carries our tags, dependents first.
+async fn destroy(
+    at: &Place<'_>,
+    env: &str,
+    auto_approve: bool,
+    flags: SafetyFlags,
+    lock: LockArgs,
+) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    let op = Terminal::new(true);
+    let opts = workflow::ApplyOptions {
+        mode: Mode::Destroy,
+        flags,
+        auto_approve,
+        command: format!("destroy {env}"),
+        lock_timeout: lock.lock_timeout,
+    };
+    let (applied, held) = Box::pin(workflow::apply(&session, &op, &opts)).await?;
+    if let Some(held) = held {
+        workflow::release(held).await;
+    }
+    print_applied(&applied, false);
+    Ok(ExitCode::Success)
+}
+
+/// `outputs --publish`.
+async fn publish_command(at: &Place<'_>, env: &str) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    if !publish_outputs(&session).await? {
+        return Err(Error::Config(format!(
+            "{env}: nothing to publish to; set `[outputs] terraform_state = {{ bucket = \"…\", key = \"…\" }}` in environments/{env}.toml (the next layers' S3 backend configuration)"
+        ))
+        .into());
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `outputs`: as text, as `terraform output -json`, or as a Terraform state document.
+async fn outputs(
+    at: &Place<'_>,
+    env: &str,
+    format: OutputsFormat,
+    terraform_version: &str,
+) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    let outputs = session.outputs().await?;
+    match format {
+        OutputsFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&terraform_json(&outputs))?
+        ),
+        OutputsFormat::TerraformState => {
+            let lineage = layer_core::tfstate::new_lineage();
+            let doc = layer_core::tfstate::document(&outputs, &lineage, 1, terraform_version);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        OutputsFormat::Text => print_outputs(&outputs),
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `graph`: the resources and their dependencies, coloured by the plan with `--plan`.
+async fn graph(
+    at: &Place<'_>,
+    env: &str,
+    format: GraphFormat,
+    with_plan: bool,
+) -> anyhow::Result<ExitCode> {
+    let session = at.connect(env, false).await?;
+    let planned = if with_plan {
+        let cx = session.context(SafetyFlags::default());
+        Some(session.plan(&cx, Mode::Deploy).await?.plan)
+    } else {
+        None
+    };
+    let title = format!("data-and-ai {env}");
+    let dot = layer_core::graph::to_dot(&title, &session.dependencies(), planned.as_ref());
+    match format {
+        GraphFormat::Dot => print!("{dot}"),
+        GraphFormat::Svg => std::io::stdout().write_all(&svg_of(&dot)?)?,
+    }
+    Ok(ExitCode::Success)
 }
 
 /// `import-terraform`: read the file into a buffer wiped on drop (a state may hold secret
@@ -978,55 +1141,6 @@ fn iam_policy(
     Ok(ExitCode::Success)
 }
 
-/// Run `work` holding the environment's run lock, and release the lock whatever happened.
-async fn locked<F>(
-    session: &Session,
-    command: &str,
-    lock: &LockArgs,
-    work: F,
-) -> anyhow::Result<ExitCode>
-where
-    F: std::future::Future<Output = anyhow::Result<ExitCode>>,
-{
-    let held = take_lock(session, command, lock).await?;
-    let result = work.await;
-    release_lock(held).await;
-    result
-}
-
-/// The run lock, held by this command.
-struct HeldLock {
-    lease: secrets_seed::lock::Lease,
-    environment: String,
-    command: String,
-}
-
-async fn take_lock(session: &Session, command: &str, lock: &LockArgs) -> anyhow::Result<HeldLock> {
-    let lease = crate::lock::take(
-        &session.sdk,
-        &session.env,
-        &session.caller_arn,
-        command,
-        lock.lock_timeout,
-        |held| eprintln!("waiting for the run lock of `{}`: {held}", session.env.name),
-    )
-    .await?;
-    tracing::info!(environment = %session.env.name, command, "run lock taken");
-    Ok(HeldLock {
-        lease,
-        environment: session.env.name.clone(),
-        command: command.to_string(),
-    })
-}
-
-async fn release_lock(held: HeldLock) {
-    // Said before the lock is gone, so that no other run's "taken" comes before it.
-    tracing::info!(environment = %held.environment, command = %held.command, "run lock releasing");
-    if let Err(e) = held.lease.release().await {
-        tracing::warn!(error = %e, "releasing the run lock failed; it expires with its lease");
-    }
-}
-
 async fn lock_command(
     dir: &Path,
     action: LockCommand,
@@ -1116,11 +1230,11 @@ fn progress_of(
 /// Close the screen and print the table of what was done.
 fn print_table(
     screen: &Option<std::sync::Arc<crate::progress::Screen>>,
-    began: std::time::Instant,
+    took: std::time::Duration,
 ) {
     if let Some(s) = screen {
         s.close();
-        let table = crate::progress::table(&s.rows(), began.elapsed());
+        let table = crate::progress::table(&s.rows(), took);
         if !table.is_empty() {
             println!("\n{}", table.trim_end());
         }
@@ -1133,274 +1247,6 @@ fn stdout_colour() -> bool {
         std::io::stdout().is_terminal(),
         std::env::var("NO_COLOR").ok(),
     )
-}
-
-/// A plan saved by `plan --out`: the environment, the mode and the plan as JSON (which never holds
-/// a secret value), with a format version.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct SavedPlan {
-    format: String,
-    environment: String,
-    mode: String,
-    plan: serde_json::Value,
-}
-
-const SAVED_PLAN_FORMAT: &str = "data-and-ai-plan/1";
-
-impl SavedPlan {
-    fn new(environment: &str, mode: Mode, plan: &layer_core::Plan) -> Self {
-        SavedPlan {
-            format: SAVED_PLAN_FORMAT.into(),
-            environment: environment.into(),
-            mode: if mode == Mode::Destroy {
-                "destroy"
-            } else {
-                "deploy"
-            }
-            .into(),
-            plan: plan.to_json(),
-        }
-    }
-
-    /// Written only its owner may read (0600): a plan holds no value, but names every secret
-    /// and resource of the environment.
-    fn write(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(path)?;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            f.write_all(serde_json::to_string_pretty(self)?.as_bytes())
-        };
-        write().map_err(|e| anyhow::anyhow!("writing the plan to {}: {e}", path.display()))
-    }
-
-    fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("reading the plan {}: {e}", path.display()))?;
-        let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-            Error::Config(format!(
-                "{} is not a saved plan ({e}); make one with plan --out",
-                path.display()
-            ))
-        })?;
-        if saved.format != SAVED_PLAN_FORMAT {
-            return Err(Error::Config(format!(
-                "{} is a plan of format {}, this tool reads {SAVED_PLAN_FORMAT}; run plan --out again",
-                path.display(),
-                saved.format
-            ))
-            .into());
-        }
-        Ok(saved)
-    }
-
-    fn mode(&self) -> anyhow::Result<Mode> {
-        match self.mode.as_str() {
-            "deploy" => Ok(Mode::Deploy),
-            "destroy" => Ok(Mode::Destroy),
-            other => Err(Error::Config(format!("unknown plan mode `{other}`")).into()),
-        }
-    }
-
-    /// The resources whose planned change differs now from the saved one.
-    fn moved(&self, now: &layer_core::Plan) -> Vec<String> {
-        moved_between(&self.plan, &now.to_json())
-    }
-}
-
-/// The addresses whose planned change differs between two plans (as JSON).
-fn moved_between(before: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
-    let by_address =
-        |plan: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
-            plan["changes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    (
-                        c["address"].as_str().unwrap_or_default().to_string(),
-                        c.clone(),
-                    )
-                })
-                .collect()
-        };
-    let before = by_address(before);
-    let now = by_address(now);
-    before
-        .keys()
-        .chain(now.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter(|a| before.get(*a) != now.get(*a))
-        .cloned()
-        .collect()
-}
-
-/// Plan, refuse what needs a flag, confirm, then take the run lock and carry out the plan as it
-/// is observed under the lock. Bad input, a refusal, a "no" and a plan with nothing to do end
-/// before the lock, so they write nothing at all. Under the lock the layer is observed again: what
-/// another run (or a person) changed since the plan was shown is said, checked and, without
-/// `--auto-approve`, asked about again. Returns the lock, still held, when it was taken.
-async fn apply(
-    session: &Session,
-    mode: Mode,
-    flags: SafetyFlags,
-    auto_approve: bool,
-    skip_plan: bool,
-    command: &str,
-    lock: &LockArgs,
-) -> anyhow::Result<(ExitCode, Option<HeldLock>)> {
-    let cx = session.context(flags.clone());
-    let run = session.plan(&cx, mode).await?;
-    if !skip_plan {
-        println!("{}", run.plan.render(stdout_colour()));
-    }
-    if !run.plan.has_changes() {
-        if skip_plan {
-            println!("No changes.");
-        }
-        return Ok((ExitCode::Success, None));
-    }
-    // Refuse before asking, and before any write (the lock's included).
-    refuse_unsafe(session, &cx, &run.plan)?;
-    let what = if mode == Mode::Destroy {
-        "destroy these resources"
-    } else {
-        "perform these actions"
-    };
-    if !auto_approve {
-        confirm(&format!(
-            "Do you want to {what} in environment `{}`?",
-            session.env.name
-        ))?;
-    }
-    let held = take_lock(session, command, lock).await?;
-    // A new context: the first plan's batch observations (its run cache) are out of date now.
-    let cx = session.context(flags);
-    let result = async {
-        let again = session.plan(&cx, mode).await?;
-        let moved = moved_between(&run.plan.to_json(), &again.plan.to_json());
-        let run = again;
-        if !moved.is_empty() {
-            println!(
-                "\nObserved again under the run lock, the plan has changed (another run, or a change made meanwhile): {}\n",
-                moved.join(", ")
-            );
-            println!("{}", run.plan.render(stdout_colour()));
-            if !run.plan.has_changes() {
-                return Ok(ExitCode::Success);
-            }
-            refuse_unsafe(session, &cx, &run.plan)?;
-            if !auto_approve {
-                confirm(&format!(
-                    "Do you want to {what} in environment `{}`, as planned now?",
-                    session.env.name
-                ))?;
-            }
-        }
-        Box::pin(carry_out(session, &cx, run, mode)).await
-    }
-    .await;
-    match result {
-        Ok(code) => Ok((code, Some(held))),
-        Err(e) => {
-            release_lock(held).await;
-            Err(e)
-        }
-    }
-}
-
-/// Refuse, before any mutating call, a plan that needs a flag the operator did not give.
-fn refuse_unsafe(
-    session: &Session,
-    cx: &layer_core::Context,
-    plan: &layer_core::Plan,
-) -> anyhow::Result<()> {
-    layer_core::safety::check(plan, &session.env.name, session.env.protected, &cx.flags)
-        .map_err(Error::from)?;
-    Ok(())
-}
-
-/// Apply a checked plan and report: the summary, then the outputs (deploy) or what was left
-/// behind (destroy).
-async fn carry_out(
-    session: &Session,
-    cx: &layer_core::Context,
-    run: layer_core::engine::PlanRun,
-    mode: Mode,
-) -> anyhow::Result<ExitCode> {
-    let summary = run.plan.summary();
-    let plan = run.plan.clone();
-    let screen = screen();
-    let mut cx = cx.clone();
-    cx.progress = progress_of(&screen);
-    let began = std::time::Instant::now();
-    let applied = Box::pin(session.apply(&cx, run)).await;
-    print_table(&screen, began);
-    match applied {
-        Ok(outputs) => {
-            if mode == Mode::Destroy {
-                println!(
-                    "\nDestroy complete! Resources: {} destroyed.",
-                    summary.destroy
-                );
-                let final_snapshot = data_aurora::AuroraSettings::load(&session.env)
-                    .map(|a| !a.skip_final_snapshot)
-                    .unwrap_or(false);
-                let left = crate::left_behind(
-                    &plan,
-                    session.secrets.recovery_window_days,
-                    final_snapshot,
-                    &session.env.region,
-                );
-                if !left.is_empty() {
-                    println!("\nLeft behind:");
-                    for line in left {
-                        println!("  - {line}");
-                    }
-                }
-            } else {
-                println!(
-                    "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
-                    summary.add, summary.change, summary.destroy
-                );
-                print_outputs(&outputs);
-            }
-            Ok(ExitCode::Success)
-        }
-        Err(ApplyError::Other(e)) => Err(e.into()),
-        Err(ApplyError::Partial(e)) => Err(anyhow::anyhow!(
-            "{e}\nThe other resources were applied; run the command again once the cause is fixed."
-        )),
-    }
-}
-
-async fn seed(
-    session: &Session,
-    opts: &secrets_seed::SeedOptions,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let observed = session.observe_for_seed().await?;
-    let screen = if json { None } else { screen() };
-    let began = std::time::Instant::now();
-    let report = session.seed(&observed, opts, progress_of(&screen)).await;
-    print_table(&screen, began);
-    let report = report?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{report}");
-    }
-    if report.failed() {
-        anyhow::bail!("seed did not finish: see the failed secrets above; run it again once the cause is fixed");
-    }
-    Ok(ExitCode::Success)
 }
 
 async fn bootstrap(session: &Session) -> anyhow::Result<ExitCode> {
@@ -1606,31 +1452,6 @@ fn answers(url: &str) -> bool {
     (host, port).to_socket_addrs().is_ok_and(|mut addrs| {
         addrs.any(|a| std::net::TcpStream::connect_timeout(&a, timeout).is_ok())
     })
-}
-
-#[cfg(test)]
-mod moved_tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn what_moved_between_two_plans_by_address() {
-        let before = json!({"changes": [
-            {"address": "aws_s3_bucket.a", "action": {"kind": "no_op"}},
-            {"address": "aws_s3_bucket.b", "action": {"kind": "update"}},
-            {"address": "aws_iam_user.u", "action": {"kind": "create"}},
-        ]});
-        let now = json!({"changes": [
-            {"address": "aws_s3_bucket.a", "action": {"kind": "no_op"}},
-            {"address": "aws_s3_bucket.b", "action": {"kind": "delete"}},
-            {"address": "aws_rds_cluster.c", "action": {"kind": "create"}},
-        ]});
-        assert_eq!(
-            moved_between(&before, &now),
-            ["aws_iam_user.u", "aws_rds_cluster.c", "aws_s3_bucket.b"]
-        );
-        assert!(moved_between(&now, &now).is_empty());
-    }
 }
 
 #[cfg(test)]

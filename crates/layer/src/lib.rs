@@ -13,6 +13,7 @@ pub mod progress;
 pub mod publish;
 pub mod schema;
 pub mod verify;
+pub mod workflow;
 
 use std::path::Path;
 
@@ -473,9 +474,21 @@ fn check_tagged_addresses(
     }
 }
 
-/// What a destroy leaves behind, each with how to remove it: resources without our tags (never
-/// touched), secrets in their recovery window, the Aurora cluster's final snapshot.
-pub fn left_behind(
+/// What a destroy of `plan` leaves behind, each with how to remove it: resources without our tags
+/// (never touched), secrets in their recovery window, the Aurora cluster's final snapshot.
+pub fn left_behind(session: &Session, plan: &layer_core::Plan) -> Vec<String> {
+    let final_snapshot = data_aurora::AuroraSettings::load(&session.env)
+        .map(|a| !a.skip_final_snapshot)
+        .unwrap_or(false);
+    left_behind_of(
+        plan,
+        session.secrets.recovery_window_days,
+        final_snapshot,
+        &session.env.region,
+    )
+}
+
+fn left_behind_of(
     plan: &layer_core::Plan,
     recovery_window_days: u32,
     final_snapshot: bool,
@@ -498,11 +511,8 @@ pub fn left_behind(
             (Action::Delete, _) if secret && recovery_window_days > 0 => {
                 recovering.push(c.name.clone())
             }
-            (Action::Delete, _) if address == "aws_rds_cluster.aurora" && final_snapshot => {
-                out.push(format!(
-                    "the final snapshot of `{0}` is kept: `aws rds describe-db-cluster-snapshots --region {region} --db-cluster-identifier {0} --snapshot-type manual` lists it, `aws rds delete-db-cluster-snapshot --region {region} --db-cluster-snapshot-identifier <id>` removes it",
-                    c.name
-                ))
+            (Action::Delete, _) if address == data_aurora::CLUSTER_ADDRESS && final_snapshot => {
+                out.push(data_aurora::final_snapshot_kept(&c.name, region))
             }
             _ => {}
         }
@@ -569,7 +579,7 @@ mod left_behind_tests {
                 ),
             ],
         };
-        let left = left_behind(&plan, 30, true, "eu-central-2");
+        let left = left_behind_of(&plan, 30, true, "eu-central-2");
         assert_eq!(left.len(), 3, "{left:#?}");
         assert!(left[0].contains("dal-dev-s3-access") && left[0].contains("left alone"));
         assert!(
@@ -581,7 +591,7 @@ mod left_behind_tests {
                 && left[2].contains("30 days")
                 && left[2].contains("restore-secret")
         );
-        let nothing = left_behind(&plan, 0, false, "eu-central-2");
+        let nothing = left_behind_of(&plan, 0, false, "eu-central-2");
         assert_eq!(
             nothing.len(),
             2,

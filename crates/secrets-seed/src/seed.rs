@@ -25,6 +25,30 @@ use crate::step::{
 use crate::store::{put, read_value, tag};
 use crate::values;
 
+/// Rotation in a protected environment replaces values its data depends on: refused, before any
+/// call, unless `confirm_env` names the environment.
+pub fn refuse_unconfirmed_rotation(
+    rotate: &[String],
+    environment: &str,
+    protected: bool,
+    confirm_env: Option<&str>,
+) -> Result<()> {
+    if rotate.is_empty() || !protected || confirm_env == Some(environment) {
+        return Ok(());
+    }
+    let changes = rotate
+        .iter()
+        .map(|r| layer_core::safety::RefusedChange {
+            address: r.clone(),
+            reason: format!(
+                "`{environment}` is a protected environment and rotation replaces the value"
+            ),
+            flag: format!("pass --confirm-env {environment} to allow it"),
+        })
+        .collect();
+    Err(Error::Refused(layer_core::safety::Refusal { changes }))
+}
+
 /// Check `--rotate` names before any call: each must be a secret that seed generates.
 pub fn check_rotate(catalog: &[SecretDef], rotate: &[String]) -> Result<()> {
     for name in rotate {
@@ -687,5 +711,18 @@ mod tests {
             e.contains("no such secret") && e.contains("litellm-salt-key"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn rotation_in_a_protected_environment_needs_its_name() {
+        let rotate = vec!["encryption-key".to_string()];
+        let refused = refuse_unconfirmed_rotation(&rotate, "prod", true, None).unwrap_err();
+        assert!(
+            matches!(&refused, Error::Refused(r) if r.changes[0].flag == "pass --confirm-env prod to allow it")
+        );
+        assert!(refuse_unconfirmed_rotation(&rotate, "prod", true, Some("dev")).is_err());
+        refuse_unconfirmed_rotation(&rotate, "prod", true, Some("prod")).unwrap();
+        refuse_unconfirmed_rotation(&rotate, "dev", false, None).unwrap();
+        refuse_unconfirmed_rotation(&[], "prod", true, None).unwrap();
     }
 }
