@@ -550,7 +550,7 @@ const EXPOSE_SECRET: &[(&str, usize, &str)] = &[
         "the master secret's JSON parsed; the password measured, then percent-encoded into an exact zeroizing buffer; the LiteLLM key JSON-escaped into one",
     ),
     (
-        "crates/secrets-seed/src/seed.rs",
+        "crates/secrets-seed/src/store.rs",
         1,
         "the value handed to PutSecretValue",
     ),
@@ -779,4 +779,164 @@ fn no_crate_s_modules_import_one_another_in_a_circle() {
         }
     }
     report(problems);
+}
+
+/// The longest a product function may be, in lines (a screen).
+const FUNCTION_LINES: usize = 150;
+
+/// The functions allowed to be longer, each with why; at most five, none in the gateway or the
+/// command line.
+const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
+    (
+        "crates/local-aws/src/authz.rs",
+        "requirements",
+        "one table: what each operation needs, row by row",
+    ),
+    (
+        "crates/layer/src/verify.rs",
+        "verify",
+        "every family's checks in order; they move into the families with the Family trait",
+    ),
+    (
+        "crates/secrets-seed/src/seed.rs",
+        "seed",
+        "the seed step's phases share its buffers of values, which never leave it",
+    ),
+    (
+        "crates/layer/src/discover.rs",
+        "discover",
+        "one table of the infrastructure inputs read by tags, row by row",
+    ),
+    (
+        "xtask/src/bench.rs",
+        "run",
+        "the benchmark scenarios in the order the README's table shows them",
+    ),
+];
+
+/// The name of the function a line declares, if it declares one.
+fn declared_fn(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for prefix in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "const ",
+        "async ",
+        "unsafe ",
+    ] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    let rest = rest.strip_prefix("fn ")?;
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    Some(&rest[..end])
+}
+
+/// A line with its string and character literals blanked, for counting braces.
+fn code_only(line: &str) -> String {
+    let mut out = String::new();
+    let mut in_string = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if in_string => {
+                chars.next();
+            }
+            '"' => in_string = !in_string,
+            '/' if !in_string && chars.peek() == Some(&'/') => break,
+            '\'' if !in_string => {
+                // A char literal (`'{'`), not a lifetime: skip to its closing quote.
+                let ahead: String = chars.clone().take(3).collect();
+                if ahead.chars().nth(1) == Some('\'') || ahead.starts_with('\\') {
+                    for n in chars.by_ref() {
+                        if n == '\'' {
+                            break;
+                        }
+                    }
+                }
+            }
+            _ if in_string => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Each product function of `text`: its name, first line and length in lines.
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let product: BTreeSet<usize> = product_lines(text).map(|(n, _)| n).collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = declared_fn(line).filter(|_| product.contains(&(i + 1))) else {
+            continue;
+        };
+        let (mut depth, mut opened) = (0i64, false);
+        for (j, l) in lines.iter().enumerate().skip(i) {
+            let code = code_only(l);
+            if !opened && code.trim_end().ends_with(';') && !code.contains('{') {
+                break;
+            }
+            depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+            opened |= code.contains('{');
+            if opened && depth <= 0 {
+                out.push((name.to_string(), i + 1, j - i + 1));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_product_function_is_longer_than_a_screen() {
+    assert!(
+        LONG_FUNCTIONS.len() <= 5,
+        "the allowlist holds at most five"
+    );
+    let root = root();
+    let mut files = rust_files(&root.join("crates"));
+    files.extend(rust_files(&root.join("bins").join("src")));
+    files.extend(rust_files(&root.join("xtask").join("src")));
+    let mut problems = Vec::new();
+    let mut allowed_seen = BTreeSet::new();
+    for file in files {
+        let r = rel(&file);
+        if r.contains("/tests/") || r.contains("/examples/") {
+            continue;
+        }
+        for (name, line, length) in functions(&read(&file)) {
+            if length <= FUNCTION_LINES {
+                continue;
+            }
+            if LONG_FUNCTIONS.iter().any(|(f, n, _)| *f == r && *n == name) {
+                allowed_seen.insert((r.clone(), name));
+                continue;
+            }
+            problems.push(format!(
+                "{r}:{line}: `{name}` is {length} lines, over {FUNCTION_LINES}; split it into steps (or name it in LONG_FUNCTIONS with why)"
+            ));
+        }
+    }
+    for (f, n, _) in LONG_FUNCTIONS {
+        assert!(
+            !f.contains("gateway") && !f.contains("/cli"),
+            "{f}: the gateway and the command line have no long function"
+        );
+        if !allowed_seen.contains(&(f.to_string(), n.to_string())) {
+            problems.push(format!(
+                "{f}: `{n}` is allowed to be long but is not (any more): remove it from LONG_FUNCTIONS"
+            ));
+        }
+    }
+    report(problems);
+}
+
+#[test]
+fn function_lengths_are_counted_by_their_braces() {
+    let text = "fn a() {\n    let s = \"}}\";\n    let c = '{';\n}\n\npub(crate) async fn b(x: u8)\n    -> u8\n{\n    x\n}\n#[cfg(test)]\nmod tests {\n    fn hidden() {}\n}\n";
+    assert_eq!(
+        functions(text),
+        [("a".to_string(), 1, 4), ("b".to_string(), 6, 5)]
+    );
 }

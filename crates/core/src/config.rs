@@ -539,100 +539,7 @@ impl Environment {
         };
         let c: CoreFile = env.deserialize("", toml::Value::Table(core))?;
         env.naming_id = NamingId::parse(&c.naming_id).map_err(|e| env.invalid("naming_id", &e))?;
-        if !is_region_name(&c.region) {
-            return Err(env.invalid(
-                "region",
-                &format!(
-                    "`{}` is not an AWS region name (such as eu-central-2: a partition's prefix, a geography, a number)",
-                    c.region
-                ),
-            ));
-        }
-        if c.allowed_account_ids.is_empty()
-            || c.allowed_account_ids
-                .iter()
-                .any(|a| a.len() != 12 || !a.chars().all(|ch| ch.is_ascii_digit()))
-        {
-            return Err(env.invalid(
-                "allowed_account_ids",
-                "list at least one 12-digit AWS account id",
-            ));
-        }
-        if c.concurrency == 0 || c.concurrency > 64 {
-            return Err(env.invalid("concurrency", "use a number from 1 to 64"));
-        }
-        if c.max_attempts == 0 {
-            return Err(env.invalid("max_attempts", "use 1 or more"));
-        }
-        if c.local && c.endpoint_url.is_none() {
-            return Err(env.invalid(
-                "endpoint_url",
-                "the local environment needs the local endpoint, e.g. http://127.0.0.1:4566",
-            ));
-        }
-        if let Some(url) = &c.endpoint_url {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| env.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
-            if !c.local && parsed.scheme() != "https" {
-                return Err(env.invalid(
-                    "endpoint_url",
-                    &format!("`{url}` is not https; only the local environment talks plain HTTP (to the emulator on this machine)"),
-                ));
-            }
-        }
-        if c.wait_timeout_minutes == 0 {
-            return Err(env.invalid(
-                "wait_timeout_minutes",
-                "use 1 or more: a cluster takes minutes to create",
-            ));
-        }
-        if !(5..=3600).contains(&c.run_lock.lease_seconds) {
-            return Err(env.invalid(
-                "run_lock.lease_seconds",
-                "use 5 to 3600: the holder renews the lease every third of it, and a killed run blocks the next one that long",
-            ));
-        }
-        if c.run_lock.wait_seconds > 24 * 3600 {
-            return Err(env.invalid("run_lock.wait_seconds", "use at most 86400 (a day)"));
-        }
-        for (k, v) in &c.tags {
-            check_tag(k, v).map_err(|why| env.invalid(&format!("tags.{k}"), &why))?;
-        }
-        for (address, tags) in &c.tags_by_resource {
-            for (k, v) in tags {
-                let key = format!("tags_by_resource.\"{address}\".{k}");
-                check_tag(k, v).map_err(|why| env.invalid(&key, &why))?;
-                if crate::tags::OWNERSHIP.contains(&k.as_str()) {
-                    return Err(env.invalid(
-                        &key,
-                        &format!(
-                            "`{k}` is the layer's own tag, which marks what it owns; remove it"
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(cidr) = &c.infrastructure.vpc_cidr {
-            check_cidr(cidr).map_err(|why| env.invalid("infrastructure.vpc_cidr", &why))?;
-        }
-        if let Some(subnets) = &c.infrastructure.isolated_subnet_ids {
-            if subnets.len() < 2 {
-                return Err(env.invalid(
-                    "infrastructure.isolated_subnet_ids",
-                    "Aurora and ElastiCache need isolated subnets in at least two availability zones; list two or more",
-                ));
-            }
-        }
-        for (key, value) in [
-            ("general_kms_key_arn", &c.infrastructure.general_kms_key_arn),
-            ("logs_kms_key_arn", &c.infrastructure.logs_kms_key_arn),
-            ("secrets_kms_key_arn", &c.infrastructure.secrets_kms_key_arn),
-        ] {
-            if let Some(v) = value {
-                check_kms_key_arn(v, &c.region)
-                    .map_err(|why| env.invalid(&format!("infrastructure.{key}"), &why))?;
-            }
-        }
+        env.check_core(&c)?;
         env.region = c.region;
         env.allowed_account_ids = c.allowed_account_ids;
         env.assume_role_arn = c.assume_role_arn;
@@ -647,6 +554,105 @@ impl Environment {
         env.infrastructure = c.infrastructure;
         env.run_lock = c.run_lock;
         Ok(env)
+    }
+
+    /// The core keys' values, checked as AWS would (before any call).
+    fn check_core(&self, c: &CoreFile) -> Result<()> {
+        if !is_region_name(&c.region) {
+            return Err(self.invalid(
+            "region",
+            &format!(
+                "`{}` is not an AWS region name (such as eu-central-2: a partition's prefix, a geography, a number)",
+                c.region
+            ),
+        ));
+        }
+        if c.allowed_account_ids.is_empty()
+            || c.allowed_account_ids
+                .iter()
+                .any(|a| a.len() != 12 || !a.chars().all(|ch| ch.is_ascii_digit()))
+        {
+            return Err(self.invalid(
+                "allowed_account_ids",
+                "list at least one 12-digit AWS account id",
+            ));
+        }
+        if c.concurrency == 0 || c.concurrency > 64 {
+            return Err(self.invalid("concurrency", "use a number from 1 to 64"));
+        }
+        if c.max_attempts == 0 {
+            return Err(self.invalid("max_attempts", "use 1 or more"));
+        }
+        if c.local && c.endpoint_url.is_none() {
+            return Err(self.invalid(
+                "endpoint_url",
+                "the local environment needs the local endpoint, e.g. http://127.0.0.1:4566",
+            ));
+        }
+        if let Some(url) = &c.endpoint_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| self.invalid("endpoint_url", &format!("`{url}` is not a URL: {e}")))?;
+            if !c.local && parsed.scheme() != "https" {
+                return Err(self.invalid(
+                "endpoint_url",
+                &format!("`{url}` is not https; only the local environment talks plain HTTP (to the emulator on this machine)"),
+            ));
+            }
+        }
+        if c.wait_timeout_minutes == 0 {
+            return Err(self.invalid(
+                "wait_timeout_minutes",
+                "use 1 or more: a cluster takes minutes to create",
+            ));
+        }
+        if !(5..=3600).contains(&c.run_lock.lease_seconds) {
+            return Err(self.invalid(
+            "run_lock.lease_seconds",
+            "use 5 to 3600: the holder renews the lease every third of it, and a killed run blocks the next one that long",
+        ));
+        }
+        if c.run_lock.wait_seconds > 24 * 3600 {
+            return Err(self.invalid("run_lock.wait_seconds", "use at most 86400 (a day)"));
+        }
+        for (k, v) in &c.tags {
+            check_tag(k, v).map_err(|why| self.invalid(&format!("tags.{k}"), &why))?;
+        }
+        for (address, tags) in &c.tags_by_resource {
+            for (k, v) in tags {
+                let key = format!("tags_by_resource.\"{address}\".{k}");
+                check_tag(k, v).map_err(|why| self.invalid(&key, &why))?;
+                if crate::tags::OWNERSHIP.contains(&k.as_str()) {
+                    return Err(self.invalid(
+                        &key,
+                        &format!(
+                            "`{k}` is the layer's own tag, which marks what it owns; remove it"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(cidr) = &c.infrastructure.vpc_cidr {
+            check_cidr(cidr).map_err(|why| self.invalid("infrastructure.vpc_cidr", &why))?;
+        }
+        if let Some(subnets) = &c.infrastructure.isolated_subnet_ids {
+            if subnets.len() < 2 {
+                return Err(self.invalid(
+                "infrastructure.isolated_subnet_ids",
+                "Aurora and ElastiCache need isolated subnets in at least two availability zones; list two or more",
+            ));
+            }
+        }
+        for (key, value) in [
+            ("general_kms_key_arn", &c.infrastructure.general_kms_key_arn),
+            ("logs_kms_key_arn", &c.infrastructure.logs_kms_key_arn),
+            ("secrets_kms_key_arn", &c.infrastructure.secrets_kms_key_arn),
+        ] {
+            if let Some(v) = value {
+                check_kms_key_arn(v, &c.region)
+                    .map_err(|why| self.invalid(&format!("infrastructure.{key}"), &why))?;
+            }
+        }
+        Ok(())
     }
 
     /// The file that set `key` (a dotted path), for error messages.

@@ -270,6 +270,62 @@ async fn adoptable(
         .map(str::to_string))
 }
 
+/// Take over the key pair the secrets already hold (`id`, an active key of `user`): tagged, not
+/// replaced. The user's other keys serve someone else: recorded, so no later run deletes them.
+async fn adopt(
+    sm: &Client,
+    user: &str,
+    id: &str,
+    user_keys: &[String],
+    defs: &[&crate::catalog::SecretDef],
+    full: &dyn Fn(&str) -> String,
+) -> Result<Written> {
+    let others: Vec<&str> = user_keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| *k != id)
+        .collect();
+    let kept = others.join(" ");
+    for d in defs {
+        let mut tags = vec![(TAG_ACCESS_KEY, id)];
+        if !kept.is_empty() {
+            tags.push((TAG_KEPT_KEYS, kept.as_str()));
+        }
+        crate::store::tag(sm, &full(&d.name), &tags).await?;
+    }
+    tracing::info!(user = %user, "adopted the key pair the secrets held: tagged, not replaced");
+    let note = format!(
+        "adopted: the secrets held `{user}`'s active key {id}; tagged, not replaced, and no key deleted"
+    );
+    Ok((Outcome::Unchanged, Vec::new(), Some(note)))
+}
+
+/// Make room for a new key: IAM allows two. Keys we do not hold go first, oldest first; a key
+/// kept at adoption is never deleted. Returns the keys left.
+async fn make_room(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    user_keys: &[String],
+    held_id: Option<&str>,
+    kept: &[&str],
+) -> Result<Vec<String>> {
+    let mut existing = user_keys.to_vec();
+    while existing.len() >= 2 {
+        let victim = existing
+            .iter()
+            .position(|k| Some(k.as_str()) != held_id)
+            .unwrap_or(0);
+        let id = existing.remove(victim);
+        if kept.contains(&id.as_str()) {
+            return Err(Error::Other(format!(
+                "`{user}` holds IAM's two keys, and {id} was kept at adoption for another user of it; delete that key once nothing uses it, then run seed again"
+            )));
+        }
+        delete_key(iam, user, &id).await?;
+    }
+    Ok(existing)
+}
+
 type Written = (Outcome, Vec<(String, String)>, Option<String>);
 
 async fn pair(
@@ -320,25 +376,7 @@ async fn pair(
     let rotate = defs.iter().any(|d| opts.rotate.contains(&d.name));
     if !opts.force && !rotate {
         if let Some(id) = adoptable(sm, iam, user, defs, &metas, &full).await? {
-            // The user's other keys serve someone else: recorded, so no later run deletes them.
-            let others: Vec<&str> = user_keys
-                .iter()
-                .map(String::as_str)
-                .filter(|k| *k != id)
-                .collect();
-            let kept = others.join(" ");
-            for d in defs {
-                let mut tags = vec![(TAG_ACCESS_KEY, id.as_str())];
-                if !kept.is_empty() {
-                    tags.push((TAG_KEPT_KEYS, kept.as_str()));
-                }
-                crate::store::tag(sm, &full(&d.name), &tags).await?;
-            }
-            tracing::info!(user = %user, "adopted the key pair the secrets held: tagged, not replaced");
-            let note = format!(
-                "adopted: the secrets held `{user}`'s active key {id}; tagged, not replaced, and no key deleted"
-            );
-            return Ok(Some((Outcome::Unchanged, Vec::new(), Some(note))));
+            return adopt(sm, user, &id, user_keys, defs, &full).await.map(Some);
         }
     }
     let held: Vec<Option<&str>> = metas
@@ -371,21 +409,7 @@ async fn pair(
         return Ok(None);
     }
     let first = states.iter().all(|s| *s == State::Unseeded);
-    // Make room: IAM allows two keys. Keys we do not hold go first, oldest first.
-    let mut existing = user_keys.clone();
-    while existing.len() >= 2 {
-        let victim = existing
-            .iter()
-            .position(|k| Some(k.as_str()) != held_id)
-            .unwrap_or(0);
-        let id = existing.remove(victim);
-        if kept.contains(&id.as_str()) {
-            return Err(Error::Other(format!(
-                "`{user}` holds IAM's two keys, and {id} was kept at adoption for another user of it; delete that key once nothing uses it, then run seed again"
-            )));
-        }
-        delete_key(iam, user, &id).await?;
-    }
+    let existing = make_room(iam, user, user_keys, held_id, &kept).await?;
     // A user made seconds ago (by the deploy before this seed) may be unknown to IAM yet.
     let what = format!("IAM user {user}");
     let (id, secret) = layer_core::wait::while_unseen(

@@ -177,74 +177,9 @@ impl ParameterGroups {
                 )
             }
             "ModifyCacheParameterGroup" | "ResetCacheParameterGroup" => {
-                let Some(g) = groups.get_mut(&name) else {
-                    return Some(not_found(&name));
-                };
-                let prefix = "ParameterNameValues.ParameterNameValue";
-                let names = indexed(req, prefix, "ParameterName");
-                let values = indexed(req, prefix, "ParameterValue");
-                if op == "ModifyCacheParameterGroup" && names.is_empty() {
-                    return Some(err(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidParameterValue",
-                        "ParameterNameValues must not be empty.",
-                    ));
-                }
-                for n in &names {
-                    if !redis7().any(|p| p.0 == n) {
-                        return Some(err(
-                            StatusCode::BAD_REQUEST,
-                            "InvalidParameterValue",
-                            &format!("Parameter {n} does not exist in family {}.", g.family),
-                        ));
-                    }
-                }
-                if op == "ModifyCacheParameterGroup" {
-                    for (n, v) in names.into_iter().zip(values) {
-                        g.values.insert(n, v);
-                    }
-                } else if req.param("ResetAllParameters") == Some("true") {
-                    g.values.clear();
-                } else {
-                    for n in names {
-                        g.values.remove(&n);
-                    }
-                }
-                query_ok(
-                    op,
-                    NS,
-                    &format!(
-                        "<CacheParameterGroupName>{}</CacheParameterGroupName>",
-                        escape(&name)
-                    ),
-                )
+                modify_group(&mut groups, op, &name, req)
             }
-            "DescribeCacheParameters" => {
-                let Some(g) = groups.get(&name) else {
-                    return Some(not_found(&name));
-                };
-                let page = match crate::cluster_parameters::page_of(req.form) {
-                    Ok(p) => p,
-                    Err(msg) => {
-                        return Some(err(StatusCode::BAD_REQUEST, "InvalidParameterValue", &msg))
-                    }
-                };
-                let params: Vec<String> = redis7()
-                    .map(|(n, default, ty, allowed, desc)| {
-                        let (value, src) = match g.values.get(n) {
-                            Some(v) => (v.as_str(), "user"),
-                            None => (default, "system"),
-                        };
-                        (src, format!(
-                            "<Parameter><ParameterName>{n}</ParameterName><ParameterValue>{}</ParameterValue><Description>{}</Description><Source>{src}</Source><DataType>{ty}</DataType><AllowedValues>{}</AllowedValues><IsModifiable>true</IsModifiable><MinimumEngineVersion>7.0.0</MinimumEngineVersion><ChangeType>immediate</ChangeType></Parameter>",
-                            escape(value), escape(desc), escape(allowed)
-                        ))
-                    })
-                    .filter(|(src, _)| page.source().is_none_or(|s| s == *src))
-                    .map(|(_, x)| x)
-                    .collect();
-                query_ok(op, NS, &page.of(&params))
-            }
+            "DescribeCacheParameters" => describe_parameters(&groups, &name, req),
             "DeleteCacheParameterGroup" => {
                 if groups.remove(&name).is_none() {
                     return Some(not_found(&name));
@@ -275,6 +210,87 @@ impl ParameterGroups {
             _ => return None,
         })
     }
+}
+
+/// `ModifyCacheParameterGroup` and `ResetCacheParameterGroup`: values of the family's parameters
+/// set or reset.
+fn modify_group(
+    groups: &mut BTreeMap<String, Group>,
+    op: &str,
+    name: &str,
+    req: &Req<'_>,
+) -> Response<Bytes> {
+    let Some(g) = groups.get_mut(name) else {
+        return not_found(name);
+    };
+    let prefix = "ParameterNameValues.ParameterNameValue";
+    let names = indexed(req, prefix, "ParameterName");
+    let values = indexed(req, prefix, "ParameterValue");
+    if op == "ModifyCacheParameterGroup" && names.is_empty() {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValue",
+            "ParameterNameValues must not be empty.",
+        );
+    }
+    for n in &names {
+        if !redis7().any(|p| p.0 == n) {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValue",
+                &format!("Parameter {n} does not exist in family {}.", g.family),
+            );
+        }
+    }
+    if op == "ModifyCacheParameterGroup" {
+        for (n, v) in names.into_iter().zip(values) {
+            g.values.insert(n, v);
+        }
+    } else if req.param("ResetAllParameters") == Some("true") {
+        g.values.clear();
+    } else {
+        for n in names {
+            g.values.remove(&n);
+        }
+    }
+    query_ok(
+        op,
+        NS,
+        &format!(
+            "<CacheParameterGroupName>{}</CacheParameterGroupName>",
+            escape(name)
+        ),
+    )
+}
+
+/// `DescribeCacheParameters`: the family's parameters with the group's values, paged as AWS does.
+fn describe_parameters(
+    groups: &BTreeMap<String, Group>,
+    name: &str,
+    req: &Req<'_>,
+) -> Response<Bytes> {
+    let Some(g) = groups.get(name) else {
+        return not_found(name);
+    };
+    let page = match crate::cluster_parameters::page_of(req.form) {
+        Ok(p) => p,
+        Err(msg) => return err(StatusCode::BAD_REQUEST, "InvalidParameterValue", &msg),
+    };
+    let params: Vec<String> = redis7()
+            .map(|(n, default, ty, allowed, desc)| {
+                let (value, src) = match g.values.get(n) {
+                    Some(v) => (v.as_str(), "user"),
+                    None => (default, "system"),
+                };
+                (src, format!(
+                    "<Parameter><ParameterName>{n}</ParameterName><ParameterValue>{}</ParameterValue><Description>{}</Description><Source>{src}</Source><DataType>{ty}</DataType><AllowedValues>{}</AllowedValues><IsModifiable>true</IsModifiable><MinimumEngineVersion>7.0.0</MinimumEngineVersion><ChangeType>immediate</ChangeType></Parameter>",
+                    escape(value), escape(desc), escape(allowed)
+                ))
+            })
+            .filter(|(src, _)| page.source().is_none_or(|s| s == *src))
+            .map(|(_, x)| x)
+            .collect();
+    query_ok("DescribeCacheParameters", NS, &page.of(&params))
 }
 
 fn indexed_plain(req: &Req<'_>, prefix: &str) -> Vec<String> {
