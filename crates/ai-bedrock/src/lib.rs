@@ -195,13 +195,34 @@ pub fn logging_policy(region: &str, account_id: &str, log_group: &str) -> Policy
 }
 
 /// Build the family's resources for an environment.
-pub fn resources(
+/// Bedrock inference profiles and invocation logging, as a family of the layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Bedrock;
+
+impl layer_core::family::Family for Bedrock {
+    const SECTION: &'static str = SECTION;
+    type Settings = BedrockSettings;
+
+    fn settings(env: &Environment) -> Result<BedrockSettings> {
+        BedrockSettings::load(env)
+    }
+
+    fn resources(
+        layer: layer_core::family::Layer<'_>,
+        settings: &BedrockSettings,
+    ) -> Result<Vec<Arc<dyn AnyResource>>> {
+        resources(layer.env, layer.infra, layer.account_id, layer.sdk, settings)
+    }
+}
+
+fn resources(
     env: &Environment,
     infra: &Infrastructure,
     account_id: &str,
     sdk: &SdkConfig,
+,
+    s: &BedrockSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
-    let s = BedrockSettings::load(env)?;
     let bedrock = aws_sdk_bedrock::Client::new(sdk);
     let mut out: Vec<Arc<dyn AnyResource>> = vec![Arc::new(
         InferenceProfiles::builder()

@@ -44,9 +44,6 @@ pub struct InvocationLogging {
     role_arn: String,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, e: &E) -> Error {
-    Error::aws(format!("bedrock:{op}"), e)
-}
 
 /// Bedrock's answer while it cannot use a role that was just created.
 fn propagating<E: ProvideErrorMetadata>(e: &E) -> bool {
@@ -119,7 +116,7 @@ impl Resource for InvocationLogging {
             .get_model_invocation_logging_configuration()
             .send()
             .await
-            .map_err(|e| aws_err("GetModelInvocationLoggingConfiguration", &e))?;
+            .map_err(|e| Error::aws_on("bedrock", "GetModelInvocationLoggingConfiguration", "", &e))?;
         let Some(c) = out.logging_config() else {
             return Ok(Observation::Absent);
         };
@@ -172,7 +169,7 @@ impl Resource for InvocationLogging {
                 .send()
         })
         .await
-        .map_err(|e| aws_err("PutModelInvocationLoggingConfiguration", &e))?;
+        .map_err(|e| Error::aws_on("bedrock", "PutModelInvocationLoggingConfiguration", "", &e))?;
         Ok(())
     }
 
@@ -192,7 +189,7 @@ impl Resource for InvocationLogging {
             .delete_model_invocation_logging_configuration()
             .send()
             .await
-            .map_err(|e| aws_err("DeleteModelInvocationLoggingConfiguration", &e))?;
+            .map_err(|e| Error::aws_on("bedrock", "DeleteModelInvocationLoggingConfiguration", "", &e))?;
         Ok(())
     }
 }

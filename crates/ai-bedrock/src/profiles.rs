@@ -88,9 +88,6 @@ fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
         .collect()
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
-    Error::aws(format!("bedrock:{op} on {what}"), e)
-}
 
 impl InferenceProfiles {
     fn name_of(&self, key: &str) -> String {
@@ -132,7 +129,7 @@ impl InferenceProfiles {
             .list_foundation_models()
             .send()
             .await
-            .map_err(|e| aws_err("ListFoundationModels", &self.region, &e))?;
+            .map_err(|e| Error::aws_on("bedrock", "ListFoundationModels", &self.region, &e))?;
         let mut system = Vec::new();
         let mut token = None;
         loop {
@@ -143,7 +140,7 @@ impl InferenceProfiles {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws_err("ListInferenceProfiles", &self.region, &e))?;
+                .map_err(|e| Error::aws_on("bedrock", "ListInferenceProfiles", &self.region, &e))?;
             system.extend(
                 page.inference_profile_summaries()
                     .iter()
@@ -250,7 +247,7 @@ impl InferenceProfiles {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws_err("ListInferenceProfiles", &self.naming_id, &e))?;
+                .map_err(|e| Error::aws_on("bedrock", "ListInferenceProfiles", &self.naming_id, &e))?;
             summaries.extend(page.inference_profile_summaries().iter().cloned());
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),
@@ -291,7 +288,7 @@ impl InferenceProfiles {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_err("DeleteInferenceProfile", name, &e)),
+            Err(e) => Err(Error::aws_on("bedrock", "DeleteInferenceProfile", name, &e)),
         }
     }
 
@@ -474,7 +471,7 @@ impl Resource for InferenceProfiles {
             {
                 Ok(t) => t,
                 Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
-                Err(e) => return Err(aws_err("ListTagsForResource", name, &e)),
+                Err(e) => return Err(Error::aws_on("bedrock", "ListTagsForResource", name, &e)),
             };
             let tags: Tags = listed
                 .tags()
@@ -589,7 +586,7 @@ impl Resource for InferenceProfiles {
                             .set_tag_keys(Some(stale))
                             .send()
                             .await
-                            .map_err(|e| aws_err("UntagResource", &name, &e))?;
+                            .map_err(|e| Error::aws_on("bedrock", "UntagResource", &name, &e))?;
                     }
                     let tags = sdk_tags(&spec.tags)?;
                     self.client
@@ -598,7 +595,7 @@ impl Resource for InferenceProfiles {
                         .set_tags(Some(tags))
                         .send()
                         .await
-                        .map_err(|e| aws_err("TagResource", &name, &e))?;
+                        .map_err(|e| Error::aws_on("bedrock", "TagResource", &name, &e))?;
                 }
                 Some(_) => {}
             }

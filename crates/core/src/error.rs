@@ -47,6 +47,20 @@ pub enum Error {
     Other(String),
 }
 
+    /// A failed call of `service`'s `operation` on `what` (`rds:CreateDBCluster on dal-dev-aurora`;
+    /// `what` empty: the call alone), with AWS's code and message: the one constructor every
+    /// resource's calls use.
+    pub fn aws_on<E>(service: &str, operation: &str, what: &str, err: &E) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    {
+        if what.is_empty() {
+            Error::aws(format!("{service}:{operation}"), err)
+        } else {
+            Error::aws(format!("{service}:{operation} on {what}"), err)
+        }
+    }
+
 impl Error {
     /// Build an [`Error::Aws`] from an SDK error, keeping its code and message but never its raw
     /// request or response (which could carry a secret value).

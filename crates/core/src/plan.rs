@@ -441,35 +441,11 @@ mod tests {
                 PlannedChange::new(addr("aws_s3_bucket.same"), "same", Action::NoOp),
             ],
         };
-        let text = plan.to_string();
-        assert!(text.contains("  + aws_iam_user.s3_access"), "{text}");
-        assert!(text.contains("  ~ aws_s3_bucket.ai_data"), "{text}");
-        assert!(
-            text.contains("~ versioning: \"Suspended\" -> \"Enabled\""),
-            "{text}"
-        );
-        assert!(
-            text.contains("-/+ aws_elasticache_replication_group.redis"),
-            "{text}"
-        );
-        assert!(
-            text.contains("port: 6379 -> 6380  # forces replacement"),
-            "{text}"
-        );
-        assert!(text.contains("needs --allow-replace"), "{text}");
-        assert!(text.contains("  - aws_s3_bucket.old"), "{text}");
-        assert!(
-            !text.contains("aws_s3_bucket.same"),
-            "no-ops are not listed: {text}"
-        );
-        assert!(
-            text.ends_with("Plan: 2 to add, 1 to change, 2 to destroy."),
-            "{text}"
-        );
-        let j = plan.to_json();
-        assert_eq!(j["summary"], json!({"add": 2, "change": 1, "destroy": 2}));
-        assert_eq!(j["changes"][2]["action"]["kind"], "replace");
-        assert_eq!(j["changes"][2]["requires"], "allow_replace");
+        // The whole text and the whole JSON, as snapshots: `UPDATE_EXPECT=1` rewrites them for
+        // review.
+        expect_test::expect![[r#""#]].assert_eq(&plan.to_string());
+        expect_test::expect![[r#""#]]
+            .assert_eq(&serde_json::to_string_pretty(&plan.to_json()).expect("serializes"));
     }
 
     #[test]
@@ -547,6 +523,8 @@ Plan: 1 to add, 2 to change, 1 to destroy."#;
         let coloured = plan.render(true);
         assert!(coloured.contains("\u{1b}["), "colour on a terminal");
         assert_eq!(plan.to_json()["format_version"], PLAN_JSON_VERSION);
+        expect_test::expect![[r#""#]]
+            .assert_eq(&serde_json::to_string_pretty(&plan.to_json()).expect("serializes"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-use crate::tags::{self, aws_err};
+use crate::tags::{self};
 use crate::AuroraSettings;
 
 /// The cluster's managed fields.
@@ -89,7 +89,7 @@ impl Cluster {
         {
             Ok(out) => Ok(out.db_clusters().first().cloned()),
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => Ok(None),
-            Err(e) => Err(aws_err("DescribeDBClusters", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("rds", "DescribeDBClusters", &self.name, &e)),
         }
     }
 
@@ -401,7 +401,7 @@ impl Resource for Cluster {
                     self.name
                 )))
             }
-            Err(e) => return Err(aws_err("CreateDBCluster", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("rds", "CreateDBCluster", &self.name, &e)),
         }
         self.wait_available(cx).await
     }
@@ -478,7 +478,7 @@ impl Resource for Cluster {
             self.wait_available(cx).await?;
             req.send()
                 .await
-                .map_err(|e| aws_err("ModifyDBCluster", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("rds", "ModifyDBCluster", &self.name, &e))?;
             self.wait_available(cx).await?;
         }
         if changed("tags") {
@@ -527,7 +527,7 @@ impl Resource for Cluster {
         match req.send().await {
             Ok(_) => {}
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => return Ok(()),
-            Err(e) => return Err(aws_err("DeleteDBCluster", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("rds", "DeleteDBCluster", &self.name, &e)),
         }
         self.wait_gone(cx).await
     }

@@ -13,7 +13,7 @@ use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-use crate::tags::{self, aws_err};
+use crate::tags::{self};
 
 /// The set's managed fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,7 +63,7 @@ impl InstanceSet {
         {
             Ok(out) => out.db_clusters().first().cloned(),
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => None,
-            Err(e) => return Err(aws_err("DescribeDBClusters", &self.cluster, &e)),
+            Err(e) => return Err(Error::aws_on("rds", "DescribeDBClusters", &self.cluster, &e)),
         };
         let Some(cluster) = cluster else {
             return Ok(Vec::new());
@@ -121,7 +121,7 @@ impl InstanceSet {
             {
                 Ok(None)
             }
-            Err(e) => Err(aws_err("DescribeDBInstances", id, &e)),
+            Err(e) => Err(Error::aws_on("rds", "DescribeDBInstances", id, &e)),
         }
     }
 
@@ -161,7 +161,7 @@ impl InstanceSet {
                     .db_cluster_identifier(&self.cluster)
                     .send()
                     .await
-                    .map_err(|e| aws_err("DescribeDBClusters", &self.cluster, &e))?
+                    .map_err(|e| Error::aws_on("rds", "DescribeDBClusters", &self.cluster, &e))?
                     .db_clusters()
                     .first()
                     .and_then(|c| c.status().map(str::to_string))
@@ -214,7 +214,7 @@ impl InstanceSet {
             Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {
                 return Err(Error::AlreadyExists(format!("Aurora instance `{id}`")))
             }
-            Err(e) => return Err(aws_err("CreateDBInstance", id, &e)),
+            Err(e) => return Err(Error::aws_on("rds", "CreateDBInstance", id, &e)),
         }
         self.wait_available(cx, id).await
     }
@@ -234,7 +234,7 @@ impl InstanceSet {
         }
         req.send()
             .await
-            .map_err(|e| aws_err("ModifyDBInstance", &m.id, &e))?;
+            .map_err(|e| Error::aws_on("rds", "ModifyDBInstance", &m.id, &e))?;
         self.wait_available(cx, &m.id).await
     }
 
@@ -453,7 +453,7 @@ impl Resource for InstanceSet {
                 .db_instance_identifier(&m.id)
                 .send()
                 .await
-                .map_err(|e| aws_err("DeleteDBInstance", &m.id, &e))?;
+                .map_err(|e| Error::aws_on("rds", "DeleteDBInstance", &m.id, &e))?;
             self.wait_gone(cx, &m.id).await?;
         }
         readers.sort_by(|a, b| a.id.cmp(&b.id));
@@ -470,7 +470,7 @@ impl Resource for InstanceSet {
                     .target_db_instance_identifier(&target.id)
                     .send()
                     .await
-                    .map_err(|e| aws_err("FailoverDBCluster", &self.cluster, &e))?;
+                    .map_err(|e| Error::aws_on("rds", "FailoverDBCluster", &self.cluster, &e))?;
                 let cluster = self.cluster.clone();
                 layer_core::wait::until(
                     cx,
@@ -511,7 +511,7 @@ impl Resource for InstanceSet {
                 Err(e)
                     if e.code() == Some("DBInstanceNotFound")
                         || e.code() == Some("DBInstanceNotFoundFault") => {}
-                Err(e) => return Err(aws_err("DeleteDBInstance", &m.id, &e)),
+                Err(e) => return Err(Error::aws_on("rds", "DeleteDBInstance", &m.id, &e)),
             }
         }
         futures::future::try_join_all(members.iter().map(|m| self.wait_gone(cx, &m.id))).await?;

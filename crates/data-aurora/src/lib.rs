@@ -10,6 +10,7 @@ pub mod postgres;
 mod rotation;
 mod subnet_group;
 mod tags;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -257,12 +258,33 @@ pub struct AuroraNames {
 }
 
 /// Build the family's resources for an environment.
-pub fn resources(
+/// Aurora PostgreSQL, as a family of the layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Aurora;
+
+impl layer_core::family::Family for Aurora {
+    const SECTION: &'static str = SECTION;
+    type Settings = AuroraSettings;
+
+    fn settings(env: &Environment) -> Result<AuroraSettings> {
+        AuroraSettings::load(env)
+    }
+
+    fn resources(
+        layer: layer_core::family::Layer<'_>,
+        settings: &AuroraSettings,
+    ) -> Result<Vec<Arc<dyn AnyResource>>> {
+        resources(layer.env, layer.infra, layer.sdk, settings)
+    }
+}
+
+fn resources(
     env: &Environment,
     infra: &Infrastructure,
     sdk: &SdkConfig,
+,
+    s: &AuroraSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
-    let s = AuroraSettings::load(env)?;
     let names = s.names(env)?;
     let rds = aws_sdk_rds::Client::new(sdk);
     let ec2 = aws_sdk_ec2::Client::new(sdk);

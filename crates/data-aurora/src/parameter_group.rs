@@ -14,7 +14,7 @@ use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-use crate::tags::{self, aws_err};
+use crate::tags::{self};
 
 /// Parameters that take effect only after a reboot.
 const STATIC: &[&str] = &[
@@ -68,7 +68,7 @@ impl ClusterParameterGroup {
             .set_parameters(Some(params))
             .send()
             .await
-            .map_err(|e| aws_err("ModifyDBClusterParameterGroup", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("rds", "ModifyDBClusterParameterGroup", &self.name, &e))?;
         Ok(())
     }
 }
@@ -160,7 +160,7 @@ impl Resource for ClusterParameterGroup {
             Err(e) if e.code() == Some("DBParameterGroupNotFound") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(aws_err("DescribeDBClusterParameterGroups", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("rds", "DescribeDBClusterParameterGroups", &self.name, &e)),
         };
         let Some(g) = out.db_cluster_parameter_groups().first() else {
             return Ok(Observation::Absent);
@@ -182,7 +182,7 @@ impl Resource for ClusterParameterGroup {
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| aws_err("DescribeDBClusterParameters", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("rds", "DescribeDBClusterParameters", &self.name, &e))?;
             parameters.extend(
                 page.parameters()
                     .iter()
@@ -275,7 +275,7 @@ impl Resource for ClusterParameterGroup {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("DBParameterGroupNotFound") => Ok(()),
-            Err(e) => Err(aws_err("DeleteDBClusterParameterGroup", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("rds", "DeleteDBClusterParameterGroup", &self.name, &e)),
         }
     }
 }

@@ -36,9 +36,6 @@ pub struct MasterRotation {
     rotation_days: u32,
 }
 
-fn sm_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
-    Error::aws(format!("secretsmanager:{op} on {what}"), e)
-}
 
 impl MasterRotation {
     fn secret_arn(inputs: &Inputs) -> Result<String> {
@@ -61,7 +58,7 @@ impl MasterRotation {
             .rotate_immediately(false)
             .send()
             .await
-            .map_err(|e| sm_err("RotateSecret", arn, &e))?;
+            .map_err(|e| Error::aws_on("secretsmanager", "RotateSecret", arn, &e))?;
         Ok(())
     }
 }
@@ -115,7 +112,7 @@ impl Resource for MasterRotation {
             Err(e) if e.code() == Some("ResourceNotFoundException") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(sm_err("DescribeSecret", &arn, &e)),
+            Err(e) => return Err(Error::aws_on("secretsmanager", "DescribeSecret", &arn, &e)),
         };
         let days = d
             .rotation_rules()

@@ -12,7 +12,7 @@ use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-use crate::tags::{self, aws_err};
+use crate::tags::{self};
 
 /// The subnet group's managed fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,7 +97,7 @@ impl Resource for DbSubnetGroup {
             Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(aws_err("DescribeDBSubnetGroups", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("rds", "DescribeDBSubnetGroups", &self.name, &e)),
         };
         let Some(g) = out.db_subnet_groups().first() else {
             return Ok(Observation::Absent);
@@ -165,7 +165,7 @@ impl Resource for DbSubnetGroup {
                 .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
                 .send()
                 .await
-                .map_err(|e| aws_err("ModifyDBSubnetGroup", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("rds", "ModifyDBSubnetGroup", &self.name, &e))?;
         }
         if changes.iter().any(|c| c.field() == "tags") {
             let arn = observed
@@ -188,7 +188,7 @@ impl Resource for DbSubnetGroup {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => Ok(()),
-            Err(e) => Err(aws_err("DeleteDBSubnetGroup", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("rds", "DeleteDBSubnetGroup", &self.name, &e)),
         }
     }
 }

@@ -7,6 +7,7 @@ mod groups;
 pub mod ping;
 mod replication_group;
 mod tags;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -183,12 +184,33 @@ impl RedisSettings {
 }
 
 /// Build the family's resources for an environment.
-pub fn resources(
+/// ElastiCache Redis, as a family of the layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Redis;
+
+impl layer_core::family::Family for Redis {
+    const SECTION: &'static str = SECTION;
+    type Settings = RedisSettings;
+
+    fn settings(env: &Environment) -> Result<RedisSettings> {
+        RedisSettings::load(env)
+    }
+
+    fn resources(
+        layer: layer_core::family::Layer<'_>,
+        settings: &RedisSettings,
+    ) -> Result<Vec<Arc<dyn AnyResource>>> {
+        resources(layer.env, layer.infra, layer.sdk, settings)
+    }
+}
+
+fn resources(
     env: &Environment,
     infra: &Infrastructure,
     sdk: &SdkConfig,
+,
+    s: &RedisSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
-    let s = RedisSettings::load(env)?;
     let names = s.names(env)?;
     let client = aws_sdk_elasticache::Client::new(sdk);
     let ec2 = aws_sdk_ec2::Client::new(sdk);

@@ -21,7 +21,7 @@ use layer_core::{Address, Error, Flag, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-use crate::tags::{self, aws_err};
+use crate::tags::{self};
 use crate::RedisSettings;
 
 /// Where the slow log goes.
@@ -111,7 +111,7 @@ impl ReplicationGroup {
         {
             Ok(out) => Ok(out.replication_groups().first().cloned()),
             Err(e) if e.code() == Some("ReplicationGroupNotFoundFault") => Ok(None),
-            Err(e) => Err(aws_err("DescribeReplicationGroups", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("elasticache", "DescribeReplicationGroups", &self.name, &e)),
         }
     }
 
@@ -147,7 +147,7 @@ impl ReplicationGroup {
         f(req)
             .send()
             .await
-            .map_err(|e| aws_err("ModifyReplicationGroup", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("elasticache", "ModifyReplicationGroup", &self.name, &e))?;
         self.wait_available(cx).await
     }
 
@@ -162,7 +162,7 @@ impl ReplicationGroup {
                 .apply_immediately(true)
                 .send()
                 .await
-                .map_err(|e| aws_err("IncreaseReplicaCount", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("elasticache", "IncreaseReplicaCount", &self.name, &e))?;
         } else {
             self.client
                 .decrease_replica_count()
@@ -171,7 +171,7 @@ impl ReplicationGroup {
                 .apply_immediately(true)
                 .send()
                 .await
-                .map_err(|e| aws_err("DecreaseReplicaCount", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("elasticache", "DecreaseReplicaCount", &self.name, &e))?;
         }
         self.wait_available(cx).await
     }
@@ -329,7 +329,7 @@ impl Resource for ReplicationGroup {
             .cache_cluster_id(&first)
             .send()
             .await
-            .map_err(|e| aws_err("DescribeCacheClusters", &first, &e))?;
+            .map_err(|e| Error::aws_on("elasticache", "DescribeCacheClusters", &first, &e))?;
         let cluster = cluster
             .cache_clusters()
             .first()
@@ -452,7 +452,7 @@ impl Resource for ReplicationGroup {
                     self.name
                 )));
             }
-            Err(e) => return Err(aws_err("CreateReplicationGroup", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("elasticache", "CreateReplicationGroup", &self.name, &e)),
         }
         self.wait_available(cx).await
     }
@@ -549,7 +549,7 @@ impl Resource for ReplicationGroup {
         {
             Ok(_) => {}
             Err(e) if e.code() == Some("ReplicationGroupNotFoundFault") => return Ok(()),
-            Err(e) => return Err(aws_err("DeleteReplicationGroup", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("elasticache", "DeleteReplicationGroup", &self.name, &e)),
         }
         self.wait_gone(cx).await
     }

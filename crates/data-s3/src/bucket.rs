@@ -124,9 +124,6 @@ pub fn bucket_policy(bucket: &str, vpc_endpoint_id: &str) -> PolicyDocument {
     ])
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, bucket: &str, e: &E) -> Error {
-    Error::aws(format!("s3:{op} on {bucket}"), e)
-}
 
 fn is_code<E: ProvideErrorMetadata>(e: &E, codes: &[&str]) -> bool {
     e.code().is_some_and(|c| codes.contains(&c))
@@ -165,7 +162,7 @@ impl Bucket {
                         self.account_id, self.key
                     ),
                 }),
-                _ => Err(aws_err("HeadBucket", &self.name, &e)),
+                _ => Err(Error::aws_on("s3", "HeadBucket", &self.name, &e)),
             },
         }
     }
@@ -180,7 +177,7 @@ impl Bucket {
                 .expected_bucket_owner(o)
                 .send()
                 .await
-                .map_err(|e| aws_err("GetBucketVersioning", b, &e))?;
+                .map_err(|e| Error::aws_on("s3", "GetBucketVersioning", b, &e))?;
             Ok::<_, Error>(
                 out.status()
                     .map(|s| s.as_str().to_string())
@@ -209,7 +206,7 @@ impl Bucket {
                 Err(e) if is_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
                     Ok(None)
                 }
-                Err(e) => Err(aws_err("GetBucketEncryption", b, &e)),
+                Err(e) => Err(Error::aws_on("s3", "GetBucketEncryption", b, &e)),
             }
         };
         let pab = async {
@@ -229,7 +226,7 @@ impl Bucket {
                         restrict_public_buckets: p.restrict_public_buckets().unwrap_or(false),
                     })),
                 Err(e) if is_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Ok(None),
-                Err(e) => Err(aws_err("GetPublicAccessBlock", b, &e)),
+                Err(e) => Err(Error::aws_on("s3", "GetPublicAccessBlock", b, &e)),
             }
         };
         let lifecycle = async {
@@ -270,7 +267,7 @@ impl Bucket {
                         .collect(),
                 )),
                 Err(e) if is_code(&e, &["NoSuchLifecycleConfiguration"]) => Ok(None),
-                Err(e) => Err(aws_err("GetBucketLifecycleConfiguration", b, &e)),
+                Err(e) => Err(Error::aws_on("s3", "GetBucketLifecycleConfiguration", b, &e)),
             }
         };
         let policy = async {
@@ -288,7 +285,7 @@ impl Bucket {
                     None => Ok(None),
                 },
                 Err(e) if is_code(&e, &["NoSuchBucketPolicy"]) => Ok(None),
-                Err(e) => Err(aws_err("GetBucketPolicy", b, &e)),
+                Err(e) => Err(Error::aws_on("s3", "GetBucketPolicy", b, &e)),
             }
         };
         let tags = async {
@@ -305,7 +302,7 @@ impl Bucket {
                     .map(|t| (t.key().to_string(), t.value().to_string()))
                     .collect()),
                 Err(e) if is_code(&e, &["NoSuchTagSet", "NoSuchTagSetError"]) => Ok(Tags::new()),
-                Err(e) => Err(aws_err("GetBucketTagging", b, &e)),
+                Err(e) => Err(Error::aws_on("s3", "GetBucketTagging", b, &e)),
             }
         };
         let (versioning, encryption, public_access_block, lifecycle, policy, tags) =
@@ -329,7 +326,7 @@ impl Bucket {
             .max_keys(1)
             .send()
             .await
-            .map_err(|e| aws_err("ListObjectVersions", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("s3", "ListObjectVersions", &self.name, &e))?;
         Ok(!out.versions().is_empty() || !out.delete_markers().is_empty())
     }
 
@@ -347,7 +344,7 @@ impl Bucket {
                     )
                     .send()
                     .await
-                    .map_err(|e| aws_err("PutBucketVersioning", b, &e))?;
+                    .map_err(|e| Error::aws_on("s3", "PutBucketVersioning", b, &e))?;
             }
             "encryption" => {
                 let Some(enc) = &desired.encryption else {
@@ -372,7 +369,7 @@ impl Bucket {
                     .server_side_encryption_configuration(cfg)
                     .send()
                     .await
-                    .map_err(|e| aws_err("PutBucketEncryption", b, &e))?;
+                    .map_err(|e| Error::aws_on("s3", "PutBucketEncryption", b, &e))?;
             }
             "public_access_block" => {
                 let Some(p) = &desired.public_access_block else {
@@ -390,7 +387,7 @@ impl Bucket {
                     .public_access_block_configuration(cfg)
                     .send()
                     .await
-                    .map_err(|e| aws_err("PutPublicAccessBlock", b, &e))?;
+                    .map_err(|e| Error::aws_on("s3", "PutPublicAccessBlock", b, &e))?;
             }
             "lifecycle" => match &desired.lifecycle {
                 None => {
@@ -399,7 +396,7 @@ impl Bucket {
                         .expected_bucket_owner(o)
                         .send()
                         .await
-                        .map_err(|e| aws_err("DeleteBucketLifecycle", b, &e))?;
+                        .map_err(|e| Error::aws_on("s3", "DeleteBucketLifecycle", b, &e))?;
                 }
                 Some(rules) => {
                     let mut sdk_rules = Vec::new();
@@ -428,7 +425,7 @@ impl Bucket {
                         .lifecycle_configuration(cfg)
                         .send()
                         .await
-                        .map_err(|e| aws_err("PutBucketLifecycleConfiguration", b, &e))?;
+                        .map_err(|e| Error::aws_on("s3", "PutBucketLifecycleConfiguration", b, &e))?;
                 }
             },
             "policy" => match &desired.policy {
@@ -439,7 +436,7 @@ impl Bucket {
                         .policy(p.to_json_string())
                         .send()
                         .await
-                        .map_err(|e| aws_err("PutBucketPolicy", b, &e))?;
+                        .map_err(|e| Error::aws_on("s3", "PutBucketPolicy", b, &e))?;
                 }
                 None => self.delete_policy().await?,
             },
@@ -459,7 +456,7 @@ impl Bucket {
                     .tagging(tagging)
                     .send()
                     .await
-                    .map_err(|e| aws_err("PutBucketTagging", b, &e))?;
+                    .map_err(|e| Error::aws_on("s3", "PutBucketTagging", b, &e))?;
             }
             other => {
                 return Err(Error::Other(format!(
@@ -477,7 +474,7 @@ impl Bucket {
             .expected_bucket_owner(&self.account_id)
             .send()
             .await
-            .map_err(|e| aws_err("DeleteBucketPolicy", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("s3", "DeleteBucketPolicy", &self.name, &e))?;
         Ok(())
     }
 
@@ -493,7 +490,7 @@ impl Bucket {
                 .max_keys(1000)
                 .send()
                 .await
-                .map_err(|e| aws_err("ListObjectVersions", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("s3", "ListObjectVersions", &self.name, &e))?;
             let ids = page
                 .versions()
                 .iter()
@@ -529,7 +526,7 @@ impl Bucket {
                 )
                 .send()
                 .await
-                .map_err(|e| aws_err("DeleteObjects", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("s3", "DeleteObjects", &self.name, &e))?;
             if let Some(first) = out.errors().first() {
                 return Err(Error::Other(format!(
                     "s3:DeleteObjects on {}: {} objects could not be deleted, first `{}`: {}",
@@ -682,7 +679,7 @@ impl Resource for Bucket {
                     self.name, self.key
                 )))
             }
-            Err(e) => return Err(aws_err("CreateBucket", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("s3", "CreateBucket", &self.name, &e)),
         }
         // The deny policy first, so the bucket is protected as soon as it can be; then the
         // rest. (The tags came with the create.)
@@ -750,7 +747,7 @@ impl Resource for Bucket {
         {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, &["NoSuchBucket"]) => Ok(()),
-            Err(e) => Err(aws_err("DeleteBucket", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("s3", "DeleteBucket", &self.name, &e)),
         }
     }
 }

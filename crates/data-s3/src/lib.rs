@@ -30,13 +30,36 @@ pub const SECTION: &str = "s3";
 pub const BUCKETS: [&str; 2] = ["application_data", "ai_data"];
 
 /// Build the family's resources for an environment.
-pub fn resources(
+/// The two buckets and the S3 access user, as a family of the layer.
+#[derive(Debug, Clone, Copy)]
+pub struct S3;
+
+impl layer_core::family::Family for S3 {
+    const SECTION: &'static str = SECTION;
+    type Settings = S3Settings;
+
+    fn settings(env: &Environment) -> Result<S3Settings> {
+        let settings: S3Settings = env.section(SECTION)?;
+        settings.names(env)?;
+        Ok(settings)
+    }
+
+    fn resources(
+        layer: layer_core::family::Layer<'_>,
+        settings: &S3Settings,
+    ) -> Result<Vec<Arc<dyn AnyResource>>> {
+        resources(layer.env, layer.infra, layer.account_id, layer.sdk, settings)
+    }
+}
+
+fn resources(
     env: &Environment,
     infra: &Infrastructure,
     account_id: &str,
     sdk: &SdkConfig,
+,
+    settings: &S3Settings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
-    let settings: S3Settings = env.section(SECTION)?;
     let names = settings.names(env)?;
     let s3_config = aws_sdk_s3::config::Builder::from(sdk)
         // A local endpoint serves buckets by path, not by virtual host.

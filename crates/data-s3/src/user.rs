@@ -51,9 +51,6 @@ pub fn user_policy(bucket_arns: &[String], kms_key_arn: &str) -> PolicyDocument 
     ])
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, user: &str, e: &E) -> Error {
-    Error::aws(format!("iam:{op} on {user}"), e)
-}
 
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
@@ -80,7 +77,7 @@ impl AccessUser {
                     .policy_document(policy.to_json_string())
                     .send()
                     .await
-                    .map_err(|e| aws_err("PutUserPolicy", &self.name, &e))?;
+                    .map_err(|e| Error::aws_on("iam", "PutUserPolicy", &self.name, &e))?;
                 Ok(())
             },
         )
@@ -95,7 +92,7 @@ impl AccessUser {
             .user_name(n)
             .send()
             .await
-            .map_err(|e| aws_err("ListAccessKeys", n, &e))?;
+            .map_err(|e| Error::aws_on("iam", "ListAccessKeys", n, &e))?;
         for k in keys.access_key_metadata() {
             if let Some(id) = k.access_key_id() {
                 self.client
@@ -104,7 +101,7 @@ impl AccessUser {
                     .access_key_id(id)
                     .send()
                     .await
-                    .map_err(|e| aws_err("DeleteAccessKey", n, &e))?;
+                    .map_err(|e| Error::aws_on("iam", "DeleteAccessKey", n, &e))?;
             }
         }
         let inline = self
@@ -113,7 +110,7 @@ impl AccessUser {
             .user_name(n)
             .send()
             .await
-            .map_err(|e| aws_err("ListUserPolicies", n, &e))?;
+            .map_err(|e| Error::aws_on("iam", "ListUserPolicies", n, &e))?;
         for p in inline.policy_names() {
             self.client
                 .delete_user_policy()
@@ -121,7 +118,7 @@ impl AccessUser {
                 .policy_name(p)
                 .send()
                 .await
-                .map_err(|e| aws_err("DeleteUserPolicy", n, &e))?;
+                .map_err(|e| Error::aws_on("iam", "DeleteUserPolicy", n, &e))?;
         }
         let attached = self
             .client
@@ -129,7 +126,7 @@ impl AccessUser {
             .user_name(n)
             .send()
             .await
-            .map_err(|e| aws_err("ListAttachedUserPolicies", n, &e))?;
+            .map_err(|e| Error::aws_on("iam", "ListAttachedUserPolicies", n, &e))?;
         for p in attached.attached_policies() {
             if let Some(arn) = p.policy_arn() {
                 self.client
@@ -138,7 +135,7 @@ impl AccessUser {
                     .policy_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| aws_err("DetachUserPolicy", n, &e))?;
+                    .map_err(|e| Error::aws_on("iam", "DetachUserPolicy", n, &e))?;
             }
         }
         Ok(())
@@ -224,7 +221,7 @@ impl Resource for AccessUser {
         let user = match self.client.get_user().user_name(n).send().await {
             Ok(out) => out.user,
             Err(e) if not_found(&e) => return Ok(Observation::Absent),
-            Err(e) => return Err(aws_err("GetUser", n, &e)),
+            Err(e) => return Err(Error::aws_on("iam", "GetUser", n, &e)),
         };
         let Some(user) = user else {
             return Ok(Observation::Absent);
@@ -238,7 +235,7 @@ impl Resource for AccessUser {
             .send();
         let (tags, policy) = futures::join!(tags_req, policy_req);
         let tags: Tags = tags
-            .map_err(|e| aws_err("ListUserTags", n, &e))?
+            .map_err(|e| Error::aws_on("iam", "ListUserTags", n, &e))?
             .tags()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -249,7 +246,7 @@ impl Resource for AccessUser {
                     .map_err(|e| Error::Other(format!("inline policy of {n}: {e}")))?,
             ),
             Err(e) if not_found(&e) => None,
-            Err(e) => return Err(aws_err("GetUserPolicy", n, &e)),
+            Err(e) => return Err(Error::aws_on("iam", "GetUserPolicy", n, &e)),
         };
         let mut outputs = Outputs::new();
         outputs.insert("s3_access_iam_user_name".into(), user.user_name().into());
@@ -285,7 +282,7 @@ impl Resource for AccessUser {
             Err(e) if e.code() == Some("EntityAlreadyExists") => {
                 return Err(Error::AlreadyExists(format!("IAM user `{}`", self.name)))
             }
-            Err(e) => return Err(aws_err("CreateUser", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("iam", "CreateUser", &self.name, &e)),
         }
         if let Some(p) = &desired.policy {
             self.put_policy(p).await?;
@@ -311,7 +308,7 @@ impl Resource for AccessUser {
                     .set_tag_keys(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("UntagUser", n, &e))?;
+                    .map_err(|e| Error::aws_on("iam", "UntagUser", n, &e))?;
             }
             self.client
                 .tag_user()
@@ -319,7 +316,7 @@ impl Resource for AccessUser {
                 .set_tags(Some(iam_tags(&desired.tags)?))
                 .send()
                 .await
-                .map_err(|e| aws_err("TagUser", n, &e))?;
+                .map_err(|e| Error::aws_on("iam", "TagUser", n, &e))?;
         }
         if changes.iter().any(|c| c.field() == "policy") {
             match &desired.policy {
@@ -331,7 +328,7 @@ impl Resource for AccessUser {
                         .policy_name(POLICY_NAME)
                         .send()
                         .await
-                        .map_err(|e| aws_err("DeleteUserPolicy", n, &e))?;
+                        .map_err(|e| Error::aws_on("iam", "DeleteUserPolicy", n, &e))?;
                 }
             }
         }
@@ -343,7 +340,7 @@ impl Resource for AccessUser {
         match self.client.delete_user().user_name(&self.name).send().await {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(aws_err("DeleteUser", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("iam", "DeleteUser", &self.name, &e)),
         }
     }
 }

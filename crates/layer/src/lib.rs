@@ -5,6 +5,8 @@
 //! This is the one place that knows every family; family crates never depend on each other.
 
 pub mod cli;
+#[cfg(test)]
+mod config_error_tests;
 pub mod discover;
 pub mod import;
 pub mod lock;
@@ -18,6 +20,7 @@ pub mod workflow;
 use std::path::Path;
 
 use aws_types::SdkConfig;
+use layer_core::family::{Family as _, Layer};
 use layer_core::config::{Environment, Infrastructure};
 use layer_core::engine::{ApplyError, Engine, Mode, PlanRun};
 use layer_core::resource::{Context, WaitSettings};
@@ -79,13 +82,12 @@ pub fn load(environments: &Path, name: &str) -> Result<Environment> {
     let env = Environment::load(environments, name, &sections)?;
     verify::VerifySettings::load(&env)?;
     publish::state_object(&env)?;
-    let s3: data_s3::S3Settings = env.section(data_s3::SECTION)?;
-    s3.names(&env)?;
-    data_aurora::AuroraSettings::load(&env)?;
-    data_redis::RedisSettings::load(&env)?;
-    ai_bedrock::BedrockSettings::load(&env)?;
+    data_s3::S3::settings(&env)?;
+    data_aurora::Aurora::settings(&env)?;
+    data_redis::Redis::settings(&env)?;
+    ai_bedrock::Bedrock::settings(&env)?;
+    monitoring::Monitoring::settings(&env)?;
     secrets_seed::SecretsSettings::load(&env)?;
-    monitoring::MonitoringSettings::load(&env)?;
     check_tagged_addresses(&env, &addresses(&env)?)?;
     Ok(env)
 }
@@ -181,11 +183,17 @@ fn parts(
     sdk: &SdkConfig,
     ca_bundle: &std::result::Result<String, String>,
 ) -> Result<Parts> {
-    let mut resources = data_s3::resources(env, infra, account_id, sdk)?;
-    resources.extend(data_aurora::resources(env, infra, sdk)?);
-    resources.extend(data_redis::resources(env, infra, sdk)?);
-    resources.extend(ai_bedrock::resources(env, infra, account_id, sdk)?);
-    resources.extend(monitoring::resources(env, infra, account_id, sdk)?);
+    let layer = Layer {
+        env,
+        infra,
+        account_id,
+        sdk,
+    };
+    let mut resources = data_s3::S3::build(layer)?;
+    resources.extend(data_aurora::Aurora::build(layer)?);
+    resources.extend(data_redis::Redis::build(layer)?);
+    resources.extend(ai_bedrock::Bedrock::build(layer)?);
+    resources.extend(monitoring::Monitoring::build(layer)?);
     let databases = data_aurora::AuroraSettings::load(env)?.postgresql_databases;
     resources.extend(secrets_seed::resources(env, infra, sdk, &databases, |f| {
         Ok(fact_value(f, env, ca_bundle))
@@ -659,4 +667,23 @@ mod iam_policy_tests {
             assert!(!destroy.actions().contains("rds:CreateDBCluster"));
         }
     }
+
+    /// Every environment × command's policy document, one snapshot file per environment
+    /// (`UPDATE_EXPECT=1` rewrites them for review): a change to any declaration shows as a diff.
+    #[test]
+    fn the_policy_of_every_environment_and_command_is_its_snapshot() {
+        for name in ["dev", "test", "prod", "sbx", "local"] {
+            let env = crate::load(&environments(), name).expect("loads");
+            let mut out = String::new();
+            for c in Command::ALL {
+                let p = crate::iam_policy(&env, &[c], "123456789012").expect("generated");
+                let doc = serde_json::to_string_pretty(&p.document()).expect("serializes");
+                out.push_str(&format!("# {}\n{doc}\n\n", c.name()));
+            }
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("snapshots/iam-policy-{name}.txt"));
+            expect_test::expect_file![file].assert_eq(&out);
+        }
+    }
+
 }

@@ -160,6 +160,11 @@ impl Req<'_> {
             .is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
     }
 
+    /// The request's own action on `resource`.
+    fn own(&self, resource: impl Into<String>) -> Needed {
+        need(format!("{}:{}", self.service, self.op), resource)
+    }
+
     fn key_arn(&self, id: &str) -> String {
         if id.starts_with("arn:") {
             id.to_string()
@@ -180,368 +185,406 @@ fn need(action: impl Into<String>, resource: impl Into<String>) -> Needed {
 
 /// What a request needs: its own action on every resource it names, then what AWS also checks.
 pub(crate) fn requirements(r: &Req) -> Vec<Needed> {
-    let own = |resource: String| need(format!("{}:{}", r.service, r.op), resource);
     let mut out = Vec::new();
     match r.service {
-        "sts" => {
-            if r.op == "AssumeRole" {
-                out.push(own(r.param("RoleArn").unwrap_or("*").to_string()));
-            }
-            // GetCallerIdentity needs no permission.
-        }
-        "rds" => {
-            let mut named = Vec::new();
-            if let Some(id) = r.param("DBClusterIdentifier") {
-                named.push(r.arn("rds", &format!("cluster:{id}")));
-            }
-            if let Some(id) = r.param("DBInstanceIdentifier") {
-                named.push(r.arn("rds", &format!("db:{id}")));
-            }
-            if let Some(n) = r.param("DBSubnetGroupName") {
-                named.push(r.arn("rds", &format!("subgrp:{n}")));
-            }
-            if let Some(n) = r.param("DBClusterParameterGroupName") {
-                named.push(r.arn("rds", &format!("cluster-pg:{n}")));
-            }
-            if let Some(arn) = r.param("ResourceName") {
-                named.push(arn.to_string());
-            }
-            if named.is_empty() {
-                named.push(match r.op {
-                    "DescribeDBInstances" => r.arn("rds", "db:*"),
-                    "DescribeDBClusters" => r.arn("rds", "cluster:*"),
-                    _ => "*".to_string(),
-                });
-            }
-            // An instance joining a cluster is authorized on the instance and the cluster; the
-            // cluster's id is also given to find instances by, which names no resource.
-            out.extend(named.into_iter().map(own));
-            // Tags given at creation are added as the caller, on what is created.
-            let created = match r.op {
-                "CreateDBCluster" => r
-                    .param("DBClusterIdentifier")
-                    .map(|i| format!("cluster:{i}")),
-                "CreateDBInstance" => r.param("DBInstanceIdentifier").map(|i| format!("db:{i}")),
-                "CreateDBSubnetGroup" => {
-                    r.param("DBSubnetGroupName").map(|n| format!("subgrp:{n}"))
-                }
-                "CreateDBClusterParameterGroup" => r
-                    .param("DBClusterParameterGroupName")
-                    .map(|n| format!("cluster-pg:{n}")),
-                _ => None,
-            };
-            if let Some(c) = created.filter(|_| r.has_prefix("Tags.")) {
-                out.push(need("rds:AddTagsToResource", r.arn("rds", &c)));
-            }
-            if r.op == "CreateDBCluster" {
-                if let Some(k) = r.param("KmsKeyId") {
-                    out.push(need("kms:CreateGrant", r.key_arn(k)));
-                    out.push(need("kms:DescribeKey", r.key_arn(k)));
-                }
-                if r.param("ManageMasterUserPassword") == Some("true") {
-                    let secret = r.arn(
-                        "secretsmanager",
-                        "secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf",
-                    );
-                    out.push(need("secretsmanager:CreateSecret", secret.clone()));
-                    out.push(need("secretsmanager:TagResource", secret));
-                    if let Some(k) = r.param("MasterUserSecretKmsKeyId") {
-                        out.push(need("kms:GenerateDataKey", r.key_arn(k)));
-                    }
-                }
-            }
-            if r.op == "DeleteDBCluster" {
-                if let Some(s) = r.param("FinalDBSnapshotIdentifier") {
-                    out.push(need(
-                        "rds:CreateDBClusterSnapshot",
-                        r.arn("rds", &format!("cluster-snapshot:{s}")),
-                    ));
-                }
-            }
-        }
-        "elasticache" => {
-            let mut named = Vec::new();
-            if let Some(id) = r.param("ReplicationGroupId") {
-                named.push(r.arn("elasticache", &format!("replicationgroup:{id}")));
-            }
-            if let Some(id) = r.param("CacheClusterId") {
-                named.push(r.arn("elasticache", &format!("cluster:{id}")));
-            }
-            if let Some(n) = r.param("CacheSubnetGroupName") {
-                named.push(r.arn("elasticache", &format!("subnetgroup:{n}")));
-            }
-            if let Some(n) = r.param("CacheParameterGroupName") {
-                named.push(r.arn("elasticache", &format!("parametergroup:{n}")));
-            }
-            if let Some(arn) = r.param("ResourceName") {
-                named.push(arn.to_string());
-            }
-            if named.is_empty() {
-                named.push(match r.op {
-                    "DescribeReplicationGroups" => r.arn("elasticache", "replicationgroup:*"),
-                    "DescribeCacheClusters" => r.arn("elasticache", "cluster:*"),
-                    "DescribeCacheSubnetGroups" => r.arn("elasticache", "subnetgroup:*"),
-                    "DescribeCacheParameterGroups" => r.arn("elasticache", "parametergroup:*"),
-                    _ => "*".to_string(),
-                });
-            }
-            out.extend(named.into_iter().map(own));
-            if r.op == "CreateReplicationGroup" {
-                let group = r.arn(
-                    "elasticache",
-                    &format!(
-                        "replicationgroup:{}",
-                        r.param("ReplicationGroupId").unwrap_or("*")
-                    ),
-                );
-                if r.has_prefix("Tags.") {
-                    out.push(need("elasticache:AddTagsToResource", group));
-                }
-                if let Some(k) = r.param("KmsKeyId") {
-                    out.push(need("kms:CreateGrant", r.key_arn(k)));
-                    out.push(need("kms:DescribeKey", r.key_arn(k)));
-                }
-                if r.has_prefix("LogDeliveryConfigurations.") {
-                    out.push(need("logs:CreateLogDelivery", "*"));
-                }
-            }
-            // A log delivery switched on or off is made or ended as the caller.
-            if r.op == "ModifyReplicationGroup" && r.has_prefix("LogDeliveryConfigurations.") {
-                let off = r
-                    .form
-                    .iter()
-                    .any(|(k, v)| k.ends_with(".Enabled") && v.eq_ignore_ascii_case("false"));
-                out.push(need(
-                    if off {
-                        "logs:DeleteLogDelivery"
-                    } else {
-                        "logs:CreateLogDelivery"
-                    },
-                    "*",
-                ));
-            }
-        }
-        "ec2" => {
-            let sg = |id: &str| r.arn("ec2", &format!("security-group/{id}"));
-            let tagged = r.has_prefix("TagSpecification.");
-            match r.op {
-                op if op.starts_with("Describe") => out.push(own("*".into())),
-                "CreateSecurityGroup" => {
-                    out.push(own(r.arn("ec2", "security-group/*")));
-                    if let Some(v) = r.param("VpcId") {
-                        out.push(own(r.arn("ec2", &format!("vpc/{v}"))));
-                    }
-                    if tagged {
-                        out.push(need("ec2:CreateTags", r.arn("ec2", "security-group/*")));
-                    }
-                }
-                "AuthorizeSecurityGroupIngress"
-                | "AuthorizeSecurityGroupEgress"
-                | "RevokeSecurityGroupIngress"
-                | "RevokeSecurityGroupEgress"
-                | "DeleteSecurityGroup" => out.push(own(sg(r.param("GroupId").unwrap_or("*")))),
-                "CreateVpcEndpoint" => {
-                    out.push(own(r.arn("ec2", "vpc-endpoint/*")));
-                    if let Some(v) = r.param("VpcId") {
-                        out.push(own(r.arn("ec2", &format!("vpc/{v}"))));
-                    }
-                    for s in r.params("SubnetId") {
-                        out.push(own(r.arn("ec2", &format!("subnet/{s}"))));
-                    }
-                    for g in r.params("SecurityGroupId") {
-                        out.push(own(sg(g)));
-                    }
-                    if tagged {
-                        out.push(need("ec2:CreateTags", r.arn("ec2", "vpc-endpoint/*")));
-                    }
-                    if r.param("PrivateDnsEnabled") == Some("true") {
-                        out.push(need("route53:AssociateVPCWithHostedZone", "*"));
-                    }
-                }
-                "ModifyVpcEndpoint" => {
-                    out.push(own(r.arn(
-                        "ec2",
-                        &format!("vpc-endpoint/{}", r.param("VpcEndpointId").unwrap_or("*")),
-                    )));
-                    for s in r.params("AddSubnetId") {
-                        out.push(own(r.arn("ec2", &format!("subnet/{s}"))));
-                    }
-                    for g in r.params("AddSecurityGroupId") {
-                        out.push(own(sg(g)));
-                    }
-                    if r.param("PrivateDnsEnabled") == Some("true") {
-                        out.push(need("route53:AssociateVPCWithHostedZone", "*"));
-                    }
-                }
-                "DeleteVpcEndpoints" => {
-                    for e in r.params("VpcEndpointId") {
-                        out.push(own(r.arn("ec2", &format!("vpc-endpoint/{e}"))));
-                    }
-                }
-                "CreateTags" | "DeleteTags" => {
-                    for id in r.params("ResourceId") {
-                        let kind = match id.split('-').next() {
-                            Some("sg") => "security-group",
-                            Some("vpce") => "vpc-endpoint",
-                            Some("subnet") => "subnet",
-                            Some("vpc") => "vpc",
-                            _ => "*",
-                        };
-                        out.push(own(r.arn("ec2", &format!("{kind}/{id}"))));
-                    }
-                }
-                _ => out.push(own("*".into())),
-            }
-        }
-        "logs" => {
-            let group = r
-                .json_str(&["logGroupName"])
-                .map(|n| r.arn("logs", &format!("log-group:{n}")));
-            let resource = match (r.op, r.json_str(&["resourceArn"]), group) {
-                ("DescribeLogGroups", _, _) => r.arn("logs", "log-group:*"),
-                (_, Some(arn), _) => arn.to_string(),
-                (_, None, Some(g)) => g,
-                _ => "*".into(),
-            };
-            out.push(own(resource.clone()));
-            if r.op == "CreateLogGroup" && r.json_has("tags") {
-                out.push(need("logs:TagResource", resource));
-            }
-        }
-        "kms" => match r.json_str(&["KeyId"]) {
-            Some(k) => out.push(own(r.key_arn(k))),
-            None => out.push(own("*".into())),
-        },
-        "secretsmanager" => {
-            let id = r.json_str(&["SecretId"]).or(r.json_str(&["Name"]));
-            match (r.op, id) {
-                ("ListSecrets", _) | (_, None) => out.push(own("*".into())),
-                (_, Some(arn)) if arn.starts_with("arn:") => out.push(own(arn.to_string())),
-                // A name stands for its ARN, which ends in six characters of AWS's own.
-                (_, Some(name)) => out.push(own(
-                    r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))
-                )),
-            }
-        }
-        "iam" => {
-            let resource = if let Some(u) = r.param("UserName") {
-                format!("arn:aws:iam::{}:user/{u}", r.account)
-            } else if let Some(n) = r.param("RoleName") {
-                format!("arn:aws:iam::{}:role/{n}", r.account)
-            } else if let Some(p) = r.param("PolicyArn") {
-                p.to_string()
-            } else {
-                "*".to_string()
-            };
-            out.push(own(resource.clone()));
-            if r.has_prefix("Tags.") {
-                match r.op {
-                    "CreateUser" => out.push(need("iam:TagUser", resource)),
-                    "CreateRole" => out.push(need("iam:TagRole", resource)),
-                    _ => {}
-                }
-            }
-        }
-        "s3" => {
-            let path = crate::emulated::percent_decode(r.path.trim_start_matches('/'));
-            let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
-            let has =
-                |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
-            let action = crate::bucket_policies::action_of(r.op, has("versionId"));
-            let resource = if bucket.is_empty() {
-                "*".to_string()
-            } else if key.is_empty() && r.op != "DeleteObjects" {
-                format!("arn:aws:s3:::{bucket}")
-            } else {
-                format!(
-                    "arn:aws:s3:::{bucket}/{}",
-                    if key.is_empty() { "*" } else { key }
-                )
-            };
-            out.push(need(action, resource));
-        }
-        "bedrock" => {
-            let profiles = r.arn("bedrock", "application-inference-profile/*");
-            let segs = r.segments();
-            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-            match r.op {
-                "CreateInferenceProfile" => {
-                    out.push(own(profiles.clone()));
-                    if let Some(src) = r.json_str(&["modelSource", "copyFrom"]) {
-                        out.push(own(src.to_string()));
-                    }
-                    if r.json_has("tags") {
-                        out.push(need("bedrock:TagResource", profiles));
-                    }
-                }
-                "GetInferenceProfile" | "DeleteInferenceProfile" => {
-                    let id = segs.get(1).copied().unwrap_or("*");
-                    out.push(own(if id.starts_with("arn:") {
-                        id.to_string()
-                    } else {
-                        r.arn("bedrock", &format!("application-inference-profile/{id}"))
-                    }));
-                }
-                "TagResource" | "UntagResource" | "ListTagsForResource" => {
-                    out.push(own(r.json_str(&["resourceARN"]).unwrap_or("*").to_string()))
-                }
-                "PutModelInvocationLoggingConfiguration" => {
-                    out.push(own("*".into()));
-                    for dest in ["cloudWatchConfig", "s3Config"] {
-                        if let Some(role) = r.json_str(&["loggingConfig", dest, "roleArn"]) {
-                            out.push(need("iam:PassRole", role));
-                        }
-                    }
-                }
-                _ => out.push(own("*".into())),
-            }
-        }
-        "aps" => {
-            let segs = r.segments();
-            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-            match (r.op, segs.as_slice()) {
-                ("ListWorkspaces", _) => out.push(own("*".into())),
-                ("CreateWorkspace", _) => out.push(own(r.arn("aps", "workspace/*"))),
-                (_, ["tags", arn @ ..]) => out.push(own(arn.join("/"))),
-                (op, ["workspaces", id, ..]) => {
-                    out.push(own(r.arn("aps", &format!("workspace/{id}"))));
-                    if op == "CreateLoggingConfiguration" || op == "UpdateLoggingConfiguration" {
-                        out.push(need("logs:CreateLogDelivery", "*"));
-                    }
-                    if op == "DeleteLoggingConfiguration" {
-                        out.push(need("logs:DeleteLogDelivery", "*"));
-                    }
-                }
-                _ => out.push(own("*".into())),
-            }
-        }
-        "grafana" => {
-            let segs = r.segments();
-            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-            match (r.op, segs.as_slice()) {
-                ("ListWorkspaces", _) => out.push(own("*".into())),
-                ("CreateWorkspace", _) => {
-                    out.push(own("*".into()));
-                    if let Some(role) = r.json_str(&["workspaceRoleArn"]) {
-                        out.push(need("iam:PassRole", role));
-                    }
-                }
-                (_, ["tags", arn @ ..]) => out.push(own(arn.join("/"))),
-                (op, ["workspaces", id, ..]) => {
-                    out.push(own(r.arn("grafana", &format!("/workspaces/{id}"))));
-                    if op == "UpdateWorkspace" {
-                        if let Some(role) = r.json_str(&["workspaceRoleArn"]) {
-                            out.push(need("iam:PassRole", role));
-                        }
-                    }
-                }
-                _ => out.push(own("*".into())),
-            }
-        }
-        _ => out.push(own("*".into())),
+        "sts" => sts(r, &mut out),
+        "rds" => rds(r, &mut out),
+        "elasticache" => elasticache(r, &mut out),
+        "ec2" => ec2(r, &mut out),
+        "logs" => logs(r, &mut out),
+        "kms" => kms(r, &mut out),
+        "secretsmanager" => secretsmanager(r, &mut out),
+        "iam" => iam(r, &mut out),
+        "s3" => s3(r, &mut out),
+        "bedrock" => bedrock(r, &mut out),
+        "aps" => aps(r, &mut out),
+        "grafana" => grafana(r, &mut out),
+        _ => out.push(r.own("*")),
     }
     out
 }
+
+/// What sts's calls need.
+fn sts(r: &Req, out: &mut Vec<Needed>) {
+    if r.op == "AssumeRole" {
+        out.push(r.own(r.param("RoleArn").unwrap_or("*").to_string()));
+    }
+    // GetCallerIdentity needs no permission.
+}
+
+/// What rds's calls need.
+fn rds(r: &Req, out: &mut Vec<Needed>) {
+    let mut named = Vec::new();
+    if let Some(id) = r.param("DBClusterIdentifier") {
+        named.push(r.arn("rds", &format!("cluster:{id}")));
+    }
+    if let Some(id) = r.param("DBInstanceIdentifier") {
+        named.push(r.arn("rds", &format!("db:{id}")));
+    }
+    if let Some(n) = r.param("DBSubnetGroupName") {
+        named.push(r.arn("rds", &format!("subgrp:{n}")));
+    }
+    if let Some(n) = r.param("DBClusterParameterGroupName") {
+        named.push(r.arn("rds", &format!("cluster-pg:{n}")));
+    }
+    if let Some(arn) = r.param("ResourceName") {
+        named.push(arn.to_string());
+    }
+    if named.is_empty() {
+        named.push(match r.op {
+            "DescribeDBInstances" => r.arn("rds", "db:*"),
+            "DescribeDBClusters" => r.arn("rds", "cluster:*"),
+            _ => "*".to_string(),
+        });
+    }
+    // An instance joining a cluster is authorized on the instance and the cluster; the
+    // cluster's id is also given to find instances by, which names no resource.
+    out.extend(named.into_iter().map(own));
+    // Tags given at creation are added as the caller, on what is created.
+    let created = match r.op {
+        "CreateDBCluster" => r
+            .param("DBClusterIdentifier")
+            .map(|i| format!("cluster:{i}")),
+        "CreateDBInstance" => r.param("DBInstanceIdentifier").map(|i| format!("db:{i}")),
+        "CreateDBSubnetGroup" => {
+            r.param("DBSubnetGroupName").map(|n| format!("subgrp:{n}"))
+        }
+        "CreateDBClusterParameterGroup" => r
+            .param("DBClusterParameterGroupName")
+            .map(|n| format!("cluster-pg:{n}")),
+        _ => None,
+    };
+    if let Some(c) = created.filter(|_| r.has_prefix("Tags.")) {
+        out.push(need("rds:AddTagsToResource", r.arn("rds", &c)));
+    }
+    if r.op == "CreateDBCluster" {
+        if let Some(k) = r.param("KmsKeyId") {
+            out.push(need("kms:CreateGrant", r.key_arn(k)));
+            out.push(need("kms:DescribeKey", r.key_arn(k)));
+        }
+        if r.param("ManageMasterUserPassword") == Some("true") {
+            let secret = r.arn(
+                "secretsmanager",
+                "secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf",
+            );
+            out.push(need("secretsmanager:CreateSecret", secret.clone()));
+            out.push(need("secretsmanager:TagResource", secret));
+            if let Some(k) = r.param("MasterUserSecretKmsKeyId") {
+                out.push(need("kms:GenerateDataKey", r.key_arn(k)));
+            }
+        }
+    }
+    if r.op == "DeleteDBCluster" {
+        if let Some(s) = r.param("FinalDBSnapshotIdentifier") {
+            out.push(need(
+                "rds:CreateDBClusterSnapshot",
+                r.arn("rds", &format!("cluster-snapshot:{s}")),
+            ));
+        }
+    }
+}
+
+/// What elasticache's calls need.
+fn elasticache(r: &Req, out: &mut Vec<Needed>) {
+    let mut named = Vec::new();
+    if let Some(id) = r.param("ReplicationGroupId") {
+        named.push(r.arn("elasticache", &format!("replicationgroup:{id}")));
+    }
+    if let Some(id) = r.param("CacheClusterId") {
+        named.push(r.arn("elasticache", &format!("cluster:{id}")));
+    }
+    if let Some(n) = r.param("CacheSubnetGroupName") {
+        named.push(r.arn("elasticache", &format!("subnetgroup:{n}")));
+    }
+    if let Some(n) = r.param("CacheParameterGroupName") {
+        named.push(r.arn("elasticache", &format!("parametergroup:{n}")));
+    }
+    if let Some(arn) = r.param("ResourceName") {
+        named.push(arn.to_string());
+    }
+    if named.is_empty() {
+        named.push(match r.op {
+            "DescribeReplicationGroups" => r.arn("elasticache", "replicationgroup:*"),
+            "DescribeCacheClusters" => r.arn("elasticache", "cluster:*"),
+            "DescribeCacheSubnetGroups" => r.arn("elasticache", "subnetgroup:*"),
+            "DescribeCacheParameterGroups" => r.arn("elasticache", "parametergroup:*"),
+            _ => "*".to_string(),
+        });
+    }
+    out.extend(named.into_iter().map(own));
+    if r.op == "CreateReplicationGroup" {
+        let group = r.arn(
+            "elasticache",
+            &format!(
+                "replicationgroup:{}",
+                r.param("ReplicationGroupId").unwrap_or("*")
+            ),
+        );
+        if r.has_prefix("Tags.") {
+            out.push(need("elasticache:AddTagsToResource", group));
+        }
+        if let Some(k) = r.param("KmsKeyId") {
+            out.push(need("kms:CreateGrant", r.key_arn(k)));
+            out.push(need("kms:DescribeKey", r.key_arn(k)));
+        }
+        if r.has_prefix("LogDeliveryConfigurations.") {
+            out.push(need("logs:CreateLogDelivery", "*"));
+        }
+    }
+    // A log delivery switched on or off is made or ended as the caller.
+    if r.op == "ModifyReplicationGroup" && r.has_prefix("LogDeliveryConfigurations.") {
+        let off = r
+            .form
+            .iter()
+            .any(|(k, v)| k.ends_with(".Enabled") && v.eq_ignore_ascii_case("false"));
+        out.push(need(
+            if off {
+                "logs:DeleteLogDelivery"
+            } else {
+                "logs:CreateLogDelivery"
+            },
+            "*",
+        ));
+    }
+}
+
+/// What ec2's calls need.
+fn ec2(r: &Req, out: &mut Vec<Needed>) {
+    let sg = |id: &str| r.arn("ec2", &format!("security-group/{id}"));
+    let tagged = r.has_prefix("TagSpecification.");
+    match r.op {
+        op if op.starts_with("Describe") => out.push(r.own("*")),
+        "CreateSecurityGroup" => {
+            out.push(r.own(r.arn("ec2", "security-group/*")));
+            if let Some(v) = r.param("VpcId") {
+                out.push(r.own(r.arn("ec2", &format!("vpc/{v}"))));
+            }
+            if tagged {
+                out.push(need("ec2:CreateTags", r.arn("ec2", "security-group/*")));
+            }
+        }
+        "AuthorizeSecurityGroupIngress"
+        | "AuthorizeSecurityGroupEgress"
+        | "RevokeSecurityGroupIngress"
+        | "RevokeSecurityGroupEgress"
+        | "DeleteSecurityGroup" => out.push(r.own(sg(r.param("GroupId").unwrap_or("*")))),
+        "CreateVpcEndpoint" => {
+            out.push(r.own(r.arn("ec2", "vpc-endpoint/*")));
+            if let Some(v) = r.param("VpcId") {
+                out.push(r.own(r.arn("ec2", &format!("vpc/{v}"))));
+            }
+            for s in r.params("SubnetId") {
+                out.push(r.own(r.arn("ec2", &format!("subnet/{s}"))));
+            }
+            for g in r.params("SecurityGroupId") {
+                out.push(r.own(sg(g)));
+            }
+            if tagged {
+                out.push(need("ec2:CreateTags", r.arn("ec2", "vpc-endpoint/*")));
+            }
+            if r.param("PrivateDnsEnabled") == Some("true") {
+                out.push(need("route53:AssociateVPCWithHostedZone", "*"));
+            }
+        }
+        "ModifyVpcEndpoint" => {
+            out.push(r.own(r.arn(
+                "ec2",
+                &format!("vpc-endpoint/{}", r.param("VpcEndpointId").unwrap_or("*")),
+            )));
+            for s in r.params("AddSubnetId") {
+                out.push(r.own(r.arn("ec2", &format!("subnet/{s}"))));
+            }
+            for g in r.params("AddSecurityGroupId") {
+                out.push(r.own(sg(g)));
+            }
+            if r.param("PrivateDnsEnabled") == Some("true") {
+                out.push(need("route53:AssociateVPCWithHostedZone", "*"));
+            }
+        }
+        "DeleteVpcEndpoints" => {
+            for e in r.params("VpcEndpointId") {
+                out.push(r.own(r.arn("ec2", &format!("vpc-endpoint/{e}"))));
+            }
+        }
+        "CreateTags" | "DeleteTags" => {
+            for id in r.params("ResourceId") {
+                let kind = match id.split('-').next() {
+                    Some("sg") => "security-group",
+                    Some("vpce") => "vpc-endpoint",
+                    Some("subnet") => "subnet",
+                    Some("vpc") => "vpc",
+                    _ => "*",
+                };
+                out.push(r.own(r.arn("ec2", &format!("{kind}/{id}"))));
+            }
+        }
+        _ => out.push(r.own("*")),
+    }
+}
+
+/// What logs's calls need.
+fn logs(r: &Req, out: &mut Vec<Needed>) {
+    let group = r
+        .json_str(&["logGroupName"])
+        .map(|n| r.arn("logs", &format!("log-group:{n}")));
+    let resource = match (r.op, r.json_str(&["resourceArn"]), group) {
+        ("DescribeLogGroups", _, _) => r.arn("logs", "log-group:*"),
+        (_, Some(arn), _) => arn.to_string(),
+        (_, None, Some(g)) => g,
+        _ => "*".into(),
+    };
+    out.push(r.own(resource.clone()));
+    if r.op == "CreateLogGroup" && r.json_has("tags") {
+        out.push(need("logs:TagResource", resource));
+    }
+}
+
+/// What kms's calls need.
+fn kms(r: &Req, out: &mut Vec<Needed>) {
+    match r.json_str(&["KeyId"]) {
+    Some(k) => out.push(r.own(r.key_arn(k))),
+    None => out.push(r.own("*")),
+};
+}
+
+/// What secretsmanager's calls need.
+fn secretsmanager(r: &Req, out: &mut Vec<Needed>) {
+    let id = r.json_str(&["SecretId"]).or(r.json_str(&["Name"]));
+    match (r.op, id) {
+        ("ListSecrets", _) | (_, None) => out.push(r.own("*")),
+        (_, Some(arn)) if arn.starts_with("arn:") => out.push(r.own(arn.to_string())),
+        // A name stands for its ARN, which ends in six characters of AWS's own.
+        (_, Some(name)) => out.push(r.own(
+            r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))
+        )),
+    }
+}
+
+/// What iam's calls need.
+fn iam(r: &Req, out: &mut Vec<Needed>) {
+    let resource = if let Some(u) = r.param("UserName") {
+        format!("arn:aws:iam::{}:user/{u}", r.account)
+    } else if let Some(n) = r.param("RoleName") {
+        format!("arn:aws:iam::{}:role/{n}", r.account)
+    } else if let Some(p) = r.param("PolicyArn") {
+        p.to_string()
+    } else {
+        "*".to_string()
+    };
+    out.push(r.own(resource.clone()));
+    if r.has_prefix("Tags.") {
+        match r.op {
+            "CreateUser" => out.push(need("iam:TagUser", resource)),
+            "CreateRole" => out.push(need("iam:TagRole", resource)),
+            _ => {}
+        }
+    }
+}
+
+/// What s3's calls need.
+fn s3(r: &Req, out: &mut Vec<Needed>) {
+    let path = crate::emulated::percent_decode(r.path.trim_start_matches('/'));
+    let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
+    let has =
+        |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
+    let action = crate::bucket_policies::action_of(r.op, has("versionId"));
+    let resource = if bucket.is_empty() {
+        "*".to_string()
+    } else if key.is_empty() && r.op != "DeleteObjects" {
+        format!("arn:aws:s3:::{bucket}")
+    } else {
+        format!(
+            "arn:aws:s3:::{bucket}/{}",
+            if key.is_empty() { "*" } else { key }
+        )
+    };
+    out.push(need(action, resource));
+}
+
+/// What bedrock's calls need.
+fn bedrock(r: &Req, out: &mut Vec<Needed>) {
+    let profiles = r.arn("bedrock", "application-inference-profile/*");
+    let segs = r.segments();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match r.op {
+        "CreateInferenceProfile" => {
+            out.push(r.own(profiles.clone()));
+            if let Some(src) = r.json_str(&["modelSource", "copyFrom"]) {
+                out.push(r.own(src.to_string()));
+            }
+            if r.json_has("tags") {
+                out.push(need("bedrock:TagResource", profiles));
+            }
+        }
+        "GetInferenceProfile" | "DeleteInferenceProfile" => {
+            let id = segs.get(1).copied().unwrap_or("*");
+            out.push(r.own(if id.starts_with("arn:") {
+                id.to_string()
+            } else {
+                r.arn("bedrock", &format!("application-inference-profile/{id}"))
+            }));
+        }
+        "TagResource" | "UntagResource" | "ListTagsForResource" => {
+            out.push(r.own(r.json_str(&["resourceARN"]).unwrap_or("*").to_string()))
+        }
+        "PutModelInvocationLoggingConfiguration" => {
+            out.push(r.own("*"));
+            for dest in ["cloudWatchConfig", "s3Config"] {
+                if let Some(role) = r.json_str(&["loggingConfig", dest, "roleArn"]) {
+                    out.push(need("iam:PassRole", role));
+                }
+            }
+        }
+        _ => out.push(r.own("*")),
+    }
+}
+
+/// What aps's calls need.
+fn aps(r: &Req, out: &mut Vec<Needed>) {
+    let segs = r.segments();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (r.op, segs.as_slice()) {
+        ("ListWorkspaces", _) => out.push(r.own("*")),
+        ("CreateWorkspace", _) => out.push(r.own(r.arn("aps", "workspace/*"))),
+        (_, ["tags", arn @ ..]) => out.push(r.own(arn.join("/"))),
+        (op, ["workspaces", id, ..]) => {
+            out.push(r.own(r.arn("aps", &format!("workspace/{id}"))));
+            if op == "CreateLoggingConfiguration" || op == "UpdateLoggingConfiguration" {
+                out.push(need("logs:CreateLogDelivery", "*"));
+            }
+            if op == "DeleteLoggingConfiguration" {
+                out.push(need("logs:DeleteLogDelivery", "*"));
+            }
+        }
+        _ => out.push(r.own("*")),
+    }
+}
+
+/// What grafana's calls need.
+fn grafana(r: &Req, out: &mut Vec<Needed>) {
+    let segs = r.segments();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (r.op, segs.as_slice()) {
+        ("ListWorkspaces", _) => out.push(r.own("*")),
+        ("CreateWorkspace", _) => {
+            out.push(r.own("*"));
+            if let Some(role) = r.json_str(&["workspaceRoleArn"]) {
+                out.push(need("iam:PassRole", role));
+            }
+        }
+        (_, ["tags", arn @ ..]) => out.push(r.own(arn.join("/"))),
+        (op, ["workspaces", id, ..]) => {
+            out.push(r.own(r.arn("grafana", &format!("/workspaces/{id}"))));
+            if op == "UpdateWorkspace" {
+                if let Some(role) = r.json_str(&["workspaceRoleArn"]) {
+                    out.push(need("iam:PassRole", role));
+                }
+            }
+        }
+        _ => out.push(r.own("*")),
+    }
+}
+
 
 /// The service-linked role a create makes on first use in an account: (service, operation) ->
 /// (role name, path).
@@ -755,4 +798,57 @@ mod tests {
         };
         assert_eq!(requirements(&r)[0].resource, "arn:aws:s3:::bucket/*");
     }
+
+    /// What each operation needs, every service's rule once, as one snapshot (`UPDATE_EXPECT=1`
+    /// rewrites it for review).
+    #[test]
+    fn what_each_operation_needs() {
+        let queries: &[(&str, &str, &[(&str, &str)])] = &[
+            ("sts", "AssumeRole", &[("RoleArn", "arn:aws:iam::123456789012:role/deploy")]),
+            ("rds", "CreateDBCluster", &[("DBClusterIdentifier", "dal-aurora"), ("Tags.Tag.1.Key", "Environment"), ("KmsKeyId", "alias/general"), ("ManageMasterUserPassword", "true"), ("MasterUserSecretKmsKeyId", "key-1")]),
+            ("rds", "CreateDBInstance", &[("DBInstanceIdentifier", "dal-aurora-1"), ("DBClusterIdentifier", "dal-aurora")]),
+            ("rds", "DeleteDBCluster", &[("DBClusterIdentifier", "dal-aurora"), ("FinalDBSnapshotIdentifier", "final")]),
+            ("rds", "DescribeDBClusters", &[]),
+            ("elasticache", "CreateReplicationGroup", &[("ReplicationGroupId", "dal-redis"), ("CacheSubnetGroupName", "dal-redis"), ("Tags.Tag.1.Key", "Environment")]),
+            ("elasticache", "DescribeCacheClusters", &[]),
+            ("ec2", "CreateSecurityGroup", &[("GroupName", "dal-aurora"), ("VpcId", "vpc-1")]),
+            ("ec2", "CreateVpcEndpoint", &[("VpcId", "vpc-1"), ("ServiceName", "com.amazonaws.eu-central-2.rds")]),
+            ("ec2", "DescribeVpcs", &[]),
+            ("iam", "CreateUser", &[("UserName", "dal-s3-access")]),
+            ("iam", "PutRolePolicy", &[("RoleName", "dal-bedrock-logging"), ("PolicyName", "logs")]),
+        ];
+        let documents: &[(&str, &str, &str, &str, serde_json::Value)] = &[
+            ("logs", "CreateLogGroup", "/", "", serde_json::json!({"logGroupName": "/aws/x", "kmsKeyId": "arn:aws:kms:eu-central-2:123456789012:key/k"})),
+            ("kms", "Decrypt", "/", "", serde_json::json!({"KeyId": "key-1"})),
+            ("secretsmanager", "CreateSecret", "/", "", serde_json::json!({"Name": "dal/psql-host", "KmsKeyId": "alias/secrets", "Tags": [{"Key": "Environment", "Value": "dev"}]})),
+            ("s3", "PutBucketPolicy", "/dal-ai-data", "policy", serde_json::Value::Null),
+            ("s3", "PutObject", "/dal-ai-data/a/b.txt", "", serde_json::Value::Null),
+            ("bedrock", "CreateInferenceProfile", "/inference-profiles", "", serde_json::json!({"inferenceProfileName": "dal-haiku", "modelSource": {"copyFrom": "arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-3-haiku"}, "tags": [{"key": "Environment", "value": "dev"}]})),
+            ("bedrock", "PutModelInvocationLoggingConfiguration", "/logging/modelinvocations", "", serde_json::json!({"loggingConfig": {"cloudWatchConfig": {"logGroupName": "/bedrock", "roleArn": "arn:aws:iam::123456789012:role/dal-bedrock-logging"}}})),
+            ("aps", "CreateWorkspace", "/workspaces", "", serde_json::json!({"alias": "dal-prometheus", "tags": {"Environment": "dev"}})),
+            ("grafana", "CreateWorkspace", "/workspaces", "", serde_json::json!({"workspaceRoleArn": "arn:aws:iam::123456789012:role/dal-grafana"})),
+        ];
+        let mut out = String::new();
+        let mut line = |r: &Req<'_>| {
+            out.push_str(&format!("{}:{}\n", r.service, r.op));
+            for n in requirements(r) {
+                out.push_str(&format!("  {} on {}\n", n.action, n.resource));
+            }
+        };
+        for (service, op, pairs) in queries {
+            let f = form(pairs);
+            line(&req(service, op, &f));
+        }
+        for (service, op, path, query, json) in documents {
+            let r = Req {
+                path,
+                query,
+                json: (!json.is_null()).then_some(json),
+                ..req(service, op, &[])
+            };
+            line(&r);
+        }
+        expect_test::expect![[r#""#]].assert_eq(&out);
+    }
+
 }

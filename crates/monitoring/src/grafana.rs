@@ -67,9 +67,6 @@ pub struct GrafanaWorkspace {
     security_group_address: Address,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
-    Error::aws(format!("grafana:{op} on {what}"), e)
-}
 
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ResourceNotFoundException")
@@ -177,7 +174,7 @@ impl GrafanaWorkspace {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws_err("ListWorkspaces", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("grafana", "ListWorkspaces", &self.name, &e))?;
             for w in page.workspaces() {
                 if w.name() != Some(self.name.as_str()) || w.status() == &WorkspaceStatus::Deleting
                 {
@@ -210,7 +207,7 @@ impl GrafanaWorkspace {
                 .workspace_id(id)
                 .send()
                 .await
-                .map_err(|e| aws_err("DescribeWorkspace", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("grafana", "DescribeWorkspace", &self.name, &e))?;
             let status = out
                 .workspace()
                 .map(|w| w.status().as_str().to_string())
@@ -331,7 +328,7 @@ impl Resource for GrafanaWorkspace {
             .workspace_id(&id)
             .send()
             .await
-            .map_err(|e| aws_err("DescribeWorkspace", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("grafana", "DescribeWorkspace", &self.name, &e))?;
         let w = out
             .workspace()
             .ok_or_else(|| Error::Other(format!("Grafana workspace {id}: no description")))?;
@@ -454,7 +451,7 @@ impl Resource for GrafanaWorkspace {
                 .authentication_providers(AuthenticationProviderTypes::Saml)
                 .send()
                 .await
-                .map_err(|e| aws_err("UpdateWorkspaceAuthentication", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("grafana", "UpdateWorkspaceAuthentication", &self.name, &e))?;
         }
         if changes
             .iter()
@@ -474,7 +471,7 @@ impl Resource for GrafanaWorkspace {
                     .send()
             })
             .await
-            .map_err(|e| aws_err("UpdateWorkspace", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("grafana", "UpdateWorkspace", &self.name, &e))?;
             self.wait_active(cx, &id).await?;
         }
         if observed.tags != desired.tags {
@@ -490,7 +487,7 @@ impl Resource for GrafanaWorkspace {
                     .set_tag_keys(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("UntagResource", &self.name, &e))?;
+                    .map_err(|e| Error::aws_on("grafana", "UntagResource", &self.name, &e))?;
             }
             self.client
                 .tag_resource()
@@ -504,7 +501,7 @@ impl Resource for GrafanaWorkspace {
                 ))
                 .send()
                 .await
-                .map_err(|e| aws_err("TagResource", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("grafana", "TagResource", &self.name, &e))?;
         }
         Ok(())
     }
@@ -520,7 +517,7 @@ impl Resource for GrafanaWorkspace {
         {
             Ok(_) => {}
             Err(e) if not_found(&e) => return Ok(()),
-            Err(e) => return Err(aws_err("DeleteWorkspace", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("grafana", "DeleteWorkspace", &self.name, &e)),
         }
         layer_core::wait::until(
             cx,
@@ -539,7 +536,7 @@ impl Resource for GrafanaWorkspace {
                             .unwrap_or_else(|| "DELETING".into()),
                     )),
                     Err(e) if not_found(&e) => Ok(None),
-                    Err(e) => Err(aws_err("DescribeWorkspace", &self.name, &e)),
+                    Err(e) => Err(Error::aws_on("grafana", "DescribeWorkspace", &self.name, &e)),
                 }
             },
         )

@@ -123,13 +123,34 @@ impl MonitoringSettings {
 }
 
 /// Build the family's resources for an environment.
-pub fn resources(
+/// Managed Prometheus and Grafana, as a family of the layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Monitoring;
+
+impl layer_core::family::Family for Monitoring {
+    const SECTION: &'static str = SECTION;
+    type Settings = MonitoringSettings;
+
+    fn settings(env: &Environment) -> Result<MonitoringSettings> {
+        MonitoringSettings::load(env)
+    }
+
+    fn resources(
+        layer: layer_core::family::Layer<'_>,
+        settings: &MonitoringSettings,
+    ) -> Result<Vec<Arc<dyn AnyResource>>> {
+        resources(layer.env, layer.infra, layer.account_id, layer.sdk, settings)
+    }
+}
+
+fn resources(
     env: &Environment,
     infra: &Infrastructure,
     account_id: &str,
     sdk: &SdkConfig,
+,
+    s: &MonitoringSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
-    let s = MonitoringSettings::load(env)?;
     let mut out: Vec<Arc<dyn AnyResource>> = Vec::new();
     if s.enable_managed_prometheus {
         out.push(Arc::new(

@@ -47,9 +47,6 @@ pub struct Workspace {
     workspace_id: Option<String>,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, what: &str, e: &E) -> Error {
-    Error::aws(format!("aps:{op} on {what}"), e)
-}
 
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ResourceNotFoundException")
@@ -80,7 +77,7 @@ impl Workspace {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws_err("ListWorkspaces", &self.alias, &e))?;
+                .map_err(|e| Error::aws_on("aps", "ListWorkspaces", &self.alias, &e))?;
             for w in page.workspaces() {
                 if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
                     continue;
@@ -120,7 +117,7 @@ impl Workspace {
         {
             Ok(out) => out,
             Err(e) if not_found(&e) => return Ok(None),
-            Err(e) => return Err(aws_err("DescribeWorkspace", id, &e)),
+            Err(e) => return Err(Error::aws_on("aps", "DescribeWorkspace", id, &e)),
         };
         let Some(w) = out.workspace() else {
             return Ok(None);
@@ -146,7 +143,7 @@ impl Workspace {
                     .workspace_id(id)
                     .send()
                     .await
-                    .map_err(|e| aws_err("DescribeWorkspace", &self.alias, &e))?;
+                    .map_err(|e| Error::aws_on("aps", "DescribeWorkspace", &self.alias, &e))?;
                 let status = out
                     .workspace()
                     .and_then(|w| w.status())
@@ -167,7 +164,7 @@ impl Workspace {
                     .log_group_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| aws_err("CreateLoggingConfiguration", &self.alias, &e))?;
+                    .map_err(|e| Error::aws_on("aps", "CreateLoggingConfiguration", &self.alias, &e))?;
             }
             (true, Some(arn)) => {
                 self.client
@@ -176,7 +173,7 @@ impl Workspace {
                     .log_group_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| aws_err("UpdateLoggingConfiguration", &self.alias, &e))?;
+                    .map_err(|e| Error::aws_on("aps", "UpdateLoggingConfiguration", &self.alias, &e))?;
             }
             (true, None) => match self
                 .client
@@ -187,7 +184,7 @@ impl Workspace {
             {
                 Ok(_) => {}
                 Err(e) if not_found(&e) => {}
-                Err(e) => return Err(aws_err("DeleteLoggingConfiguration", &self.alias, &e)),
+                Err(e) => return Err(Error::aws_on("aps", "DeleteLoggingConfiguration", &self.alias, &e)),
             },
             (false, None) => {}
         }
@@ -276,7 +273,7 @@ impl Resource for Workspace {
         {
             Ok(w) => w,
             Err(e) if not_found(&e) => return Ok(Observation::Absent),
-            Err(e) => return Err(aws_err("DescribeWorkspace", &self.alias, &e)),
+            Err(e) => return Err(Error::aws_on("aps", "DescribeWorkspace", &self.alias, &e)),
         };
         let w = w
             .workspace()
@@ -296,7 +293,7 @@ impl Resource for Workspace {
                 .map(|l| l.log_group_arn().to_string())
                 .filter(|a| !a.is_empty()),
             Err(e) if not_found(&e) => None,
-            Err(e) => return Err(aws_err("DescribeLoggingConfiguration", &self.alias, &e)),
+            Err(e) => return Err(Error::aws_on("aps", "DescribeLoggingConfiguration", &self.alias, &e)),
         };
         let mut outputs = Outputs::new();
         outputs.insert(WORKSPACE_ID.into(), id.clone().into());
@@ -346,7 +343,7 @@ impl Resource for Workspace {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| aws_err("CreateWorkspace", &self.alias, &e))?;
+            .map_err(|e| Error::aws_on("aps", "CreateWorkspace", &self.alias, &e))?;
         let id = out.workspace_id().to_string();
         self.wait_active(cx, &id).await?;
         self.set_logging(&id, false, desired.log_group_arn.as_deref())
@@ -387,7 +384,7 @@ impl Resource for Workspace {
                 .alias(&desired.alias)
                 .send()
                 .await
-                .map_err(|e| aws_err("UpdateWorkspaceAlias", &self.alias, &e))?;
+                .map_err(|e| Error::aws_on("aps", "UpdateWorkspaceAlias", &self.alias, &e))?;
         }
         if changes.iter().any(|c| c.field() == "log_group_arn") {
             self.set_logging(
@@ -406,7 +403,7 @@ impl Resource for Workspace {
                     .set_tag_keys(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("UntagResource", &self.alias, &e))?;
+                    .map_err(|e| Error::aws_on("aps", "UntagResource", &self.alias, &e))?;
             }
             self.client
                 .tag_resource()
@@ -420,7 +417,7 @@ impl Resource for Workspace {
                 ))
                 .send()
                 .await
-                .map_err(|e| aws_err("TagResource", &self.alias, &e))?;
+                .map_err(|e| Error::aws_on("aps", "TagResource", &self.alias, &e))?;
         }
         Ok(())
     }
@@ -434,7 +431,7 @@ impl Resource for Workspace {
         match self.client.delete_workspace().workspace_id(id).send().await {
             Ok(_) => {}
             Err(e) if not_found(&e) => return Ok(()),
-            Err(e) => return Err(aws_err("DeleteWorkspace", &self.alias, &e)),
+            Err(e) => return Err(Error::aws_on("aps", "DeleteWorkspace", &self.alias, &e)),
         }
         layer_core::wait::until(
             cx,
@@ -454,7 +451,7 @@ impl Resource for Workspace {
                             .unwrap_or_else(|| "DELETING".into()),
                     )),
                     Err(e) if not_found(&e) => Ok(None),
-                    Err(e) => Err(aws_err("DescribeWorkspace", &self.alias, &e)),
+                    Err(e) => Err(Error::aws_on("aps", "DescribeWorkspace", &self.alias, &e)),
                 }
             },
         )

@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::Client;
 use layer_core::access::{arn, Access, Need};
 use layer_core::Result;
 
-use crate::meta::{sm_err, SecretMeta, TAG_FACT_CHECKED};
+use crate::meta::{SecretMeta, TAG_FACT_CHECKED};
 
 /// The fact token a tag recorded for the current version: `None` when there is no such tag, or
 /// when the value changed since it was checked (another version is current).
@@ -29,7 +29,7 @@ pub(crate) async fn holds(client: &Client, m: &SecretMeta, value: &str) -> Resul
             .send(),
     )
     .await
-    .map_err(|e| sm_err("GetSecretValue", &m.name, &e))?;
+    .map_err(|e| Error::aws_on("secretsmanager", "GetSecretValue", &m.name, &e))?;
     Ok(out.secret_string() == Some(value))
 }
 
@@ -48,7 +48,7 @@ pub(crate) async fn record(client: &Client, m: &SecretMeta, token: &str) -> Resu
         .tags(tag)
         .send()
         .await
-        .map_err(|e| sm_err("TagResource", &m.name, &e))?;
+        .map_err(|e| Error::aws_on("secretsmanager", "TagResource", &m.name, &e))?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use typed_builder::TypedBuilder;
 
 use crate::catalog::SecretDef;
-use crate::meta::{self, sm_err, Index, SecretMeta, SEED_TAG_PREFIX};
+use crate::meta::{self, Index, SecretMeta, SEED_TAG_PREFIX};
 use layer_core::access::{Access, Need};
 
 /// Where a fact's value comes from.
@@ -172,7 +172,7 @@ impl SecretContainer {
                 .send(),
         )
         .await
-        .map_err(|e| sm_err("PutSecretValue", name, &e))?;
+        .map_err(|e| Error::aws_on("secretsmanager", "PutSecretValue", name, &e))?;
         Ok(())
     }
 
@@ -191,7 +191,7 @@ impl SecretContainer {
                 .secret_id(&name)
                 .send()
                 .await
-                .map_err(|e| sm_err("RestoreSecret", &name, &e))?;
+                .map_err(|e| Error::aws_on("secretsmanager", "RestoreSecret", &name, &e))?;
             // What seed built before the deletion may no longer follow its source: forget the
             // source it recorded, so the derived secret counts as stale until seed rewrites it.
             let seed_tags: Vec<String> = observed
@@ -207,7 +207,7 @@ impl SecretContainer {
                     .set_tag_keys(Some(seed_tags))
                     .send()
                     .await
-                    .map_err(|e| sm_err("UntagResource", &name, &e))?;
+                    .map_err(|e| Error::aws_on("secretsmanager", "UntagResource", &name, &e))?;
             }
         }
         if have.kms_key_id != desired.kms_key_id || have.description != desired.description {
@@ -218,7 +218,7 @@ impl SecretContainer {
                 .description(&desired.description)
                 .send()
                 .await
-                .map_err(|e| sm_err("UpdateSecret", &name, &e))?;
+                .map_err(|e| Error::aws_on("secretsmanager", "UpdateSecret", &name, &e))?;
         }
         if have.tags != desired.tags {
             let stale = layer_core::tags::stale_keys(&have.tags, &desired.tags);
@@ -229,7 +229,7 @@ impl SecretContainer {
                     .set_tag_keys(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| sm_err("UntagResource", &name, &e))?;
+                    .map_err(|e| Error::aws_on("secretsmanager", "UntagResource", &name, &e))?;
             }
             self.client
                 .tag_resource()
@@ -237,7 +237,7 @@ impl SecretContainer {
                 .set_tags(Some(sdk_tags(&desired.tags)))
                 .send()
                 .await
-                .map_err(|e| sm_err("TagResource", &name, &e))?;
+                .map_err(|e| Error::aws_on("secretsmanager", "TagResource", &name, &e))?;
         }
         if have.fact_version != desired.fact_version {
             if let Some(value) = self.fact_value(inputs)? {
@@ -406,7 +406,7 @@ impl Resource for SecretContainer {
                 ) =>
             {
                 let Some(m) = meta::describe(&self.client, &name).await? else {
-                    return Err(sm_err("CreateSecret", &name, &e));
+                    return Err(Error::aws_on("secretsmanager", "CreateSecret", &name, &e));
                 };
                 if !layer_core::tags::is_owned(&m.tags, &cx.tags) {
                     return Err(Error::Other(format!(
@@ -415,7 +415,7 @@ impl Resource for SecretContainer {
                 }
                 self.converge(desired, &m, inputs).await
             }
-            Err(e) => Err(sm_err("CreateSecret", &name, &e)),
+            Err(e) => Err(Error::aws_on("secretsmanager", "CreateSecret", &name, &e)),
         }
     }
 
@@ -453,7 +453,7 @@ impl Resource for SecretContainer {
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(sm_err("DeleteSecret", &name, &e)),
+            Err(e) => Err(Error::aws_on("secretsmanager", "DeleteSecret", &name, &e)),
         }
     }
 }

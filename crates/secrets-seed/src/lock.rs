@@ -30,7 +30,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use layer_core::{Error, Result, Tags};
 
-use crate::meta::{self, sm_err};
+use crate::meta::{self};
 
 pub use crate::names::LOCK_SECRET;
 
@@ -250,7 +250,7 @@ pub async fn acquire(
                 .await;
                 continue;
             }
-            Err(e) => return Err(LockError::Aws(sm_err("CreateSecret", &req.name, &e))),
+            Err(e) => return Err(LockError::Aws(Error::aws_on("secretsmanager", "CreateSecret", &req.name, &e))),
         };
         let arn = match arn {
             Some(arn) => Some(arn),
@@ -327,7 +327,7 @@ async fn renew(client: Client, arn: String, lease: Duration, lost: Arc<AtomicBoo
                     layer_core::interrupt::lease_lost();
                     return;
                 }
-                tracing::warn!(lock = %arn, error = %sm_err("TagResource", &arn, &e), "renewing the run lock failed; trying again");
+                tracing::warn!(lock = %arn, error = %Error::aws_on("secretsmanager", "TagResource", &arn, &e), "renewing the run lock failed; trying again");
             }
         }
     }
@@ -381,7 +381,7 @@ pub async fn pending_deletion(client: &Client, name: &str) -> Result<Option<Pend
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
         })),
         Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(sm_err("DescribeSecret", name, &e)),
+        Err(e) => Err(Error::aws_on("secretsmanager", "DescribeSecret", name, &e)),
     }
 }
 
@@ -428,7 +428,7 @@ async fn delete(client: &Client, arn: &str) -> Result<()> {
     {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-        Err(e) => Err(sm_err("DeleteSecret", arn, &e)),
+        Err(e) => Err(Error::aws_on("secretsmanager", "DeleteSecret", arn, &e)),
     }
 }
 

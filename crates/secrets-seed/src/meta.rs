@@ -79,14 +79,6 @@ fn current_of(stages: Option<&HashMap<String, Vec<String>>>) -> Option<String> {
         .map(|(v, _)| v.clone())
 }
 
-/// The error of a Secrets Manager call on one secret.
-pub(crate) fn sm_err<E: ProvideErrorMetadata + std::error::Error>(
-    op: &str,
-    name: &str,
-    e: &E,
-) -> Error {
-    Error::aws(format!("secretsmanager:{op} on {name}"), e)
-}
 
 /// Read one secret's metadata directly. `None` when there is no such secret.
 pub async fn describe(client: &Client, id: &str) -> Result<Option<SecretMeta>> {
@@ -104,7 +96,7 @@ pub async fn describe(client: &Client, id: &str) -> Result<Option<SecretMeta>> {
                 .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
         })),
         Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(sm_err("DescribeSecret", id, &e)),
+        Err(e) => Err(Error::aws_on("secretsmanager", "DescribeSecret", id, &e)),
     }
 }
 

@@ -5,7 +5,6 @@ use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use layer_core::{Error, Result, SecretValue};
 
-use crate::meta::sm_err;
 
 pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
     let out = layer_core::log_guard::carrying(
@@ -15,7 +14,7 @@ pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<
             .send(),
     )
     .await
-    .map_err(|e| sm_err("PutSecretValue", name, &e))?;
+    .map_err(|e| Error::aws_on("secretsmanager", "PutSecretValue", name, &e))?;
     out.version_id()
         .map(str::to_string)
         .ok_or_else(|| Error::Other(format!("PutSecretValue on {name}: no version id returned")))
@@ -31,7 +30,7 @@ pub(crate) async fn tag(sm: &Client, name: &str, tags: &[(&str, &str)]) -> Resul
         ))
         .send()
         .await
-        .map_err(|e| sm_err("TagResource", name, &e))?;
+        .map_err(|e| Error::aws_on("secretsmanager", "TagResource", name, &e))?;
     Ok(())
 }
 
@@ -47,7 +46,7 @@ pub(crate) async fn read_value(
             .send(),
     )
     .await
-    .map_err(|e| sm_err("GetSecretValue", id, &e))?;
+    .map_err(|e| Error::aws_on("secretsmanager", "GetSecretValue", id, &e))?;
     // Taken out of the answer, not copied: no second copy waits for the answer's drop.
     out.secret_string
         .take()

@@ -49,9 +49,6 @@ pub struct InterfaceEndpoint {
     output: String,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
-    Error::aws(format!("ec2:{op} on {name}"), e)
-}
 
 impl InterfaceEndpoint {
     /// An endpoint of `service` (`rds`, `elasticache`, …) on the isolated subnets, with the
@@ -182,7 +179,7 @@ impl Resource for InterfaceEndpoint {
             )
             .send()
             .await
-            .map_err(|e| aws_err("DescribeVpcEndpoints", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("ec2", "DescribeVpcEndpoints", &self.name, &e))?;
         let live: Vec<_> = out
             .vpc_endpoints()
             .iter()
@@ -268,7 +265,7 @@ impl Resource for InterfaceEndpoint {
             )
             .send()
             .await
-            .map_err(|e| aws_err("CreateVpcEndpoint", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("ec2", "CreateVpcEndpoint", &self.name, &e))?;
         Ok(())
     }
 
@@ -314,7 +311,7 @@ impl Resource for InterfaceEndpoint {
                 .private_dns_enabled(desired.private_dns)
                 .send()
                 .await
-                .map_err(|e| aws_err("ModifyVpcEndpoint", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("ec2", "ModifyVpcEndpoint", &self.name, &e))?;
         }
         if changed("tags") {
             let stale: Vec<Tag> = layer_core::tags::stale_keys(&observed.tags, &desired.tags)
@@ -328,7 +325,7 @@ impl Resource for InterfaceEndpoint {
                     .set_tags(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
+                    .map_err(|e| Error::aws_on("ec2", "DeleteTags", &self.name, &e))?;
             }
             let tags: Vec<Tag> = desired
                 .tags
@@ -341,7 +338,7 @@ impl Resource for InterfaceEndpoint {
                 .set_tags(Some(tags))
                 .send()
                 .await
-                .map_err(|e| aws_err("CreateTags", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("ec2", "CreateTags", &self.name, &e))?;
         }
         Ok(())
     }
@@ -354,7 +351,7 @@ impl Resource for InterfaceEndpoint {
             .vpc_endpoint_ids(&id)
             .send()
             .await
-            .map_err(|e| aws_err("DeleteVpcEndpoints", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("ec2", "DeleteVpcEndpoints", &self.name, &e))?;
         // Failures come back in `Unsuccessful`, with a success status.
         if let Some(u) = out.unsuccessful().first() {
             let err = u.error();

@@ -42,9 +42,6 @@ pub struct LogGroup {
     shared: Option<String>,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
-    Error::aws(format!("logs:{op} on {name}"), e)
-}
 
 impl LogGroup {
     fn arn(&self, observed: &str) -> String {
@@ -126,7 +123,7 @@ impl Resource for LogGroup {
             .log_group_identifiers(&self.name)
             .send()
             .await
-            .map_err(|e| aws_err("DescribeLogGroups", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("logs", "DescribeLogGroups", &self.name, &e))?;
         let Some(g) = out
             .log_groups()
             .iter()
@@ -141,7 +138,7 @@ impl Resource for LogGroup {
             .resource_arn(&arn)
             .send()
             .await
-            .map_err(|e| aws_err("ListTagsForResource", &self.name, &e))?
+            .map_err(|e| Error::aws_on("logs", "ListTagsForResource", &self.name, &e))?
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
@@ -186,7 +183,7 @@ impl Resource for LogGroup {
             Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
                 return Err(Error::AlreadyExists(format!("log group `{}`", self.name)))
             }
-            Err(e) => return Err(aws_err("CreateLogGroup", &self.name, &e)),
+            Err(e) => return Err(Error::aws_on("logs", "CreateLogGroup", &self.name, &e)),
         }
         if let Some(days) = desired.retention_days {
             self.client
@@ -195,7 +192,7 @@ impl Resource for LogGroup {
                 .retention_in_days(days)
                 .send()
                 .await
-                .map_err(|e| aws_err("PutRetentionPolicy", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("logs", "PutRetentionPolicy", &self.name, &e))?;
         }
         Ok(())
     }
@@ -220,14 +217,14 @@ impl Resource for LogGroup {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| aws_err("AssociateKmsKey", n, &e))?,
+                    .map_err(|e| Error::aws_on("logs", "AssociateKmsKey", n, &e))?,
                 None => c
                     .disassociate_kms_key()
                     .log_group_name(n)
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| aws_err("DisassociateKmsKey", n, &e))?,
+                    .map_err(|e| Error::aws_on("logs", "DisassociateKmsKey", n, &e))?,
             }
         }
         if changed("retention_days") {
@@ -239,14 +236,14 @@ impl Resource for LogGroup {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| aws_err("PutRetentionPolicy", n, &e))?,
+                    .map_err(|e| Error::aws_on("logs", "PutRetentionPolicy", n, &e))?,
                 None => c
                     .delete_retention_policy()
                     .log_group_name(n)
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| aws_err("DeleteRetentionPolicy", n, &e))?,
+                    .map_err(|e| Error::aws_on("logs", "DeleteRetentionPolicy", n, &e))?,
             }
         }
         if changed("tags") {
@@ -263,7 +260,7 @@ impl Resource for LogGroup {
                     .set_tag_keys(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("UntagResource", n, &e))?;
+                    .map_err(|e| Error::aws_on("logs", "UntagResource", n, &e))?;
             }
             let tags: HashMap<String, String> = desired
                 .tags
@@ -275,7 +272,7 @@ impl Resource for LogGroup {
                 .set_tags(Some(tags))
                 .send()
                 .await
-                .map_err(|e| aws_err("TagResource", n, &e))?;
+                .map_err(|e| Error::aws_on("logs", "TagResource", n, &e))?;
         }
         Ok(())
     }
@@ -290,7 +287,7 @@ impl Resource for LogGroup {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_err("DeleteLogGroup", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("logs", "DeleteLogGroup", &self.name, &e)),
         }
     }
 }

@@ -54,9 +54,6 @@ pub struct Role {
     depends_on: Vec<Address>,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, role: &str, e: &E) -> Error {
-    Error::aws(format!("iam:{op} on {role}"), e)
-}
 
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
@@ -89,7 +86,7 @@ impl Role {
             .policy_document(doc.to_json_string())
             .send()
             .await
-            .map_err(|e| aws_err("PutRolePolicy", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("iam", "PutRolePolicy", &self.name, &e))?;
         Ok(())
     }
 
@@ -104,7 +101,7 @@ impl Role {
         {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(aws_err("DeleteRolePolicy", &self.name, &e)),
+            Err(e) => Err(Error::aws_on("iam", "DeleteRolePolicy", &self.name, &e)),
         }
     }
 
@@ -119,7 +116,7 @@ impl Role {
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| aws_err("ListRolePolicies", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("iam", "ListRolePolicies", &self.name, &e))?;
             names.extend(page.policy_names().iter().cloned());
             match page.marker() {
                 Some(m) if page.is_truncated() => marker = Some(m.to_string()),
@@ -200,7 +197,7 @@ impl Resource for Role {
         let role = match self.client.get_role().role_name(n).send().await {
             Ok(out) => out.role,
             Err(e) if not_found(&e) => return Ok(Observation::Absent),
-            Err(e) => return Err(aws_err("GetRole", n, &e)),
+            Err(e) => return Err(Error::aws_on("iam", "GetRole", n, &e)),
         };
         let Some(role) = role else {
             return Ok(Observation::Absent);
@@ -218,7 +215,7 @@ impl Resource for Role {
                 .policy_name(&p)
                 .send()
                 .await
-                .map_err(|e| aws_err("GetRolePolicy", n, &e))?;
+                .map_err(|e| Error::aws_on("iam", "GetRolePolicy", n, &e))?;
             let doc = self.parse(&format!("policy {p}"), out.policy_document())?;
             policies.insert(p, doc);
         }
@@ -228,7 +225,7 @@ impl Resource for Role {
             .role_name(n)
             .send()
             .await
-            .map_err(|e| aws_err("ListRoleTags", n, &e))?
+            .map_err(|e| Error::aws_on("iam", "ListRoleTags", n, &e))?
             .tags()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -281,7 +278,7 @@ impl Resource for Role {
                 .policy_document(desired.trust.to_json_string())
                 .send()
                 .await
-                .map_err(|e| aws_err("UpdateAssumeRolePolicy", n, &e))?;
+                .map_err(|e| Error::aws_on("iam", "UpdateAssumeRolePolicy", n, &e))?;
         }
         for (name, doc) in &desired.policies {
             if observed.spec.policies.get(name) != Some(doc) {
@@ -302,7 +299,7 @@ impl Resource for Role {
                     .set_tag_keys(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("UntagRole", n, &e))?;
+                    .map_err(|e| Error::aws_on("iam", "UntagRole", n, &e))?;
             }
             self.client
                 .tag_role()
@@ -310,7 +307,7 @@ impl Resource for Role {
                 .set_tags(Some(iam_tags(&desired.tags)?))
                 .send()
                 .await
-                .map_err(|e| aws_err("TagRole", n, &e))?;
+                .map_err(|e| Error::aws_on("iam", "TagRole", n, &e))?;
         }
         Ok(())
     }
@@ -326,7 +323,7 @@ impl Resource for Role {
             .role_name(n)
             .send()
             .await
-            .map_err(|e| aws_err("ListAttachedRolePolicies", n, &e))?;
+            .map_err(|e| Error::aws_on("iam", "ListAttachedRolePolicies", n, &e))?;
         for p in attached.attached_policies() {
             if let Some(arn) = p.policy_arn() {
                 self.client
@@ -335,13 +332,13 @@ impl Resource for Role {
                     .policy_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| aws_err("DetachRolePolicy", n, &e))?;
+                    .map_err(|e| Error::aws_on("iam", "DetachRolePolicy", n, &e))?;
             }
         }
         match self.client.delete_role().role_name(n).send().await {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(aws_err("DeleteRole", n, &e)),
+            Err(e) => Err(Error::aws_on("iam", "DeleteRole", n, &e)),
         }
     }
 }

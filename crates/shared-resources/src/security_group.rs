@@ -66,9 +66,6 @@ pub struct SecurityGroup {
     egress: Vec<Rule>,
 }
 
-fn aws_err<E: ProvideErrorMetadata + std::error::Error>(op: &str, name: &str, e: &E) -> Error {
-    Error::aws(format!("ec2:{op} on {name}"), e)
-}
 
 fn rules(perms: &[IpPermission]) -> BTreeSet<Rule> {
     let mut out = BTreeSet::new();
@@ -161,14 +158,14 @@ impl SecurityGroup {
                     .set_ip_permissions(Some(perms))
                     .send()
                     .await
-                    .map_err(|e| aws_err("RevokeSecurityGroupIngress", n, &e))?;
+                    .map_err(|e| Error::aws_on("ec2", "RevokeSecurityGroupIngress", n, &e))?;
             } else {
                 c.revoke_security_group_egress()
                     .group_id(id)
                     .set_ip_permissions(Some(perms))
                     .send()
                     .await
-                    .map_err(|e| aws_err("RevokeSecurityGroupEgress", n, &e))?;
+                    .map_err(|e| Error::aws_on("ec2", "RevokeSecurityGroupEgress", n, &e))?;
             }
         }
         if !add.is_empty() {
@@ -179,14 +176,14 @@ impl SecurityGroup {
                     .set_ip_permissions(Some(perms))
                     .send()
                     .await
-                    .map_err(|e| aws_err("AuthorizeSecurityGroupIngress", n, &e))?;
+                    .map_err(|e| Error::aws_on("ec2", "AuthorizeSecurityGroupIngress", n, &e))?;
             } else {
                 c.authorize_security_group_egress()
                     .group_id(id)
                     .set_ip_permissions(Some(perms))
                     .send()
                     .await
-                    .map_err(|e| aws_err("AuthorizeSecurityGroupEgress", n, &e))?;
+                    .map_err(|e| Error::aws_on("ec2", "AuthorizeSecurityGroupEgress", n, &e))?;
             }
         }
         Ok(())
@@ -280,7 +277,7 @@ impl Resource for SecurityGroup {
             )
             .send()
             .await
-            .map_err(|e| aws_err("DescribeSecurityGroups", &self.name, &e))?;
+            .map_err(|e| Error::aws_on("ec2", "DescribeSecurityGroups", &self.name, &e))?;
         let Some(g) = out.security_groups().first() else {
             return Ok(Observation::Absent);
         };
@@ -393,7 +390,7 @@ impl Resource for SecurityGroup {
                     .set_tags(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| aws_err("DeleteTags", &self.name, &e))?;
+                    .map_err(|e| Error::aws_on("ec2", "DeleteTags", &self.name, &e))?;
             }
             self.client
                 .create_tags()
@@ -401,7 +398,7 @@ impl Resource for SecurityGroup {
                 .set_tags(Some(sdk_tags(&desired.tags)))
                 .send()
                 .await
-                .map_err(|e| aws_err("CreateTags", &self.name, &e))?;
+                .map_err(|e| Error::aws_on("ec2", "CreateTags", &self.name, &e))?;
         }
         Ok(())
     }
@@ -425,7 +422,7 @@ impl Resource for SecurityGroup {
                     Err(e) if e.code() == Some("DependencyViolation") => {
                         Ok(Some("still in use".to_string()))
                     }
-                    Err(e) => Err(aws_err("DeleteSecurityGroup", &self.name, &e)),
+                    Err(e) => Err(Error::aws_on("ec2", "DeleteSecurityGroup", &self.name, &e)),
                 }
             },
         )
