@@ -211,7 +211,13 @@ impl layer_core::family::Family for Bedrock {
         layer: layer_core::family::Layer<'_>,
         settings: &BedrockSettings,
     ) -> Result<Vec<Arc<dyn AnyResource>>> {
-        resources(layer.env, layer.infra, layer.account_id, layer.sdk, settings)
+        resources(
+            layer.env,
+            layer.infra,
+            layer.account_id,
+            layer.sdk,
+            settings,
+        )
     }
 }
 
@@ -220,7 +226,6 @@ fn resources(
     infra: &Infrastructure,
     account_id: &str,
     sdk: &SdkConfig,
-,
     s: &BedrockSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let bedrock = aws_sdk_bedrock::Client::new(sdk);

@@ -44,7 +44,6 @@ pub struct InvocationLogging {
     role_arn: String,
 }
 
-
 /// Bedrock's answer while it cannot use a role that was just created.
 fn propagating<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ValidationException")
@@ -116,7 +115,9 @@ impl Resource for InvocationLogging {
             .get_model_invocation_logging_configuration()
             .send()
             .await
-            .map_err(|e| Error::aws_on("bedrock", "GetModelInvocationLoggingConfiguration", "", &e))?;
+            .map_err(|e| {
+                Error::aws_on("bedrock", "GetModelInvocationLoggingConfiguration", "", &e)
+            })?;
         let Some(c) = out.logging_config() else {
             return Ok(Observation::Absent);
         };
@@ -189,7 +190,14 @@ impl Resource for InvocationLogging {
             .delete_model_invocation_logging_configuration()
             .send()
             .await
-            .map_err(|e| Error::aws_on("bedrock", "DeleteModelInvocationLoggingConfiguration", "", &e))?;
+            .map_err(|e| {
+                Error::aws_on(
+                    "bedrock",
+                    "DeleteModelInvocationLoggingConfiguration",
+                    "",
+                    &e,
+                )
+            })?;
         Ok(())
     }
 }

@@ -88,7 +88,6 @@ fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
         .collect()
 }
 
-
 impl InferenceProfiles {
     fn name_of(&self, key: &str) -> String {
         match self.names.get(key) {
@@ -247,7 +246,9 @@ impl InferenceProfiles {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| Error::aws_on("bedrock", "ListInferenceProfiles", &self.naming_id, &e))?;
+                .map_err(|e| {
+                    Error::aws_on("bedrock", "ListInferenceProfiles", &self.naming_id, &e)
+                })?;
             summaries.extend(page.inference_profile_summaries().iter().cloned());
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),

@@ -682,7 +682,8 @@ impl Environment {
                 (false, ".") => prefix.to_string(),
                 (false, _) => format!("{prefix}.{inner}"),
             };
-            let msg = e.into_inner().to_string();
+            // One line: toml's messages may end in a newline.
+            let msg = e.into_inner().to_string().trim().replace('\n', " ");
             let fix = if msg.contains("missing field") {
                 "add it (environments/common.toml documents every key)"
             } else if msg.contains("unknown field") {

@@ -47,6 +47,7 @@ pub enum Error {
     Other(String),
 }
 
+impl Error {
     /// A failed call of `service`'s `operation` on `what` (`rds:CreateDBCluster on dal-dev-aurora`;
     /// `what` empty: the call alone), with AWS's code and message: the one constructor every
     /// resource's calls use.
@@ -61,7 +62,6 @@ pub enum Error {
         }
     }
 
-impl Error {
     /// Build an [`Error::Aws`] from an SDK error, keeping its code and message but never its raw
     /// request or response (which could carry a secret value).
     pub fn aws<E>(operation: impl Into<String>, err: &E) -> Self

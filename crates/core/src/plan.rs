@@ -443,9 +443,97 @@ mod tests {
         };
         // The whole text and the whole JSON, as snapshots: `UPDATE_EXPECT=1` rewrites them for
         // review.
-        expect_test::expect![[r#""#]].assert_eq(&plan.to_string());
-        expect_test::expect![[r#""#]]
-            .assert_eq(&serde_json::to_string_pretty(&plan.to_json()).expect("serializes"));
+        expect_test::expect![[r#"
+            == S3 ==
+              # aws_iam_user.s3_access (dal-s3-access) will be created
+              + aws_iam_user.s3_access
+
+              # aws_s3_bucket.ai_data (dal-ai-data) will be updated in-place
+              ~ aws_s3_bucket.ai_data
+                  ~ versioning: "Suspended" -> "Enabled"
+
+              # aws_s3_bucket.old (old) will be destroyed
+              # this deletes the bucket's objects and all their versions
+              - aws_s3_bucket.old
+
+            == Redis ==
+              # aws_elasticache_replication_group.redis (dal-redis) must be replaced (port cannot change in place)
+              # this deletes the data cached in Redis
+              # needs --allow-replace
+            -/+ aws_elasticache_replication_group.redis
+                  ~ port: 6379 -> 6380  # forces replacement
+
+            Plan: 2 to add, 1 to change, 2 to destroy."#]].assert_eq(&plan.to_string());
+        expect_test::expect![[r#"
+            {
+              "changes": [
+                {
+                  "action": {
+                    "kind": "create"
+                  },
+                  "address": "aws_iam_user.s3_access",
+                  "fields": [],
+                  "name": "dal-s3-access"
+                },
+                {
+                  "action": {
+                    "kind": "update"
+                  },
+                  "address": "aws_s3_bucket.ai_data",
+                  "fields": [
+                    {
+                      "after": "Enabled",
+                      "before": "Suspended",
+                      "forces_replacement": false,
+                      "path": "versioning"
+                    }
+                  ],
+                  "name": "dal-ai-data"
+                },
+                {
+                  "action": {
+                    "kind": "replace",
+                    "reasons": [
+                      "port"
+                    ]
+                  },
+                  "address": "aws_elasticache_replication_group.redis",
+                  "fields": [
+                    {
+                      "after": 6380,
+                      "before": 6379,
+                      "forces_replacement": true,
+                      "path": "port"
+                    }
+                  ],
+                  "name": "dal-redis",
+                  "requires": "allow_replace"
+                },
+                {
+                  "action": {
+                    "kind": "delete"
+                  },
+                  "address": "aws_s3_bucket.old",
+                  "fields": [],
+                  "name": "old"
+                },
+                {
+                  "action": {
+                    "kind": "no_op"
+                  },
+                  "address": "aws_s3_bucket.same",
+                  "fields": [],
+                  "name": "same"
+                }
+              ],
+              "format_version": 1,
+              "summary": {
+                "add": 2,
+                "change": 1,
+                "destroy": 2
+              }
+            }"#]]
+        .assert_eq(&serde_json::to_string_pretty(&plan.to_json()).expect("serializes"));
     }
 
     #[test]
@@ -523,8 +611,88 @@ Plan: 1 to add, 2 to change, 1 to destroy."#;
         let coloured = plan.render(true);
         assert!(coloured.contains("\u{1b}["), "colour on a terminal");
         assert_eq!(plan.to_json()["format_version"], PLAN_JSON_VERSION);
-        expect_test::expect![[r#""#]]
-            .assert_eq(&serde_json::to_string_pretty(&plan.to_json()).expect("serializes"));
+        expect_test::expect![[r#"
+            {
+              "changes": [
+                {
+                  "action": {
+                    "kind": "update"
+                  },
+                  "address": "aws_s3_bucket.ai_data",
+                  "fields": [
+                    {
+                      "after": {
+                        "Statement": [
+                          {
+                            "Action": [
+                              "s3:GetObject",
+                              "s3:PutObject"
+                            ],
+                            "Effect": "Deny"
+                          }
+                        ],
+                        "Version": "2012-10-17"
+                      },
+                      "before": {
+                        "Statement": [
+                          {
+                            "Action": [
+                              "s3:GetObject"
+                            ],
+                            "Effect": "Deny"
+                          }
+                        ],
+                        "Version": "2012-10-17"
+                      },
+                      "forces_replacement": false,
+                      "path": "policy"
+                    }
+                  ],
+                  "name": "dal-ai-data"
+                },
+                {
+                  "action": {
+                    "kind": "create"
+                  },
+                  "address": "aws_iam_role.bedrock_logging",
+                  "fields": [
+                    {
+                      "after": {
+                        "Environment": "dev"
+                      },
+                      "before": null,
+                      "forces_replacement": false,
+                      "path": "tags"
+                    }
+                  ],
+                  "name": "dal-bedrock-logging"
+                },
+                {
+                  "action": {
+                    "kind": "adopt"
+                  },
+                  "address": "aws_rds_cluster.aurora",
+                  "fields": [],
+                  "name": "dal-aurora",
+                  "requires": "adopt"
+                },
+                {
+                  "action": {
+                    "kind": "delete"
+                  },
+                  "address": "aws_s3_bucket.old",
+                  "fields": [],
+                  "name": "old"
+                }
+              ],
+              "format_version": 1,
+              "summary": {
+                "add": 1,
+                "change": 2,
+                "destroy": 1
+              }
+            }"#]]
+        .assert_eq(&serde_json::to_string_pretty(&plan.to_json()).expect("serializes"));
     }
 
     #[test]

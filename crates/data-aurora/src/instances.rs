@@ -63,7 +63,14 @@ impl InstanceSet {
         {
             Ok(out) => out.db_clusters().first().cloned(),
             Err(e) if e.code() == Some("DBClusterNotFoundFault") => None,
-            Err(e) => return Err(Error::aws_on("rds", "DescribeDBClusters", &self.cluster, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "rds",
+                    "DescribeDBClusters",
+                    &self.cluster,
+                    &e,
+                ))
+            }
         };
         let Some(cluster) = cluster else {
             return Ok(Vec::new());

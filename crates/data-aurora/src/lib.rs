@@ -282,7 +282,6 @@ fn resources(
     env: &Environment,
     infra: &Infrastructure,
     sdk: &SdkConfig,
-,
     s: &AuroraSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let names = s.names(env)?;

@@ -10,7 +10,7 @@ use aws_sdk_rds::Client;
 use layer_core::access::{arn, Access, Need};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
-use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
+use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
@@ -160,7 +160,14 @@ impl Resource for ClusterParameterGroup {
             Err(e) if e.code() == Some("DBParameterGroupNotFound") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(Error::aws_on("rds", "DescribeDBClusterParameterGroups", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "rds",
+                    "DescribeDBClusterParameterGroups",
+                    &self.name,
+                    &e,
+                ))
+            }
         };
         let Some(g) = out.db_cluster_parameter_groups().first() else {
             return Ok(Observation::Absent);
@@ -275,7 +282,12 @@ impl Resource for ClusterParameterGroup {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("DBParameterGroupNotFound") => Ok(()),
-            Err(e) => Err(Error::aws_on("rds", "DeleteDBClusterParameterGroup", &self.name, &e)),
+            Err(e) => Err(Error::aws_on(
+                "rds",
+                "DeleteDBClusterParameterGroup",
+                &self.name,
+                &e,
+            )),
         }
     }
 }

@@ -36,7 +36,6 @@ pub struct MasterRotation {
     rotation_days: u32,
 }
 
-
 impl MasterRotation {
     fn secret_arn(inputs: &Inputs) -> Result<String> {
         let arn = inputs.str(&Address::new(CLUSTER), SECRET_ARN)?;

@@ -7,6 +7,7 @@ use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::Client;
 use layer_core::access::{arn, Access, Need};
 use layer_core::resource::{Context, Observation, Observed};
+use layer_core::Error;
 use layer_core::FieldChange;
 use layer_core::{Address, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
@@ -97,7 +98,14 @@ impl Resource for DbSubnetGroup {
             Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(Error::aws_on("rds", "DescribeDBSubnetGroups", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "rds",
+                    "DescribeDBSubnetGroups",
+                    &self.name,
+                    &e,
+                ))
+            }
         };
         let Some(g) = out.db_subnet_groups().first() else {
             return Ok(Observation::Absent);

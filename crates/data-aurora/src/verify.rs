@@ -79,7 +79,7 @@ pub async fn server(
 async fn connect_as_master(
     m: &Master,
     out: &mut Vec<Check>,
-) -> std::result::Result<Vec<String>, String> {
+) -> std::result::Result<std::collections::BTreeSet<String>, String> {
     let check = format!(
         "aurora: TLS connection as {} verified against rds-ca-bundle",
         m.target.user
@@ -120,7 +120,7 @@ async fn force_ssl(sdk: &aws_types::SdkConfig, parameter_group: &str) -> Check {
 
 /// Each database of `postgresql_databases` exists (`None`: no connection was tried).
 fn databases_there(
-    existing: Option<std::result::Result<Vec<String>, String>>,
+    existing: Option<std::result::Result<BTreeSet<String>, String>>,
     databases: &[String],
     environment: &str,
 ) -> Vec<Check> {

@@ -108,7 +108,14 @@ impl Resource for CacheSubnetGroup {
             Err(e) if e.code() == Some("CacheSubnetGroupNotFoundFault") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(Error::aws_on("elasticache", "DescribeCacheSubnetGroups", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "elasticache",
+                    "DescribeCacheSubnetGroups",
+                    &self.name,
+                    &e,
+                ))
+            }
         };
         let Some(g) = out.cache_subnet_groups().first() else {
             return Ok(Observation::Absent);
@@ -176,7 +183,9 @@ impl Resource for CacheSubnetGroup {
                 .set_subnet_ids(Some(d.subnet_ids.iter().cloned().collect()))
                 .send()
                 .await
-                .map_err(|e| Error::aws_on("elasticache", "ModifyCacheSubnetGroup", &self.name, &e))?;
+                .map_err(|e| {
+                    Error::aws_on("elasticache", "ModifyCacheSubnetGroup", &self.name, &e)
+                })?;
         }
         if changes.iter().any(|c| c.field() == "tags") {
             tags::converge(&self.client, arn_of(o), &o.tags, &d.tags).await?;
@@ -194,7 +203,12 @@ impl Resource for CacheSubnetGroup {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("CacheSubnetGroupNotFoundFault") => Ok(()),
-            Err(e) => Err(Error::aws_on("elasticache", "DeleteCacheSubnetGroup", &self.name, &e)),
+            Err(e) => Err(Error::aws_on(
+                "elasticache",
+                "DeleteCacheSubnetGroup",
+                &self.name,
+                &e,
+            )),
         }
     }
 }
@@ -239,7 +253,9 @@ impl CacheParameterGroup {
             .set_parameter_name_values(Some(values))
             .send()
             .await
-            .map_err(|e| Error::aws_on("elasticache", "ModifyCacheParameterGroup", &self.name, &e))?;
+            .map_err(|e| {
+                Error::aws_on("elasticache", "ModifyCacheParameterGroup", &self.name, &e)
+            })?;
         Ok(())
     }
 }
@@ -318,7 +334,14 @@ impl Resource for CacheParameterGroup {
             Err(e) if e.code() == Some("CacheParameterGroupNotFound") => {
                 return Ok(Observation::Absent)
             }
-            Err(e) => return Err(Error::aws_on("elasticache", "DescribeCacheParameterGroups", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "elasticache",
+                    "DescribeCacheParameterGroups",
+                    &self.name,
+                    &e,
+                ))
+            }
         };
         let Some(g) = out.cache_parameter_groups().first() else {
             return Ok(Observation::Absent);
@@ -336,7 +359,9 @@ impl Resource for CacheParameterGroup {
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| Error::aws_on("elasticache", "DescribeCacheParameters", &self.name, &e))?;
+                .map_err(|e| {
+                    Error::aws_on("elasticache", "DescribeCacheParameters", &self.name, &e)
+                })?;
             parameters.extend(page.parameters().iter().filter_map(|p| {
                 Some((
                     p.parameter_name()?.to_string(),
@@ -386,7 +411,14 @@ impl Resource for CacheParameterGroup {
                     self.name
                 )))
             }
-            Err(e) => return Err(Error::aws_on("elasticache", "CreateCacheParameterGroup", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "elasticache",
+                    "CreateCacheParameterGroup",
+                    &self.name,
+                    &e,
+                ))
+            }
         }
         self.set(&d.parameters).await
     }
@@ -415,7 +447,9 @@ impl Resource for CacheParameterGroup {
                     .set_parameter_name_values(Some(stale))
                     .send()
                     .await
-                    .map_err(|e| Error::aws_on("elasticache", "ResetCacheParameterGroup", &self.name, &e))?;
+                    .map_err(|e| {
+                        Error::aws_on("elasticache", "ResetCacheParameterGroup", &self.name, &e)
+                    })?;
             }
             self.set(&d.parameters).await?;
         }
@@ -435,7 +469,12 @@ impl Resource for CacheParameterGroup {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("CacheParameterGroupNotFound") => Ok(()),
-            Err(e) => Err(Error::aws_on("elasticache", "DeleteCacheParameterGroup", &self.name, &e)),
+            Err(e) => Err(Error::aws_on(
+                "elasticache",
+                "DeleteCacheParameterGroup",
+                &self.name,
+                &e,
+            )),
         }
     }
 }

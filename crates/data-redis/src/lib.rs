@@ -208,7 +208,6 @@ fn resources(
     env: &Environment,
     infra: &Infrastructure,
     sdk: &SdkConfig,
-,
     s: &RedisSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let names = s.names(env)?;

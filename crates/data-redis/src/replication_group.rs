@@ -111,7 +111,12 @@ impl ReplicationGroup {
         {
             Ok(out) => Ok(out.replication_groups().first().cloned()),
             Err(e) if e.code() == Some("ReplicationGroupNotFoundFault") => Ok(None),
-            Err(e) => Err(Error::aws_on("elasticache", "DescribeReplicationGroups", &self.name, &e)),
+            Err(e) => Err(Error::aws_on(
+                "elasticache",
+                "DescribeReplicationGroups",
+                &self.name,
+                &e,
+            )),
         }
     }
 
@@ -162,7 +167,9 @@ impl ReplicationGroup {
                 .apply_immediately(true)
                 .send()
                 .await
-                .map_err(|e| Error::aws_on("elasticache", "IncreaseReplicaCount", &self.name, &e))?;
+                .map_err(|e| {
+                    Error::aws_on("elasticache", "IncreaseReplicaCount", &self.name, &e)
+                })?;
         } else {
             self.client
                 .decrease_replica_count()
@@ -171,7 +178,9 @@ impl ReplicationGroup {
                 .apply_immediately(true)
                 .send()
                 .await
-                .map_err(|e| Error::aws_on("elasticache", "DecreaseReplicaCount", &self.name, &e))?;
+                .map_err(|e| {
+                    Error::aws_on("elasticache", "DecreaseReplicaCount", &self.name, &e)
+                })?;
         }
         self.wait_available(cx).await
     }
@@ -452,7 +461,14 @@ impl Resource for ReplicationGroup {
                     self.name
                 )));
             }
-            Err(e) => return Err(Error::aws_on("elasticache", "CreateReplicationGroup", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "elasticache",
+                    "CreateReplicationGroup",
+                    &self.name,
+                    &e,
+                ))
+            }
         }
         self.wait_available(cx).await
     }
@@ -549,7 +565,14 @@ impl Resource for ReplicationGroup {
         {
             Ok(_) => {}
             Err(e) if e.code() == Some("ReplicationGroupNotFoundFault") => return Ok(()),
-            Err(e) => return Err(Error::aws_on("elasticache", "DeleteReplicationGroup", &self.name, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "elasticache",
+                    "DeleteReplicationGroup",
+                    &self.name,
+                    &e,
+                ))
+            }
         }
         self.wait_gone(cx).await
     }

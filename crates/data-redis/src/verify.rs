@@ -37,5 +37,8 @@ pub async fn checks(
         Ok(_) => Err(format!("{host}:{port} answered without TLS")),
         Err(e) => Ok(format!("refused: {e}")),
     };
-    vec![tls, Check::of("redis: a plain-text connection is refused", plain)]
+    vec![
+        tls,
+        Check::of("redis: a plain-text connection is refused", plain),
+    ]
 }

@@ -124,7 +124,6 @@ pub fn bucket_policy(bucket: &str, vpc_endpoint_id: &str) -> PolicyDocument {
     ])
 }
 
-
 fn is_code<E: ProvideErrorMetadata>(e: &E, codes: &[&str]) -> bool {
     e.code().is_some_and(|c| codes.contains(&c))
 }
@@ -237,37 +236,14 @@ impl Bucket {
                 .send()
                 .await
             {
-                Ok(out) => Ok(Some(
-                    out.rules()
-                        .iter()
-                        .map(|r| {
-                            let mut transitions: Vec<(i32, String)> = r
-                                .transitions()
-                                .iter()
-                                .map(|t| {
-                                    (
-                                        t.days().unwrap_or(0),
-                                        t.storage_class()
-                                            .map(|s| s.as_str().to_string())
-                                            .unwrap_or_default(),
-                                    )
-                                })
-                                .collect();
-                            transitions.sort();
-                            let enabled = r.status() == &ExpirationStatus::Enabled;
-                            LifecycleRule {
-                                id: if enabled {
-                                    r.id().unwrap_or_default().to_string()
-                                } else {
-                                    format!("{} (disabled)", r.id().unwrap_or_default())
-                                },
-                                transitions,
-                            }
-                        })
-                        .collect(),
-                )),
+                Ok(out) => Ok(Some(out.rules().iter().map(lifecycle_rule).collect())),
                 Err(e) if is_code(&e, &["NoSuchLifecycleConfiguration"]) => Ok(None),
-                Err(e) => Err(Error::aws_on("s3", "GetBucketLifecycleConfiguration", b, &e)),
+                Err(e) => Err(Error::aws_on(
+                    "s3",
+                    "GetBucketLifecycleConfiguration",
+                    b,
+                    &e,
+                )),
             }
         };
         let policy = async {
@@ -425,7 +401,9 @@ impl Bucket {
                         .lifecycle_configuration(cfg)
                         .send()
                         .await
-                        .map_err(|e| Error::aws_on("s3", "PutBucketLifecycleConfiguration", b, &e))?;
+                        .map_err(|e| {
+                            Error::aws_on("s3", "PutBucketLifecycleConfiguration", b, &e)
+                        })?;
                 }
             },
             "policy" => match &desired.policy {
@@ -749,5 +727,30 @@ impl Resource for Bucket {
             Err(e) if is_code(&e, &["NoSuchBucket"]) => Ok(()),
             Err(e) => Err(Error::aws_on("s3", "DeleteBucket", &self.name, &e)),
         }
+    }
+}
+/// A lifecycle rule as observed: its id (marked when disabled) and its transitions, sorted.
+fn lifecycle_rule(r: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
+    let mut transitions: Vec<(i32, String)> = r
+        .transitions()
+        .iter()
+        .map(|t| {
+            (
+                t.days().unwrap_or(0),
+                t.storage_class()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    transitions.sort();
+    let enabled = r.status() == &ExpirationStatus::Enabled;
+    LifecycleRule {
+        id: if enabled {
+            r.id().unwrap_or_default().to_string()
+        } else {
+            format!("{} (disabled)", r.id().unwrap_or_default())
+        },
+        transitions,
     }
 }

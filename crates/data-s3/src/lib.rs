@@ -48,7 +48,13 @@ impl layer_core::family::Family for S3 {
         layer: layer_core::family::Layer<'_>,
         settings: &S3Settings,
     ) -> Result<Vec<Arc<dyn AnyResource>>> {
-        resources(layer.env, layer.infra, layer.account_id, layer.sdk, settings)
+        resources(
+            layer.env,
+            layer.infra,
+            layer.account_id,
+            layer.sdk,
+            settings,
+        )
     }
 }
 
@@ -57,7 +63,6 @@ fn resources(
     infra: &Infrastructure,
     account_id: &str,
     sdk: &SdkConfig,
-,
     settings: &S3Settings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let names = settings.names(env)?;

@@ -51,7 +51,6 @@ pub fn user_policy(bucket_arns: &[String], kms_key_arn: &str) -> PolicyDocument 
     ])
 }
 
-
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
 }

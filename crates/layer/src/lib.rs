@@ -20,9 +20,9 @@ pub mod workflow;
 use std::path::Path;
 
 use aws_types::SdkConfig;
-use layer_core::family::{Family as _, Layer};
 use layer_core::config::{Environment, Infrastructure};
 use layer_core::engine::{ApplyError, Engine, Mode, PlanRun};
+use layer_core::family::{Family as _, Layer};
 use layer_core::resource::{Context, WaitSettings};
 use layer_core::{Address, Outputs, Result, SafetyFlags};
 use secrets_seed::{Fact, FactValue, SecretsSettings, SeedInputs};
@@ -685,5 +685,4 @@ mod iam_policy_tests {
             expect_test::expect_file![file].assert_eq(&out);
         }
     }
-
 }

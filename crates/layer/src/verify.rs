@@ -12,9 +12,7 @@
 //! the S3 access user. bootstrap-db needs `GetSecretValue` on the master secret and
 //! `kms:Decrypt` besides what observing the cluster takes.
 
-use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 
 use data_aurora::postgres::{self, Target};
 use layer_core::config::Environment;
@@ -234,8 +232,13 @@ async fn aurora_checks(
         .names(env)?
         .parameter_group;
     let databases = &session.databases;
-    let server =
-        data_aurora::verify::server(&master, &session.sdk, &parameter_group, databases, &env.name);
+    let server = data_aurora::verify::server(
+        &master,
+        &session.sdk,
+        &parameter_group,
+        databases,
+        &env.name,
+    );
     out.extend(server.await);
     // Each connection string opens its own database over TLS.
     let ca = master
@@ -262,7 +265,11 @@ async fn connection_string_check(
     let value = match reader.value(&name).await {
         Ok(Some(v)) => v,
         Ok(None) => {
-            return Check::new(check, Status::Fail, format!("{name} holds no value: run seed"))
+            return Check::new(
+                check,
+                Status::Fail,
+                format!("{name} holds no value: run seed"),
+            )
         }
         Err(e) => return Check::new(check, Status::Fail, e.to_string()),
     };
@@ -422,4 +429,3 @@ fn zero_secrets(
         },
     )
 }
-

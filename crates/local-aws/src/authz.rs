@@ -239,16 +239,14 @@ fn rds(r: &Req, out: &mut Vec<Needed>) {
     }
     // An instance joining a cluster is authorized on the instance and the cluster; the
     // cluster's id is also given to find instances by, which names no resource.
-    out.extend(named.into_iter().map(own));
+    out.extend(named.into_iter().map(|n| r.own(n)));
     // Tags given at creation are added as the caller, on what is created.
     let created = match r.op {
         "CreateDBCluster" => r
             .param("DBClusterIdentifier")
             .map(|i| format!("cluster:{i}")),
         "CreateDBInstance" => r.param("DBInstanceIdentifier").map(|i| format!("db:{i}")),
-        "CreateDBSubnetGroup" => {
-            r.param("DBSubnetGroupName").map(|n| format!("subgrp:{n}"))
-        }
+        "CreateDBSubnetGroup" => r.param("DBSubnetGroupName").map(|n| format!("subgrp:{n}")),
         "CreateDBClusterParameterGroup" => r
             .param("DBClusterParameterGroupName")
             .map(|n| format!("cluster-pg:{n}")),
@@ -311,7 +309,7 @@ fn elasticache(r: &Req, out: &mut Vec<Needed>) {
             _ => "*".to_string(),
         });
     }
-    out.extend(named.into_iter().map(own));
+    out.extend(named.into_iter().map(|n| r.own(n)));
     if r.op == "CreateReplicationGroup" {
         let group = r.arn(
             "elasticache",
@@ -442,9 +440,9 @@ fn logs(r: &Req, out: &mut Vec<Needed>) {
 /// What kms's calls need.
 fn kms(r: &Req, out: &mut Vec<Needed>) {
     match r.json_str(&["KeyId"]) {
-    Some(k) => out.push(r.own(r.key_arn(k))),
-    None => out.push(r.own("*")),
-};
+        Some(k) => out.push(r.own(r.key_arn(k))),
+        None => out.push(r.own("*")),
+    };
 }
 
 /// What secretsmanager's calls need.
@@ -454,9 +452,9 @@ fn secretsmanager(r: &Req, out: &mut Vec<Needed>) {
         ("ListSecrets", _) | (_, None) => out.push(r.own("*")),
         (_, Some(arn)) if arn.starts_with("arn:") => out.push(r.own(arn.to_string())),
         // A name stands for its ARN, which ends in six characters of AWS's own.
-        (_, Some(name)) => out.push(r.own(
-            r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))
-        )),
+        (_, Some(name)) => {
+            out.push(r.own(r.arn("secretsmanager", &format!("secret:{name}-AbCdEf"))))
+        }
     }
 }
 
@@ -485,8 +483,7 @@ fn iam(r: &Req, out: &mut Vec<Needed>) {
 fn s3(r: &Req, out: &mut Vec<Needed>) {
     let path = crate::emulated::percent_decode(r.path.trim_start_matches('/'));
     let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
-    let has =
-        |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
+    let has = |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
     let action = crate::bucket_policies::action_of(r.op, has("versionId"));
     let resource = if bucket.is_empty() {
         "*".to_string()
@@ -584,7 +581,6 @@ fn grafana(r: &Req, out: &mut Vec<Needed>) {
         _ => out.push(r.own("*")),
     }
 }
-
 
 /// The service-linked role a create makes on first use in an account: (service, operation) ->
 /// (role name, path).
@@ -803,30 +799,136 @@ mod tests {
     /// rewrites it for review).
     #[test]
     fn what_each_operation_needs() {
-        let queries: &[(&str, &str, &[(&str, &str)])] = &[
-            ("sts", "AssumeRole", &[("RoleArn", "arn:aws:iam::123456789012:role/deploy")]),
-            ("rds", "CreateDBCluster", &[("DBClusterIdentifier", "dal-aurora"), ("Tags.Tag.1.Key", "Environment"), ("KmsKeyId", "alias/general"), ("ManageMasterUserPassword", "true"), ("MasterUserSecretKmsKeyId", "key-1")]),
-            ("rds", "CreateDBInstance", &[("DBInstanceIdentifier", "dal-aurora-1"), ("DBClusterIdentifier", "dal-aurora")]),
-            ("rds", "DeleteDBCluster", &[("DBClusterIdentifier", "dal-aurora"), ("FinalDBSnapshotIdentifier", "final")]),
+        type Query<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let queries: &[Query<'_>] = &[
+            (
+                "sts",
+                "AssumeRole",
+                &[("RoleArn", "arn:aws:iam::123456789012:role/deploy")],
+            ),
+            (
+                "rds",
+                "CreateDBCluster",
+                &[
+                    ("DBClusterIdentifier", "dal-aurora"),
+                    ("Tags.Tag.1.Key", "Environment"),
+                    ("KmsKeyId", "alias/general"),
+                    ("ManageMasterUserPassword", "true"),
+                    ("MasterUserSecretKmsKeyId", "key-1"),
+                ],
+            ),
+            (
+                "rds",
+                "CreateDBInstance",
+                &[
+                    ("DBInstanceIdentifier", "dal-aurora-1"),
+                    ("DBClusterIdentifier", "dal-aurora"),
+                ],
+            ),
+            (
+                "rds",
+                "DeleteDBCluster",
+                &[
+                    ("DBClusterIdentifier", "dal-aurora"),
+                    ("FinalDBSnapshotIdentifier", "final"),
+                ],
+            ),
             ("rds", "DescribeDBClusters", &[]),
-            ("elasticache", "CreateReplicationGroup", &[("ReplicationGroupId", "dal-redis"), ("CacheSubnetGroupName", "dal-redis"), ("Tags.Tag.1.Key", "Environment")]),
+            (
+                "elasticache",
+                "CreateReplicationGroup",
+                &[
+                    ("ReplicationGroupId", "dal-redis"),
+                    ("CacheSubnetGroupName", "dal-redis"),
+                    ("Tags.Tag.1.Key", "Environment"),
+                ],
+            ),
             ("elasticache", "DescribeCacheClusters", &[]),
-            ("ec2", "CreateSecurityGroup", &[("GroupName", "dal-aurora"), ("VpcId", "vpc-1")]),
-            ("ec2", "CreateVpcEndpoint", &[("VpcId", "vpc-1"), ("ServiceName", "com.amazonaws.eu-central-2.rds")]),
+            (
+                "ec2",
+                "CreateSecurityGroup",
+                &[("GroupName", "dal-aurora"), ("VpcId", "vpc-1")],
+            ),
+            (
+                "ec2",
+                "CreateVpcEndpoint",
+                &[
+                    ("VpcId", "vpc-1"),
+                    ("ServiceName", "com.amazonaws.eu-central-2.rds"),
+                ],
+            ),
             ("ec2", "DescribeVpcs", &[]),
             ("iam", "CreateUser", &[("UserName", "dal-s3-access")]),
-            ("iam", "PutRolePolicy", &[("RoleName", "dal-bedrock-logging"), ("PolicyName", "logs")]),
+            (
+                "iam",
+                "PutRolePolicy",
+                &[("RoleName", "dal-bedrock-logging"), ("PolicyName", "logs")],
+            ),
         ];
         let documents: &[(&str, &str, &str, &str, serde_json::Value)] = &[
-            ("logs", "CreateLogGroup", "/", "", serde_json::json!({"logGroupName": "/aws/x", "kmsKeyId": "arn:aws:kms:eu-central-2:123456789012:key/k"})),
-            ("kms", "Decrypt", "/", "", serde_json::json!({"KeyId": "key-1"})),
-            ("secretsmanager", "CreateSecret", "/", "", serde_json::json!({"Name": "dal/psql-host", "KmsKeyId": "alias/secrets", "Tags": [{"Key": "Environment", "Value": "dev"}]})),
-            ("s3", "PutBucketPolicy", "/dal-ai-data", "policy", serde_json::Value::Null),
-            ("s3", "PutObject", "/dal-ai-data/a/b.txt", "", serde_json::Value::Null),
-            ("bedrock", "CreateInferenceProfile", "/inference-profiles", "", serde_json::json!({"inferenceProfileName": "dal-haiku", "modelSource": {"copyFrom": "arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-3-haiku"}, "tags": [{"key": "Environment", "value": "dev"}]})),
-            ("bedrock", "PutModelInvocationLoggingConfiguration", "/logging/modelinvocations", "", serde_json::json!({"loggingConfig": {"cloudWatchConfig": {"logGroupName": "/bedrock", "roleArn": "arn:aws:iam::123456789012:role/dal-bedrock-logging"}}})),
-            ("aps", "CreateWorkspace", "/workspaces", "", serde_json::json!({"alias": "dal-prometheus", "tags": {"Environment": "dev"}})),
-            ("grafana", "CreateWorkspace", "/workspaces", "", serde_json::json!({"workspaceRoleArn": "arn:aws:iam::123456789012:role/dal-grafana"})),
+            (
+                "logs",
+                "CreateLogGroup",
+                "/",
+                "",
+                serde_json::json!({"logGroupName": "/aws/x", "kmsKeyId": "arn:aws:kms:eu-central-2:123456789012:key/k"}),
+            ),
+            (
+                "kms",
+                "Decrypt",
+                "/",
+                "",
+                serde_json::json!({"KeyId": "key-1"}),
+            ),
+            (
+                "secretsmanager",
+                "CreateSecret",
+                "/",
+                "",
+                serde_json::json!({"Name": "dal/psql-host", "KmsKeyId": "alias/secrets", "Tags": [{"Key": "Environment", "Value": "dev"}]}),
+            ),
+            (
+                "s3",
+                "PutBucketPolicy",
+                "/dal-ai-data",
+                "policy",
+                serde_json::Value::Null,
+            ),
+            (
+                "s3",
+                "PutObject",
+                "/dal-ai-data/a/b.txt",
+                "",
+                serde_json::Value::Null,
+            ),
+            (
+                "bedrock",
+                "CreateInferenceProfile",
+                "/inference-profiles",
+                "",
+                serde_json::json!({"inferenceProfileName": "dal-haiku", "modelSource": {"copyFrom": "arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-3-haiku"}, "tags": [{"key": "Environment", "value": "dev"}]}),
+            ),
+            (
+                "bedrock",
+                "PutModelInvocationLoggingConfiguration",
+                "/logging/modelinvocations",
+                "",
+                serde_json::json!({"loggingConfig": {"cloudWatchConfig": {"logGroupName": "/bedrock", "roleArn": "arn:aws:iam::123456789012:role/dal-bedrock-logging"}}}),
+            ),
+            (
+                "aps",
+                "CreateWorkspace",
+                "/workspaces",
+                "",
+                serde_json::json!({"alias": "dal-prometheus", "tags": {"Environment": "dev"}}),
+            ),
+            (
+                "grafana",
+                "CreateWorkspace",
+                "/workspaces",
+                "",
+                serde_json::json!({"workspaceRoleArn": "arn:aws:iam::123456789012:role/dal-grafana"}),
+            ),
         ];
         let mut out = String::new();
         let mut line = |r: &Req<'_>| {
@@ -848,7 +950,65 @@ mod tests {
             };
             line(&r);
         }
-        expect_test::expect![[r#""#]].assert_eq(&out);
+        expect_test::expect![[r#"
+            sts:AssumeRole
+              sts:AssumeRole on arn:aws:iam::123456789012:role/deploy
+            rds:CreateDBCluster
+              rds:CreateDBCluster on arn:aws:rds:eu-central-2:123456789012:cluster:dal-aurora
+              rds:AddTagsToResource on arn:aws:rds:eu-central-2:123456789012:cluster:dal-aurora
+              kms:CreateGrant on arn:aws:kms:eu-central-2:123456789012:alias/general
+              kms:DescribeKey on arn:aws:kms:eu-central-2:123456789012:alias/general
+              secretsmanager:CreateSecret on arn:aws:secretsmanager:eu-central-2:123456789012:secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf
+              secretsmanager:TagResource on arn:aws:secretsmanager:eu-central-2:123456789012:secret:rds!cluster-00000000-0000-0000-0000-000000000000-AbCdEf
+              kms:GenerateDataKey on arn:aws:kms:eu-central-2:123456789012:key/key-1
+            rds:CreateDBInstance
+              rds:CreateDBInstance on arn:aws:rds:eu-central-2:123456789012:cluster:dal-aurora
+              rds:CreateDBInstance on arn:aws:rds:eu-central-2:123456789012:db:dal-aurora-1
+            rds:DeleteDBCluster
+              rds:DeleteDBCluster on arn:aws:rds:eu-central-2:123456789012:cluster:dal-aurora
+              rds:CreateDBClusterSnapshot on arn:aws:rds:eu-central-2:123456789012:cluster-snapshot:final
+            rds:DescribeDBClusters
+              rds:DescribeDBClusters on arn:aws:rds:eu-central-2:123456789012:cluster:*
+            elasticache:CreateReplicationGroup
+              elasticache:CreateReplicationGroup on arn:aws:elasticache:eu-central-2:123456789012:replicationgroup:dal-redis
+              elasticache:CreateReplicationGroup on arn:aws:elasticache:eu-central-2:123456789012:subnetgroup:dal-redis
+              elasticache:AddTagsToResource on arn:aws:elasticache:eu-central-2:123456789012:replicationgroup:dal-redis
+            elasticache:DescribeCacheClusters
+              elasticache:DescribeCacheClusters on arn:aws:elasticache:eu-central-2:123456789012:cluster:*
+            ec2:CreateSecurityGroup
+              ec2:CreateSecurityGroup on arn:aws:ec2:eu-central-2:123456789012:security-group/*
+              ec2:CreateSecurityGroup on arn:aws:ec2:eu-central-2:123456789012:vpc/vpc-1
+            ec2:CreateVpcEndpoint
+              ec2:CreateVpcEndpoint on arn:aws:ec2:eu-central-2:123456789012:vpc-endpoint/*
+              ec2:CreateVpcEndpoint on arn:aws:ec2:eu-central-2:123456789012:vpc/vpc-1
+            ec2:DescribeVpcs
+              ec2:DescribeVpcs on *
+            iam:CreateUser
+              iam:CreateUser on arn:aws:iam::123456789012:user/dal-s3-access
+            iam:PutRolePolicy
+              iam:PutRolePolicy on arn:aws:iam::123456789012:role/dal-bedrock-logging
+            logs:CreateLogGroup
+              logs:CreateLogGroup on arn:aws:logs:eu-central-2:123456789012:log-group:/aws/x
+            kms:Decrypt
+              kms:Decrypt on arn:aws:kms:eu-central-2:123456789012:key/key-1
+            secretsmanager:CreateSecret
+              secretsmanager:CreateSecret on arn:aws:secretsmanager:eu-central-2:123456789012:secret:dal/psql-host-AbCdEf
+            s3:PutBucketPolicy
+              s3:PutBucketPolicy on arn:aws:s3:::dal-ai-data
+            s3:PutObject
+              s3:PutObject on arn:aws:s3:::dal-ai-data/a/b.txt
+            bedrock:CreateInferenceProfile
+              bedrock:CreateInferenceProfile on arn:aws:bedrock:eu-central-2:123456789012:application-inference-profile/*
+              bedrock:CreateInferenceProfile on arn:aws:bedrock:eu-central-2::foundation-model/anthropic.claude-3-haiku
+              bedrock:TagResource on arn:aws:bedrock:eu-central-2:123456789012:application-inference-profile/*
+            bedrock:PutModelInvocationLoggingConfiguration
+              bedrock:PutModelInvocationLoggingConfiguration on *
+              iam:PassRole on arn:aws:iam::123456789012:role/dal-bedrock-logging
+            aps:CreateWorkspace
+              aps:CreateWorkspace on arn:aws:aps:eu-central-2:123456789012:workspace/*
+            grafana:CreateWorkspace
+              grafana:CreateWorkspace on *
+              iam:PassRole on arn:aws:iam::123456789012:role/dal-grafana
+        "#]].assert_eq(&out);
     }
-
 }

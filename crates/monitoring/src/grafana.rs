@@ -67,7 +67,6 @@ pub struct GrafanaWorkspace {
     security_group_address: Address,
 }
 
-
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ResourceNotFoundException")
 }
@@ -451,7 +450,9 @@ impl Resource for GrafanaWorkspace {
                 .authentication_providers(AuthenticationProviderTypes::Saml)
                 .send()
                 .await
-                .map_err(|e| Error::aws_on("grafana", "UpdateWorkspaceAuthentication", &self.name, &e))?;
+                .map_err(|e| {
+                    Error::aws_on("grafana", "UpdateWorkspaceAuthentication", &self.name, &e)
+                })?;
         }
         if changes
             .iter()
@@ -536,7 +537,12 @@ impl Resource for GrafanaWorkspace {
                             .unwrap_or_else(|| "DELETING".into()),
                     )),
                     Err(e) if not_found(&e) => Ok(None),
-                    Err(e) => Err(Error::aws_on("grafana", "DescribeWorkspace", &self.name, &e)),
+                    Err(e) => Err(Error::aws_on(
+                        "grafana",
+                        "DescribeWorkspace",
+                        &self.name,
+                        &e,
+                    )),
                 }
             },
         )

@@ -139,7 +139,13 @@ impl layer_core::family::Family for Monitoring {
         layer: layer_core::family::Layer<'_>,
         settings: &MonitoringSettings,
     ) -> Result<Vec<Arc<dyn AnyResource>>> {
-        resources(layer.env, layer.infra, layer.account_id, layer.sdk, settings)
+        resources(
+            layer.env,
+            layer.infra,
+            layer.account_id,
+            layer.sdk,
+            settings,
+        )
     }
 }
 
@@ -148,7 +154,6 @@ fn resources(
     infra: &Infrastructure,
     account_id: &str,
     sdk: &SdkConfig,
-,
     s: &MonitoringSettings,
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let mut out: Vec<Arc<dyn AnyResource>> = Vec::new();

@@ -47,7 +47,6 @@ pub struct Workspace {
     workspace_id: Option<String>,
 }
 
-
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ResourceNotFoundException")
 }
@@ -164,7 +163,9 @@ impl Workspace {
                     .log_group_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| Error::aws_on("aps", "CreateLoggingConfiguration", &self.alias, &e))?;
+                    .map_err(|e| {
+                        Error::aws_on("aps", "CreateLoggingConfiguration", &self.alias, &e)
+                    })?;
             }
             (true, Some(arn)) => {
                 self.client
@@ -173,7 +174,9 @@ impl Workspace {
                     .log_group_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| Error::aws_on("aps", "UpdateLoggingConfiguration", &self.alias, &e))?;
+                    .map_err(|e| {
+                        Error::aws_on("aps", "UpdateLoggingConfiguration", &self.alias, &e)
+                    })?;
             }
             (true, None) => match self
                 .client
@@ -184,7 +187,14 @@ impl Workspace {
             {
                 Ok(_) => {}
                 Err(e) if not_found(&e) => {}
-                Err(e) => return Err(Error::aws_on("aps", "DeleteLoggingConfiguration", &self.alias, &e)),
+                Err(e) => {
+                    return Err(Error::aws_on(
+                        "aps",
+                        "DeleteLoggingConfiguration",
+                        &self.alias,
+                        &e,
+                    ))
+                }
             },
             (false, None) => {}
         }
@@ -293,7 +303,14 @@ impl Resource for Workspace {
                 .map(|l| l.log_group_arn().to_string())
                 .filter(|a| !a.is_empty()),
             Err(e) if not_found(&e) => None,
-            Err(e) => return Err(Error::aws_on("aps", "DescribeLoggingConfiguration", &self.alias, &e)),
+            Err(e) => {
+                return Err(Error::aws_on(
+                    "aps",
+                    "DescribeLoggingConfiguration",
+                    &self.alias,
+                    &e,
+                ))
+            }
         };
         let mut outputs = Outputs::new();
         outputs.insert(WORKSPACE_ID.into(), id.clone().into());

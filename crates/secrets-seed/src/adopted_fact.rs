@@ -5,7 +5,7 @@
 
 use aws_sdk_secretsmanager::Client;
 use layer_core::access::{arn, Access, Need};
-use layer_core::Result;
+use layer_core::{Error, Result};
 
 use crate::meta::{SecretMeta, TAG_FACT_CHECKED};
 

@@ -250,7 +250,14 @@ pub async fn acquire(
                 .await;
                 continue;
             }
-            Err(e) => return Err(LockError::Aws(Error::aws_on("secretsmanager", "CreateSecret", &req.name, &e))),
+            Err(e) => {
+                return Err(LockError::Aws(Error::aws_on(
+                    "secretsmanager",
+                    "CreateSecret",
+                    &req.name,
+                    &e,
+                )))
+            }
         };
         let arn = match arn {
             Some(arn) => Some(arn),

@@ -79,7 +79,6 @@ fn current_of(stages: Option<&HashMap<String, Vec<String>>>) -> Option<String> {
         .map(|(v, _)| v.clone())
 }
 
-
 /// Read one secret's metadata directly. `None` when there is no such secret.
 pub async fn describe(client: &Client, id: &str) -> Result<Option<SecretMeta>> {
     match client.describe_secret().secret_id(id).send().await {

@@ -5,7 +5,6 @@ use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use layer_core::{Error, Result, SecretValue};
 
-
 pub(crate) async fn put(sm: &Client, name: &str, value: &SecretValue) -> Result<String> {
     let out = layer_core::log_guard::carrying(
         sm.put_secret_value()

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VpcEndpointType};
 use aws_sdk_ec2::Client;
 use layer_core::access::{arn, Access, Need};
@@ -48,7 +47,6 @@ pub struct InterfaceEndpoint {
     #[builder(setter(into))]
     output: String,
 }
-
 
 impl InterfaceEndpoint {
     /// An endpoint of `service` (`rds`, `elasticache`, …) on the isolated subnets, with the

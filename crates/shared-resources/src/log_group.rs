@@ -42,7 +42,6 @@ pub struct LogGroup {
     shared: Option<String>,
 }
 
-
 impl LogGroup {
     fn arn(&self, observed: &str) -> String {
         observed.trim_end_matches(":*").to_string()

@@ -54,7 +54,6 @@ pub struct Role {
     depends_on: Vec<Address>,
 }
 
-
 fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
 }

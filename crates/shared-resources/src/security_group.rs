@@ -66,7 +66,6 @@ pub struct SecurityGroup {
     egress: Vec<Rule>,
 }
 
-
 fn rules(perms: &[IpPermission]) -> BTreeSet<Rule> {
     let mut out = BTreeSet::new();
     for p in perms {
