@@ -626,7 +626,7 @@ async fn bucket_policies_are_enforced_on_every_call_for_the_rust_sdk() {
     assert!(s3.get_bucket_versioning().bucket(b).send().await.is_ok());
 
     // Through the VPC endpoint, over TLS: allowed.
-    let inside = local_aws::bucket_policies::S3Context {
+    let inside = local_aws::iam::bucket_policies::S3Context {
         source_vpce: Some("vpce-rules".into()),
         ..Default::default()
     };
@@ -642,7 +642,7 @@ async fn bucket_policies_are_enforced_on_every_call_for_the_rust_sdk() {
     // Without TLS, everything is denied, the policy calls included.
     sb.aws
         .bucket_policies()
-        .set_context(local_aws::bucket_policies::S3Context {
+        .set_context(local_aws::iam::bucket_policies::S3Context {
             secure_transport: false,
             ..inside
         });
@@ -655,7 +655,7 @@ async fn bucket_policies_are_enforced_on_every_call_for_the_rust_sdk() {
     assert_eq!(e.code(), Some("AccessDenied"));
     sb.aws
         .bucket_policies()
-        .set_context(local_aws::bucket_policies::S3Context::default());
+        .set_context(local_aws::iam::bucket_policies::S3Context::default());
     // Deleting the bucket forgets its policy.
     s3.delete_bucket_policy().bucket(b).send().await.unwrap();
     let e = s3.get_bucket_policy().bucket(b).send().await.unwrap_err();

@@ -445,7 +445,7 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
     let vpce = sb.session().await.infra.s3_gateway_endpoint_id.clone();
     sb.aws
         .bucket_policies()
-        .set_context(local_aws::bucket_policies::S3Context {
+        .set_context(local_aws::iam::bucket_policies::S3Context {
             source_vpce: Some(vpce),
             ..Default::default()
         });
@@ -490,7 +490,7 @@ async fn destroy_refuses_a_bucket_with_objects_unless_purged_and_leaves_nothing_
         .expect("delete marker");
     sb.aws
         .bucket_policies()
-        .set_context(local_aws::bucket_policies::S3Context::default());
+        .set_context(local_aws::iam::bucket_policies::S3Context::default());
     assert!(
         s3.get_bucket_policy().bucket(&app).send().await.is_ok(),
         "the policy is still in place"

@@ -540,7 +540,7 @@ fn every_aws_call_is_declared_in_its_crate() {
                         continue;
                     }
                     seen += 1;
-                    let action = local_aws::bucket_policies::action_of(&pascal(op), false);
+                    let action = local_aws::iam::bucket_policies::action_of(&pascal(op), false);
                     if !declared.contains(&loose(&action)) {
                         problems.push(format!(
                             "{}:{n}: `{op}` calls AWS, but no access() in crates/{name} declares its action ({action}): add it to the `access()` of the code that makes the call",

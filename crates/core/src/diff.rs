@@ -96,6 +96,23 @@ fn walk(
     }
 }
 
+/// Changes as lines, `path: before -> after`, each marked when it forces a replacement: how the
+/// families' diff snapshots show them.
+pub fn lines(changes: &[FieldChange]) -> String {
+    let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), Value::to_string);
+    changes
+        .iter()
+        .map(|c| {
+            let mark = if c.forces_replacement {
+                "  # forces replacement"
+            } else {
+                ""
+            };
+            format!("{}: {} -> {}{mark}\n", c.path, show(&c.before), show(&c.after))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,3 +159,4 @@ mod tests {
         assert!(diff(&json!({"a": null}), &json!({}), &[]).is_empty());
     }
 }
+

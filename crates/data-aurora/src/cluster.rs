@@ -559,3 +559,67 @@ mod tests {
         assert!(t.chars().all(|c| c.is_ascii_digit()));
     }
 }
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+    use layer_core::config::Environment;
+    use layer_core::version::EngineVersion;
+
+    fn dev() -> Environment {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+        let sections = ["s3", "aurora", "redis", "bedrock", "secrets", "monitoring", "verify", "outputs"];
+        Environment::load(&dir, "dev", &sections).expect("dev loads")
+    }
+
+    /// What the cluster's diff marks in place and what forces a replacement, as a snapshot
+    /// (`UPDATE_EXPECT=1` rewrites it for review).
+    #[test]
+    fn the_cluster_s_diff_marks_what_changes_in_place_and_what_replaces_it() {
+        let env = dev();
+        let sdk = layer_core::aws::offline_config(&env.region);
+        let key = |k: &str| format!("arn:aws:kms:eu-central-2:123456789012:key/{k}");
+        let cluster = Cluster::builder()
+            .client(Client::new(&sdk))
+            .name("dal-dev-aurora".into())
+            .settings(AuroraSettings::load(&env).expect("[aurora] loads"))
+            .general_kms_key_arn(key("general"))
+            .secrets_kms_key_arn(key("secrets"))
+            .subnet_group("dal-dev-aurora".into())
+            .parameter_group("dal-dev-aurora-pg14".into())
+            .build();
+        let desired = ClusterSpec {
+            engine: "aurora-postgresql".into(),
+            engine_version: EngineVersion("14.19".into()),
+            master_username: "dbadmin".into(),
+            manage_master_user_password: true,
+            master_user_secret_kms_key: Some(key("secrets")),
+            database_name: "postgres".into(),
+            storage_encrypted: true,
+            kms_key: Some(key("general")),
+            subnet_group: "dal-dev-aurora".into(),
+            security_group_ids: ["sg-1".to_string()].into(),
+            parameter_group: "dal-dev-aurora-pg14".into(),
+            log_exports: ["postgresql".to_string()].into(),
+            backup_retention_days: 7,
+            deletion_protection: true,
+            copy_tags_to_snapshot: true,
+            tags: [("Environment".to_string(), "dev".to_string())].into(),
+        };
+        // A newer minor satisfies the floor; the rest differs.
+        let mut observed = desired.clone();
+        observed.engine_version = EngineVersion("14.20".into());
+        observed.backup_retention_days = 1;
+        observed.kms_key = Some(key("other"));
+        observed.master_user_secret_kms_key = Some(key("other-secrets"));
+        observed.log_exports = BTreeSet::new();
+        observed.tags.insert("Team".into(), "data".into());
+        let changes = cluster.diff(&desired, &observed);
+        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+        // An older major is an upgrade.
+        let mut older = desired.clone();
+        older.engine_version = EngineVersion("13.12".into());
+        let changes = cluster.diff(&desired, &older);
+        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+    }
+}

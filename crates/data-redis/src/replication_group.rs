@@ -591,3 +591,61 @@ impl Resource for ReplicationGroup {
         .await
     }
 }
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+    use layer_core::config::Environment;
+
+    fn dev() -> Environment {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+        let sections = ["s3", "aurora", "redis", "bedrock", "secrets", "monitoring", "verify", "outputs"];
+        Environment::load(&dir, "dev", &sections).expect("dev loads")
+    }
+
+    /// What the replication group's diff marks in place and what forces a replacement, as a
+    /// snapshot (`UPDATE_EXPECT=1` rewrites it for review).
+    #[test]
+    fn the_replication_group_s_diff_marks_what_changes_in_place_and_what_replaces_it() {
+        let env = dev();
+        let sdk = layer_core::aws::offline_config(&env.region);
+        let key = "arn:aws:kms:eu-central-2:123456789012:key/general".to_string();
+        let group = ReplicationGroup::builder()
+            .client(Client::new(&sdk))
+            .name("dal-dev-redis".into())
+            .settings(RedisSettings::load(&env).expect("[redis] loads"))
+            .kms_key_arn(key.clone())
+            .subnet_group("dal-dev-redis".into())
+            .parameter_group("dal-dev-redis7".into())
+            .log_group("/aws/vendedlogs/elasticache/dal-dev-redis/slow-log".into())
+            .build();
+        let desired = ReplicationGroupSpec {
+            engine_version: EngineVersion("7.1".into()),
+            node_type: "cache.t4g.small".into(),
+            num_cache_clusters: 2,
+            automatic_failover: true,
+            multi_az: true,
+            port: 6380,
+            at_rest_encryption: true,
+            kms_key: Some(key),
+            transit_encryption: true,
+            subnet_group: "dal-dev-redis".into(),
+            security_group_ids: ["sg-1".to_string()].into(),
+            parameter_group: "dal-dev-redis7".into(),
+            slow_log: Some(SlowLog {
+                log_group: "/aws/vendedlogs/elasticache/dal-dev-redis/slow-log".into(),
+                format: "json".into(),
+            }),
+            tags: [("Environment".to_string(), "dev".to_string())].into(),
+        };
+        let mut observed = desired.clone();
+        observed.engine_version = EngineVersion("7.1.0".into());
+        observed.node_type = "cache.t4g.micro".into();
+        observed.num_cache_clusters = 1;
+        observed.port = 6379;
+        observed.transit_encryption = false;
+        observed.slow_log = None;
+        let changes = group.diff(&desired, &observed);
+        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+    }
+}

@@ -754,3 +754,62 @@ fn lifecycle_rule(r: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
         transitions,
     }
 }
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    /// What the bucket's diff shows, as a snapshot (`UPDATE_EXPECT=1` rewrites it for review):
+    /// the policy as AWS hands it back (one-element arrays as strings, statements reordered) is no
+    /// change; the rest is, field by field.
+    #[test]
+    fn the_bucket_s_diff_names_each_field_and_ignores_aws_s_rewrites_of_its_policy() {
+        let sdk = layer_core::aws::offline_config("eu-central-2");
+        let key = "arn:aws:kms:eu-central-2:123456789012:key/general".to_string();
+        let bucket = Bucket::builder()
+            .client(Client::new(&sdk))
+            .key("application_data")
+            .name("dal-dev-application-data".into())
+            .region("eu-central-2".into())
+            .account_id("123456789012".into())
+            .kms_key_arn(key.clone())
+            .vpc_endpoint_id("vpce-1".into())
+            .lifecycle(None)
+            .build();
+        let desired = BucketSpec {
+            versioning: "Enabled".into(),
+            encryption: Some(Encryption {
+                algorithm: "aws:kms".into(),
+                kms_key: Some(key),
+                bucket_key: true,
+            }),
+            public_access_block: Some(PublicAccessBlock {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: true,
+            }),
+            lifecycle: Some(vec![LifecycleRule {
+                id: "tiering".into(),
+                transitions: vec![(30, "STANDARD_IA".into()), (90, "GLACIER".into())],
+            }]),
+            policy: Some(bucket_policy("dal-dev-application-data", "vpce-1")),
+            tags: [("Environment".to_string(), "dev".to_string())].into(),
+        };
+        let as_aws_returns = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::dal-dev-application-data/*","arn:aws:s3:::dal-dev-application-data"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+            {"Sid":"DenyDataOutsideVpcEndpoint","Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:GetObject","s3:GetObjectVersion","s3:GetObjectAttributes","s3:GetObjectVersionAttributes","s3:PutObject","s3:DeleteObject","s3:DeleteObjectVersion","s3:RestoreObject","s3:ListMultipartUploadParts","s3:AbortMultipartUpload"],"Resource":["arn:aws:s3:::dal-dev-application-data","arn:aws:s3:::dal-dev-application-data/*"],"Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1"}}}]}"#;
+        let mut observed = desired.clone();
+        observed.policy = Some(PolicyDocument::parse(as_aws_returns).expect("a policy"));
+        assert!(bucket.diff(&desired, &observed).is_empty(), "AWS's rewrites are no change");
+        observed.versioning = "Suspended".into();
+        observed.public_access_block = None;
+        observed.lifecycle = Some(vec![LifecycleRule {
+            id: "tiering (disabled)".into(),
+            transitions: vec![(30, "STANDARD_IA".into())],
+        }]);
+        observed.tags.insert("Team".into(), "data".into());
+        let changes = bucket.diff(&desired, &observed);
+        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+    }
+}

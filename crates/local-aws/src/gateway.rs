@@ -23,7 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::bucket_policies::{self, BucketPolicies, S3Context};
+use crate::iam::bucket_policies::{self, BucketPolicies, S3Context};
 use crate::calls::{is_read_only, Call, CallLog};
 
 use crate::emulated::{self, Emulated};
@@ -55,7 +55,7 @@ pub struct GatewayOptions {
 
 struct Shared {
     calls: Arc<CallLog>,
-    authz: Arc<crate::authz::Authz>,
+    authz: Arc<crate::iam::authz::Authz>,
     /// `CreateVpcEndpoint` answers by client token, for idempotent retries as on AWS.
     endpoint_tokens: std::sync::Mutex<std::collections::HashMap<String, Bytes>>,
     bucket_policies: Arc<BucketPolicies>,
@@ -89,7 +89,7 @@ type DataPlaneSlot = Arc<std::sync::RwLock<Option<Arc<crate::dataplane::DataPlan
 pub struct Gateway {
     addr: SocketAddr,
     calls: Arc<CallLog>,
-    authz: Arc<crate::authz::Authz>,
+    authz: Arc<crate::iam::authz::Authz>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
     consistency: Arc<crate::consistency::Consistency>,
@@ -118,7 +118,7 @@ impl Gateway {
             })?;
         let addr = listener.local_addr()?;
         let calls = Arc::new(CallLog::default());
-        let authz = Arc::new(crate::authz::Authz::default());
+        let authz = Arc::new(crate::iam::authz::Authz::default());
         let faults = Arc::new(Faults::default());
         let slow = Arc::new(Slow::default());
         let consistency = Arc::new(crate::consistency::Consistency::default());
@@ -200,7 +200,7 @@ impl Gateway {
     }
 
     /// The fault injector.
-    pub fn authz(&self) -> &crate::authz::Authz {
+    pub fn authz(&self) -> &crate::iam::authz::Authz {
         &self.authz
     }
 
@@ -597,9 +597,9 @@ async fn caller_arn(shared: &Shared, key: &str, region: &str) -> anyhow::Result<
 /// A principal's identity policies, inline and attached, read from the emulator's IAM.
 async fn policies_of(
     shared: &Shared,
-    principal: &crate::authz::Principal,
+    principal: &crate::iam::authz::Principal,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
-    use crate::authz::Principal;
+    use crate::iam::authz::Principal;
     let (kind, name) = match principal {
         Principal::User(n) => ("User", n.as_str()),
         Principal::Role(n) => ("Role", n.as_str()),
@@ -1014,7 +1014,7 @@ async fn forward(shared: &Shared, req: Request<Body>) -> anyhow::Result<Response
 }
 
 /// Enforce the bucket's policy on an S3 call, and serve the bucket-policy calls themselves
-/// (see [`crate::bucket_policies`]). `None` lets the call go on to moto.
+/// (see [`crate::iam::bucket_policies`]). `None` lets the call go on to moto.
 async fn bucket_policy_call(
     shared: &Shared,
     op: &str,

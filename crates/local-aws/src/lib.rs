@@ -5,8 +5,7 @@
 //! product code never carries a special case for the emulator. [`LocalAws`] runs both for a test
 //! or a benchmark; [`daemon`] runs them in the background for `cargo xtask local up`.
 
-pub mod authz;
-pub mod bucket_policies;
+pub mod iam;
 pub mod ca;
 pub mod calls;
 pub mod child_env;
@@ -111,7 +110,7 @@ impl LocalAws {
     }
 
     /// The gateway's IAM enforcement.
-    pub fn authz(&self) -> &authz::Authz {
+    pub fn authz(&self) -> &iam::authz::Authz {
         self.gateway.authz()
     }
 
@@ -121,7 +120,7 @@ impl LocalAws {
     }
 
     /// The gateway's bucket policies and S3 request context.
-    pub fn bucket_policies(&self) -> &bucket_policies::BucketPolicies {
+    pub fn bucket_policies(&self) -> &iam::bucket_policies::BucketPolicies {
         self.gateway.bucket_policies()
     }
 

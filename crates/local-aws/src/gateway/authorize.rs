@@ -8,7 +8,7 @@ use http::{Response, StatusCode};
 
 use super::exchange::Exchange;
 use super::{access_key, caller_arn, moto_json, moto_query, policies_of, scoped_auth, Shared};
-use crate::authz::{allowed, requirements, Denial, Needed, Principal, Req};
+use crate::iam::authz::{allowed, requirements, Denial, Needed, Principal, Req};
 use crate::protocol::Protocol;
 
 /// A principal, its ARN and its account.
@@ -193,7 +193,7 @@ async fn linked_role_need(
     account: &str,
     needs: &mut Vec<Needed>,
 ) -> anyhow::Result<Option<(&'static str, &'static str)>> {
-    let Some((role, service_name)) = crate::authz::service_linked_role(&x.service, &x.op) else {
+    let Some((role, service_name)) = crate::iam::authz::service_linked_role(&x.service, &x.op) else {
         return Ok(None);
     };
     let (status, _) = moto_query(

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::bucket_policies::{strings, wildcard};
+use crate::iam::bucket_policies::{strings, wildcard};
 
 /// Who signed a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -484,7 +484,7 @@ fn s3(r: &Req, out: &mut Vec<Needed>) {
     let path = crate::emulated::percent_decode(r.path.trim_start_matches('/'));
     let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
     let has = |k: &str| url::form_urlencoded::parse(r.query.as_bytes()).any(|(n, _)| n == k);
-    let action = crate::bucket_policies::action_of(r.op, has("versionId"));
+    let action = crate::iam::bucket_policies::action_of(r.op, has("versionId"));
     let resource = if bucket.is_empty() {
         "*".to_string()
     } else if key.is_empty() && r.op != "DeleteObjects" {
