@@ -108,7 +108,12 @@ pub fn lines(changes: &[FieldChange]) -> String {
             } else {
                 ""
             };
-            format!("{}: {} -> {}{mark}\n", c.path, show(&c.before), show(&c.after))
+            format!(
+                "{}: {} -> {}{mark}\n",
+                c.path,
+                show(&c.before),
+                show(&c.after)
+            )
         })
         .collect()
 }
@@ -159,4 +164,3 @@ mod tests {
         assert!(diff(&json!({"a": null}), &json!({}), &[]).is_empty());
     }
 }
-

@@ -270,6 +270,12 @@ fn parse_statement(v: &Value) -> Result<Statement, PolicyParseError> {
     let principal = match obj.get("Principal") {
         None => None,
         Some(Value::String(s)) if s == "*" => Some(Principal::Any),
+        // `{"AWS": "*"}` is `"*"` in IAM's grammar ("everyone"), whichever form AWS hands back.
+        Some(Value::Object(m))
+            if m.len() == 1 && string_set(m.get("AWS")) == BTreeSet::from(["*".to_string()]) =>
+        {
+            Some(Principal::Any)
+        }
         Some(Value::Object(m)) => Some(Principal::Map(
             m.iter()
                 .map(|(k, v)| (k.clone(), string_set(Some(v))))
@@ -358,5 +364,15 @@ mod tests {
             {"Sid":"Tls","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
         assert_ne!(PolicyDocument::parse(changed).unwrap(), ours());
         assert!(PolicyDocument::parse("{not json").is_err());
+    }
+
+    #[test]
+    fn everyone_is_one_principal_in_either_form() {
+        let star = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
+        let aws_star = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},"Action":"s3:*","Resource":"*"}]}"#;
+        let account = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:*","Resource":"*"}]}"#;
+        let parse = |t: &str| PolicyDocument::parse(t).expect("a policy");
+        assert_eq!(parse(star), parse(aws_star));
+        assert_ne!(parse(star), parse(account));
     }
 }

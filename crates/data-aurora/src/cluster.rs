@@ -568,7 +568,16 @@ mod diff_tests {
 
     fn dev() -> Environment {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
-        let sections = ["s3", "aurora", "redis", "bedrock", "secrets", "monitoring", "verify", "outputs"];
+        let sections = [
+            "s3",
+            "aurora",
+            "redis",
+            "bedrock",
+            "secrets",
+            "monitoring",
+            "verify",
+            "outputs",
+        ];
         Environment::load(&dir, "dev", &sections).expect("dev loads")
     }
 
@@ -615,11 +624,20 @@ mod diff_tests {
         observed.log_exports = BTreeSet::new();
         observed.tags.insert("Team".into(), "data".into());
         let changes = cluster.diff(&desired, &observed);
-        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+        expect_test::expect![[r#"
+            backup_retention_days: 1 -> 7
+            kms_key: "arn:aws:kms:eu-central-2:123456789012:key/other" -> "arn:aws:kms:eu-central-2:123456789012:key/general"  # forces replacement
+            log_exports: [] -> ["postgresql"]
+            master_user_secret_kms_key: "arn:aws:kms:eu-central-2:123456789012:key/other-secrets" -> "arn:aws:kms:eu-central-2:123456789012:key/secrets"  # forces replacement
+            tags.Team: "data" -> (none)
+        "#]].assert_eq(&layer_core::diff::lines(&changes));
         // An older major is an upgrade.
         let mut older = desired.clone();
         older.engine_version = EngineVersion("13.12".into());
         let changes = cluster.diff(&desired, &older);
-        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+        expect_test::expect![[r#"
+            engine_version: "13.12" -> "14.19"
+        "#]]
+        .assert_eq(&layer_core::diff::lines(&changes));
     }
 }

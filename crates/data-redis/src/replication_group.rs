@@ -599,7 +599,16 @@ mod diff_tests {
 
     fn dev() -> Environment {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
-        let sections = ["s3", "aurora", "redis", "bedrock", "secrets", "monitoring", "verify", "outputs"];
+        let sections = [
+            "s3",
+            "aurora",
+            "redis",
+            "bedrock",
+            "secrets",
+            "monitoring",
+            "verify",
+            "outputs",
+        ];
         Environment::load(&dir, "dev", &sections).expect("dev loads")
     }
 
@@ -646,6 +655,12 @@ mod diff_tests {
         observed.transit_encryption = false;
         observed.slow_log = None;
         let changes = group.diff(&desired, &observed);
-        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+        expect_test::expect![[r#"
+            node_type: "cache.t4g.micro" -> "cache.t4g.small"
+            num_cache_clusters: 1 -> 2
+            port: 6379 -> 6380  # forces replacement
+            slow_log: (none) -> {"format":"json","log_group":"/aws/vendedlogs/elasticache/dal-dev-redis/slow-log"}
+            transit_encryption: false -> true  # forces replacement
+        "#]].assert_eq(&layer_core::diff::lines(&changes));
     }
 }

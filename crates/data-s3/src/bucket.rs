@@ -801,7 +801,11 @@ mod diff_tests {
             {"Sid":"DenyDataOutsideVpcEndpoint","Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:GetObject","s3:GetObjectVersion","s3:GetObjectAttributes","s3:GetObjectVersionAttributes","s3:PutObject","s3:DeleteObject","s3:DeleteObjectVersion","s3:RestoreObject","s3:ListMultipartUploadParts","s3:AbortMultipartUpload"],"Resource":["arn:aws:s3:::dal-dev-application-data","arn:aws:s3:::dal-dev-application-data/*"],"Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1"}}}]}"#;
         let mut observed = desired.clone();
         observed.policy = Some(PolicyDocument::parse(as_aws_returns).expect("a policy"));
-        assert!(bucket.diff(&desired, &observed).is_empty(), "AWS's rewrites are no change");
+        let rewritten = layer_core::diff::lines(&bucket.diff(&desired, &observed));
+        assert!(
+            rewritten.is_empty(),
+            "AWS's rewrites are no change: {rewritten}"
+        );
         observed.versioning = "Suspended".into();
         observed.public_access_block = None;
         observed.lifecycle = Some(vec![LifecycleRule {
@@ -810,6 +814,11 @@ mod diff_tests {
         }]);
         observed.tags.insert("Team".into(), "data".into());
         let changes = bucket.diff(&desired, &observed);
-        expect_test::expect![[r#""#]].assert_eq(&layer_core::diff::lines(&changes));
+        expect_test::expect![[r#"
+            lifecycle: [{"id":"tiering (disabled)","transitions":[[30,"STANDARD_IA"]]}] -> [{"id":"tiering","transitions":[[30,"STANDARD_IA"],[90,"GLACIER"]]}]
+            public_access_block: (none) -> {"block_public_acls":true,"block_public_policy":true,"ignore_public_acls":true,"restrict_public_buckets":true}
+            tags.Team: "data" -> (none)
+            versioning: "Suspended" -> "Enabled"
+        "#]].assert_eq(&layer_core::diff::lines(&changes));
     }
 }

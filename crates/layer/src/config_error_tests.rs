@@ -51,7 +51,10 @@ fn every_bad_input_gets_its_one_message_at_load() {
         let err = err.replace(&dir.path().display().to_string(), "<environments>");
         // One line, naming the file; a file that is not TOML also shows where, as TOML's parser
         // draws it.
-        assert!(err.starts_with("<environments>/"), "{name}: names the file: {err}");
+        assert!(
+            err.starts_with("<environments>/"),
+            "{name}: names the file: {err}"
+        );
         if *name != "a broken file" {
             assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
         }

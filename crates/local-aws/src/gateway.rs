@@ -23,8 +23,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::iam::bucket_policies::{self, BucketPolicies, S3Context};
 use crate::calls::{is_read_only, Call, CallLog};
+use crate::iam::bucket_policies::{self, BucketPolicies, S3Context};
 
 use crate::emulated::{self, Emulated};
 use crate::faults::{FaultPlan, Faults};

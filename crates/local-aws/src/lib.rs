@@ -5,7 +5,6 @@
 //! product code never carries a special case for the emulator. [`LocalAws`] runs both for a test
 //! or a benchmark; [`daemon`] runs them in the background for `cargo xtask local up`.
 
-pub mod iam;
 pub mod ca;
 pub mod calls;
 pub mod child_env;
@@ -18,6 +17,7 @@ pub mod failure_states;
 pub mod faults;
 pub mod fixes;
 pub mod gateway;
+pub mod iam;
 pub mod incarnations;
 pub mod leaving_clusters;
 mod log_group_keys;

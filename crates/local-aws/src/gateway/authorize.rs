@@ -193,7 +193,8 @@ async fn linked_role_need(
     account: &str,
     needs: &mut Vec<Needed>,
 ) -> anyhow::Result<Option<(&'static str, &'static str)>> {
-    let Some((role, service_name)) = crate::iam::authz::service_linked_role(&x.service, &x.op) else {
+    let Some((role, service_name)) = crate::iam::authz::service_linked_role(&x.service, &x.op)
+    else {
         return Ok(None);
     };
     let (status, _) = moto_query(
