@@ -25,6 +25,58 @@ impl FieldChange {
     pub fn field(&self) -> &str {
         self.path.split('.').next().unwrap_or(&self.path)
     }
+
+    /// Whether this change is to `field`.
+    pub fn is(&self, field: Field) -> bool {
+        self.field() == field.0
+    }
+}
+
+/// A top-level field of a spec, by name: made by [`spec_fields!`](crate::spec_fields), so that a
+/// field that does not exist fails to compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field(pub &'static str);
+
+/// The changes of a diff, asked about a field.
+pub trait Changes {
+    /// Whether a change is to `field` (or below it: `tags` for `tags.Team`).
+    fn touches(&self, field: Field) -> bool;
+}
+
+impl Changes for [FieldChange] {
+    fn touches(&self, field: Field) -> bool {
+        self.iter().any(|c| c.is(field))
+    }
+}
+
+/// Typed names of a spec's top-level fields: `spec_fields!(ClusterSpec { TAGS: tags })` gives
+/// `ClusterSpec::TAGS`, and fails to compile unless `ClusterSpec` has a field `tags`.
+///
+/// ```
+/// pub struct Spec { pub tags: u8 }
+/// layer_core::spec_fields!(Spec { TAGS: tags });
+/// assert_eq!(Spec::TAGS, layer_core::diff::Field("tags"));
+/// ```
+///
+/// A field the spec does not have is a compile error:
+///
+/// ```compile_fail
+/// pub struct Spec { pub tags: u8 }
+/// layer_core::spec_fields!(Spec { TAGS: tagz });
+/// ```
+#[macro_export]
+macro_rules! spec_fields {
+    ($spec:ident { $($name:ident : $field:ident),* $(,)? }) => {
+        impl $spec {
+            $(
+                #[doc = concat!("The field `", stringify!($field), "`.")]
+                pub const $name: $crate::diff::Field = $crate::diff::Field(stringify!($field));
+            )*
+        }
+        const _: fn(&$spec) = |s| {
+            let $spec { $($field: _,)* .. } = s;
+        };
+    };
 }
 
 /// Diff two specs. `replace_fields` lists the top-level fields that cannot change in place.

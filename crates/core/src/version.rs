@@ -63,7 +63,9 @@ pub fn major_upgrade_guard(
     changes: &[crate::FieldChange],
     name: &str,
 ) -> Option<(crate::Flag, String)> {
-    let change = changes.iter().find(|c| c.field() == "engine_version")?;
+    let change = changes
+        .iter()
+        .find(|c| c.is(crate::diff::Field("engine_version")))?;
     let major = |v: &Option<serde_json::Value>| {
         v.as_ref()
             .and_then(|v| v.as_str())

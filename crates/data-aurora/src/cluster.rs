@@ -56,6 +56,11 @@ pub struct ClusterSpec {
     pub tags: Tags,
 }
 
+layer_core::spec_fields!(ClusterSpec {
+    MASTER_USER_SECRET_KMS_KEY: master_user_secret_kms_key,
+    ENGINE_VERSION: engine_version
+});
+
 /// The cluster.
 #[derive(Debug, Clone, TypedBuilder)]
 pub struct Cluster {
@@ -242,7 +247,7 @@ impl Resource for Cluster {
         // starts managing one): then the key is a replacement, never an in-place change.
         if observed.manage_master_user_password {
             for c in &mut changes {
-                if c.field() == "master_user_secret_kms_key" {
+                if c.is(ClusterSpec::MASTER_USER_SECRET_KMS_KEY) {
                     c.forces_replacement = true;
                 }
             }
@@ -257,7 +262,7 @@ impl Resource for Cluster {
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
         changes
             .iter()
-            .any(|c| c.field() == "engine_version")
+            .any(|c| c.is(ClusterSpec::ENGINE_VERSION))
             .then(|| "the engine upgrade restarts the cluster".to_string())
     }
 

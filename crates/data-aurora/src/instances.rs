@@ -7,6 +7,7 @@ use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
 use layer_core::access::{arn, key_grants, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed, ResourceKind};
 use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -29,6 +30,12 @@ pub struct InstanceSetSpec {
     /// Tags (of every instance).
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(InstanceSetSpec {
+    PERFORMANCE_INSIGHTS_KMS_KEY: performance_insights_kms_key,
+    INSTANCE_CLASS: instance_class,
+    TAGS: tags
+});
 
 /// The instances of the cluster.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -275,7 +282,7 @@ impl Resource for InstanceSet {
         // replacement of the instances, never an in-place change.
         if observed.performance_insights_kms_key.is_some() {
             for c in &mut changes {
-                if c.field() == "performance_insights_kms_key" && c.after.is_some() {
+                if c.is(InstanceSetSpec::PERFORMANCE_INSIGHTS_KMS_KEY) && c.after.is_some() {
                     c.forces_replacement = true;
                 }
             }
@@ -353,7 +360,10 @@ impl Resource for InstanceSet {
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
         changes
             .iter()
-            .any(|c| c.field() == "instance_class" || c.field().starts_with("performance_insights"))
+            .any(|c| {
+                c.is(InstanceSetSpec::INSTANCE_CLASS)
+                    || c.field().starts_with("performance_insights")
+            })
             .then(|| {
                 "rolls one instance at a time: readers first, then the writer after a failover"
                     .to_string()
@@ -492,7 +502,7 @@ impl Resource for InstanceSet {
             }
             self.modify_one(cx, w, d).await?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(InstanceSetSpec::TAGS) {
             for m in self.set(cx).await? {
                 tags::converge(&self.client, &m.arn, &m.tags, &d.tags).await?;
             }

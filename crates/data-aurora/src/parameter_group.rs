@@ -8,6 +8,7 @@ use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use aws_sdk_rds::Client;
 use layer_core::access::{arn, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -33,6 +34,11 @@ pub struct ParameterGroupSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(ParameterGroupSpec {
+    PARAMETERS: parameters,
+    TAGS: tags
+});
 
 /// A cluster parameter group.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -258,10 +264,10 @@ impl Resource for ClusterParameterGroup {
         changes: &[FieldChange],
         _inputs: &Inputs,
     ) -> Result<()> {
-        if changes.iter().any(|c| c.field() == "parameters") {
+        if changes.touches(ParameterGroupSpec::PARAMETERS) {
             self.set(&desired.parameters).await?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(ParameterGroupSpec::TAGS) {
             let arn = observed
                 .outputs
                 .get(ARN)

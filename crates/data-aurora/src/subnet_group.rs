@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::Client;
 use layer_core::access::{arn, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::Error;
 use layer_core::FieldChange;
@@ -23,6 +24,11 @@ pub struct SubnetGroupSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(SubnetGroupSpec {
+    SUBNET_IDS: subnet_ids,
+    TAGS: tags
+});
 
 /// A DB subnet group.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -166,7 +172,7 @@ impl Resource for DbSubnetGroup {
         changes: &[FieldChange],
         _inputs: &Inputs,
     ) -> Result<()> {
-        if changes.iter().any(|c| c.field() == "subnet_ids") {
+        if changes.touches(SubnetGroupSpec::SUBNET_IDS) {
             self.client
                 .modify_db_subnet_group()
                 .db_subnet_group_name(&self.name)
@@ -175,7 +181,7 @@ impl Resource for DbSubnetGroup {
                 .await
                 .map_err(|e| Error::aws_on("rds", "ModifyDBSubnetGroup", &self.name, &e))?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(SubnetGroupSpec::TAGS) {
             let arn = observed
                 .outputs
                 .get(ARN)

@@ -7,6 +7,7 @@ use aws_sdk_elasticache::error::ProvideErrorMetadata;
 use aws_sdk_elasticache::types::ParameterNameValue;
 use aws_sdk_elasticache::Client;
 use layer_core::access::{arn, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -32,6 +33,11 @@ pub struct CacheSubnetGroupSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(CacheSubnetGroupSpec {
+    SUBNET_IDS: subnet_ids,
+    TAGS: tags
+});
 
 /// The cache subnet group.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -176,7 +182,7 @@ impl Resource for CacheSubnetGroup {
         changes: &[FieldChange],
         _inputs: &Inputs,
     ) -> Result<()> {
-        if changes.iter().any(|c| c.field() == "subnet_ids") {
+        if changes.touches(CacheSubnetGroupSpec::SUBNET_IDS) {
             self.client
                 .modify_cache_subnet_group()
                 .cache_subnet_group_name(&self.name)
@@ -187,7 +193,7 @@ impl Resource for CacheSubnetGroup {
                     Error::aws_on("elasticache", "ModifyCacheSubnetGroup", &self.name, &e)
                 })?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(CacheSubnetGroupSpec::TAGS) {
             tags::converge(&self.client, arn_of(o), &o.tags, &d.tags).await?;
         }
         Ok(())
@@ -223,6 +229,11 @@ pub struct ParameterGroupSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(ParameterGroupSpec {
+    PARAMETERS: parameters,
+    TAGS: tags
+});
 
 /// The cache parameter group.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -431,7 +442,7 @@ impl Resource for CacheParameterGroup {
         changes: &[FieldChange],
         _inputs: &Inputs,
     ) -> Result<()> {
-        if changes.iter().any(|c| c.field() == "parameters") {
+        if changes.touches(ParameterGroupSpec::PARAMETERS) {
             // One set by hand that we do not manage goes back to the family's default.
             let stale: Vec<ParameterNameValue> = o
                 .spec
@@ -453,7 +464,7 @@ impl Resource for CacheParameterGroup {
             }
             self.set(&d.parameters).await?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(ParameterGroupSpec::TAGS) {
             tags::converge(&self.client, arn_of(o), &o.tags, &d.tags).await?;
         }
         Ok(())

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::Client;
 use layer_core::access::{global_arn, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
@@ -24,6 +25,11 @@ pub struct AccessUserSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(AccessUserSpec {
+    TAGS: tags,
+    POLICY: policy
+});
 
 /// The S3 access user.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -298,7 +304,7 @@ impl Resource for AccessUser {
         _inputs: &Inputs,
     ) -> Result<()> {
         let n = &self.name;
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(AccessUserSpec::TAGS) {
             let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
             if !stale.is_empty() {
                 self.client
@@ -317,7 +323,7 @@ impl Resource for AccessUser {
                 .await
                 .map_err(|e| Error::aws_on("iam", "TagUser", n, &e))?;
         }
-        if changes.iter().any(|c| c.field() == "policy") {
+        if changes.touches(AccessUserSpec::POLICY) {
             match &desired.policy {
                 Some(p) => self.put_policy(p).await?,
                 None => {

@@ -14,6 +14,7 @@ use aws_sdk_grafana::types::{
 };
 use aws_sdk_grafana::Client;
 use layer_core::access::{arn, global_arn, service_linked_role, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::policy::{Effect, PolicyDocument, Statement};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
@@ -49,6 +50,10 @@ pub struct GrafanaSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(GrafanaSpec {
+    AUTHENTICATION: authentication
+});
 
 /// The Grafana workspace.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -443,7 +448,7 @@ impl Resource for GrafanaWorkspace {
     ) -> Result<()> {
         let id = Self::id_of(observed)?;
         // The providers change through their own call; UpdateWorkspace cannot change them.
-        if changes.iter().any(|c| c.field() == "authentication") {
+        if changes.touches(GrafanaSpec::AUTHENTICATION) {
             self.client
                 .update_workspace_authentication()
                 .workspace_id(&id)

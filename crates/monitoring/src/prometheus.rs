@@ -9,6 +9,7 @@ use aws_sdk_amp::error::ProvideErrorMetadata;
 use aws_sdk_amp::types::WorkspaceStatusCode;
 use aws_sdk_amp::Client;
 use layer_core::access::{arn, log_deliveries, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -32,6 +33,12 @@ pub struct WorkspaceSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(WorkspaceSpec {
+    ALIAS: alias,
+    LOG_GROUP_ARN: log_group_arn,
+    TAGS: tags
+});
 
 /// The Prometheus workspace.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -394,7 +401,7 @@ impl Resource for Workspace {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string();
-        if changes.iter().any(|c| c.field() == "alias") {
+        if changes.touches(WorkspaceSpec::ALIAS) {
             self.client
                 .update_workspace_alias()
                 .workspace_id(&id)
@@ -403,7 +410,7 @@ impl Resource for Workspace {
                 .await
                 .map_err(|e| Error::aws_on("aps", "UpdateWorkspaceAlias", &self.alias, &e))?;
         }
-        if changes.iter().any(|c| c.field() == "log_group_arn") {
+        if changes.touches(WorkspaceSpec::LOG_GROUP_ARN) {
             self.set_logging(
                 &id,
                 observed.spec.log_group_arn.is_some(),
@@ -411,7 +418,7 @@ impl Resource for Workspace {
             )
             .await?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(WorkspaceSpec::TAGS) {
             let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
             if !stale.is_empty() {
                 self.client

@@ -53,6 +53,11 @@ pub struct ContainerSpec {
     pub fact_version: Option<String>,
 }
 
+layer_core::spec_fields!(ContainerSpec {
+    SCHEDULED_FOR_DELETION: scheduled_for_deletion,
+    FACT_VERSION: fact_version
+});
+
 /// One secret container.
 #[derive(Debug, Clone, TypedBuilder)]
 pub struct SecretContainer {
@@ -351,7 +356,7 @@ impl Resource for SecretContainer {
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {
         if changes
             .iter()
-            .any(|c| c.field() == "scheduled_for_deletion")
+            .any(|c| c.is(ContainerSpec::SCHEDULED_FOR_DELETION))
         {
             return Some(format!(
                 "`{}` is scheduled for deletion: apply restores it{}",
@@ -365,7 +370,7 @@ impl Resource for SecretContainer {
         }
         changes
             .iter()
-            .any(|c| c.field() == "fact_version")
+            .any(|c| c.is(ContainerSpec::FACT_VERSION))
             .then(|| {
                 format!(
                     "the value of `{}` was not written by deploy, or no longer matches the infrastructure: apply reads it once and rewrites it only if it differs",

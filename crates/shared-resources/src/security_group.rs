@@ -8,6 +8,7 @@ use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
 use layer_core::access::{arn, Access, Need};
+use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
@@ -49,6 +50,8 @@ pub struct SecurityGroupSpec {
     /// Tags.
     pub tags: Tags,
 }
+
+layer_core::spec_fields!(SecurityGroupSpec { TAGS: tags });
 
 /// A security group.
 #[derive(Debug, Clone, TypedBuilder)]
@@ -377,7 +380,7 @@ impl Resource for SecurityGroup {
             o.egress.difference(&desired.egress).collect(),
         )
         .await?;
-        if changes.iter().any(|c| c.field() == "tags") {
+        if changes.touches(SecurityGroupSpec::TAGS) {
             let stale: Vec<Tag> = layer_core::tags::stale_keys(&observed.tags, &desired.tags)
                 .into_iter()
                 .map(|k| Tag::builder().key(k).build())
