@@ -1,5 +1,5 @@
-//! The Redis family end to end: sbx-like to prod-like and back, drift, a refused replacement,
-//! teardown.
+//! The Redis family end to end: sbx-like to prod-like and back, drift, a refused replacement, a busy
+//! group, teardown.
 
 use dal_tests::{fields, set, Sandbox};
 use layer_core::engine::Mode;
@@ -282,4 +282,41 @@ async fn redis_drift_is_repaired_a_port_change_replaces_the_group_only_when_allo
         after.changes.iter().all(|c| c.action == Action::Create),
         "nothing of ours is left:\n{after}"
     );
+}
+
+#[tokio::test]
+async fn a_group_being_modified_shows_it_and_a_second_modification_is_refused_as_aws_does() {
+    let sb = Sandbox::new("e2e-rbusy").await;
+    assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
+    sb.aws.slow().set(SlowSettings {
+        modification_ms: 3_000,
+        ..Default::default()
+    });
+    // Out of band, the group starts modifying (another tool, a person at the console).
+    let ec = aws_sdk_elasticache::Client::new(&sb.sdk().await);
+    ec.modify_replication_group()
+        .replication_group_id("e2e-rbusy-redis")
+        .replication_group_description("busy")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = ec
+        .describe_replication_groups()
+        .replication_group_id("e2e-rbusy-redis")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(g.replication_groups()[0].status(), Some("modifying"));
+    // AWS refuses a modification meanwhile; so does the gateway.
+    let refused = ec
+        .modify_replication_group()
+        .replication_group_id("e2e-rbusy-redis")
+        .replication_group_description("busier")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap_err();
+    use aws_sdk_elasticache::error::ProvideErrorMetadata as _;
+    assert_eq!(refused.code(), Some("InvalidReplicationGroupState"));
 }

@@ -676,7 +676,7 @@ struct DeploySteps {
 fn print_applied(applied: &workflow::Applied, skip_plan: bool) {
     match applied {
         workflow::Applied::NoChanges if skip_plan => println!("No changes."),
-        workflow::Applied::NoChanges => {}
+        workflow::Applied::NoChanges | workflow::Applied::NothingLeft => {}
         workflow::Applied::Deployed { summary, outputs } => {
             println!(
                 "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
@@ -718,11 +718,15 @@ async fn apply_file(
         command: format!("apply {}", file.display()),
         lock_timeout: lock.lock_timeout,
     };
-    if opts.mode == Mode::Deploy {
-        check_publication(&session).await?;
-    }
     let op = Terminal::new(true);
-    let applied = workflow::apply_saved(&session, &op, &saved, &opts).await?;
+    let deploys = opts.mode == Mode::Deploy;
+    let publication = async {
+        if deploys {
+            check_publication(&session).await?;
+        }
+        Ok(())
+    };
+    let applied = workflow::apply_saved(&session, &op, &saved, &opts, publication).await?;
     print_applied(&applied, false);
     if opts.mode == Mode::Deploy {
         publish_outputs(&session).await?;

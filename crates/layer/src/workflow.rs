@@ -32,8 +32,11 @@ pub trait Operator: Sync {
 /// What apply did.
 #[derive(Debug)]
 pub enum Applied {
-    /// Nothing to do: as planned, or as observed again under the lock.
+    /// Nothing to do, as planned.
     NoChanges,
+    /// Observed again under the lock, nothing was left to do (another run did it): the moved plan
+    /// was shown.
+    NothingLeft,
     /// Deployed: the plan's summary and the outputs observed after.
     Deployed {
         /// What the plan counted.
@@ -168,7 +171,7 @@ pub async fn apply(
         if !moved.is_empty() {
             op.plan_moved(&moved, &again.plan);
             if !again.plan.has_changes() {
-                return Ok(Applied::NoChanges);
+                return Ok(Applied::NothingLeft);
             }
             refuse_unsafe(session, &cx, &again.plan)?;
             if !opts.auto_approve {
@@ -190,13 +193,18 @@ pub async fn apply(
 }
 
 /// Apply a plan saved by `plan --out`: refused when the layer moved since it was made (before
-/// the lock, and again under it), or when it needs a flag not given.
-pub async fn apply_saved(
+/// the lock, and again under it), or when it needs a flag not given; `before_lock` (the caller's
+/// own check, such as the publication's) runs after those refusals and before the lock.
+pub async fn apply_saved<F>(
     session: &Session,
     op: &dyn Operator,
     saved: &SavedPlan,
     opts: &ApplyOptions,
-) -> anyhow::Result<Applied> {
+    before_lock: F,
+) -> anyhow::Result<Applied>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
     let up_to_date = |plan: &Plan| -> anyhow::Result<()> {
         let moved = saved.moved(plan);
         if moved.is_empty() {
@@ -215,6 +223,7 @@ pub async fn apply_saved(
     let first = session.plan(&cx, opts.mode).await?;
     up_to_date(&first.plan)?;
     refuse_unsafe(session, &cx, &first.plan)?;
+    before_lock.await?;
     locked(session, op, &opts.command, opts.lock_timeout, async {
         let cx = session.context(opts.flags.clone());
         let run = session.plan(&cx, opts.mode).await?;

@@ -1,5 +1,5 @@
 //! ElastiCache's hooks: a replication group's name taken again once AWS removed the group (see
-//! `incarnations`), busy groups, cache subnet groups modified and deleted as AWS does (moto can do
+//! `incarnations`), busy groups (made busy by a creation or modification, refused while busy), cache subnet groups modified and deleted as AWS does (moto can do
 //! neither), the replication-group calls moto answers otherwise, and answers led to the local data
 //! plane.
 
@@ -35,6 +35,8 @@ pub(super) async fn before(shared: &Shared, x: &mut Exchange) -> Step {
     if let Some((code, why)) = shared.slow.refusal(&x.service, &x.op, &x.form) {
         return x.bad_request(code, &why);
     }
+    // A creation or modification makes the group busy for a while.
+    shared.slow.on_request(&x.service, &x.op, &x.form);
     if x.op == "ModifyCacheSubnetGroup" {
         return modify_cache_subnet_group(shared, x).await;
     }

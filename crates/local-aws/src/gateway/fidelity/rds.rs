@@ -61,10 +61,8 @@ async fn refusal(shared: &Shared, x: &Exchange) -> Step {
         }
         // AWS cannot change the key of a master secret it already manages; moto can.
         "ModifyDBCluster" => {
-            if let Some(key) = x
-                .param("MasterUserSecretKmsKeyId")
-                .filter(|_| !id.is_empty())
-            {
+            let named = x.param("DBClusterIdentifier").is_some();
+            if let Some(key) = x.param("MasterUserSecretKmsKeyId").filter(|_| named) {
                 let current = describe_cluster(shared, &id, x.auth()).await.and_then(|d| {
                     crate::xml::inner(&d, "MasterUserSecret")
                         .and_then(|m| crate::xml::text(m, "KmsKeyId"))
