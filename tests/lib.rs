@@ -81,7 +81,9 @@ impl Sandbox {
         let venv = std::env::var_os("DAL_EMULATOR_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| local_aws::daemon::venv_dir(&project_root()));
-        let mut aws = LocalAws::start(&venv, 0).await.expect("local AWS starts");
+        let mut aws = LocalAws::start_forked(&venv)
+            .await
+            .expect("local AWS starts");
         let sdk = local_aws::standin::sdk_config(&aws.endpoint(), "eu-central-2").await;
         local_aws::standin::ensure(&sdk)
             .await

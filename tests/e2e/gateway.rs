@@ -966,3 +966,53 @@ async fn aws_rules_on_tags_replication_groups_and_kms_keys_for_the_rust_sdk() {
         .unwrap_err();
     assert_eq!(e.code(), Some("InvalidParameterCombination"), "{e:?}");
 }
+
+/// The suite's emulators are forks of one zygote: each starts empty whatever another holds, and
+/// ends when its holder drops it.
+#[tokio::test]
+async fn a_forked_emulator_starts_empty_and_ends_with_its_holder() {
+    let first = Sandbox::new("fork-a").await;
+    let second = Sandbox::new("fork-b").await;
+    first
+        .s3()
+        .await
+        .create_bucket()
+        .bucket("fork-a-only")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    "eu-central-2",
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the bucket is made");
+    let third = Sandbox::new("fork-c").await;
+    for (sb, holds) in [(&first, true), (&second, false), (&third, false)] {
+        sb.settle().await;
+        let names: Vec<String> = sb
+            .s3()
+            .await
+            .list_buckets()
+            .send()
+            .await
+            .expect("listed")
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect();
+        assert_eq!(
+            names.contains(&"fork-a-only".to_string()),
+            holds,
+            "{names:?}"
+        );
+    }
+    let port = first.aws.moto_port();
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "moto on {port} still answers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -32,6 +32,7 @@ pub mod server_programs;
 pub mod slow;
 pub mod standin;
 mod xml;
+pub mod zygote;
 
 use std::path::Path;
 
@@ -57,8 +58,18 @@ impl LocalAws {
     /// Start moto (from the venv in `venv`, installed there if missing) on a free port and the
     /// gateway on `listen_port` (0 for a free one).
     pub async fn start(venv: &Path, listen_port: u16) -> anyhow::Result<Self> {
-        let python = moto::ensure_venv(venv)?;
-        let moto = Moto::start(&python, 0).await?;
+        let server = moto::ensure_venv(venv)?;
+        Self::in_front_of(Moto::start(&server, 0).await?, listen_port).await
+    }
+
+    /// The same, with moto forked from the shared zygote (milliseconds instead of seconds of
+    /// CPU; see [`zygote`]): for test suites.
+    pub async fn start_forked(venv: &Path) -> anyhow::Result<Self> {
+        let server = moto::ensure_venv(venv)?;
+        Self::in_front_of(Moto::forked(&server).await?, 0).await
+    }
+
+    async fn in_front_of(moto: Moto, listen_port: u16) -> anyhow::Result<Self> {
         let gateway = Gateway::start(GatewayOptions {
             listen_port,
             upstream_port: moto.port(),

@@ -90,8 +90,15 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// A running moto server; killed when dropped.
 #[derive(Debug)]
 pub struct Moto {
-    child: Child,
+    _process: Process,
     port: u16,
+}
+
+/// Where the server runs: a process of its own, or a fork of the shared zygote.
+#[derive(Debug)]
+enum Process {
+    Own { _child: Child },
+    Forked { _held: crate::zygote::Forked },
 }
 
 impl Moto {
@@ -107,13 +114,16 @@ impl Moto {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", server.display()))?;
-        let mut moto = Moto { child, port };
+        let mut child = child;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if answers(port).await {
-                return Ok(moto);
+                return Ok(Moto {
+                    _process: Process::Own { _child: child },
+                    port,
+                });
             }
-            if let Some(status) = moto.child.try_wait()? {
+            if let Some(status) = child.try_wait()? {
                 bail!("moto_server exited at start ({status}); is port {port} taken?");
             }
             if Instant::now() > deadline {
@@ -121,6 +131,16 @@ impl Moto {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// A fresh server forked from the shared zygote of the venv holding `server` (see
+    /// [`crate::zygote`]): for test suites, which start hundreds.
+    pub async fn forked(server: &Path) -> anyhow::Result<Self> {
+        let forked = crate::zygote::fork(&server.with_file_name("python3")).await?;
+        Ok(Moto {
+            port: forked.port,
+            _process: Process::Forked { _held: forked },
+        })
     }
 
     /// Its port.

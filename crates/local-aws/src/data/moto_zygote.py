@@ -1,0 +1,99 @@
+# The moto zygote: one Python process that has imported moto and built the backends the layer
+# calls, and forks a fresh, empty emulator on request. A fork starts in milliseconds; a new
+# moto_server spends two seconds of CPU importing before its first answer.
+#
+#   python moto_zygote.py SOCKET IDLE_SECONDS ACCOUNT REGION SERVICE...
+#
+# A client connects to SOCKET and sends "spawn\n". The zygote forks; the child binds a free port on
+# 127.0.0.1, answers "port <port> pid <pid>\n" and serves until the client's connection closes
+# (the client dropped it or died), then exits. The zygote exits after IDLE_SECONDS without a
+# request, removing SOCKET.
+import os
+import random
+import select
+import signal
+import socket
+import sys
+import threading
+
+
+def prewarm(app, create_backend_app, account, region, services):
+    from moto.backends import get_backend
+
+    for name in services:
+        try:
+            backend = get_backend(name)
+            app.app_instances[name] = create_backend_app(name)
+            # Region-less services live under "global" or "aws"; the rest under the region.
+            for key in (region, "global", "aws"):
+                try:
+                    backend[account][key]
+                    break
+                except Exception:
+                    continue
+        except Exception:
+            continue
+
+
+def serve_child(conn, app, handler):
+    from werkzeug.serving import make_server
+
+    random.seed()
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handler)
+    port = server.server_port
+    os.environ["MOTO_PORT"] = str(port)
+    conn.sendall(f"port {port} pid {os.getpid()}\n".encode())
+
+    def watch():
+        # The client holds the connection for the emulator's lifetime: end with it.
+        try:
+            while conn.recv(64):
+                pass
+        finally:
+            os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+    server.serve_forever()
+    os._exit(0)
+
+
+def main():
+    path, idle, account, region = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+    services = sys.argv[5:]
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True
+    prewarm(app, create_backend_app, account, region, services)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    tmp = f"{path}.{os.getpid()}"
+    listener.bind(tmp)
+    listener.listen(64)
+    os.rename(tmp, path)
+    try:
+        while select.select([listener], [], [], idle)[0]:
+            conn, _ = listener.accept()
+            if conn.recv(16) != b"spawn\n":
+                conn.close()
+                continue
+            if os.fork() == 0:
+                listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                serve_child(conn, app, MotoRequestHandler)
+            conn.close()
+    finally:
+        # Gone from the path before the listener closes: a client that finds no socket starts a
+        # new zygote; one that connected in between reads end-of-file and does the same.
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    main()
