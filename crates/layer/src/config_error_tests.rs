@@ -1,6 +1,6 @@
 //! Configuration errors per bad input, as one snapshot: each case's edit of the local
 //! environment and the one message loading it gives, offline and in milliseconds (the end-to-end
-//! table in `bins/tests/bad_input.rs` proves the same cases write nothing to AWS).
+//! table in `bins/tests/cli/bad_input.rs` proves the same cases write nothing to AWS).
 
 /// Each case: its name, the text replaced in `local.toml`, and its replacement.
 const CASES: &[(&str, &str, &str)] = &[
