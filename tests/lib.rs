@@ -88,11 +88,10 @@ impl Sandbox {
         local_aws::standin::ensure(&sdk)
             .await
             .expect("stand-in infrastructure");
-        // The suite runs as AWS is, at a smaller scale: lists lag behind writes, new buckets and
-        // users are not seen at once. A test that needs a consistent world says so
-        // (`consistency().clear()`); the consistency suite sets AWS's scale and more.
+        // The suite runs as AWS is: lists lag behind writes, new buckets and users are not seen
+        // at once. A test that needs a consistent world says so (`consistency().clear()`).
         aws.consistency()
-            .set(local_aws::ConsistencySettings::suite());
+            .set(local_aws::ConsistencySettings::aws_like());
         aws.calls().reset();
         let dir = tempfile::tempdir().expect("temp dir");
         let src = project_root().join("environments");

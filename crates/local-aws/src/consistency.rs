@@ -48,24 +48,12 @@ pub struct ConsistencySettings {
 }
 
 impl ConsistencySettings {
-    /// What the local environment runs with: 3 s of list lag, 1 s before a new bucket or user is
-    /// seen.
+    /// What the local environment and the end-to-end suite run with: 3 s of list lag, 1 s
+    /// before a new bucket or user is seen.
     pub fn aws_like() -> Self {
         ConsistencySettings {
             list_lag_ms: 3_000,
             read_after_create_ms: 1_000,
-            services: BTreeMap::new(),
-        }
-    }
-
-    /// What the end-to-end suite runs with: AWS's shape at a third of its scale (1 s of list lag,
-    /// 300 ms before a new bucket or user is seen). Every list after a write and every call after
-    /// a create still lags, so every waiting path runs, in less time; the consistency suite
-    /// proves the scale, with [`Self::aws_like`] and minutes of lag.
-    pub fn suite() -> Self {
-        ConsistencySettings {
-            list_lag_ms: 1_000,
-            read_after_create_ms: 300,
             services: BTreeMap::new(),
         }
     }

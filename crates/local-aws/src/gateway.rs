@@ -41,6 +41,7 @@ mod fidelity;
 mod kms_grants;
 mod lag;
 mod stages;
+mod tokens;
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -57,7 +58,7 @@ struct Shared {
     calls: Arc<CallLog>,
     authz: Arc<crate::iam::authz::Authz>,
     /// `CreateVpcEndpoint` answers by client token, for idempotent retries as on AWS.
-    endpoint_tokens: std::sync::Mutex<std::collections::HashMap<String, Bytes>>,
+    endpoint_tokens: tokens::ClientTokens<Bytes>,
     bucket_policies: Arc<BucketPolicies>,
     faults: Arc<Faults>,
     slow: Arc<Slow>,
@@ -67,9 +68,9 @@ struct Shared {
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
     /// AMP `CreateWorkspace` answers by client token.
-    amp_tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    amp_tokens: tokens::ClientTokens<String>,
     /// When each IAM role was created through the gateway, for the propagation delay.
-    roles_created: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    roles_created: fidelity::iam::RoleAges,
     replication_groups: ReplicationGroups,
     leaving_clusters: crate::leaving_clusters::LeavingClusters,
     log_group_keys: crate::log_group_keys::LogGroupKeys,
@@ -711,12 +712,7 @@ fn scoped_auth(region: &str, service: &str) -> Option<http::HeaderValue> {
 fn role_is_young(shared: &Shared, role_arn: &str) -> bool {
     let role = role_arn.rsplit('/').next().unwrap_or_default();
     let propagation = std::time::Duration::from_millis(shared.slow.settings().role_propagation_ms);
-    shared
-        .roles_created
-        .lock()
-        .expect("not poisoned")
-        .get(role)
-        .is_some_and(|at| at.elapsed() < propagation)
+    shared.roles_created.younger_than(role, propagation)
 }
 
 /// Bedrock validates the logging configuration's role and group as AWS does: the role is
@@ -1138,11 +1134,11 @@ async fn create_vpc_endpoint(
     };
     let token = get("ClientToken").map(str::to_string);
     if let Some(t) = &token {
-        if let Some(first) = shared.endpoint_tokens.lock().expect("not poisoned").get(t) {
+        if let Some(first) = shared.endpoint_tokens.answered(t) {
             return Ok(Response::builder()
                 .status(StatusCode::OK)
                 .header("content-type", "text/xml")
-                .body(full(first.clone()))?);
+                .body(full(first))?);
         }
     }
     let interface = get("VpcEndpointType").is_some_and(|t| t.eq_ignore_ascii_case("Interface"));
@@ -1187,11 +1183,7 @@ async fn create_vpc_endpoint(
     let rbytes = Bytes::from(text);
     if status.is_success() {
         if let Some(t) = token {
-            shared
-                .endpoint_tokens
-                .lock()
-                .expect("not poisoned")
-                .insert(t, rbytes.clone());
+            shared.endpoint_tokens.remember(t, rbytes.clone());
         }
     }
     Ok(Response::builder()

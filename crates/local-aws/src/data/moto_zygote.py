@@ -8,6 +8,7 @@
 # 127.0.0.1, answers "port <port> pid <pid>\n" and serves until the client's connection closes
 # (the client dropped it or died), then exits. The zygote exits after IDLE_SECONDS without a
 # request, removing SOCKET.
+import gc
 import os
 import random
 import select
@@ -69,6 +70,11 @@ def main():
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True
     prewarm(app, create_backend_app, account, region, services)
+    # What the zygote built is never garbage: the collector of each fork leaves it alone (fewer
+    # collections to run, fewer pages copied), and collects a request's garbage less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = f"{path}.{os.getpid()}"

@@ -14,13 +14,7 @@ pub(super) fn before(shared: &Shared, x: &mut Exchange) -> Step {
     let Some(token) = &x.notes.amp_token else {
         return Ok(None);
     };
-    let known = shared
-        .amp_tokens
-        .lock()
-        .expect("not poisoned")
-        .get(token)
-        .cloned();
-    match known {
+    match shared.amp_tokens.answered(token) {
         Some(body) => answer_bytes(crate::protocol::json_ok(
             StatusCode::ACCEPTED,
             &serde_json::from_str(&body).unwrap_or_default(),
@@ -36,11 +30,7 @@ pub(super) fn answer_last(
     text: &str,
 ) -> Option<Reply> {
     if let Some(token) = x.notes.amp_token.clone().filter(|_| success) {
-        shared
-            .amp_tokens
-            .lock()
-            .expect("not poisoned")
-            .insert(token, text.to_string());
+        shared.amp_tokens.remember(token, text.to_string());
     }
     // AWS answers ResourceNotFoundException; moto an empty configuration.
     let empty = x.op == "DescribeLoggingConfiguration"

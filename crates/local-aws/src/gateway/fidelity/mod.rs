@@ -6,7 +6,7 @@
 mod aps;
 mod ec2;
 mod elasticache;
-mod iam;
+pub(super) mod iam;
 mod logs;
 mod rds;
 mod s3;
