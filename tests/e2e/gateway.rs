@@ -973,21 +973,7 @@ async fn aws_rules_on_tags_replication_groups_and_kms_keys_for_the_rust_sdk() {
 async fn a_forked_emulator_starts_empty_and_ends_with_its_holder() {
     let first = Sandbox::new("fork-a").await;
     let second = Sandbox::new("fork-b").await;
-    first
-        .s3()
-        .await
-        .create_bucket()
-        .bucket("fork-a-only")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                    "eu-central-2",
-                ))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("the bucket is made");
+    first.older_bucket("fork-a-only").await;
     let third = Sandbox::new("fork-c").await;
     for (sb, holds) in [(&first, true), (&second, false), (&third, false)] {
         sb.settle().await;

@@ -10,7 +10,7 @@ use aws_sdk_bedrock::Client;
 use layer_core::access::{Access, Need};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
-use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
+use layer_core::{Address, Error, Inputs, Resource, Result, Tags};
 use serde::Serialize;
 use shared_resources::{while_role_propagates, LOG_GROUP_ARN, PROPAGATION, ROLE_ARN};
 use typed_builder::TypedBuilder;
@@ -140,12 +140,7 @@ impl Resource for InvocationLogging {
             && spec.role_arn == self.role_arn
             && c.s3_config().is_none();
         let tags = if ours { cx.tags.clone() } else { Tags::new() };
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs: Outputs::new(),
-            holds_data: false,
-        }))
+        Ok(Observed::builder().spec(spec).tags(tags).build().present())
     }
 
     async fn create(&self, cx: &Context, desired: &LoggingSpec, _inputs: &Inputs) -> Result<()> {

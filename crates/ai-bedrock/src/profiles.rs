@@ -514,18 +514,18 @@ impl Resource for InferenceProfiles {
         outputs.insert(PROFILE_ARNS.into(), Value::Object(arns));
         outputs.insert(AVAILABLE_MODELS.into(), json!(amazon_models));
         outputs.insert(FOUND.into(), json!(found));
-        Ok(Observation::Present(Observed {
-            spec: ProfilesSpec { profiles },
+        Ok(Observed::builder()
+            .spec(ProfilesSpec { profiles })
             // The set is ours when we own any of it; only a set of nothing but foreign profiles
             // is an adoption as a whole.
-            tags: if owned > 0 {
+            .tags(if owned > 0 {
                 cx.tags.clone()
             } else {
                 foreign.unwrap_or_else(|| cx.tags.clone())
-            },
-            outputs,
-            holds_data: false,
-        }))
+            })
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, desired: &ProfilesSpec, _inputs: &Inputs) -> Result<()> {

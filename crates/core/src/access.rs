@@ -161,6 +161,54 @@ impl Access {
     pub fn read_only(&self) -> bool {
         self.actions.iter().all(|a| is_read_only(a))
     }
+
+    /// The usual set of a resource's access, on `resources` under `label`: what observe reads,
+    /// what create and update change, what delete removes, each added by [`AccessSet`].
+    pub fn set(label: &'static str, resources: impl IntoIterator<Item = String>) -> AccessSet {
+        AccessSet {
+            label,
+            resources: resources.into_iter().collect(),
+            accesses: Vec::new(),
+        }
+    }
+}
+
+/// A resource's observe, change and delete access on the same resources under one label (see
+/// [`Access::set`]).
+#[derive(Debug, Clone)]
+#[must_use = "an access set grants nothing until `build` turns it into the resource's access"]
+pub struct AccessSet {
+    label: &'static str,
+    resources: Vec<String>,
+    accesses: Vec<Access>,
+}
+
+impl AccessSet {
+    fn with(mut self, need: Need, actions: &[&'static str]) -> Self {
+        let access = Access::new(need, self.label, actions, self.resources.clone());
+        self.accesses.push(access);
+        self
+    }
+
+    /// What observe reads.
+    pub fn observe(self, actions: &[&'static str]) -> Self {
+        self.with(Need::Observe, actions)
+    }
+
+    /// What create and update change (tags included).
+    pub fn change(self, actions: &[&'static str]) -> Self {
+        self.with(Need::Change, actions)
+    }
+
+    /// What delete removes.
+    pub fn delete(self, actions: &[&'static str]) -> Self {
+        self.with(Need::Delete, actions)
+    }
+
+    /// The access, in the order given.
+    pub fn build(self) -> Vec<Access> {
+        self.accesses
+    }
 }
 
 /// The vended log deliveries a service makes (`Change`) or ends (`Delete`) as the caller: the
@@ -431,6 +479,22 @@ pub const MANAGED_POLICY_LIMIT: usize = 6_144;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_access_set_is_its_three_needs_on_the_same_resources_in_order() {
+        let group = || ["arn:aws:rds:*:1:subgrp:x".to_string()];
+        let set = Access::set("G", group())
+            .observe(&["rds:DescribeDBSubnetGroups"])
+            .change(&["rds:CreateDBSubnetGroup"])
+            .delete(&["rds:DeleteDBSubnetGroup"])
+            .build();
+        let by_hand = vec![
+            Access::new(Need::Observe, "G", &["rds:DescribeDBSubnetGroups"], group()),
+            Access::new(Need::Change, "G", &["rds:CreateDBSubnetGroup"], group()),
+            Access::new(Need::Delete, "G", &["rds:DeleteDBSubnetGroup"], group()),
+        ];
+        assert_eq!(set, by_hand);
+    }
 
     fn sample() -> Vec<Access> {
         vec![

@@ -72,17 +72,27 @@ impl Context {
     }
 }
 
-/// A resource as observed in AWS.
-#[derive(Debug, Clone)]
+/// A resource as observed in AWS. Built with `Observed::builder()` (typed-builder: `spec` and
+/// `tags` required, no outputs and no data held unless set).
+#[derive(Debug, Clone, typed_builder::TypedBuilder)]
 pub struct Observed<S> {
     /// The managed fields as AWS reports them, in the spec's own type.
     pub spec: S,
     /// The resource's tags, to decide ownership.
     pub tags: Tags,
     /// What the resource exposes to dependents and to the layer's outputs.
+    #[builder(default)]
     pub outputs: Outputs,
     /// Whether it holds data now (a bucket with objects, …).
+    #[builder(default)]
     pub holds_data: bool,
+}
+
+impl<S> Observed<S> {
+    /// As the answer of `observe`: something under our name.
+    pub fn present(self) -> Observation<S> {
+        Observation::Present(self)
+    }
 }
 
 /// The result of observing a resource.

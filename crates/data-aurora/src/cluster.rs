@@ -364,12 +364,13 @@ impl Resource for Cluster {
             "aurora_cluster_port".into(),
             c.port().unwrap_or(5432).into(),
         );
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs: o,
-            holds_data: true,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(o)
+            .holds_data(true)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, d: &ClusterSpec, _inputs: &Inputs) -> Result<()> {

@@ -409,12 +409,12 @@ impl Resource for InstanceSet {
                 .collect::<Vec<_>>()
                 .into(),
         );
-        Ok(Observation::Present(Observed {
-            tags: first.tags.clone(),
-            spec,
-            outputs,
-            holds_data: false,
-        }))
+        Ok(Observed::builder()
+            .tags(first.tags.clone())
+            .spec(spec)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, d: &InstanceSetSpec, _inputs: &Inputs) -> Result<()> {

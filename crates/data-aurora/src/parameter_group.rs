@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use aws_sdk_rds::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, Access};
 use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
@@ -92,36 +92,21 @@ impl Resource for ClusterParameterGroup {
     }
 
     fn access(&self) -> Vec<Access> {
-        let group = || [arn("rds", &format!("cluster-pg:{}", self.name))];
-        vec![
-            Access::new(
-                Need::Observe,
-                "AuroraParameterGroup",
-                &[
-                    "rds:DescribeDBClusterParameterGroups",
-                    "rds:DescribeDBClusterParameters",
-                    "rds:ListTagsForResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Change,
-                "AuroraParameterGroup",
-                &[
-                    "rds:CreateDBClusterParameterGroup",
-                    "rds:ModifyDBClusterParameterGroup",
-                    "rds:AddTagsToResource",
-                    "rds:RemoveTagsFromResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Delete,
-                "AuroraParameterGroup",
-                &["rds:DeleteDBClusterParameterGroup"],
-                group(),
-            ),
-        ]
+        let group = [arn("rds", &format!("cluster-pg:{}", self.name))];
+        Access::set("AuroraParameterGroup", group)
+            .observe(&[
+                "rds:DescribeDBClusterParameterGroups",
+                "rds:DescribeDBClusterParameters",
+                "rds:ListTagsForResource",
+            ])
+            .change(&[
+                "rds:CreateDBClusterParameterGroup",
+                "rds:ModifyDBClusterParameterGroup",
+                "rds:AddTagsToResource",
+                "rds:RemoveTagsFromResource",
+            ])
+            .delete(&["rds:DeleteDBClusterParameterGroup"])
+            .build()
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
@@ -223,12 +208,12 @@ impl Resource for ClusterParameterGroup {
         };
         let mut outputs = Outputs::new();
         outputs.insert(ARN.into(), arn.into());
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(

@@ -11,7 +11,7 @@ use aws_sdk_secretsmanager::Client;
 use layer_core::access::{arn, Access, Need};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
-use layer_core::{Address, Error, Inputs, Outputs, Resource, Result};
+use layer_core::{Address, Error, Inputs, Resource, Result};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
@@ -120,15 +120,14 @@ impl Resource for MasterRotation {
         let Some(days) = days else {
             return Ok(Observation::Absent);
         };
-        Ok(Observation::Present(Observed {
-            spec: RotationSpec {
+        Ok(Observed::builder()
+            .spec(RotationSpec {
                 rotation_days: days,
-            },
+            })
             // The secret is the cluster's, whose ownership the cluster's own tags decide.
-            tags: cx.tags.clone(),
-            outputs: Outputs::new(),
-            holds_data: false,
-        }))
+            .tags(cx.tags.clone())
+            .build()
+            .present())
     }
 
     async fn create(&self, _cx: &Context, _desired: &RotationSpec, inputs: &Inputs) -> Result<()> {

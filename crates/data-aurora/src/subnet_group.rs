@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, Access};
 use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::Error;
@@ -53,32 +53,17 @@ impl Resource for DbSubnetGroup {
     }
 
     fn access(&self) -> Vec<Access> {
-        let group = || [arn("rds", &format!("subgrp:{}", self.name))];
-        vec![
-            Access::new(
-                Need::Observe,
-                "AuroraSubnetGroup",
-                &["rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"],
-                group(),
-            ),
-            Access::new(
-                Need::Change,
-                "AuroraSubnetGroup",
-                &[
-                    "rds:CreateDBSubnetGroup",
-                    "rds:ModifyDBSubnetGroup",
-                    "rds:AddTagsToResource",
-                    "rds:RemoveTagsFromResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Delete,
-                "AuroraSubnetGroup",
-                &["rds:DeleteDBSubnetGroup"],
-                group(),
-            ),
-        ]
+        let group = [arn("rds", &format!("subgrp:{}", self.name))];
+        Access::set("AuroraSubnetGroup", group)
+            .observe(&["rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"])
+            .change(&[
+                "rds:CreateDBSubnetGroup",
+                "rds:ModifyDBSubnetGroup",
+                "rds:AddTagsToResource",
+                "rds:RemoveTagsFromResource",
+            ])
+            .delete(&["rds:DeleteDBSubnetGroup"])
+            .build()
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<SubnetGroupSpec> {
@@ -125,15 +110,15 @@ impl Resource for DbSubnetGroup {
             .collect();
         let mut outputs = Outputs::new();
         outputs.insert(ARN.into(), arn.into());
-        Ok(Observation::Present(Observed {
-            spec: SubnetGroupSpec {
+        Ok(Observed::builder()
+            .spec(SubnetGroupSpec {
                 subnet_ids,
                 tags: tags.clone(),
-            },
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+            })
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(

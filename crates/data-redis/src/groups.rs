@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::error::ProvideErrorMetadata;
 use aws_sdk_elasticache::types::ParameterNameValue;
 use aws_sdk_elasticache::Client;
-use layer_core::access::{arn, Access, Need};
+use layer_core::access::{arn, Access};
 use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
@@ -60,35 +60,20 @@ impl Resource for CacheSubnetGroup {
     }
 
     fn access(&self) -> Vec<Access> {
-        let group = || [arn("elasticache", &format!("subnetgroup:{}", self.name))];
-        vec![
-            Access::new(
-                Need::Observe,
-                "RedisSubnetGroup",
-                &[
-                    "elasticache:DescribeCacheSubnetGroups",
-                    "elasticache:ListTagsForResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Change,
-                "RedisSubnetGroup",
-                &[
-                    "elasticache:CreateCacheSubnetGroup",
-                    "elasticache:ModifyCacheSubnetGroup",
-                    "elasticache:AddTagsToResource",
-                    "elasticache:RemoveTagsFromResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Delete,
-                "RedisSubnetGroup",
-                &["elasticache:DeleteCacheSubnetGroup"],
-                group(),
-            ),
-        ]
+        let group = [arn("elasticache", &format!("subnetgroup:{}", self.name))];
+        Access::set("RedisSubnetGroup", group)
+            .observe(&[
+                "elasticache:DescribeCacheSubnetGroups",
+                "elasticache:ListTagsForResource",
+            ])
+            .change(&[
+                "elasticache:CreateCacheSubnetGroup",
+                "elasticache:ModifyCacheSubnetGroup",
+                "elasticache:AddTagsToResource",
+                "elasticache:RemoveTagsFromResource",
+            ])
+            .delete(&["elasticache:DeleteCacheSubnetGroup"])
+            .build()
     }
 
     fn desired(&self, cx: &Context, _inputs: &Inputs) -> Result<CacheSubnetGroupSpec> {
@@ -135,15 +120,15 @@ impl Resource for CacheSubnetGroup {
             .collect();
         let mut outputs = Outputs::new();
         outputs.insert(ARN.into(), arn.into());
-        Ok(Observation::Present(Observed {
-            spec: CacheSubnetGroupSpec {
+        Ok(Observed::builder()
+            .spec(CacheSubnetGroupSpec {
                 subnet_ids,
                 tags: tags.clone(),
-            },
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+            })
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(
@@ -284,37 +269,22 @@ impl Resource for CacheParameterGroup {
     }
 
     fn access(&self) -> Vec<Access> {
-        let group = || [arn("elasticache", &format!("parametergroup:{}", self.name))];
-        vec![
-            Access::new(
-                Need::Observe,
-                "RedisParameterGroup",
-                &[
-                    "elasticache:DescribeCacheParameterGroups",
-                    "elasticache:DescribeCacheParameters",
-                    "elasticache:ListTagsForResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Change,
-                "RedisParameterGroup",
-                &[
-                    "elasticache:CreateCacheParameterGroup",
-                    "elasticache:ModifyCacheParameterGroup",
-                    "elasticache:ResetCacheParameterGroup",
-                    "elasticache:AddTagsToResource",
-                    "elasticache:RemoveTagsFromResource",
-                ],
-                group(),
-            ),
-            Access::new(
-                Need::Delete,
-                "RedisParameterGroup",
-                &["elasticache:DeleteCacheParameterGroup"],
-                group(),
-            ),
-        ]
+        let group = [arn("elasticache", &format!("parametergroup:{}", self.name))];
+        Access::set("RedisParameterGroup", group)
+            .observe(&[
+                "elasticache:DescribeCacheParameterGroups",
+                "elasticache:DescribeCacheParameters",
+                "elasticache:ListTagsForResource",
+            ])
+            .change(&[
+                "elasticache:CreateCacheParameterGroup",
+                "elasticache:ModifyCacheParameterGroup",
+                "elasticache:ResetCacheParameterGroup",
+                "elasticache:AddTagsToResource",
+                "elasticache:RemoveTagsFromResource",
+            ])
+            .delete(&["elasticache:DeleteCacheParameterGroup"])
+            .build()
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
@@ -395,12 +365,12 @@ impl Resource for CacheParameterGroup {
         };
         let mut outputs = Outputs::new();
         outputs.insert(ARN.into(), arn.into());
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(&self, _cx: &Context, d: &ParameterGroupSpec, _inputs: &Inputs) -> Result<()> {

@@ -410,12 +410,13 @@ impl Resource for ReplicationGroup {
         );
         o.insert("elasticache_port".into(), spec.port.into());
         o.insert("_arn".into(), arn.into());
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs: o,
-            holds_data: true,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(o)
+            .holds_data(true)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, d: &ReplicationGroupSpec, _inputs: &Inputs) -> Result<()> {

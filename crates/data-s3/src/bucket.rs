@@ -605,12 +605,13 @@ impl Resource for Bucket {
             return Ok(Observation::Absent);
         }
         let (spec, holds_data) = futures::try_join!(self.observe_spec(), self.holds_data())?;
-        Ok(Observation::Present(Observed {
-            tags: spec.tags.clone(),
-            spec,
-            outputs: self.outputs(),
-            holds_data,
-        }))
+        Ok(Observed::builder()
+            .tags(spec.tags.clone())
+            .spec(spec)
+            .outputs(self.outputs())
+            .holds_data(holds_data)
+            .build()
+            .present())
     }
 
     fn delete_guard(&self, observed: &Observed<BucketSpec>) -> Option<(Flag, String)> {

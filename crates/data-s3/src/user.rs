@@ -256,15 +256,15 @@ impl Resource for AccessUser {
         let mut outputs = Outputs::new();
         outputs.insert("s3_access_iam_user_name".into(), user.user_name().into());
         outputs.insert("s3_access_iam_user_arn".into(), user.arn().into());
-        Ok(Observation::Present(Observed {
-            spec: AccessUserSpec {
+        Ok(Observed::builder()
+            .spec(AccessUserSpec {
                 policy,
                 tags: tags.clone(),
-            },
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+            })
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(

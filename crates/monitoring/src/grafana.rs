@@ -383,12 +383,13 @@ impl Resource for GrafanaWorkspace {
         if let Some(r) = w.workspace_role_arn() {
             outputs.insert(GRAFANA_ROLE_ARN.into(), r.into());
         }
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs,
-            holds_data: true,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(outputs)
+            .holds_data(true)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, desired: &GrafanaSpec, _inputs: &Inputs) -> Result<()> {

@@ -326,16 +326,17 @@ impl Resource for Workspace {
             WORKSPACE_ENDPOINT.into(),
             w.prometheus_endpoint().unwrap_or_default().into(),
         );
-        Ok(Observation::Present(Observed {
-            spec: WorkspaceSpec {
+        Ok(Observed::builder()
+            .spec(WorkspaceSpec {
                 alias: w.alias().unwrap_or_default().to_string(),
                 log_group_arn,
                 tags: tags.clone(),
-            },
-            tags,
-            outputs,
-            holds_data: true,
-        }))
+            })
+            .tags(tags)
+            .outputs(outputs)
+            .holds_data(true)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, desired: &WorkspaceSpec, _inputs: &Inputs) -> Result<()> {

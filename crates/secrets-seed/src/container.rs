@@ -345,12 +345,13 @@ impl Resource for SecretContainer {
         let spec = self.spec_of(&m);
         let mut outputs = Outputs::new();
         outputs.insert(arn_output(&self.def.name), m.arn.clone().into());
-        Ok(Observation::Present(Observed {
-            spec,
-            tags: m.tags.clone(),
-            outputs,
-            holds_data: m.has_value(),
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(m.tags.clone())
+            .outputs(outputs)
+            .holds_data(m.has_value())
+            .build()
+            .present())
     }
 
     fn update_note(&self, changes: &[FieldChange]) -> Option<String> {

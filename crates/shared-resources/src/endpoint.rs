@@ -226,12 +226,12 @@ impl Resource for InterfaceEndpoint {
             self.output.clone(),
             e.vpc_endpoint_id().unwrap_or_default().into(),
         );
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(&self, _cx: &Context, desired: &EndpointSpec, _inputs: &Inputs) -> Result<()> {

@@ -153,12 +153,12 @@ impl Resource for LogGroup {
         }
         let mut outputs = Outputs::new();
         outputs.insert(crate::LOG_GROUP_ARN.into(), arn.into());
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(&self, cx: &Context, desired: &LogGroupSpec, _inputs: &Inputs) -> Result<()> {

@@ -231,16 +231,16 @@ impl Resource for Role {
             .collect();
         let mut outputs = Outputs::new();
         outputs.insert(ROLE_ARN.into(), role.arn().into());
-        Ok(Observation::Present(Observed {
-            spec: RoleSpec {
+        Ok(Observed::builder()
+            .spec(RoleSpec {
                 trust,
                 policies,
                 tags: tags.clone(),
-            },
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+            })
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(&self, _cx: &Context, desired: &RoleSpec, _inputs: &Inputs) -> Result<()> {

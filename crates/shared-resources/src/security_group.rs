@@ -298,12 +298,12 @@ impl Resource for SecurityGroup {
             crate::SECURITY_GROUP_ID.into(),
             g.group_id().unwrap_or_default().into(),
         );
-        Ok(Observation::Present(Observed {
-            spec,
-            tags,
-            outputs,
-            holds_data: false,
-        }))
+        Ok(Observed::builder()
+            .spec(spec)
+            .tags(tags)
+            .outputs(outputs)
+            .build()
+            .present())
     }
 
     async fn create(
