@@ -106,7 +106,7 @@ impl Moto {
     pub async fn start(server: &Path, port: u16) -> anyhow::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
         let mut cmd = crate::child_env::dying_with_parent(server, "TERM");
-        let child = crate::child_env::restrict_async(&mut cmd, crate::child_env::Child::Plain)
+        let mut child = crate::child_env::restrict_async(&mut cmd, crate::child_env::Child::Plain)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -114,7 +114,6 @@ impl Moto {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", server.display()))?;
-        let mut child = child;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if answers(port).await {

@@ -118,8 +118,10 @@ async fn start(python: &Path, socket: &Path) -> anyhow::Result<()> {
         }
         result?;
     }
+    // The others wait for the starter to finish: a socket left by a zygote that was killed is
+    // still on the path until the starter removes it.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
+    while !socket.exists() || (!starter && lock.exists()) {
         if Instant::now() > deadline {
             let _ = std::fs::remove_dir(&lock);
             bail!(

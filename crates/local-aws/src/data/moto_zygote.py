@@ -39,7 +39,14 @@ def prewarm(app, create_backend_app, account, region, services):
 def serve_child(conn, app, handler):
     from werkzeug.serving import make_server
 
+    # A new moto_server seeds from the system; a fork would repeat every other fork's ids.
     random.seed()
+    try:
+        from moto.moto_api._internal import mock_random
+
+        mock_random.seed()
+    except ImportError:
+        pass
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handler)
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)
