@@ -97,6 +97,15 @@ struct Pending {
     before: Option<String>,
 }
 
+/// How lists showed an item just before a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Before {
+    /// Fetched just before the change (`None`: not listed, as for an item a create made).
+    Fetched(Option<String>),
+    /// Not fetched: a change of the same item was pending, and holds the earlier entry.
+    Pending,
+}
+
 /// The gateway's consistency model.
 #[derive(Debug, Default)]
 pub struct Consistency {
@@ -144,18 +153,24 @@ impl Consistency {
             .is_none_or(|p| p.changed.elapsed() >= lag)
     }
 
-    /// `target` changed now; `before` is how lists showed it just before (`None`: not at all).
-    /// Within a burst of changes, the entry from before the first one stays.
-    pub fn changed(&self, region: &str, target: Target, before: Option<String>) {
+    /// `target` changed now; `before` is how lists showed it just before. Within a burst of
+    /// changes, the entry from before the first one stays. A change whose earlier entry was not
+    /// fetched (a burst was pending when it was asked) continues that burst even if the burst
+    /// ended meanwhile: shown a little longer as it was, never hidden as if it had just been made.
+    pub fn changed(&self, region: &str, target: Target, before: Before) {
         let lag = self.lag(target.service);
         if lag.is_zero() {
             return;
         }
         let mut pending = self.pending.lock().expect("not poisoned");
         let key = (region.to_string(), target);
-        match pending.get_mut(&key) {
-            Some(p) if p.changed.elapsed() < lag => p.changed = Instant::now(),
-            _ => {
+        match (pending.get_mut(&key), before) {
+            (Some(p), Before::Pending) => p.changed = Instant::now(),
+            (None, Before::Pending) => {}
+            (Some(p), Before::Fetched(_)) if p.changed.elapsed() < lag => {
+                p.changed = Instant::now()
+            }
+            (_, Before::Fetched(before)) => {
                 pending.insert(
                     key,
                     Pending {
@@ -346,11 +361,15 @@ mod tests {
         let c = Consistency::default();
         c.set(ConsistencySettings::aws_like());
         assert!(c.needs_before("r", &target("a")));
-        c.changed("r", target("a"), Some(r#"{"Name":"a","v":1}"#.into()));
+        c.changed(
+            "r",
+            target("a"),
+            Before::Fetched(Some(r#"{"Name":"a","v":1}"#.into())),
+        );
         // A second change within the burst keeps the first earlier entry.
         assert!(!c.needs_before("r", &target("a")));
-        c.changed("r", target("a"), None);
-        c.changed("r", target("new"), None);
+        c.changed("r", target("a"), Before::Pending);
+        c.changed("r", target("new"), Before::Fetched(None));
         let lagging = c.lagging("r", "secretsmanager", "secretsmanager");
         assert_eq!(lagging.len(), 2);
         let answer = r#"{"SecretList":[{"Name":"a","v":2},{"Name":"new"},{"Name":"old"}]}"#;
@@ -373,10 +392,36 @@ mod tests {
     }
 
     #[test]
+    fn a_change_asked_within_a_burst_that_ended_since_shows_the_earlier_entry() {
+        let c = Consistency::default();
+        c.set(serde_json::from_str(r#"{"list_lag_ms": 40}"#).unwrap());
+        c.changed(
+            "r",
+            target("a"),
+            Before::Fetched(Some(r#"{"Name":"a"}"#.into())),
+        );
+        // Asked while the burst was pending, so its earlier entry was not fetched; answered after.
+        assert!(!c.needs_before("r", &target("a")));
+        std::thread::sleep(Duration::from_millis(50));
+        c.changed("r", target("a"), Before::Pending);
+        let lagging = c.lagging("r", "secretsmanager", "secretsmanager");
+        assert_eq!(
+            lagging.get("a"),
+            Some(&Some(r#"{"Name":"a"}"#.to_string())),
+            "shown as it was, not hidden as if just made"
+        );
+        // A continued burst with nothing pending records nothing.
+        c.changed("r", target("b"), Before::Pending);
+        assert!(!c
+            .lagging("r", "secretsmanager", "secretsmanager")
+            .contains_key("b"));
+    }
+
+    #[test]
     fn a_consistent_world_records_nothing() {
         let c = Consistency::default();
         assert!(!c.needs_before("r", &target("a")));
-        c.changed("r", target("a"), None);
+        c.changed("r", target("a"), Before::Fetched(None));
         c.created("s3", "r", "b");
         assert!(c
             .lagging("r", "secretsmanager", "secretsmanager")

@@ -158,9 +158,25 @@ async fn made_since(
     }
 }
 
+/// A key made, and whether an attempt before it failed without a definite answer (a dropped
+/// connection, a lost response): that attempt may have made a key the list does not show yet.
+struct Made {
+    id: String,
+    secret: SecretValue,
+    uncertain: bool,
+}
+
+/// Whether a failed call surely made nothing: AWS refused it (a 4xx answer).
+fn refused<E>(
+    e: &aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
+) -> bool {
+    matches!(e, aws_sdk_iam::error::SdkError::ServiceError(s) if s.raw().status().is_client_error())
+}
+
 /// One `CreateAccessKey`, without retries; on failure, delete whatever key it may have made.
-async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, SecretValue)> {
+async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<Made> {
     let mut last = None;
+    let mut uncertain = false;
     for _ in 0..ATTEMPTS {
         let before = keys(iam, user).await?;
         let res = layer_core::log_guard::carrying(
@@ -180,9 +196,14 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, Se
                 })?;
                 // Taken out of the answer, not copied.
                 let secret = SecretValue::new(std::mem::take(&mut key.secret_access_key));
-                return Ok((std::mem::take(&mut key.access_key_id), secret));
+                return Ok(Made {
+                    id: std::mem::take(&mut key.access_key_id),
+                    secret,
+                    uncertain,
+                });
             }
             Err(e) => {
+                uncertain |= !refused(&e);
                 tracing::warn!(user, "CreateAccessKey failed; reconciling the user's keys");
                 // At IAM's quota of two with fewer seen, an earlier call whose answer was lost
                 // made a key that the list does not show yet.
@@ -196,6 +217,39 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<(String, Se
         }
     }
     Err(last.unwrap_or_else(|| Error::Other("CreateAccessKey failed".into())))
+}
+
+/// After a create whose earlier attempt may have made a key: once the list shows the key made
+/// last (a key made before it is listed by then), delete every key no secret holds, so the run
+/// that lost an answer leaves no key behind for the next one to find.
+async fn sweep(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    made: &str,
+    held: &[String],
+    kept: &[&str],
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(250);
+    let listed = loop {
+        let listed = keys(iam, user).await?;
+        if listed.iter().any(|k| k == made) || started.elapsed() >= layer_core::wait::UNSEEN_LIMIT {
+            break listed;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(5));
+    };
+    for stray in listed
+        .iter()
+        .filter(|k| *k != made && !held.contains(k) && !kept.contains(&k.as_str()))
+    {
+        tracing::info!(
+            user,
+            "deleted a key that a create whose answer was lost made"
+        );
+        delete_key(iam, user, stray).await?;
+    }
+    Ok(())
 }
 
 /// Seed the S3 key pair; returns the two rows. Records written versions in `written`.
@@ -412,7 +466,11 @@ async fn pair(
     let existing = make_room(iam, user, user_keys, held_id, &kept).await?;
     // A user made seconds ago (by the deploy before this seed) may be unknown to IAM yet.
     let what = format!("IAM user {user}");
-    let (id, secret) = layer_core::wait::while_unseen(
+    let Made {
+        id,
+        secret,
+        uncertain,
+    } = layer_core::wait::while_unseen(
         &what,
         &["NoSuchEntity"],
         layer_core::wait::UNSEEN_LIMIT,
@@ -438,6 +496,9 @@ async fn pair(
     let held_after = held_ids(sm, inputs).await?;
     for old in existing.iter().filter(|k| !held_after.contains(k)) {
         delete_key(iam, user, old).await?;
+    }
+    if uncertain {
+        sweep(iam, user, &id, &held_after, &kept).await?;
     }
     tracing::info!(user = %user, "stored a new access key");
     let why = if rotate {

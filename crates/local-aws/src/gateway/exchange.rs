@@ -38,7 +38,7 @@ pub(super) struct Exchange {
     /// The fault injector's verdict: the answer is lost after the work is done.
     pub(super) lose_response: bool,
     /// The listed item this call changes and how its list showed it before (see `lag`).
-    pub(super) lag_change: Option<(crate::consistency::Target, Option<String>)>,
+    pub(super) lag_change: Option<(crate::consistency::Target, crate::consistency::Before)>,
     /// What stages before the forward note for the stages after it.
     pub(super) notes: Notes,
 }

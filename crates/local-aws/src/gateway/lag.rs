@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 
 use super::{forward, full, moto_json, moto_query, Shared};
-use crate::consistency::{self, JsonList, Target};
+use crate::consistency::{self, Before, JsonList, Target};
 use crate::protocol::Protocol;
 
 fn param<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -281,7 +281,7 @@ pub(super) fn after(
     op: &str,
     form: &[(String, String)],
     path: &str,
-    changed: Option<(Target, Option<String>)>,
+    changed: Option<(Target, Before)>,
     text: &str,
 ) {
     let c = &shared.consistency;
@@ -289,7 +289,7 @@ pub(super) fn after(
         c.changed(region, t, before);
     }
     if let Some(t) = created_target(service, op, form, text) {
-        c.changed(region, t, None);
+        c.changed(region, t, Before::Fetched(None));
     }
     match (service, op) {
         ("s3", "CreateBucket") => {
@@ -400,7 +400,7 @@ pub(super) fn on_emulated(
     region: &str,
     op: &str,
     req: &crate::emulated::Req<'_>,
-    changed: Option<(Target, Option<String>)>,
+    changed: Option<(Target, Before)>,
     resp: Response<Bytes>,
 ) -> Response<Bytes> {
     if !resp.status().is_success() {

@@ -12,6 +12,7 @@ use super::{
     access_key, caller_arn, classify_call, db_subnet_groups, failed_emulated, fidelity, forward,
     full, kms_grants, kms_keys_as_arns, lag, secret_named, stream, Body, Shared, RECORDED,
 };
+use crate::consistency::Before;
 use crate::faults::Fault;
 use crate::protocol::Protocol;
 use crate::{emulated, rules};
@@ -142,9 +143,9 @@ pub(super) async fn validate(shared: &Shared, x: &mut Exchange) -> Step {
     x.lag_change = match lag_target {
         Some(t) if shared.consistency.needs_before(&x.region, &t) => {
             let before = lag::before(shared, &x.region, &t, x.auth()).await?;
-            Some((t, before))
+            Some((t, Before::Fetched(before)))
         }
-        Some(t) => Some((t, None)),
+        Some(t) => Some((t, Before::Pending)),
         None => None,
     };
     let refusal = rules::tags(&x.service, &x.form, &x.bytes).or_else(|| {
