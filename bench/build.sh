@@ -53,9 +53,9 @@ if git rev-parse --quiet --verify HEAD~1 >/dev/null; then
   {
     cargo clippy --workspace --all-targets --quiet
     cargo doc --workspace --no-deps --quiet
-    cargo test --doc --quiet -p layer-core --no-run
+    cargo test --doc --workspace --quiet --no-run
     cargo nextest run --workspace --no-run
-    cargo build --quiet -p data-s3 --example plan_bucket
+    cargo build --quiet --workspace --example plan_bucket
   } >"$work/warmup.log" 2>&1 || true
   git checkout --quiet -
   step warm_ci cargo xtask ci

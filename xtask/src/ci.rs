@@ -77,10 +77,13 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         test.env_remove(var);
     }
     // nextest does not run doctests: the compile-fail proofs of the secret type live there.
+    // Every build here selects the whole workspace, so cargo unifies the dependencies' features
+    // the same way each time and builds each dependency once: `-p layer-core` (or `-p data-s3`
+    // below) resolved fewer features and rebuilt the AWS SDK for itself.
     let mut doc = cargo();
     step(
-        "cargo test --doc (layer-core)",
-        doc.args(["test", "--doc", "--quiet", "-p", "layer-core"]),
+        "cargo test --doc",
+        doc.args(["test", "--doc", "--workspace", "--quiet"]),
     )?;
     if has_nextest() {
         step(
@@ -102,23 +105,43 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         )?;
     }
     // The library as another tool uses it: the example plans a bucket against its own local AWS
-    // and fails unless the plan is the one expected, made with no write.
-    let mut example = cargo();
-    example
-        .env("DAL_EMULATOR_VENV", &venv)
-        .env_remove("AWS_ENDPOINT_URL");
+    // and fails unless the plan is the one expected, made with no write. Built as the tests built
+    // it (the whole workspace selected), then run.
+    let example = example_binary(root)?;
     step(
-        "example: another tool imports data-s3 (cargo run --example plan_bucket)",
-        example.args([
-            "run",
-            "--quiet",
-            "-p",
-            "data-s3",
-            "--example",
-            "plan_bucket",
-        ]),
+        "example: another tool imports data-s3 (examples/plan_bucket)",
+        Command::new(&example)
+            .current_dir(root)
+            .env("DAL_EMULATOR_VENV", &venv)
+            .env_remove("AWS_ENDPOINT_URL"),
     )?;
     Ok(())
+}
+
+/// The `plan_bucket` example, built with the workspace's features; its path, as cargo gives it.
+fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let out = Command::new("cargo")
+        .current_dir(root)
+        .args([
+            "build",
+            "--workspace",
+            "--example",
+            "plan_bucket",
+            "--message-format",
+            "json-render-diagnostics",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("building the example")?;
+    if !out.status.success() {
+        bail!("building the example failed ({})", out.status);
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "plan_bucket")
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .context("cargo built no plan_bucket executable")
 }
 
 fn local_aws_venv(venv: &Path) -> anyhow::Result<()> {
