@@ -133,29 +133,36 @@ async fn delete_key(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> Result<(
     }
 }
 
+/// The user's keys, listed again while `shown` is false of them (IAM's lists lag by seconds),
+/// for a bounded time; then as they are.
+async fn keys_showing(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    shown: impl Fn(&[String]) -> bool,
+) -> Result<Vec<String>> {
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(250);
+    loop {
+        let listed = keys(iam, user).await?;
+        if shown(&listed) || started.elapsed() >= layer_core::wait::UNSEEN_LIMIT {
+            return Ok(listed);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
 /// The user's keys that were not there `before`: made by a failed call. With `wait`, one is
-/// known to exist: the list is read again until it shows it (IAM's lists lag by seconds), for a
-/// bounded time.
+/// known to exist: the list is read again until it shows it.
 async fn made_since(
     iam: &aws_sdk_iam::Client,
     user: &str,
     before: &[String],
     wait: bool,
 ) -> Result<Vec<String>> {
-    let started = std::time::Instant::now();
-    let mut delay = std::time::Duration::from_millis(250);
-    loop {
-        let new: Vec<String> = keys(iam, user)
-            .await?
-            .into_iter()
-            .filter(|k| !before.contains(k))
-            .collect();
-        if !new.is_empty() || !wait || started.elapsed() >= layer_core::wait::UNSEEN_LIMIT {
-            return Ok(new);
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(5));
-    }
+    let new = |listed: &[String]| listed.iter().any(|k| !before.contains(k));
+    let listed = keys_showing(iam, user, |l| !wait || new(l)).await?;
+    Ok(listed.into_iter().filter(|k| !before.contains(k)).collect())
 }
 
 /// A key made, and whether an attempt before it failed without a definite answer (a dropped
@@ -229,16 +236,7 @@ async fn sweep(
     held: &[String],
     kept: &[&str],
 ) -> Result<()> {
-    let started = std::time::Instant::now();
-    let mut delay = std::time::Duration::from_millis(250);
-    let listed = loop {
-        let listed = keys(iam, user).await?;
-        if listed.iter().any(|k| k == made) || started.elapsed() >= layer_core::wait::UNSEEN_LIMIT {
-            break listed;
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(5));
-    };
+    let listed = keys_showing(iam, user, |l| l.iter().any(|k| k == made)).await?;
     for stray in listed
         .iter()
         .filter(|k| *k != made && !held.contains(k) && !kept.contains(&k.as_str()))
