@@ -53,7 +53,7 @@ if git rev-parse --quiet --verify HEAD~1 >/dev/null; then
   {
     cargo clippy --workspace --all-targets --quiet
     cargo doc --workspace --no-deps --quiet
-    cargo test --doc --workspace --quiet --no-run
+    cargo test --doc --workspace --quiet
     cargo nextest run --workspace --no-run
     cargo build --quiet --workspace --example plan_bucket
   } >"$work/warmup.log" 2>&1 || true

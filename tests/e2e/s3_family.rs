@@ -697,13 +697,23 @@ async fn a_lost_response_on_every_create_of_a_fresh_deploy_converges_without_dup
         .send()
         .await
         .unwrap();
-    assert_eq!(keys.access_key_metadata().len(), 1);
+    let ids: Vec<&str> = keys
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id())
+        .collect();
+    let held = sb.secret_value("s3-access-key-id").await.expect("key id");
+    assert_eq!(
+        ids,
+        vec![held.as_str()],
+        "the user's only key is the one held"
+    );
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
     // A second deploy, counted: nothing to write.
     sb.aws.calls().reset();
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(sb.mutating_calls(), Vec::<String>::new());
-    // No duplicates: one endpoint per service, one security group per name, one key.
+    // No duplicates: one endpoint per service, one security group per name.
     let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
     let vpce = ec2.describe_vpc_endpoints().send().await.unwrap();
     for service in ["rds", "elasticache"] {

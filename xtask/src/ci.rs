@@ -107,6 +107,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     // The library as another tool uses it: the example plans a bucket against its own local AWS
     // and fails unless the plan is the one expected, made with no write. Built as the tests built
     // it (the whole workspace selected), then run.
+    eprintln!("==> cargo build --workspace --example plan_bucket");
     let example = example_binary(root)?;
     step(
         "example: another tool imports data-s3 (examples/plan_bucket)",
@@ -127,6 +128,7 @@ fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
             "--workspace",
             "--example",
             "plan_bucket",
+            "--quiet",
             "--message-format",
             "json-render-diagnostics",
         ])
@@ -140,6 +142,7 @@ fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "plan_bucket")
+        .filter(|m| m["target"]["kind"][0] == "example")
         .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
         .context("cargo built no plan_bucket executable")
 }

@@ -265,6 +265,27 @@ fn dependency_versions_are_set_in_the_workspace_only() {
     report(problems);
 }
 
+/// Every AWS SDK crate in the lock file is built at opt-level 0 (the other dependencies at 1):
+/// they are the slowest crates to compile, and a new one would otherwise slow every cold build.
+#[test]
+fn every_sdk_crate_is_built_unoptimised() {
+    let lock = read(&root().join("Cargo.lock"));
+    let manifest = read(&root().join("Cargo.toml"));
+    let problems: Vec<String> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \"aws-sdk-"))
+        .filter_map(|l| l.strip_suffix('"'))
+        .map(|service| format!("aws-sdk-{service}"))
+        .filter(|name| {
+            !manifest.contains(&format!("[profile.dev.package.{name}]\nopt-level = 0\n"))
+        })
+        .map(|name| {
+            format!("Cargo.toml: {name} has no `[profile.dev.package.{name}]` with `opt-level = 0`; add one beside the others")
+        })
+        .collect();
+    report(problems);
+}
+
 #[test]
 fn the_sdk_s_legacy_http_stack_stays_out_of_the_lock_file() {
     let lock = root().join("Cargo.lock");

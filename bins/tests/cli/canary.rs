@@ -256,10 +256,11 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
     // Every form of every value in one automaton: each text is read once, not once per form.
     let patterns: Vec<String> = values.iter().flat_map(|v| forms(v)).collect();
     let finder = aho_corasick::AhoCorasick::new(&patterns).expect("the forms make an automaton");
+    // A hit names the form by its index, never by any part of it.
     if let Some(m) = finder.find(&transcript) {
         hits.push(format!(
-            "a form of a seeded value in the commands' output: {}",
-            &patterns[m.pattern().as_usize()][..4]
+            "form #{} of a seeded value in the commands' output",
+            m.pattern().as_usize()
         ));
     }
     for (p, text) in &texts {

@@ -102,7 +102,8 @@ struct Pending {
 pub enum Before {
     /// Fetched just before the change (`None`: not listed, as for an item a create made).
     Fetched(Option<String>),
-    /// Not fetched: a change of the same item was pending, and holds the earlier entry.
+    /// Not fetched: a change of the same item was pending and holds the earlier entry (or lists
+    /// did not lag when the change was asked).
     Pending,
 }
 
@@ -155,8 +156,9 @@ impl Consistency {
 
     /// `target` changed now; `before` is how lists showed it just before. Within a burst of
     /// changes, the entry from before the first one stays. A change whose earlier entry was not
-    /// fetched (a burst was pending when it was asked) continues that burst even if the burst
-    /// ended meanwhile: shown a little longer as it was, never hidden as if it had just been made.
+    /// fetched (a burst was pending when it was asked) but whose burst ended before it was
+    /// answered is not lagged at all: lists may already have shown the burst's result, and its
+    /// earlier entry was never fetched, so it is never hidden as if it had just been made.
     pub fn changed(&self, region: &str, target: Target, before: Before) {
         let lag = self.lag(target.service);
         if lag.is_zero() {
@@ -165,7 +167,10 @@ impl Consistency {
         let mut pending = self.pending.lock().expect("not poisoned");
         let key = (region.to_string(), target);
         match (pending.get_mut(&key), before) {
-            (Some(p), Before::Pending) => p.changed = Instant::now(),
+            (Some(p), Before::Pending) if p.changed.elapsed() < lag => p.changed = Instant::now(),
+            (Some(_), Before::Pending) => {
+                pending.remove(&key);
+            }
             (None, Before::Pending) => {}
             (Some(p), Before::Fetched(_)) if p.changed.elapsed() < lag => {
                 p.changed = Instant::now()
@@ -189,9 +194,13 @@ impl Consistency {
         service: &str,
         list: &str,
     ) -> BTreeMap<String, Option<String>> {
-        let lag = self.lag(service);
+        let settings = self.settings();
+        let lag = settings.list_lag(service);
         let mut pending = self.pending.lock().expect("not poisoned");
-        pending.retain(|_, p| p.changed.elapsed() < lag.max(Duration::from_secs(1)));
+        // Each entry by its own service's lag: a list of one service never ends another's.
+        pending.retain(|(_, t), p| {
+            p.changed.elapsed() < settings.list_lag(t.service).max(Duration::from_secs(1))
+        });
         pending
             .iter()
             .filter(|((r, t), p)| r == region && t.list == list && p.changed.elapsed() < lag)
@@ -392,9 +401,9 @@ mod tests {
     }
 
     #[test]
-    fn a_change_asked_within_a_burst_that_ended_since_shows_the_earlier_entry() {
+    fn a_change_asked_within_a_burst_that_ended_since_is_shown_as_it_is() {
         let c = Consistency::default();
-        c.set(serde_json::from_str(r#"{"list_lag_ms": 40}"#).unwrap());
+        c.set(serde_json::from_str(r#"{"list_lag_ms": 500}"#).unwrap());
         c.changed(
             "r",
             target("a"),
@@ -402,19 +411,36 @@ mod tests {
         );
         // Asked while the burst was pending, so its earlier entry was not fetched; answered after.
         assert!(!c.needs_before("r", &target("a")));
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(600));
         c.changed("r", target("a"), Before::Pending);
         let lagging = c.lagging("r", "secretsmanager", "secretsmanager");
-        assert_eq!(
-            lagging.get("a"),
-            Some(&Some(r#"{"Name":"a"}"#.to_string())),
-            "shown as it was, not hidden as if just made"
+        assert!(
+            !lagging.contains_key("a"),
+            "shown as it is, neither hidden as if just made nor as it was: {lagging:?}"
         );
         // A continued burst with nothing pending records nothing.
         c.changed("r", target("b"), Before::Pending);
         assert!(!c
             .lagging("r", "secretsmanager", "secretsmanager")
             .contains_key("b"));
+    }
+
+    #[test]
+    fn a_list_of_one_service_keeps_another_s_longer_lag() {
+        let c = Consistency::default();
+        c.set(
+            serde_json::from_str(
+                r#"{"list_lag_ms": 10, "services": {"secretsmanager": {"list_lag_ms": 600000}}}"#,
+            )
+            .unwrap(),
+        );
+        c.changed("r", target("a"), Before::Fetched(None));
+        std::thread::sleep(Duration::from_millis(1100));
+        // A list of a service with a short lag, past the one-second floor, prunes its own only.
+        assert!(c.lagging("r", "logs", "logs").is_empty());
+        assert!(c
+            .lagging("r", "secretsmanager", "secretsmanager")
+            .contains_key("a"));
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! the user's keys are listed, a key that appeared is deleted, and the run tries once more. IAM
 //! allows two keys: one that we do not hold makes room first. A key is replaced in two phases,
 //! create and store the new one, then delete the old, so the secrets never name a deleted key.
+//! When an attempt failed without a definite answer, its key may be listed only seconds later:
+//! once the list shows the key made last, any other key no secret holds is deleted, so a lost
+//! answer's key goes in the run that made it.
 
 use std::collections::BTreeMap;
 
@@ -165,12 +168,28 @@ async fn made_since(
     Ok(listed.into_iter().filter(|k| !before.contains(k)).collect())
 }
 
-/// A key made, and whether an attempt before it failed without a definite answer (a dropped
-/// connection, a lost response): that attempt may have made a key the list does not show yet.
+/// A key made, and its secret.
 struct Made {
     id: String,
     secret: SecretValue,
+}
+
+/// What the attempts at a key left to reconcile, across every attempt of the run.
+#[derive(Default)]
+struct Attempts {
+    /// An attempt failed without a definite answer (a dropped connection, a lost response): it
+    /// may have made a key the list does not show yet.
     uncertain: bool,
+    /// The keys already deleted after a failed attempt.
+    deleted: Vec<String>,
+}
+
+impl Attempts {
+    fn note(tried: &std::sync::Mutex<Attempts>, f: impl FnOnce(&mut Attempts)) {
+        f(&mut tried
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
 }
 
 /// Whether a failed call surely made nothing: AWS refused it (a 4xx answer).
@@ -181,9 +200,13 @@ fn refused<E>(
 }
 
 /// One `CreateAccessKey`, without retries; on failure, delete whatever key it may have made.
-async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<Made> {
+/// What is left to reconcile is noted in `tried`, which outlives a retry of the whole call.
+async fn create_key(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    tried: &std::sync::Mutex<Attempts>,
+) -> Result<Made> {
     let mut last = None;
-    let mut uncertain = false;
     for _ in 0..ATTEMPTS {
         let before = keys(iam, user).await?;
         let res = layer_core::log_guard::carrying(
@@ -206,11 +229,10 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<Made> {
                 return Ok(Made {
                     id: std::mem::take(&mut key.access_key_id),
                     secret,
-                    uncertain,
                 });
             }
             Err(e) => {
-                uncertain |= !refused(&e);
+                Attempts::note(tried, |t| t.uncertain |= !refused(&e));
                 tracing::warn!(user, "CreateAccessKey failed; reconciling the user's keys");
                 // At IAM's quota of two with fewer seen, an earlier call whose answer was lost
                 // made a key that the list does not show yet.
@@ -219,6 +241,7 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<Made> {
                 // A key made by a failed call has a secret nobody holds.
                 for id in made_since(iam, user, &before, at_quota).await? {
                     delete_key(iam, user, &id).await?;
+                    Attempts::note(tried, |t| t.deleted.push(id));
                 }
             }
         }
@@ -227,25 +250,32 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Result<Made> {
 }
 
 /// After a create whose earlier attempt may have made a key: once the list shows the key made
-/// last (a key made before it is listed by then), delete every key no secret holds, so the run
-/// that lost an answer leaves no key behind for the next one to find.
+/// last (a key made before it is listed by then), delete every key no secret holds and this run
+/// has not deleted already (`done`: a list may still show those), so the run that lost an answer
+/// leaves no key behind for the next one to find.
 async fn sweep(
     iam: &aws_sdk_iam::Client,
     user: &str,
     made: &str,
     held: &[String],
     kept: &[&str],
+    done: &[String],
 ) -> Result<()> {
     let listed = keys_showing(iam, user, |l| l.iter().any(|k| k == made)).await?;
-    for stray in listed
+    let strays: Vec<&String> = listed
         .iter()
-        .filter(|k| *k != made && !held.contains(k) && !kept.contains(&k.as_str()))
-    {
+        .filter(|k| *k != made && !held.contains(k) && !done.contains(k))
+        .filter(|k| !kept.contains(&k.as_str()))
+        .collect();
+    for stray in &strays {
+        delete_key(iam, user, stray).await?;
+    }
+    if !strays.is_empty() {
         tracing::info!(
             user,
-            "deleted a key that a create whose answer was lost made"
+            count = strays.len(),
+            "deleted keys that a create whose answer was lost made"
         );
-        delete_key(iam, user, stray).await?;
     }
     Ok(())
 }
@@ -464,15 +494,12 @@ async fn pair(
     let existing = make_room(iam, user, user_keys, held_id, &kept).await?;
     // A user made seconds ago (by the deploy before this seed) may be unknown to IAM yet.
     let what = format!("IAM user {user}");
-    let Made {
-        id,
-        secret,
-        uncertain,
-    } = layer_core::wait::while_unseen(
+    let tried = std::sync::Mutex::new(Attempts::default());
+    let Made { id, secret } = layer_core::wait::while_unseen(
         &what,
         &["NoSuchEntity"],
         layer_core::wait::UNSEEN_LIMIT,
-        || create_key(iam, user),
+        || create_key(iam, user, &tried),
     )
     .await?;
     let mut versions = Vec::new();
@@ -495,8 +522,20 @@ async fn pair(
     for old in existing.iter().filter(|k| !held_after.contains(k)) {
         delete_key(iam, user, old).await?;
     }
-    if uncertain {
-        sweep(iam, user, &id, &held_after, &kept).await?;
+    let tried = tried
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if tried.uncertain {
+        // Cleanup only: the new pair is stored, and a key left here is the next run's stray.
+        // Every key the run began with is held, kept, or deleted by now.
+        let done: Vec<String> = tried
+            .deleted
+            .into_iter()
+            .chain(user_keys.iter().cloned())
+            .collect();
+        if let Err(e) = sweep(iam, user, &id, &held_after, &kept, &done).await {
+            tracing::warn!(user = %user, error = %e, "a key a lost create may have made is left for the next seed");
+        }
     }
     tracing::info!(user = %user, "stored a new access key");
     let why = if rotate {
