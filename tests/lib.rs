@@ -425,6 +425,21 @@ impl Sandbox {
         aws_sdk_iam::Client::new(&self.sdk().await)
     }
 
+    /// The access key ids of the environment's S3 user, as `ListAccessKeys` shows them now.
+    pub async fn access_key_ids(&self) -> Vec<String> {
+        self.iam()
+            .await
+            .list_access_keys()
+            .user_name(format!("{}-s3-access", self.nid))
+            .send()
+            .await
+            .expect("the S3 user's keys")
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id().map(str::to_string))
+            .collect()
+    }
+
     /// Observe and plan, as the operator's `plan` does.
     pub async fn plan(&self, mode: layer_core::engine::Mode) -> layer_core::Plan {
         let s = self.session().await;

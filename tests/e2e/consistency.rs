@@ -328,19 +328,8 @@ async fn a_rerun_within_the_lag_never_deletes_the_key_the_secrets_hold() {
     // Once the list shows them, the next seed removes the key no secret holds, and only it.
     sb.aws.consistency().clear();
     assert_eq!(sb.cli(&["seed", "local"]).await, 0);
-    let keys = iam
-        .list_access_keys()
-        .user_name(&user)
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = keys
-        .access_key_metadata()
-        .iter()
-        .filter_map(|k| k.access_key_id())
-        .collect();
     assert_eq!(
-        ids,
+        sb.access_key_ids().await,
         [new.access_key_id()],
         "the old key {old} went, the held one stayed"
     );

@@ -85,20 +85,7 @@ async fn seed_killed_at(points: &[usize]) {
         // The key pair names the user's only key (asked once the list shows every change).
         sb.settle().await;
         let id = sb.secret_value("s3-access-key-id").await.expect("key id");
-        let keys = sb
-            .iam()
-            .await
-            .list_access_keys()
-            .user_name(format!("{}-s3-access", sb.nid))
-            .send()
-            .await
-            .unwrap();
-        let ids: Vec<&str> = keys
-            .access_key_metadata()
-            .iter()
-            .filter_map(|k| k.access_key_id())
-            .collect();
-        assert_eq!(ids, vec![id.as_str()], "after a kill at call {n}");
+        assert_eq!(sb.access_key_ids().await, [id], "after a kill at call {n}");
         // And a further seed has nothing to do.
         sb.aws.calls().reset();
         assert_eq!(sb.cli(&["seed", "local"]).await, 0);
