@@ -36,6 +36,37 @@ def prewarm(app, create_backend_app, account, region, services):
             continue
 
 
+def warm_models(services):
+    # Each service's API model, parsed once here: a fork would parse it again on its first request
+    # (the model of EC2 alone is megabytes of JSON).
+    from moto.core.utils import get_pagination_model, get_service_model
+
+    for name in services:
+        for load in (get_service_model, get_pagination_model):
+            try:
+                load(name)
+            except Exception:
+                continue
+
+
+def quicken():
+    # What moto works out again on every request, though it cannot change while the emulator
+    # lives, answered from what was worked out once: the list of its service packages (read from
+    # the disk per request) and the method names of a response class. A fork's request log goes
+    # nowhere (its output is discarded): it is not written at all.
+    import functools
+    import logging
+
+    from moto import backends
+    from moto.core import responses
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    names = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
+    responses.method_names_from_class = lambda clazz: names(clazz)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
 def serve_child(conn, app, handler):
     from werkzeug.serving import make_server
 
@@ -77,6 +108,8 @@ def main():
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True
     prewarm(app, create_backend_app, account, region, services)
+    warm_models(services)
+    quicken()
     # What the zygote built is never garbage: the collector of each fork leaves it alone (fewer
     # collections to run, fewer pages copied), and collects a request's garbage less often.
     gc.collect()
