@@ -49,6 +49,27 @@ def warm_models(services):
                 continue
 
 
+class LazyKeyPair:
+    # A KMS key's signing key pair, made when first used. Moto makes an RSA pair for every key it
+    # creates, symmetric ones too (tens of milliseconds of CPU each); the layer never signs.
+    def __init__(self, make, spec):
+        self._make, self._spec, self._pair = make, spec, None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._pair is None:
+            self._pair = self._make(self._spec)
+        return getattr(self._pair, name)
+
+
+def lazy_kms_key_pairs():
+    from moto.kms import models
+
+    make = models.generate_private_key
+    models.generate_private_key = lambda spec: LazyKeyPair(make, spec)
+
+
 def quicken():
     # What moto works out again on every request, though it cannot change while the emulator
     # lives, answered from what was worked out once: the list of its service packages (read from
@@ -60,6 +81,7 @@ def quicken():
     from moto import backends
     from moto.core import responses
 
+    lazy_kms_key_pairs()
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     names = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
