@@ -7,12 +7,15 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
+/// Run one step, and say how long it took: where `ci`'s time goes, in every log.
 fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("==> {name}");
+    let started = std::time::Instant::now();
     let status = cmd.status().with_context(|| format!("running {name}"))?;
     if !status.success() {
         bail!("{name} failed ({status})");
     }
+    eprintln!("<== {name}: {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -58,7 +61,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     )?;
     let venv = root.join(".local").join("venv");
     eprintln!("==> emulator venv");
+    let started = std::time::Instant::now();
     local_aws_venv(&venv)?;
+    eprintln!(
+        "<== emulator venv: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let mut test = cargo();
     test.env("DAL_EMULATOR_VENV", &venv);
     // End-to-end tests drive whole commands on a test thread; the commands box their large
@@ -108,7 +116,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     // and fails unless the plan is the one expected, made with no write. Built as the tests built
     // it (the whole workspace selected), then run.
     eprintln!("==> cargo build --workspace --example plan_bucket");
+    let started = std::time::Instant::now();
     let example = example_binary(root)?;
+    eprintln!(
+        "<== cargo build --workspace --example plan_bucket: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     step(
         "example: another tool imports data-s3 (examples/plan_bucket)",
         Command::new(&example)
