@@ -73,19 +73,26 @@ def lazy_kms_key_pairs():
 def quicken():
     # What moto works out again on every request, though it cannot change while the emulator
     # lives, answered from what was worked out once: the list of its service packages (read from
-    # the disk per request) and the method names of a response class. A fork's request log goes
+    # the disk per request), the method names of a response class, and what follows. A fork's request log goes
     # nowhere (its output is discarded): it is not written at all.
     import functools
     import logging
 
     from moto import backends
-    from moto.core import responses
+    from moto.core import errors, responses, utils
 
     lazy_kms_key_pairs()
+    once = functools.lru_cache(maxsize=None)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
-    names = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
+    names = once(responses.method_names_from_class)
     responses.method_names_from_class = lambda clazz: names(clazz)
+    # A service's operation router (a URL map, built per request) and, for an error answer, the
+    # service's name (botocore lists its models on the disk for it) and its table of error shapes.
+    responses.get_service_router = once(responses.get_service_router)
+    utils.service_name_from_moto_package_name = once(utils.service_name_from_moto_package_name)
+    shapes = errors.ErrorLookupFactory()
+    errors.ErrorLookupFactory = lambda: shapes
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
