@@ -46,6 +46,11 @@ step deploy_local cargo xtask deploy local --auto-approve
 cargo xtask local down >/dev/null 2>&1 || true
 step ci cargo xtask ci
 tests=$(grep -Eo '[0-9]+ tests run: [0-9]+ passed' "$work/ci.log" | tail -1)
+# Where each `ci` run's time went: the steps' own timings (`<== step: N s` in its log).
+steps_of() { grep '^<== ' "$1" | sed -e 's/^<== //' -e 's/"//g' | paste -sd ';' | sed 's/;/; /g'; }
+ci_steps=$(steps_of "$work/ci.log")
+warm_ci_steps=""
+warm_changed=""
 # Warm: the target directory built at the parent commit (what `ci` builds, untimed), the venv
 # present; then `cargo xtask ci` at the commit measured.
 if git rev-parse --quiet --verify HEAD~1 >/dev/null; then
@@ -59,6 +64,9 @@ if git rev-parse --quiet --verify HEAD~1 >/dev/null; then
   } >"$work/warmup.log" 2>&1 || true
   git checkout --quiet -
   step warm_ci cargo xtask ci
+  warm_ci_steps=$(steps_of "$work/warm_ci.log")
+  # What the warm run had to rebuild: the folders the measured commit changed.
+  warm_changed=$(git diff --name-only HEAD~1 HEAD | awk -F/ '{print (NF > 2 ? $1 "/" $2 : $1)}' | sort -u | paste -sd ',' | sed 's/,/, /g')
 fi
 # One family crate edited: what `cargo xtask ci` rebuilds before the tests start (clippy's check
 # and the test build), without running the tests.
@@ -75,6 +83,9 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "  \"commit\": \"$(git rev-parse --short HEAD)\","
   echo "  \"machine\": \"$cores cores, $mem\","
   echo "  \"tests\": \"$tests\","
+  echo "  \"ci_steps\": \"$ci_steps\","
+  echo "  \"warm_ci_steps\": \"$warm_ci_steps\","
+  echo "  \"warm_changed\": \"$warm_changed\","
   awk '{printf "  \"%s_s\": %s,\n", $1, $2}' "$work/times"
   total=$(awk '$1=="deploy_local"||$1=="ci" {s+=$2} END {printf "%.1f", s}' "$work/times")
   incr=$(awk '$1 ~ /^incremental/ {s+=$2} END {printf "%.1f", s}' "$work/times")
