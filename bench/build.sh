@@ -54,14 +54,11 @@ warm_changed=""
 # Warm: the target directory built at the parent commit (what `ci` builds, untimed), the venv
 # present; then `cargo xtask ci` at the commit measured.
 if git rev-parse --quiet --verify HEAD~1 >/dev/null; then
+  # `ci --build-only` builds what `ci` builds, with its very flags: a warmup of hand-copied
+  # commands (clippy without `-D warnings`, the docs without `RUSTDOCFLAGS`) left `ci` to redo
+  # clippy and the docs of every crate, a minute of the warm figure.
   git checkout --quiet HEAD~1
-  {
-    cargo clippy --workspace --all-targets --quiet
-    cargo doc --workspace --no-deps --quiet
-    cargo test --doc --workspace --quiet
-    cargo nextest run --workspace --no-run
-    cargo build --quiet --workspace --example plan_bucket
-  } >"$work/warmup.log" 2>&1 || true
+  cargo xtask ci --build-only >"$work/warmup.log" 2>&1 || true
   git checkout --quiet -
   step warm_ci cargo xtask ci
   warm_ci_steps=$(steps_of "$work/warm_ci.log")

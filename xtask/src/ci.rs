@@ -19,20 +19,41 @@ fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn has_nextest() -> bool {
-    Command::new("cargo")
+/// A cargo command in `root`, without what `cargo run` told this process about xtask. A build
+/// script may watch one of those variables (ring's watches `CARGO_MANIFEST_DIR`): inherited, it
+/// made every `ci` rebuild ring and all that links it, and the next `cargo xtask` rebuild it back.
+fn cargo(root: &Path) -> Command {
+    let mut c = Command::new("cargo");
+    c.current_dir(root);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || matches!(
+                &*name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            c.env_remove(&*name);
+        }
+    }
+    c
+}
+
+fn has_nextest(root: &Path) -> bool {
+    cargo(root)
         .args(["nextest", "--version"])
         .output()
         .is_ok_and(|o| o.status.success())
 }
 
-/// Run the checks and tests.
-pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
-    let cargo = || {
-        let mut c = Command::new("cargo");
-        c.current_dir(root);
-        c
-    };
+/// Run the checks and tests. With `build_only`, build what they build (with the same flags, so
+/// the next run finds it built) and run nothing: how `bench/build.sh` warms a target directory.
+pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
+    let cargo = || cargo(root);
     step(
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--check"]),
@@ -88,12 +109,21 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     // Every build here selects the whole workspace, so cargo unifies the dependencies' features
     // the same way each time and builds each dependency once: `-p layer-core` (or `-p data-s3`
     // below) resolved fewer features and rebuilt the AWS SDK for itself.
+    if build_only {
+        // Doctests are compiled on every run; cargo keeps nothing of them to warm.
+        step(
+            "cargo nextest run --no-run",
+            test.args(["nextest", "run", "--workspace", "--no-run"]),
+        )?;
+        eprintln!("==> cargo build --workspace --example plan_bucket");
+        return example_binary(root).map(|_| ());
+    }
     let mut doc = cargo();
     step(
         "cargo test --doc",
         doc.args(["test", "--doc", "--workspace", "--quiet"]),
     )?;
-    if has_nextest() {
+    if has_nextest(root) {
         step(
             "cargo nextest run",
             // A failure's output again at the end, beside the summary, where a log's tail shows it.
@@ -134,8 +164,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 
 /// The `plan_bucket` example, built with the workspace's features; its path, as cargo gives it.
 fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
-    let out = Command::new("cargo")
-        .current_dir(root)
+    let out = cargo(root)
         .args([
             "build",
             "--workspace",

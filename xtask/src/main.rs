@@ -29,7 +29,15 @@ fn main() {
         });
     }
     if args.get(1).map(String::as_str) == Some("ci") {
-        std::process::exit(match ci::run(&root) {
+        let build_only = match args.get(2).map(String::as_str) {
+            None => false,
+            Some("--build-only") => true,
+            Some(other) => {
+                eprintln!("error: unknown argument to `cargo xtask ci`: {other} (use --build-only, or nothing)");
+                std::process::exit(2);
+            }
+        };
+        std::process::exit(match ci::run(&root, build_only) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e:#}");
