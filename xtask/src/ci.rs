@@ -192,3 +192,26 @@ fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
 fn local_aws_venv(venv: &Path) -> anyhow::Result<()> {
     local_aws::ensure_emulator_venv(venv).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The test runs under cargo (or nextest), which sets `CARGO_MANIFEST_DIR` for it as
+    /// `cargo run` does for xtask: `ci`'s cargo commands must not pass it on.
+    #[test]
+    fn ci_s_cargo_commands_drop_what_cargo_set_for_xtask() {
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let cmd = super::cargo(std::path::Path::new("."));
+        let removed: Vec<_> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            removed.iter().any(|k| k == "CARGO_MANIFEST_DIR"),
+            "{removed:?}"
+        );
+        assert!(!removed
+            .iter()
+            .any(|k| k == "CARGO_TARGET_DIR" || k == "CARGO_HOME"));
+    }
+}
