@@ -351,3 +351,59 @@ async fn one_plan_names_drift_in_every_family() {
     assert_eq!(sb.aws.authz().denials(), vec![]);
     assert!(!sb.plan(Mode::Deploy).await.has_changes());
 }
+
+/// A security group's rule change whose answer is lost: the SDK's retry finds the rules there
+/// (or gone) and EC2 refuses it (`InvalidPermission.Duplicate`, `.NotFound`). The run takes that
+/// as the change made: it does not fail, and the rules are the ones asked for.
+#[tokio::test]
+async fn a_lost_answer_of_a_rule_change_is_the_change_made() {
+    let sb = Sandbox::new("e2e-lost-rule").await;
+    let ops = [
+        "AuthorizeSecurityGroupIngress",
+        "AuthorizeSecurityGroupEgress",
+        "RevokeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+    ];
+    sb.aws.faults().set(FaultPlan {
+        seed: 7,
+        rules: ops
+            .iter()
+            .map(|op| Rule {
+                operation: Some(op.to_string()),
+                mutating_only: true,
+                count: Some(1),
+                ..rule(Fault::LoseResponse, 1.0)
+            })
+            .collect(),
+    });
+    let code = sb
+        .cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+        .await;
+    let injected = sb.aws.faults().injected();
+    sb.aws.faults().clear();
+    let called: std::collections::BTreeSet<String> = sb
+        .aws
+        .calls()
+        .snapshot()
+        .into_iter()
+        .filter(|c| ops.contains(&c.operation.as_str()))
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        code, 0,
+        "a lost answer of a rule change never fails the run"
+    );
+    assert!(
+        called.len() >= 2,
+        "a fresh deploy adds ingress rules and revokes the default egress rule: {called:?}"
+    );
+    assert_eq!(
+        injected,
+        called.len() as u64,
+        "each rule change lost one answer"
+    );
+    assert!(
+        !sb.plan(Mode::Deploy).await.has_changes(),
+        "the rules are as asked"
+    );
+}

@@ -15,6 +15,17 @@ use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
+/// A failed rule change: AWS's error code, and our error.
+fn failed<E>(operation: &str, group: &str, e: &E) -> (Option<String>, Error)
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    (
+        e.code().map(str::to_string),
+        Error::aws_on("ec2", operation, group, e),
+    )
+}
+
 /// One rule: protocol (`tcp`, `-1` for all), port range, CIDR.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Rule {
@@ -150,45 +161,98 @@ impl SecurityGroup {
         add: Vec<&Rule>,
         remove: Vec<&Rule>,
     ) -> Result<()> {
-        let c = &self.client;
-        let n = &self.name;
         if !remove.is_empty() {
-            let perms: Vec<IpPermission> = remove.into_iter().map(permission).collect();
-            if ingress {
-                c.revoke_security_group_ingress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(perms))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws_on("ec2", "RevokeSecurityGroupIngress", n, &e))?;
-            } else {
-                c.revoke_security_group_egress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(perms))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws_on("ec2", "RevokeSecurityGroupEgress", n, &e))?;
-            }
+            self.change_rules(
+                id,
+                ingress,
+                false,
+                remove.into_iter().map(permission).collect(),
+            )
+            .await?;
         }
         if !add.is_empty() {
-            let perms: Vec<IpPermission> = add.into_iter().map(permission).collect();
-            if ingress {
-                c.authorize_security_group_ingress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(perms))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws_on("ec2", "AuthorizeSecurityGroupIngress", n, &e))?;
-            } else {
-                c.authorize_security_group_egress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(perms))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws_on("ec2", "AuthorizeSecurityGroupEgress", n, &e))?;
+            self.change_rules(id, ingress, true, add.into_iter().map(permission).collect())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Add (or revoke) rules. EC2 refuses a whole call if one of its rules is there already (or
+    /// gone already): so is the SDK's retry of a call whose first answer was lost, the change
+    /// made. Then each rule goes on its own, and one already there (or gone) is done.
+    async fn change_rules(
+        &self,
+        id: &str,
+        ingress: bool,
+        add: bool,
+        perms: Vec<IpPermission>,
+    ) -> Result<()> {
+        let done = if add {
+            "InvalidPermission.Duplicate"
+        } else {
+            "InvalidPermission.NotFound"
+        };
+        let several = perms.len() > 1;
+        match self.send_rules(id, ingress, add, perms.clone()).await {
+            Ok(()) => return Ok(()),
+            Err((code, _)) if code.as_deref() == Some(done) && several => {}
+            Err((code, _)) if code.as_deref() == Some(done) => return Ok(()),
+            Err((_, e)) => return Err(e),
+        }
+        for p in perms {
+            match self.send_rules(id, ingress, add, vec![p]).await {
+                Err((code, e)) if code.as_deref() != Some(done) => return Err(e),
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// One Authorize or Revoke call; on failure, AWS's error code beside our error.
+    async fn send_rules(
+        &self,
+        id: &str,
+        ingress: bool,
+        add: bool,
+        perms: Vec<IpPermission>,
+    ) -> std::result::Result<(), (Option<String>, Error)> {
+        let c = &self.client;
+        let n = &self.name;
+        let perms = Some(perms);
+        match (ingress, add) {
+            (true, true) => c
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failed("AuthorizeSecurityGroupIngress", n, &e)),
+            (false, true) => c
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failed("AuthorizeSecurityGroupEgress", n, &e)),
+            (true, false) => c
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failed("RevokeSecurityGroupIngress", n, &e)),
+            (false, false) => c
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failed("RevokeSecurityGroupEgress", n, &e)),
+        }
     }
 }
 
