@@ -7,16 +7,24 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-/// Run one step, and say how long it took: where `ci`'s time goes, in every log.
-fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
+/// Do one part of `ci`, and say how long it took: where `ci`'s time goes, in every log.
+fn timed<T>(name: &str, part: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
     eprintln!("==> {name}");
     let started = std::time::Instant::now();
-    let status = cmd.status().with_context(|| format!("running {name}"))?;
-    if !status.success() {
-        bail!("{name} failed ({status})");
-    }
+    let out = part()?;
     eprintln!("<== {name}: {:.1} s", started.elapsed().as_secs_f64());
-    Ok(())
+    Ok(out)
+}
+
+/// Run one command as a step of `ci`.
+fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
+    timed(name, || {
+        let status = cmd.status().with_context(|| format!("running {name}"))?;
+        if !status.success() {
+            bail!("{name} failed ({status})");
+        }
+        Ok(())
+    })
 }
 
 /// A cargo command in `root`, without what `cargo run` told this process about xtask. A build
@@ -81,13 +89,7 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
         ]),
     )?;
     let venv = root.join(".local").join("venv");
-    eprintln!("==> emulator venv");
-    let started = std::time::Instant::now();
-    local_aws_venv(&venv)?;
-    eprintln!(
-        "<== emulator venv: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    timed("emulator venv", || local_aws_venv(&venv))?;
     let mut test = cargo();
     test.env("DAL_EMULATOR_VENV", &venv);
     // End-to-end tests drive whole commands on a test thread; the commands box their large
@@ -115,8 +117,7 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
             "cargo nextest run --no-run",
             test.args(["nextest", "run", "--workspace", "--no-run"]),
         )?;
-        eprintln!("==> cargo build --workspace --example plan_bucket");
-        return example_binary(root).map(|_| ());
+        return timed(EXAMPLE_BUILD, || example_binary(root)).map(|_| ());
     }
     let mut doc = cargo();
     step(
@@ -145,13 +146,7 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     // The library as another tool uses it: the example plans a bucket against its own local AWS
     // and fails unless the plan is the one expected, made with no write. Built as the tests built
     // it (the whole workspace selected), then run.
-    eprintln!("==> cargo build --workspace --example plan_bucket");
-    let started = std::time::Instant::now();
-    let example = example_binary(root)?;
-    eprintln!(
-        "<== cargo build --workspace --example plan_bucket: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let example = timed(EXAMPLE_BUILD, || example_binary(root))?;
     step(
         "example: another tool imports data-s3 (examples/plan_bucket)",
         Command::new(&example)
@@ -161,6 +156,8 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+const EXAMPLE_BUILD: &str = "cargo build --workspace --example plan_bucket";
 
 /// The `plan_bucket` example, built with the workspace's features; its path, as cargo gives it.
 fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {

@@ -195,9 +195,9 @@ impl SecurityGroup {
         let several = perms.len() > 1;
         match self.send_rules(id, ingress, add, perms.clone()).await {
             Ok(()) => return Ok(()),
-            Err((code, _)) if code.as_deref() == Some(done) && several => {}
-            Err((code, _)) if code.as_deref() == Some(done) => return Ok(()),
-            Err((_, e)) => return Err(e),
+            Err((code, e)) if code.as_deref() != Some(done) => return Err(e),
+            Err(_) if !several => return Ok(()),
+            Err(_) => {}
         }
         for p in perms {
             match self.send_rules(id, ingress, add, vec![p]).await {
@@ -216,42 +216,31 @@ impl SecurityGroup {
         add: bool,
         perms: Vec<IpPermission>,
     ) -> std::result::Result<(), (Option<String>, Error)> {
-        let c = &self.client;
-        let n = &self.name;
         let perms = Some(perms);
+        // The four calls take the same input; only the operation differs.
+        macro_rules! send {
+            ($call:ident, $operation:literal) => {
+                self.client
+                    .$call()
+                    .group_id(id)
+                    .set_ip_permissions(perms)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| failed($operation, &self.name, &e))
+            };
+        }
         match (ingress, add) {
-            (true, true) => c
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(perms)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| failed("AuthorizeSecurityGroupIngress", n, &e)),
-            (false, true) => c
-                .authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(perms)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| failed("AuthorizeSecurityGroupEgress", n, &e)),
-            (true, false) => c
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(perms)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| failed("RevokeSecurityGroupIngress", n, &e)),
-            (false, false) => c
-                .revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(perms)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| failed("RevokeSecurityGroupEgress", n, &e)),
+            (true, true) => send!(
+                authorize_security_group_ingress,
+                "AuthorizeSecurityGroupIngress"
+            ),
+            (false, true) => send!(
+                authorize_security_group_egress,
+                "AuthorizeSecurityGroupEgress"
+            ),
+            (true, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress"),
+            (false, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress"),
         }
     }
 }

@@ -73,8 +73,8 @@ def lazy_kms_key_pairs():
 def quicken():
     # What moto works out again on every request, though it cannot change while the emulator
     # lives, answered from what was worked out once: the list of its service packages (read from
-    # the disk per request), the method names of a response class, and what follows. A fork's request log goes
-    # nowhere (its output is discarded): it is not written at all.
+    # the disk per request), the method names of a response class, and what follows. A fork's
+    # request log goes nowhere (its output is discarded): it is not written at all.
     import functools
     import logging
 
