@@ -407,3 +407,47 @@ async fn a_lost_answer_of_a_rule_change_is_the_change_made() {
         "the rules are as asked"
     );
 }
+
+/// A release of the run lock whose first try fails (the SDK's retries included) is tried again:
+/// the lock is gone when the run ends, so the next run does not wait out the lease.
+#[tokio::test]
+async fn a_failed_release_of_the_run_lock_is_tried_again() {
+    let sb = Sandbox::new("e2e-release").await;
+    // local.toml's `max_attempts`: the SDK's whole first try of the release fails.
+    let first_try = 3;
+    sb.aws.faults().set(FaultPlan {
+        seed: 11,
+        rules: vec![Rule {
+            operation: Some("DeleteSecret".into()),
+            count: Some(first_try),
+            ..rule(Fault::DropConnection, 1.0)
+        }],
+    });
+    let code = sb
+        .cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+        .await;
+    let injected = sb.aws.faults().injected();
+    sb.aws.faults().clear();
+    assert_eq!(code, 0);
+    assert_eq!(
+        injected,
+        u64::from(first_try),
+        "the release's first try failed"
+    );
+    let moto = format!("http://127.0.0.1:{}", sb.aws.moto_port());
+    let sm = aws_sdk_secretsmanager::Client::new(
+        &local_aws::standin::sdk_config(&moto, "eu-central-2").await,
+    );
+    let lock = sm
+        .describe_secret()
+        .secret_id(format!("{}/run-lock", sb.nid))
+        .send()
+        .await;
+    assert!(
+        lock.as_ref().is_err_and(|e| {
+            aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(e)
+                == Some("ResourceNotFoundException")
+        }),
+        "no run lock is left: {lock:?}"
+    );
+}

@@ -95,6 +95,10 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     // End-to-end tests drive whole commands on a test thread; the commands box their large
     // futures, and the threads get room to spare besides.
     test.env("RUST_MIN_STACK", "8388608");
+    // A failure ends with its panic message, where a log's tail shows it, not with a stack of
+    // tokio frames: an async test's backtrace names the test and the runtime, and the message
+    // already says the file and line. (`cargo nextest run` by hand keeps the caller's setting.)
+    test.env("RUST_BACKTRACE", "0");
     // The tests run against the local AWS only; an operator's AWS settings must not leak in.
     for var in [
         "AWS_REGION",

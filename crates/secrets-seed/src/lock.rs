@@ -43,6 +43,8 @@ const RENEWED: &str = "LockRenewedAt";
 const LEASE: &str = "LockLeaseSeconds";
 const LOCK_ID: &str = "LockId";
 const PURPOSE: &str = "Purpose";
+/// How many times a release is tried before the lock is left to expire with its lease.
+const RELEASE_TRIES: u32 = 3;
 
 /// Who asks for the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,11 +131,24 @@ impl Lease {
         self.lost.load(Ordering::SeqCst)
     }
 
-    /// Release the lock: the next run may start at once.
+    /// Release the lock: the next run may start at once. A failed release would block the next
+    /// run for the whole lease, so it is tried again (each try with the SDK's own retries) before
+    /// it is given up; a try whose answer was lost made the delete, and the next finds nothing.
     pub async fn release(self) -> Result<()> {
         self.renewer.abort();
         if self.lost() {
             return Ok(());
+        }
+        let mut pause = Duration::from_millis(250);
+        for _ in 1..RELEASE_TRIES {
+            match delete(&self.client, &self.arn).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "releasing the run lock failed; trying again")
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
         }
         delete(&self.client, &self.arn).await
     }
