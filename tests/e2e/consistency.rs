@@ -1,8 +1,8 @@
 //! Eventual consistency, end to end: the gateway's model (lists that lag behind writes, a new
-//! bucket or user not seen at once), and the product under it: a fresh deploy whose seed finds
-//! every container and whose next plan is empty with minutes of list lag, the S3 key never
-//! deleted from under the secrets that hold it, derived secrets built from their source's current
-//! version, and calls right after `CreateBucket` retried.
+//! bucket, user or security group not seen at once), and the product under it: a fresh deploy
+//! whose seed finds every container and whose next plan is empty with minutes of list lag, the S3
+//! key never deleted from under the secrets that hold it, derived secrets built from their
+//! source's current version, and calls right after `CreateBucket` or `CreateSecurityGroup` retried.
 
 use std::time::Duration;
 
@@ -411,4 +411,101 @@ async fn the_run_lock_under_a_name_scheduled_for_deletion_is_bounded_named_and_f
     .await
     .expect("free again");
     lease.release().await.unwrap();
+}
+
+/// EC2 does not know a security group made a moment ago: the calls that name it by id are
+/// refused with `InvalidGroup.NotFound` and change nothing, and a deploy (whose every security
+/// group gets its rules right after it is made) goes through it in one run.
+#[tokio::test]
+async fn a_new_security_group_is_not_known_to_ec2_at_once() {
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let sb = Sandbox::new("e2e-lag-sg").await;
+    sb.aws.consistency().set(lag(0, 1_000));
+    let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
+    let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let id = ec2
+        .create_security_group()
+        .group_name("lag-group")
+        .description("made a moment ago")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let rule = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+        .build();
+    let e = ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(rule.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
+    let e = ec2
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let group = ec2
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        group.security_groups()[0].ip_permissions().is_empty(),
+        "the refused call added nothing"
+    );
+    ec2.authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(rule)
+        .send()
+        .await
+        .expect("seen after the delay");
+
+    // The product: three seconds before a new group is known, and one run of deploy.
+    sb.aws.consistency().set(ConsistencySettings {
+        services: [(
+            "ec2".to_string(),
+            local_aws::consistency::ServiceLag {
+                read_after_create_ms: Some(3_000),
+                ..Default::default()
+            },
+        )]
+        .into(),
+        ..local_aws::ConsistencySettings::aws_like()
+    });
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    let refused = sb
+        .aws
+        .calls()
+        .snapshot()
+        .into_iter()
+        .filter(|c| c.operation.starts_with("AuthorizeSecurityGroup") && c.status == Some(400))
+        .count();
+    assert!(refused > 0, "the deploy met groups not known yet");
+    sb.settle().await;
+    assert!(!sb
+        .plan(layer_core::engine::Mode::Deploy)
+        .await
+        .has_changes());
 }

@@ -6,8 +6,10 @@
 //!   `ListSecrets`, `ListAccessKeys`, `DescribeLogGroups` (without `logGroupIdentifiers`),
 //!   `ListInferenceProfiles`, AMP's `ListWorkspaces`. Direct reads (`DescribeSecret`, …) answer
 //!   with the latest state.
-//! - `read_after_create_ms`: calls on a bucket made within that time get `NoSuchBucket`, and
-//!   IAM's `CreateAccessKey` and `PutUserPolicy` on a user made within it get `NoSuchEntity`.
+//! - `read_after_create_ms`: calls on a bucket made within that time get `NoSuchBucket`, IAM's
+//!   `CreateAccessKey` and `PutUserPolicy` on a user made within it get `NoSuchEntity`, and EC2's
+//!   calls naming a security group made within it by id (its rules, tags, describe, delete) get
+//!   `InvalidGroup.NotFound`.
 //!
 //! Set with `POST /_gateway/consistency`, read with `GET`, switched off with `DELETE`. The model
 //! keeps, for each item changed within the lag, how a list showed it before its first change of
@@ -38,18 +40,19 @@ pub struct ConsistencySettings {
     /// Milliseconds a change takes to show in list calls.
     #[serde(default)]
     pub list_lag_ms: u64,
-    /// Milliseconds a new bucket or IAM user is unknown to the calls that follow its creation.
+    /// Milliseconds a new bucket, IAM user or security group is unknown to the calls that follow
+    /// its creation.
     #[serde(default)]
     pub read_after_create_ms: u64,
     /// Per-service overrides, by SigV4 service name (`secretsmanager`, `iam`, `logs`, `s3`,
-    /// `bedrock`, `aps`).
+    /// `bedrock`, `aps`, `ec2`).
     #[serde(default)]
     pub services: BTreeMap<String, ServiceLag>,
 }
 
 impl ConsistencySettings {
     /// What the local environment and the end-to-end suite run with: 3 s of list lag, 1 s
-    /// before a new bucket or user is seen.
+    /// before a new bucket, user or security group is seen.
     pub fn aws_like() -> Self {
         ConsistencySettings {
             list_lag_ms: 3_000,

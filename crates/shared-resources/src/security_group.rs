@@ -10,6 +10,7 @@ use aws_sdk_ec2::Client;
 use layer_core::access::{arn, Access, Need};
 use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
+use layer_core::wait;
 use layer_core::FieldChange;
 use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
@@ -398,14 +399,22 @@ impl Resource for SecurityGroup {
             cidr: "0.0.0.0/0".into(),
         }]
         .into();
-        self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new())
-            .await?;
-        self.set_rules(
-            &id,
-            false,
-            desired.egress.difference(&default_egress).collect(),
-            default_egress.difference(&desired.egress).collect(),
-        )
+        // EC2 is eventually consistent: the next calls may not know a group made a moment ago
+        // (`InvalidGroup.NotFound`), and a refused call changed nothing, so it is sent again.
+        let what = format!("security group {}", self.name);
+        let unseen = &["InvalidGroup.NotFound"];
+        wait::while_unseen(&what, unseen, wait::UNSEEN_LIMIT, || {
+            self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new())
+        })
+        .await?;
+        wait::while_unseen(&what, unseen, wait::UNSEEN_LIMIT, || {
+            self.set_rules(
+                &id,
+                false,
+                desired.egress.difference(&default_egress).collect(),
+                default_egress.difference(&desired.egress).collect(),
+            )
+        })
         .await
     }
 

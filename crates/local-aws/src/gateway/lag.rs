@@ -237,7 +237,28 @@ pub(super) async fn before(
     })
 }
 
-/// A call on a bucket or an IAM user made too recently to be seen: AWS's not-found answer.
+/// EC2's calls that name a security group by id, and the parameters that name it.
+fn security_group_ids<'a>(op: &str, form: &'a [(String, String)]) -> Vec<&'a str> {
+    let by = |key: &str| -> Vec<&'a str> {
+        form.iter()
+            .filter(|(k, _)| k == key || k.strip_prefix(key).is_some_and(|n| n.starts_with('.')))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    match op {
+        "AuthorizeSecurityGroupIngress"
+        | "AuthorizeSecurityGroupEgress"
+        | "RevokeSecurityGroupIngress"
+        | "RevokeSecurityGroupEgress"
+        | "DeleteSecurityGroup"
+        | "DescribeSecurityGroups" => by("GroupId"),
+        "CreateTags" | "DeleteTags" => by("ResourceId"),
+        _ => Vec::new(),
+    }
+}
+
+/// A call on a bucket, an IAM user or a security group made too recently to be seen: AWS's
+/// not-found answer.
 pub(super) fn refusal(
     shared: &Shared,
     service: &str,
@@ -257,6 +278,16 @@ pub(super) fn refusal(
                     "The specified bucket does not exist",
                 )
             })
+        }
+        "ec2" => {
+            let id = security_group_ids(op, form)
+                .into_iter()
+                .find(|id| c.too_new("ec2", region, id))?;
+            Some(Protocol::Ec2.error(
+                StatusCode::BAD_REQUEST,
+                "InvalidGroup.NotFound",
+                &format!("The security group '{id}' does not exist"),
+            ))
         }
         "iam" if matches!(op, "CreateAccessKey" | "PutUserPolicy") => {
             let user = param(form, "UserName")?;
@@ -297,6 +328,11 @@ pub(super) fn after(
                 c.created("s3", region, &b);
             }
         }
+        ("ec2", "CreateSecurityGroup") => {
+            if let Some(id) = crate::xml::text(text, "groupId") {
+                c.created("ec2", region, &id);
+            }
+        }
         ("iam", "CreateUser") => {
             if let Some(u) = param(form, "UserName") {
                 c.created("iam", region, u);
@@ -314,6 +350,7 @@ pub(super) fn reads_answer(service: &str, op: &str) -> bool {
             | ("iam", "ListAccessKeys" | "CreateAccessKey")
             | ("logs", "DescribeLogGroups")
             | ("aps", "ListWorkspaces" | "CreateWorkspace")
+            | ("ec2", "CreateSecurityGroup")
             | (
                 "bedrock",
                 "ListInferenceProfiles" | "CreateInferenceProfile"
