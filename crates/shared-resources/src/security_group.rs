@@ -162,18 +162,20 @@ impl SecurityGroup {
         add: Vec<&Rule>,
         remove: Vec<&Rule>,
     ) -> Result<()> {
-        if !remove.is_empty() {
-            self.change_rules(
-                id,
-                ingress,
-                false,
-                remove.into_iter().map(permission).collect(),
-            )
+        // EC2 is eventually consistent: a group made a moment ago (by this run, or by a create
+        // whose answer was lost) may be unknown to the next calls (`InvalidGroup.NotFound`). A
+        // refused call changed nothing, so it is sent again.
+        let what = format!("security group {}", self.name);
+        let unseen = &["InvalidGroup.NotFound"];
+        for (add, rules) in [(false, remove), (true, add)] {
+            if rules.is_empty() {
+                continue;
+            }
+            let perms: Vec<IpPermission> = rules.into_iter().map(permission).collect();
+            wait::while_unseen(&what, unseen, wait::UNSEEN_LIMIT, || {
+                self.change_rules(id, ingress, add, perms.clone())
+            })
             .await?;
-        }
-        if !add.is_empty() {
-            self.change_rules(id, ingress, true, add.into_iter().map(permission).collect())
-                .await?;
         }
         Ok(())
     }
@@ -399,22 +401,14 @@ impl Resource for SecurityGroup {
             cidr: "0.0.0.0/0".into(),
         }]
         .into();
-        // EC2 is eventually consistent: the next calls may not know a group made a moment ago
-        // (`InvalidGroup.NotFound`), and a refused call changed nothing, so it is sent again.
-        let what = format!("security group {}", self.name);
-        let unseen = &["InvalidGroup.NotFound"];
-        wait::while_unseen(&what, unseen, wait::UNSEEN_LIMIT, || {
-            self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new())
-        })
-        .await?;
-        wait::while_unseen(&what, unseen, wait::UNSEEN_LIMIT, || {
-            self.set_rules(
-                &id,
-                false,
-                desired.egress.difference(&default_egress).collect(),
-                default_egress.difference(&desired.egress).collect(),
-            )
-        })
+        self.set_rules(&id, true, desired.ingress.iter().collect(), Vec::new())
+            .await?;
+        self.set_rules(
+            &id,
+            false,
+            desired.egress.difference(&default_egress).collect(),
+            default_egress.difference(&desired.egress).collect(),
+        )
         .await
     }
 
