@@ -402,7 +402,22 @@ impl Resource for SecretContainer {
                 .client_request_token(self.fact_token(v));
         }
         match req.send().await {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                // AWS made it as asked, atomically: the answer says the rest.
+                if let Some(arn) = out.arn() {
+                    index.made(SecretMeta {
+                        name: name.clone(),
+                        arn: arn.to_string(),
+                        kms_key_id: Some(desired.kms_key_id.clone()),
+                        description: Some(desired.description.clone()),
+                        tags: desired.tags.clone(),
+                        scheduled_for_deletion: false,
+                        current_version: out.version_id().map(str::to_string),
+                        last_changed: None,
+                    });
+                }
+                Ok(())
+            }
             // Made by an earlier, interrupted run (or a lost response), or scheduled for
             // deletion: converge what is there, if it is ours.
             Err(e)

@@ -176,6 +176,16 @@ impl Index {
         Ok(m)
     }
 
+    /// This command made the secret `m` describes, as `CreateSecret`'s answer says: as direct as a
+    /// read, so the read-back after the create needs no call.
+    pub fn made(&self, m: SecretMeta) {
+        self.written.lock().expect("not poisoned").remove(&m.name);
+        self.read
+            .lock()
+            .expect("not poisoned")
+            .insert(m.name.clone(), Some(m));
+    }
+
     /// Remember that this command wrote `name`.
     pub fn mark_written(&self, name: &str) {
         self.written
