@@ -2,7 +2,8 @@
 //! bucket, user or security group not seen at once), and the product under it: a fresh deploy
 //! whose seed finds every container and whose next plan is empty with minutes of list lag, the S3
 //! key never deleted from under the secrets that hold it, derived secrets built from their
-//! source's current version, and calls right after `CreateBucket` or `CreateSecurityGroup` retried.
+//! source's current version, calls right after `CreateBucket` or `CreateSecurityGroup` retried,
+//! and the name of a secret deleted without recovery waited for.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ fn lag(list_lag_ms: u64, read_after_create_ms: u64) -> ConsistencySettings {
     ConsistencySettings {
         list_lag_ms,
         read_after_create_ms,
+        deletion_ms: 0,
         services: Default::default(),
     }
 }
@@ -503,6 +505,93 @@ async fn a_new_security_group_is_not_known_to_ec2_at_once() {
         .filter(|c| c.operation.starts_with("AuthorizeSecurityGroup") && c.status == Some(400))
         .count();
     assert!(refused > 0, "the deploy met groups not known yet");
+    sb.settle().await;
+    assert!(!sb
+        .plan(layer_core::engine::Mode::Deploy)
+        .await
+        .has_changes());
+}
+
+/// AWS deletes a secret deleted without recovery in the background, and refuses a create of its
+/// name meanwhile: the run lock taken right after another run released it, and the containers of
+/// a deploy right after a destroy, wait for the name instead of failing.
+#[tokio::test]
+async fn a_secret_deleted_without_recovery_holds_its_name_for_a_moment() {
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
+    let sb = Sandbox::new("e2e-lag-del").await;
+    sb.aws.consistency().set(ConsistencySettings {
+        deletion_ms: 2_000,
+        ..ConsistencySettings::aws_like()
+    });
+    let sm = sb.secrets().await;
+    sm.create_secret().name("lag-deleted").send().await.unwrap();
+    sm.delete_secret()
+        .secret_id("lag-deleted")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let e = sm
+        .create_secret()
+        .name("lag-deleted")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidRequestException"));
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    sm.create_secret()
+        .name("lag-deleted")
+        .send()
+        .await
+        .expect("the name is free after the delay");
+
+    // The product: a container deleted without recovery (by hand, or by a destroy) is made
+    // again by the deploy right after, which waits for its name; the run lock, taken right
+    // after the last run released it, waits for its own.
+    let deploy = ["deploy", "local", "--auto-approve", "--skip-seed"];
+    assert_eq!(sb.cli(&deploy).await, 0);
+    // Longer than the deploy takes to plan, lock and plan again.
+    sb.aws.consistency().set(ConsistencySettings {
+        deletion_ms: 5_000,
+        ..ConsistencySettings::aws_like()
+    });
+    // The last run's lock has freed its name: the next deploy does not wait on it.
+    sb.settle().await;
+    let container = format!("{}/redis-host", sb.nid);
+    sm.delete_secret()
+        .secret_id(&container)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    sb.aws.calls().reset();
+    assert_eq!(
+        sb.cli(&deploy).await,
+        0,
+        "a deploy right after the deletion"
+    );
+    let refused: Vec<Option<String>> = sb
+        .aws
+        .calls()
+        .snapshot()
+        .into_iter()
+        .filter(|c| c.operation == "CreateSecret" && c.status == Some(400))
+        .map(|c| c.resource)
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.as_deref().is_some_and(|r| r.contains("redis-host"))),
+        "the deploy met the container's name not freed yet: {refused:?}"
+    );
+    assert!(
+        sm.describe_secret()
+            .secret_id(&container)
+            .send()
+            .await
+            .is_ok(),
+        "made again"
+    );
     sb.settle().await;
     assert!(!sb
         .plan(layer_core::engine::Mode::Deploy)

@@ -10,6 +10,9 @@
 //!   `CreateAccessKey` and `PutUserPolicy` on a user made within it get `NoSuchEntity`, and EC2's
 //!   calls naming a security group made within it by id (its rules, tags, describe, delete) get
 //!   `InvalidGroup.NotFound`.
+//! - `deletion_ms`: a secret deleted without recovery keeps its name that long (AWS deletes it in
+//!   the background and says to retry a create of the same name): `CreateSecret` of it is refused
+//!   with `InvalidRequestException` meanwhile.
 //!
 //! Set with `POST /_gateway/consistency`, read with `GET`, switched off with `DELETE`. The model
 //! keeps, for each item changed within the lag, how a list showed it before its first change of
@@ -44,6 +47,9 @@ pub struct ConsistencySettings {
     /// its creation.
     #[serde(default)]
     pub read_after_create_ms: u64,
+    /// Milliseconds a secret deleted without recovery still holds its name.
+    #[serde(default)]
+    pub deletion_ms: u64,
     /// Per-service overrides, by SigV4 service name (`secretsmanager`, `iam`, `logs`, `s3`,
     /// `bedrock`, `aps`, `ec2`).
     #[serde(default)]
@@ -52,11 +58,13 @@ pub struct ConsistencySettings {
 
 impl ConsistencySettings {
     /// What the local environment and the end-to-end suite run with: 3 s of list lag, 1 s
-    /// before a new bucket, user or security group is seen.
+    /// before a new bucket, user or security group is seen, half a second before a secret
+    /// deleted without recovery frees its name.
     pub fn aws_like() -> Self {
         ConsistencySettings {
             list_lag_ms: 3_000,
             read_after_create_ms: 1_000,
+            deletion_ms: 500,
             services: BTreeMap::new(),
         }
     }
@@ -69,6 +77,11 @@ impl ConsistencySettings {
             .and_then(|s| s.list_lag_ms)
             .unwrap_or(self.list_lag_ms);
         Duration::from_millis(ms)
+    }
+
+    /// How long a secret deleted without recovery still holds its name.
+    pub fn deletion(&self) -> Duration {
+        Duration::from_millis(self.deletion_ms)
     }
 
     /// The read-after-create delay of `service`.
@@ -117,6 +130,8 @@ pub struct Consistency {
     pending: Mutex<HashMap<(String, Target), Pending>>,
     /// Buckets and users by `(service, region, name)`: when they were made.
     created: Mutex<HashMap<(String, String, String), Instant>>,
+    /// Secrets deleted without recovery, by `(region, name)`: when.
+    deleted: Mutex<HashMap<(String, String), Instant>>,
 }
 
 impl Consistency {
@@ -135,6 +150,7 @@ impl Consistency {
         self.set(ConsistencySettings::default());
         self.pending.lock().expect("not poisoned").clear();
         self.created.lock().expect("not poisoned").clear();
+        self.deleted.lock().expect("not poisoned").clear();
     }
 
     fn lag(&self, service: &str) -> Duration {
@@ -239,7 +255,37 @@ impl Consistency {
             })
             .max()
             .unwrap_or_default();
-        lists.max(created)
+        let deletion = settings.deletion();
+        let deleted = self
+            .deleted
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .map(|t| deletion.saturating_sub(t.elapsed()))
+            .max()
+            .unwrap_or_default();
+        lists.max(created).max(deleted)
+    }
+
+    /// A secret was deleted without recovery.
+    pub fn deleted_secret(&self, region: &str, name: &str) {
+        if self.settings().deletion().is_zero() {
+            return;
+        }
+        self.deleted
+            .lock()
+            .expect("not poisoned")
+            .insert((region.to_string(), name.to_string()), Instant::now());
+    }
+
+    /// Whether a secret deleted without recovery still holds `name`.
+    pub fn name_still_taken(&self, region: &str, name: &str) -> bool {
+        let deletion = self.settings().deletion();
+        self.deleted
+            .lock()
+            .expect("not poisoned")
+            .get(&(region.to_string(), name.to_string()))
+            .is_some_and(|t| t.elapsed() < deletion)
     }
 
     /// A bucket or IAM user was made.

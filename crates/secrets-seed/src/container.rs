@@ -401,42 +401,51 @@ impl Resource for SecretContainer {
                 .secret_string(v)
                 .client_request_token(self.fact_token(v));
         }
-        match req.send().await {
-            Ok(out) => {
-                // AWS made it as asked, atomically: the answer says the rest.
-                if let Some(arn) = out.arn() {
-                    index.made(SecretMeta {
-                        name: name.clone(),
-                        arn: arn.to_string(),
-                        kms_key_id: Some(desired.kms_key_id.clone()),
-                        description: Some(desired.description.clone()),
-                        tags: desired.tags.clone(),
-                        scheduled_for_deletion: false,
-                        current_version: out.version_id().map(str::to_string),
-                        last_changed: None,
-                    });
+        // AWS frees the name of a secret deleted without recovery in the background, and says
+        // to retry a create of that name meanwhile.
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            let e = match req.clone().send().await {
+                Ok(out) => {
+                    // AWS made it as asked, atomically: the answer says the rest.
+                    if let Some(arn) = out.arn() {
+                        index.made(SecretMeta {
+                            name: name.clone(),
+                            arn: arn.to_string(),
+                            kms_key_id: Some(desired.kms_key_id.clone()),
+                            description: Some(desired.description.clone()),
+                            tags: desired.tags.clone(),
+                            scheduled_for_deletion: false,
+                            current_version: out.version_id().map(str::to_string),
+                            last_changed: None,
+                        });
+                    }
+                    return Ok(());
                 }
-                Ok(())
+                Err(e) => e,
+            };
+            let taken = e.code() == Some("InvalidRequestException");
+            if !taken && e.code() != Some("ResourceExistsException") {
+                return Err(Error::aws_on("secretsmanager", "CreateSecret", &name, &e));
             }
             // Made by an earlier, interrupted run (or a lost response), or scheduled for
             // deletion: converge what is there, if it is ours.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("ResourceExistsException") | Some("InvalidRequestException")
-                ) =>
-            {
-                let Some(m) = meta::describe(&self.client, &name).await? else {
-                    return Err(Error::aws_on("secretsmanager", "CreateSecret", &name, &e));
-                };
-                if !layer_core::tags::is_owned(&m.tags, &cx.tags) {
-                    return Err(Error::Other(format!(
-                        "secret `{name}` exists without our tags; run plan, then deploy with --adopt to take it over"
-                    )));
+            let Some(m) = meta::describe(&self.client, &name).await? else {
+                if taken && started.elapsed() < layer_core::wait::UNSEEN_LIMIT {
+                    tracing::debug!(secret = %name, "the name is still being freed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                    continue;
                 }
-                self.converge(desired, &m, inputs).await
+                return Err(Error::aws_on("secretsmanager", "CreateSecret", &name, &e));
+            };
+            if !layer_core::tags::is_owned(&m.tags, &cx.tags) {
+                return Err(Error::Other(format!(
+                    "secret `{name}` exists without our tags; run plan, then deploy with --adopt to take it over"
+                )));
             }
-            Err(e) => Err(Error::aws_on("secretsmanager", "CreateSecret", &name, &e)),
+            return self.converge(desired, &m, inputs).await;
         }
     }
 

@@ -237,7 +237,9 @@ fn needs_body(x: &Exchange) -> bool {
     match x.service.as_str() {
         "elasticache" | "rds" | "aps" => true,
         "s3" if op == "GetBucketVersioning" => true,
-        "secretsmanager" if matches!(op, "CreateSecret" | "DescribeSecret") => true,
+        "secretsmanager" if matches!(op, "CreateSecret" | "DescribeSecret" | "DeleteSecret") => {
+            true
+        }
         "ec2" if matches!(op, "DescribeVpcEndpoints" | "ModifyVpcEndpoint") => true,
         "logs"
             if matches!(

@@ -1,6 +1,7 @@
 //! Secrets Manager's hooks: a rotation schedule set without rotating (AWS leaves the value alone,
-//! moto would not), the schedule shown in `DescribeSecret`, and a name taken by a secret
-//! scheduled for deletion refused with AWS's error.
+//! moto would not), the schedule shown in `DescribeSecret`, a name taken by a secret scheduled
+//! for deletion refused with AWS's error, and a name still taken for a moment by a secret deleted
+//! without recovery (`deletion_ms` of the consistency model).
 
 use http::StatusCode;
 
@@ -9,6 +10,9 @@ use super::super::{moto_json, Shared};
 use crate::fixes;
 
 pub(super) async fn before(shared: &Shared, x: &mut Exchange) -> Step {
+    if x.op == "CreateSecret" {
+        return name_still_taken(shared, x);
+    }
     if x.op != "RotateSecret" {
         return Ok(None);
     }
@@ -48,12 +52,38 @@ pub(super) async fn before(shared: &Shared, x: &mut Exchange) -> Step {
     ))
 }
 
+/// A secret deleted without recovery a moment ago still holds its name (AWS deletes it in the
+/// background): a create of that name is refused, as AWS refuses it.
+fn name_still_taken(shared: &Shared, x: &Exchange) -> Step {
+    match x.json_str("Name") {
+        Some(name) if shared.consistency.name_still_taken(&x.region, &name) => x.bad_request(
+            "InvalidRequestException",
+            fixes::SECRET_SCHEDULED_FOR_DELETION,
+        ),
+        _ => Ok(None),
+    }
+}
+
+/// After a deletion without recovery: the name stays taken for a moment.
+fn note_deletion(shared: &Shared, x: &Exchange, text: &str) {
+    let forced = x
+        .json()
+        .is_some_and(|j| j["ForceDeleteWithoutRecovery"] == serde_json::json!(true));
+    let answer: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    if let Some(name) = answer["Name"].as_str().filter(|_| forced) {
+        shared.consistency.deleted_secret(&x.region, name);
+    }
+}
+
 pub(super) async fn answer_last(
     shared: &Shared,
     x: &Exchange,
     success: bool,
     text: &mut String,
 ) -> anyhow::Result<Option<Reply>> {
+    if success && x.op == "DeleteSecret" {
+        note_deletion(shared, x, text);
+    }
     if success && x.op == "DescribeSecret" {
         if let Some(t) = shared.rotation_schedules.on_describe(&x.region, text) {
             *text = t;
