@@ -1,5 +1,6 @@
-//! The monitoring family end to end: the Prometheus workspace with logging, found by its tags,
-//! made once even when the answer to its create is lost, and torn down.
+//! The monitoring family end to end: the Prometheus workspace with logging (waited for until
+//! AWS has set it up), found by its tags, made once even when the answer to its create is lost,
+//! and torn down.
 
 use dal_tests::Sandbox;
 use layer_core::engine::Mode;
@@ -371,4 +372,62 @@ async fn a_workspace_named_by_id_is_adopted_under_its_alias_not_made_again() {
     assert_eq!(sb.cli(&["destroy", "local", "--auto-approve"]).await, 0);
     sb.settle().await;
     assert!(!sb.plan(Mode::Destroy).await.has_changes());
+}
+
+/// AWS sets a workspace's logging configuration up in the background (`CREATING`), refuses to
+/// change it meanwhile, and says only there whether it failed: deploy waits until it is `ACTIVE`.
+#[tokio::test]
+async fn deploy_waits_for_the_logging_configuration_to_be_active() {
+    use aws_sdk_amp::error::ProvideErrorMetadata as _;
+    let sb = Sandbox::new("e2e-prom-log").await;
+    // Only the logging configuration is slow.
+    sb.aws.slow().set(local_aws::SlowSettings {
+        creation_ms: 6_000,
+        modification_ms: 6_000,
+        aurora_creation_ms: Some(0),
+        redis_creation_ms: Some(0),
+        grafana_creation_ms: Some(0),
+        ..Default::default()
+    });
+    let amp = aws_sdk_amp::Client::new(&sb.sdk().await);
+    assert_eq!(
+        sb.cli(&["deploy", "local", "--auto-approve", "--skip-seed"])
+            .await,
+        0
+    );
+    let out = sb.session().await.outputs().await.unwrap();
+    let id = out["prometheus_workspace_id"].as_str().unwrap().to_string();
+    let logging = amp
+        .describe_logging_configuration()
+        .workspace_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let status = logging.logging_configuration().unwrap().status().unwrap();
+    assert_eq!(
+        status.status_code().as_str(),
+        "ACTIVE",
+        "the deploy ended only once its logging was set up"
+    );
+
+    // The local AWS as AWS: a change of a logging configuration still being set up is refused.
+    let arn = logging
+        .logging_configuration()
+        .unwrap()
+        .log_group_arn()
+        .to_string();
+    amp.update_logging_configuration()
+        .workspace_id(&id)
+        .log_group_arn(&arn)
+        .send()
+        .await
+        .expect("an active configuration changes");
+    let e = amp
+        .update_logging_configuration()
+        .workspace_id(&id)
+        .log_group_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("ConflictException"));
 }

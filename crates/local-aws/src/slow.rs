@@ -1,6 +1,7 @@
 //! Slow creation and slow modification: on request, RDS clusters and instances and ElastiCache
 //! replication groups report `creating` (or `modifying`, with the pending values) for a set time
-//! before they are `available`, so that waiters and update convergence meet what AWS does.
+//! before they are `available`, and a Prometheus workspace's logging configuration `CREATING` (or
+//! `UPDATING`), so that waiters and update convergence meet what AWS does.
 //! Moto makes them available at once; the gateway rewrites the describe answers.
 
 use std::collections::HashMap;
@@ -39,6 +40,8 @@ enum Kind {
     DbCluster,
     DbInstance,
     ReplicationGroup,
+    /// A Prometheus workspace's logging configuration, by the workspace's id.
+    AmpLogging,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +110,33 @@ impl Slow {
     /// The durations.
     pub fn settings(&self) -> SlowSettings {
         *self.settings.lock().expect("not poisoned")
+    }
+
+    /// AMP made (or changed) the logging configuration of workspace `id`: it reports `CREATING`
+    /// (`UPDATING`) for the creation (modification) time, as AWS does while it sets it up.
+    pub fn amp_logging_changed(&self, id: &str, created: bool) {
+        let s = self.settings();
+        let (ms, status) = if created {
+            (s.creation_ms, "CREATING")
+        } else {
+            (s.modification_ms, "UPDATING")
+        };
+        if ms == 0 {
+            return;
+        }
+        self.busy.lock().expect("not poisoned").insert(
+            (Kind::AmpLogging, id.to_lowercase()),
+            Busy {
+                until: Instant::now() + Duration::from_millis(ms),
+                status,
+                pending: Vec::new(),
+            },
+        );
+    }
+
+    /// The status of workspace `id`'s logging configuration while AMP still sets it up.
+    pub fn amp_logging_busy(&self, id: &str) -> Option<&'static str> {
+        self.busy_status(Kind::AmpLogging, id)
     }
 
     fn busy_status(&self, kind: Kind, id: &str) -> Option<&'static str> {

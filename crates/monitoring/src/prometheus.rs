@@ -161,7 +161,15 @@ impl Workspace {
         .await
     }
 
-    async fn set_logging(&self, id: &str, had: bool, arn: Option<&str>) -> Result<()> {
+    /// Create, update or delete the workspace's logging configuration; a created or updated one
+    /// is waited for until AWS says it is `ACTIVE`.
+    async fn set_logging(
+        &self,
+        cx: &Context,
+        id: &str,
+        had: bool,
+        arn: Option<&str>,
+    ) -> Result<()> {
         match (had, arn) {
             (false, Some(arn)) => {
                 self.client
@@ -205,7 +213,38 @@ impl Workspace {
             },
             (false, None) => {}
         }
+        if arn.is_some() {
+            self.wait_logging(cx, id).await?;
+        }
         Ok(())
+    }
+
+    /// AWS creates and updates a logging configuration in the background (`CREATING`,
+    /// `UPDATING`), refuses another change of it meanwhile (`ConflictException`), and says only
+    /// there that it failed (`CREATION_FAILED`, `UPDATE_FAILED`, with the reason).
+    async fn wait_logging(&self, cx: &Context, id: &str) -> Result<()> {
+        let what = format!("the logging of Prometheus workspace {}", self.alias);
+        layer_core::wait::until(cx, &what, || async {
+            let out = self
+                .client
+                .describe_logging_configuration()
+                .workspace_id(id)
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::aws_on("aps", "DescribeLoggingConfiguration", &self.alias, &e)
+                })?;
+            let status = out.logging_configuration().and_then(|l| l.status());
+            let code = status.map(|s| s.status_code().as_str()).unwrap_or_default();
+            if code.ends_with("_FAILED") {
+                let why = status.and_then(|s| s.status_reason()).unwrap_or("no reason given");
+                return Err(Error::Other(format!(
+                    "{what} is `{code}`: {why}; fix the cause (the log group, its resource policy), then deploy again"
+                )));
+            }
+            Ok((code != "ACTIVE").then(|| code.to_string()))
+        })
+        .await
     }
 }
 
@@ -371,7 +410,7 @@ impl Resource for Workspace {
             .map_err(|e| Error::aws_on("aps", "CreateWorkspace", &self.alias, &e))?;
         let id = out.workspace_id().to_string();
         self.wait_active(cx, &id).await?;
-        self.set_logging(&id, false, desired.log_group_arn.as_deref())
+        self.set_logging(cx, &id, false, desired.log_group_arn.as_deref())
             .await?;
         // Found by listing only (AWS chooses its id): listed before the run ends, or the next
         // plan would not find it and propose a second one.
@@ -384,7 +423,7 @@ impl Resource for Workspace {
 
     async fn update(
         &self,
-        _cx: &Context,
+        cx: &Context,
         desired: &WorkspaceSpec,
         observed: &Observed<WorkspaceSpec>,
         changes: &[FieldChange],
@@ -413,6 +452,7 @@ impl Resource for Workspace {
         }
         if changes.touches(WorkspaceSpec::LOG_GROUP_ARN) {
             self.set_logging(
+                cx,
                 &id,
                 observed.spec.log_group_arn.is_some(),
                 desired.log_group_arn.as_deref(),
@@ -451,7 +491,7 @@ impl Resource for Workspace {
         let Some(id) = observed.outputs.get(WORKSPACE_ID).and_then(|v| v.as_str()) else {
             return Ok(());
         };
-        self.set_logging(id, observed.spec.log_group_arn.is_some(), None)
+        self.set_logging(cx, id, observed.spec.log_group_arn.is_some(), None)
             .await?;
         match self.client.delete_workspace().workspace_id(id).send().await {
             Ok(_) => {}
