@@ -423,7 +423,8 @@ async fn a_new_security_group_is_not_known_to_ec2_at_once() {
     use aws_sdk_ec2::error::ProvideErrorMetadata as _;
     use aws_sdk_ec2::types::{IpPermission, IpRange};
     let sb = Sandbox::new("e2e-lag-sg").await;
-    sb.aws.consistency().set(lag(0, 1_000));
+    // Seconds, not one: two calls must come within it on a loaded machine.
+    sb.aws.consistency().set(lag(0, 3_000));
     let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
     let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
         .vpc_id()
@@ -461,7 +462,7 @@ async fn a_new_security_group_is_not_known_to_ec2_at_once() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
     let group = ec2
         .describe_security_groups()
         .group_ids(&id)
@@ -550,13 +551,13 @@ async fn a_secret_deleted_without_recovery_holds_its_name_for_a_moment() {
     // after the last run released it, waits for its own.
     let deploy = ["deploy", "local", "--auto-approve", "--skip-seed"];
     assert_eq!(sb.cli(&deploy).await, 0);
-    // Longer than the deploy takes to plan, lock and plan again.
-    sb.aws.consistency().set(ConsistencySettings {
-        deletion_ms: 5_000,
-        ..ConsistencySettings::aws_like()
-    });
     // The last run's lock has freed its name: the next deploy does not wait on it.
     sb.settle().await;
+    // Longer than the deploy takes to plan, lock and plan again, on a loaded machine too.
+    sb.aws.consistency().set(ConsistencySettings {
+        deletion_ms: 10_000,
+        ..ConsistencySettings::aws_like()
+    });
     let container = format!("{}/redis-host", sb.nid);
     sm.delete_secret()
         .secret_id(&container)
@@ -592,6 +593,7 @@ async fn a_secret_deleted_without_recovery_holds_its_name_for_a_moment() {
             .is_ok(),
         "made again"
     );
+    sb.aws.consistency().set(ConsistencySettings::aws_like());
     sb.settle().await;
     assert!(!sb
         .plan(layer_core::engine::Mode::Deploy)
