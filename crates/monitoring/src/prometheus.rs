@@ -225,15 +225,25 @@ impl Workspace {
     async fn wait_logging(&self, cx: &Context, id: &str) -> Result<()> {
         let what = format!("the logging of Prometheus workspace {}", self.alias);
         layer_core::wait::until(cx, &what, || async {
-            let out = self
+            let out = match self
                 .client
                 .describe_logging_configuration()
                 .workspace_id(id)
                 .send()
                 .await
-                .map_err(|e| {
-                    Error::aws_on("aps", "DescribeLoggingConfiguration", &self.alias, &e)
-                })?;
+            {
+                Ok(out) => out,
+                // Made a moment ago, and not seen yet by the read (AWS is eventually consistent).
+                Err(e) if not_found(&e) => return Ok(Some("not seen yet".to_string())),
+                Err(e) => {
+                    return Err(Error::aws_on(
+                        "aps",
+                        "DescribeLoggingConfiguration",
+                        &self.alias,
+                        &e,
+                    ))
+                }
+            };
             let status = out.logging_configuration().and_then(|l| l.status());
             let code = status.map(|s| s.status_code().as_str()).unwrap_or_default();
             if code.ends_with("_FAILED") {

@@ -16,17 +16,6 @@ use layer_core::{Address, Error, Inputs, Outputs, Resource, Result, Tags};
 use serde::Serialize;
 use typed_builder::TypedBuilder;
 
-/// A failed rule change: AWS's error code, and our error.
-fn failed<E>(operation: &str, group: &str, e: &E) -> (Option<String>, Error)
-where
-    E: ProvideErrorMetadata + std::error::Error,
-{
-    (
-        e.code().map(str::to_string),
-        Error::aws_on("ec2", operation, group, e),
-    )
-}
-
 /// One rule: protocol (`tcp`, `-1` for all), port range, CIDR.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Rule {
@@ -198,27 +187,27 @@ impl SecurityGroup {
         let several = perms.len() > 1;
         match self.send_rules(id, ingress, add, perms.clone()).await {
             Ok(()) => return Ok(()),
-            Err((code, e)) if code.as_deref() != Some(done) => return Err(e),
+            Err(e) if !e.is_code(done) => return Err(e),
             Err(_) if !several => return Ok(()),
             Err(_) => {}
         }
         for p in perms {
             match self.send_rules(id, ingress, add, vec![p]).await {
-                Err((code, e)) if code.as_deref() != Some(done) => return Err(e),
+                Err(e) if !e.is_code(done) => return Err(e),
                 _ => {}
             }
         }
         Ok(())
     }
 
-    /// One Authorize or Revoke call; on failure, AWS's error code beside our error.
+    /// One Authorize or Revoke call.
     async fn send_rules(
         &self,
         id: &str,
         ingress: bool,
         add: bool,
         perms: Vec<IpPermission>,
-    ) -> std::result::Result<(), (Option<String>, Error)> {
+    ) -> Result<()> {
         let perms = Some(perms);
         // The four calls take the same input; only the operation differs.
         macro_rules! send {
@@ -230,7 +219,7 @@ impl SecurityGroup {
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| failed($operation, &self.name, &e))
+                    .map_err(|e| Error::aws_on("ec2", $operation, &self.name, &e))
             };
         }
         match (ingress, add) {
