@@ -269,7 +269,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let mut bench = Bench {
         runtime,
         aws,
-        program: std::env::current_exe()?,
+        // The installable binary, measured as an operator runs it.
+        program: crate::product::binary(root)?,
         dir,
         ca,
         root: root.to_path_buf(),
@@ -453,13 +454,16 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             "enable_managed_grafana = true",
         )
     })?;
-    // The longest chain of waits, through the layer's own dependency graph.
-    let graph: Vec<(String, Vec<String>)> = bench.runtime.block_on(async {
-        let session = layer::Session::connect(layer::load(&d, "local")?).await?;
-        let graph = session.dependencies().into_iter();
-        let graph = graph.map(|(a, d)| (a.to_string(), d.iter().map(|d| d.to_string()).collect()));
-        anyhow::Ok(graph.collect())
-    })?;
+    // The longest chain of waits, through the layer's own dependency graph (as the tool draws it).
+    let dot = Command::new(&bench.program)
+        .arg("--environments")
+        .arg(&d)
+        .args(["graph", "local"])
+        .output()?;
+    if !dot.status.success() {
+        bail!("graph failed: {}", String::from_utf8_lossy(&dot.stderr));
+    }
+    let graph = chain::from_dot(&String::from_utf8_lossy(&dot.stdout));
     let (chain, along) = chain::longest(&graph, &slow_settings);
     let slow = bench.tool(&d, &deploy)?;
     bench.aws.slow().set(SlowSettings::default());

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::cargo::cargo;
+
 use anyhow::{bail, Context};
 
 /// Do one part of `ci`, and say how long it took: where `ci`'s time goes, in every log.
@@ -25,30 +27,6 @@ fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-/// A cargo command in `root`, without what `cargo run` told this process about xtask. A build
-/// script may watch one of those variables (ring's watches `CARGO_MANIFEST_DIR`): inherited, it
-/// made every `ci` rebuild ring and all that links it, and the next `cargo xtask` rebuild it back.
-fn cargo(root: &Path) -> Command {
-    let mut c = Command::new("cargo");
-    c.current_dir(root);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
-            || matches!(
-                &*name,
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-            );
-        if set_by_cargo_run {
-            c.env_remove(&*name);
-        }
-    }
-    c
 }
 
 fn has_nextest(root: &Path) -> bool {
@@ -165,54 +143,9 @@ const EXAMPLE_BUILD: &str = "cargo build --workspace --example plan_bucket";
 
 /// The `plan_bucket` example, built with the workspace's features; its path, as cargo gives it.
 fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
-    let out = cargo(root)
-        .args([
-            "build",
-            "--workspace",
-            "--example",
-            "plan_bucket",
-            "--quiet",
-            "--message-format",
-            "json-render-diagnostics",
-        ])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("building the example")?;
-    if !out.status.success() {
-        bail!("building the example failed ({})", out.status);
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "plan_bucket")
-        .filter(|m| m["target"]["kind"][0] == "example")
-        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
-        .context("cargo built no plan_bucket executable")
+    crate::product::built(root, crate::product::Target::Example, "plan_bucket")
 }
 
 fn local_aws_venv(venv: &Path) -> anyhow::Result<()> {
     local_aws::ensure_emulator_venv(venv).map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    /// The test runs under cargo (or nextest), which sets `CARGO_MANIFEST_DIR` for it as
-    /// `cargo run` does for xtask: `ci`'s cargo commands must not pass it on.
-    #[test]
-    fn ci_s_cargo_commands_drop_what_cargo_set_for_xtask() {
-        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
-        let cmd = super::cargo(std::path::Path::new("."));
-        let removed: Vec<_> = cmd
-            .get_envs()
-            .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| k.to_string_lossy().into_owned())
-            .collect();
-        assert!(
-            removed.iter().any(|k| k == "CARGO_MANIFEST_DIR"),
-            "{removed:?}"
-        );
-        assert!(!removed
-            .iter()
-            .any(|k| k == "CARGO_TARGET_DIR" || k == "CARGO_HOME"));
-    }
 }

@@ -1,5 +1,6 @@
-//! `cargo xtask local up|down|status|serve`, and the local AWS that `cargo xtask deploy local`
-//! starts when none runs: the emulator lives with the project's tasks, never in the installable
+//! `cargo xtask local up|down|status|serve`, and `local endpoint`, which the installable binary
+//! asks when run through `cargo xtask` (`layer::front_door`): the local AWS that `deploy local`
+//! starts when none runs. The emulator lives with the project's tasks, never in the installable
 //! binary.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,20 @@ enum Action {
     Down,
     /// Say whether it runs, where, and the calls it has served.
     Status,
+    /// Print the endpoint of the running local AWS (`configured` when it answers there), starting
+    /// it first with `--start`: what the installable binary asks for the `local` environment.
+    #[command(hide = true)]
+    Endpoint {
+        /// The `local` environment's `endpoint_url`.
+        #[arg(long)]
+        configured: String,
+        /// The `local` environment's region (of the stand-in infrastructure).
+        #[arg(long)]
+        region: String,
+        /// Start the local AWS when none runs.
+        #[arg(long)]
+        start: bool,
+    },
     /// Run the local AWS in the foreground (what `up` starts in the background).
     #[command(hide = true)]
     Serve {
@@ -46,8 +61,9 @@ pub(crate) struct Daemon {
     pub(crate) program: PathBuf,
 }
 
-#[async_trait::async_trait]
-impl layer::cli::LocalAws for Daemon {
+impl Daemon {
+    /// The endpoint of the running local AWS: `configured` when it answers there, else the one
+    /// this project's daemon runs; started first when `start`.
     async fn endpoint(
         &self,
         root: &Path,
@@ -69,9 +85,7 @@ impl layer::cli::LocalAws for Daemon {
         eprintln!("starting the local AWS on port {port}");
         Ok(self.start(root, port, region).await?.endpoint)
     }
-}
 
-impl Daemon {
     async fn start(&self, root: &Path, port: u16, region: &str) -> anyhow::Result<daemon::State> {
         let args = [
             "local",
@@ -85,6 +99,18 @@ impl Daemon {
         let (state, _) = daemon::up(root, port, &self.program, &args).await?;
         Ok(state)
     }
+}
+
+/// The `local` environment's region, for `local up` (which has no environment in hand): its own
+/// file's `region`, else `common.toml`'s, else the layer's default. `deploy local` passes the
+/// region the layer resolved (`local endpoint --region`).
+fn local_region(environments: &Path) -> String {
+    ["local.toml", "common.toml"]
+        .iter()
+        .filter_map(|file| std::fs::read_to_string(environments.join(file)).ok())
+        .filter_map(|text| text.parse::<toml::Table>().ok())
+        .find_map(|t| t.get("region")?.as_str().map(String::from))
+        .unwrap_or_else(|| "eu-central-2".into())
 }
 
 fn port_of(url: &str) -> Option<u16> {
@@ -112,9 +138,7 @@ pub(crate) async fn run(root: &Path, args: &[String], program: PathBuf) -> i32 {
 async fn act(root: &Path, action: Action, daemon: Daemon) -> anyhow::Result<()> {
     match action {
         Action::Up { port } => {
-            let region = layer::load(&root.join("environments"), "local")
-                .map(|e| e.region)
-                .unwrap_or_else(|_| "eu-central-2".into());
+            let region = local_region(&root.join("environments"));
             let was_running = daemon::running(root).await.is_some();
             let state = daemon.start(root, port, &region).await?;
             let verb = if was_running {
@@ -129,6 +153,14 @@ async fn act(root: &Path, action: Action, daemon: Daemon) -> anyhow::Result<()> 
             false => println!("local AWS was not running"),
         },
         Action::Status => status(root).await,
+        Action::Endpoint {
+            configured,
+            region,
+            start,
+        } => println!(
+            "{}",
+            daemon.endpoint(root, &configured, &region, start).await?
+        ),
         Action::Serve { port, region } => daemon::serve(root, port, &region).await?,
     }
     Ok(())

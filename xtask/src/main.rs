@@ -1,9 +1,11 @@
-//! `cargo xtask`: the layer's commands (see `layer::cli`) plus the project's own tasks.
-//! Thin by design: it parses arguments and calls libraries.
+//! `cargo xtask`: the project's own tasks, and the layer's commands through the installable
+//! binary (`product`). Thin by design: it parses arguments and calls libraries.
 
 mod bench;
+mod cargo;
 mod ci;
 mod local;
+mod product;
 #[cfg(test)]
 mod tidy;
 
@@ -46,18 +48,14 @@ fn main() {
         });
     }
     // The project the layer's commands act on: `DAL_ROOT` (a test's own project), or this one.
-    let root = std::env::var_os("DAL_ROOT").map_or(root, PathBuf::from);
-    let program = std::env::current_exe().expect("own path");
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let workspace = root;
+    let root = std::env::var_os("DAL_ROOT").map_or_else(|| workspace.clone(), PathBuf::from);
     if args.get(1).map(String::as_str) == Some("local") {
+        let program = std::env::current_exe().expect("own path");
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         std::process::exit(runtime.block_on(local::run(&root, &args[1..], program)));
     }
-    let inv = layer::cli::Invocation {
-        root,
-        local: Some(std::sync::Arc::new(local::Daemon { program })),
-        assume_role_arn: None,
-    };
-    let mut argv = args;
-    argv[0] = "cargo xtask".into();
-    std::process::exit(runtime.block_on(layer::cli::run(argv, &inv)));
+    let e = product::exec(&workspace, &root, &args[1..]);
+    eprintln!("error: {e:#}");
+    std::process::exit(1);
 }

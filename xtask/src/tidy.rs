@@ -364,21 +364,29 @@ fn features(args: &[&str]) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-/// The crates `cargo xtask deploy` builds are built with the same features for the tests, so
-/// the test build reuses them instead of compiling the SDK again.
+/// The crates `cargo xtask deploy` builds (xtask, for itself; then the installable binary, with the
+/// workspace selected) are built with the same features for the tests, so the test build reuses
+/// them instead of compiling the SDK again. xtask links no layer crate: its feature pins
+/// (xtask/Cargo.toml) keep its share of the dependencies in line.
 #[test]
 fn one_feature_set_for_the_operator_s_build_and_the_tests() {
-    let deploy = features(&["-p", "xtask", "-e", "normal,build"]);
     let tests = features(&["--workspace", "-e", "normal,build,dev"]);
-    let problems: Vec<String> = deploy
-        .iter()
-        .filter_map(|(p, f)| {
+    let mut problems: Vec<String> = Vec::new();
+    for (what, selection) in [
+        ("xtask", &["-p", "xtask"][..]),
+        (
+            "the binary (the workspace, no dev-dependency)",
+            &["--workspace"][..],
+        ),
+    ] {
+        let built = features(&[selection, &["-e", "normal,build"]].concat());
+        problems.extend(built.iter().filter_map(|(p, f)| {
             let t = tests.get(p)?;
             (t != f).then(|| {
-                format!("{p}: built with [{f}] for deploy and [{t}] for the tests; align the features in [workspace.dependencies]")
+                format!("{p}: built with [{f}] for {what} and [{t}] for the tests; align the features in [workspace.dependencies] (or xtask's pins)")
             })
-        })
-        .collect();
+        }));
+    }
     report(problems);
 }
 

@@ -9,11 +9,20 @@ use std::time::{Duration, Instant};
 
 const CANARY: &str = "canary-env-5d1e";
 
+/// The suite's emulator venv: `DAL_EMULATOR_VENV` (as `cargo xtask ci` sets it), else this
+/// project's own.
+fn venv() -> PathBuf {
+    std::env::var_os("DAL_EMULATOR_VENV").map_or_else(
+        || local_aws::daemon::venv_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()),
+        PathBuf::from,
+    )
+}
+
 /// A project root of its own (its own `.local/`), sharing the suite's emulator venv.
 fn project() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join(".local")).unwrap();
-    std::os::unix::fs::symlink(dal_tests::venv(), root.path().join(".local/venv")).unwrap();
+    std::os::unix::fs::symlink(venv(), root.path().join(".local/venv")).unwrap();
     root
 }
 
@@ -174,4 +183,51 @@ fn the_data_plane_stops_with_the_daemon_on_every_path_and_children_never_see_aws
     let out = tool(root.path(), &["local", "down"]);
     assert!(out.status.success(), "{out:?}");
     assert!(!alive(again.pid));
+}
+
+/// `local endpoint`, which the installable binary asks when `cargo xtask` runs it: not running, it
+/// names the fix (or starts the local AWS with `--start`); running, it gives the running one's
+/// endpoint even where the environment points elsewhere.
+#[test]
+fn local_endpoint_answers_the_binary_and_starts_the_local_aws_only_when_asked() {
+    let root = project();
+    let port = free_port();
+    let configured = format!("http://127.0.0.1:{port}");
+    let ask = |configured: &str, start: bool| {
+        let mut args = vec!["local", "endpoint", "--configured", configured];
+        args.extend(["--region", "eu-central-2"]);
+        if start {
+            args.push("--start");
+        }
+        tool(root.path(), &args)
+    };
+    let out = ask(&configured, false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the local AWS is not running at {configured}"
+        )) && stderr.contains("`cargo xtask local up`"),
+        "{stderr}"
+    );
+    assert!(
+        !root.path().join(".local/gateway.json").exists(),
+        "nothing started"
+    );
+
+    let out = ask(&configured, true);
+    assert!(out.status.success(), "{out:?}");
+    let endpoint = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(endpoint.ends_with(&format!(":{port}")), "{endpoint}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("starting the local AWS on port {port}")),
+        "{out:?}"
+    );
+    let out = ask("http://127.0.0.1:9", false);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), endpoint);
+    let out = tool(root.path(), &["local", "down"]);
+    assert!(out.status.success(), "{out:?}");
 }

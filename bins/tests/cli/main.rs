@@ -7,6 +7,7 @@ mod canary;
 mod credentials;
 mod downstream;
 mod failure_states;
+mod front_door;
 mod interrupt;
 mod least_privilege;
 mod lock;

@@ -8,6 +8,7 @@ pub mod cli;
 #[cfg(test)]
 mod config_error_tests;
 pub mod discover;
+pub mod front_door;
 pub mod import;
 pub mod lock;
 pub mod logging;

@@ -24,6 +24,24 @@ fn wait_of(address: &str, slow: &SlowSettings) -> u64 {
         .map_or(0, |(_, f)| f(slow))
 }
 
+/// The dependency graph in the DOT that `data-and-ai graph` prints: each node (`"a" [label=…]`)
+/// with what its edges (`"dependency" -> "a"`) say it depends on.
+pub(crate) fn from_dot(dot: &str) -> Vec<(String, Vec<String>)> {
+    let name = |s: &str| s.trim().trim_end_matches(';').trim_matches('"').to_string();
+    let mut graph: Vec<(String, Vec<String>)> = Vec::new();
+    for line in dot.lines().map(str::trim) {
+        if let Some((dep, a)) = line.split_once(" -> ") {
+            let (dep, a) = (name(dep), name(a));
+            if let Some((_, deps)) = graph.iter_mut().find(|(n, _)| *n == a) {
+                deps.push(dep);
+            }
+        } else if let Some((node, _)) = line.split_once(" [label=") {
+            graph.push((name(node), Vec::new()));
+        }
+    }
+    graph
+}
+
 /// The longest chain (seconds, and the addresses along it) of `graph`: each resource with what it
 /// depends on.
 pub(crate) fn longest(graph: &[(String, Vec<String>)], slow: &SlowSettings) -> (f64, Vec<String>) {
@@ -66,6 +84,36 @@ pub(crate) fn longest(graph: &[(String, Vec<String>)], slow: &SlowSettings) -> (
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_graph_is_read_back_from_the_dot_the_tool_prints() {
+        let dot = r#"digraph "data-and-ai local" {
+  rankdir=LR;
+  node [shape=box, style="rounded,filled", fontname="Helvetica"];
+  subgraph cluster_0 {
+    label="aurora";
+    "aws_security_group.aurora" [label="aws_security_group.aurora", fillcolor="white"];
+    "aws_rds_cluster.aurora" [label="aws_rds_cluster.aurora", fillcolor="white"];
+    "aws_rds_cluster_instance.aurora" [label="aws_rds_cluster_instance.aurora", fillcolor="white"];
+  }
+  "aws_security_group.aurora" -> "aws_rds_cluster.aurora";
+  "aws_rds_cluster.aurora" -> "aws_rds_cluster_instance.aurora";
+  "aws_security_group.aurora" -> "aws_rds_cluster_instance.aurora";
+}
+"#;
+        let g = |a: &str, d: &[&str]| (a.to_string(), d.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            from_dot(dot),
+            vec![
+                g("aws_security_group.aurora", &[]),
+                g("aws_rds_cluster.aurora", &["aws_security_group.aurora"]),
+                g(
+                    "aws_rds_cluster_instance.aurora",
+                    &["aws_rds_cluster.aurora", "aws_security_group.aurora"]
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn the_chain_follows_dependencies_and_weighs_only_slow_creations() {
