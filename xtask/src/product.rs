@@ -11,10 +11,14 @@ use anyhow::{bail, Context};
 /// (`<program> local endpoint …`): `layer::front_door`.
 const LOCAL_AWS_PROGRAM: &str = "DAL_LOCAL_AWS";
 
-/// Build the installable binary of the workspace at `workspace` (nothing to do when it is fresh)
-/// and give its path.
+/// The installable binary: the one `cargo xtask`'s launcher built beside this program
+/// (`DAL_PRODUCT_BIN`), else built now from the workspace at `workspace` (nothing to do when it is
+/// fresh).
 pub(crate) fn binary(workspace: &Path) -> anyhow::Result<PathBuf> {
-    built(workspace, Target::Bin, "data-and-ai")
+    match std::env::var_os("DAL_PRODUCT_BIN").map(PathBuf::from) {
+        Some(built) if built.is_file() => Ok(built),
+        _ => built(workspace, Target::Bin, "data-and-ai"),
+    }
 }
 
 /// A kind of cargo target that builds an executable.

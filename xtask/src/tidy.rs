@@ -296,13 +296,14 @@ fn dependencies_are_optimised_but_the_sdk_crates() {
 /// the packages selected, so a `-p` step would build a second variant of the SDK for itself.
 #[test]
 fn ci_never_builds_a_package_alone() {
-    let path = root().join("xtask/src/ci.rs");
-    let problems: Vec<String> = read(&path)
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains("\"-p\"") || l.contains("\"--package\""))
-        .map(|(i, _)| format!("xtask/src/ci.rs:{}: selects one package; select the whole workspace (`--workspace`) so the dependencies keep one feature set", i + 1))
-        .collect();
+    let mut problems: Vec<String> = Vec::new();
+    for file in ["xtask/src/ci.rs", "xtask/src/product.rs"] {
+        problems.extend(read(&root().join(file))
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains("\"-p\"") || l.contains("\"--package\""))
+            .map(|(i, _)| format!("{file}:{}: selects one package; select the whole workspace (`--workspace`) so the dependencies keep one feature set", i + 1)));
+    }
     report(problems);
 }
 
@@ -364,28 +365,44 @@ fn features(args: &[&str]) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-/// The crates `cargo xtask deploy` builds (xtask, for itself; then the installable binary, with the
-/// workspace selected) are built with the same features for the tests, so the test build reuses
-/// them instead of compiling the SDK again. xtask links no layer crate: its feature pins
-/// (xtask/Cargo.toml) keep its share of the dependencies in line.
+/// The crates `cargo xtask deploy` builds (the tasks and the installable binary, in one run with
+/// the workspace selected: xtask/launcher) are built with the same features for the tests, so the
+/// test build reuses them instead of compiling the SDK again.
 #[test]
 fn one_feature_set_for_the_operator_s_build_and_the_tests() {
+    let deploy = features(&["--workspace", "-e", "normal,build"]);
     let tests = features(&["--workspace", "-e", "normal,build,dev"]);
-    let mut problems: Vec<String> = Vec::new();
-    for (what, selection) in [
-        ("xtask", &["-p", "xtask"][..]),
-        (
-            "the binary (the workspace, no dev-dependency)",
-            &["--workspace"][..],
-        ),
-    ] {
-        let built = features(&[selection, &["-e", "normal,build"]].concat());
-        problems.extend(built.iter().filter_map(|(p, f)| {
+    let problems: Vec<String> = deploy
+        .iter()
+        .filter_map(|(p, f)| {
             let t = tests.get(p)?;
             (t != f).then(|| {
-                format!("{p}: built with [{f}] for {what} and [{t}] for the tests; align the features in [workspace.dependencies] (or xtask's pins)")
+                format!("{p}: built with [{f}] for deploy and [{t}] for the tests; align the features in [workspace.dependencies]")
             })
-        }));
+        })
+        .collect();
+    report(problems);
+}
+
+/// `cargo xtask` runs the launcher, which builds the tasks and the binary with the workspace
+/// selected: the alias must name it, and it must build both in one run.
+#[test]
+fn cargo_xtask_builds_the_tasks_and_the_binary_in_one_run() {
+    let config = read(&root().join(".cargo/config.toml"));
+    let launcher = read(&root().join("xtask/launcher/src/main.rs"));
+    let mut problems = Vec::new();
+    if !config.contains("xtask = \"run --quiet --package xtask-launcher --\"") {
+        problems.push(
+            ".cargo/config.toml: the `xtask` alias must run the launcher (xtask/launcher)"
+                .to_string(),
+        );
+    }
+    for needed in ["\"--workspace\"", "\"xtask\",", "\"data-and-ai\","] {
+        if !launcher.contains(needed) {
+            problems.push(format!(
+                "xtask/launcher/src/main.rs: the build must name {needed}"
+            ));
+        }
     }
     report(problems);
 }

@@ -1,0 +1,66 @@
+//! `cargo xtask` (the alias in `.cargo/config.toml` runs this): builds the project's tasks
+//! (`xtask`) and the installable binary (`data-and-ai`) in one cargo run, with the whole workspace
+//! selected, then becomes `xtask`. One run, not `cargo run -p xtask` and then a build of the
+//! binary: on a new machine cargo then spreads every crate over the cores at once (the tasks alone
+//! are mostly aws-sdk-ec2, one crate on one core for minutes), and every build selects the
+//! workspace, so each dependency is built with one feature set. Nothing but the standard library:
+//! it builds in a second.
+
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{exit, Command};
+
+/// What `cargo run` tells the program it runs about its package. A build script may watch one of
+/// them (ring's watches `CARGO_MANIFEST_DIR`): passed on, it rebuilt ring and all that links it.
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+        )
+}
+
+fn main() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the launcher lives in xtask/launcher");
+    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    build.current_dir(workspace).args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--bin",
+        "xtask",
+        "--bin",
+        "data-and-ai",
+    ]);
+    for (name, _) in std::env::vars() {
+        if set_by_cargo_run(&name) {
+            build.env_remove(name);
+        }
+    }
+    match build.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => exit(status.code().unwrap_or(101)),
+        Err(e) => {
+            eprintln!("error: running cargo to build the project's tasks: {e}");
+            exit(1);
+        }
+    }
+    // cargo puts every binary of the profile beside this one.
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .expect("the launcher's own directory");
+    let e = Command::new(dir.join("xtask"))
+        .args(std::env::args_os().skip(1))
+        .env("DAL_PRODUCT_BIN", dir.join("data-and-ai"))
+        .exec();
+    eprintln!("error: running {}: {e}", dir.join("xtask").display());
+    exit(1);
+}
