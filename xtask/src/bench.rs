@@ -463,7 +463,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     if !dot.status.success() {
         bail!("graph failed: {}", String::from_utf8_lossy(&dot.stderr));
     }
-    let graph = chain::from_dot(&String::from_utf8_lossy(&dot.stdout));
+    let graph = chain::from_dot(&String::from_utf8_lossy(&dot.stdout))?;
     let (chain, along) = chain::longest(&graph, &slow_settings);
     let slow = bench.tool(&d, &deploy)?;
     bench.aws.slow().set(SlowSettings::default());

@@ -8,8 +8,11 @@ use std::process::Command;
 /// script may watch one of those variables (ring's watches `CARGO_MANIFEST_DIR`): inherited, it
 /// made every `ci` rebuild ring and all that links it, and the next `cargo xtask` rebuild it back.
 pub(crate) fn cargo(root: &Path) -> Command {
-    let mut c = Command::new("cargo");
+    // The cargo that runs xtask (`cargo +toolchain xtask` included), else the one on the path.
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(root);
+    // The binary the launcher built is this workspace's, for this program only.
+    c.env_remove("DAL_PRODUCT_BIN");
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         let set_by_cargo_run = name.starts_with("CARGO_PKG_")

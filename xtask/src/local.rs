@@ -135,7 +135,24 @@ pub(crate) async fn run(root: &Path, args: &[String], program: PathBuf) -> i32 {
     }
 }
 
+/// What `local up` and `local endpoint` log (the emulator's first install, the data plane's
+/// servers) on standard error, as plain lines: the binary relays `local endpoint`'s. `serve` logs
+/// nothing of its own, as before.
+fn log_to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 async fn act(root: &Path, action: Action, daemon: Daemon) -> anyhow::Result<()> {
+    if matches!(action, Action::Up { .. } | Action::Endpoint { .. }) {
+        log_to_stderr();
+    }
     match action {
         Action::Up { port } => {
             let region = local_region(&root.join("environments"));

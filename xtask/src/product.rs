@@ -71,6 +71,7 @@ pub(crate) fn exec(workspace: &Path, root: &Path, args: &[String]) -> anyhow::Er
         .args(args)
         .env("DAL_ROOT", root)
         .env(LOCAL_AWS_PROGRAM, this)
+        .env_remove("DAL_PRODUCT_BIN")
         .exec();
     anyhow::Error::new(e).context(format!("running {}", program.display()))
 }

@@ -231,3 +231,54 @@ fn local_endpoint_answers_the_binary_and_starts_the_local_aws_only_when_asked() 
     let out = tool(root.path(), &["local", "down"]);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// `cargo xtask deploy local` as the README's first command runs it, nothing running: xtask becomes
+/// the installable binary (the one the launcher built beside it), which asks xtask for the local
+/// AWS, which starts it; the deploy then lands there.
+#[test]
+fn deploy_local_through_xtask_starts_the_local_aws_and_deploys_there() {
+    let root = project();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let environments = root.path().join("environments");
+    std::fs::create_dir_all(&environments).unwrap();
+    for entry in std::fs::read_dir(workspace.join("environments")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, environments.join(path.file_name().unwrap())).unwrap();
+    }
+    let port = free_port();
+    let local = environments.join("local.toml");
+    let text = std::fs::read_to_string(&local).unwrap();
+    let moved = text.replace("127.0.0.1:4566", &format!("127.0.0.1:{port}"));
+    assert_ne!(moved, text, "local.toml names the default endpoint");
+    std::fs::write(&local, moved).unwrap();
+    let xtask = Path::new(env!("CARGO_BIN_EXE_xtask"));
+    let out = Command::new(xtask)
+        .args(["deploy", "local", "--auto-approve", "--skip-seed"])
+        .env("DAL_ROOT", root.path())
+        .env("DAL_PRODUCT_BIN", xtask.with_file_name("data-and-ai"))
+        .output()
+        .expect("xtask runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("starting the local AWS on port {port}")),
+        "{stderr}"
+    );
+    let state: local_aws::daemon::State = serde_json::from_str(
+        &std::fs::read_to_string(root.path().join(".local/gateway.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(state.endpoint.ends_with(&format!(":{port}")), "{state:?}");
+    let calls = local_aws::daemon::http_get("127.0.0.1", port, "/_gateway/calls");
+    let calls = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(calls)
+        .unwrap()
+        .1;
+    assert!(
+        calls.contains("\"rds:CreateDBCluster\""),
+        "the deploy landed there: {calls}"
+    );
+    let out = tool(root.path(), &["local", "down"]);
+    assert!(out.status.success(), "{out:?}");
+}

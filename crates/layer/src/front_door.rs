@@ -7,13 +7,21 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::Context as _;
-use tokio::io::AsyncBufReadExt as _;
+use tokio::io::AsyncReadExt as _;
 
 /// The variable naming the program that runs the local AWS.
 pub const LOCAL_AWS_PROGRAM: &str = "DAL_LOCAL_AWS";
 
-/// A program answering `local endpoint --configured URL --region R [--start]`: the endpoint on
-/// its standard output; notices, and its error as `error: …`, on its standard error.
+/// What the program is never given: the operator's AWS keys (it talks only to the local AWS).
+const WITHHELD: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// A program answering `local endpoint --configured URL --region R [--start]`: the endpoint as the
+/// last line of its standard output; notices on its standard error, and its error from the first
+/// line that starts `error: ` to the end.
 #[derive(Debug, Clone)]
 pub struct LocalProgram {
     /// The program (`cargo xtask`'s own executable).
@@ -27,6 +35,36 @@ impl LocalProgram {
         Some(Self {
             program: program.into(),
         })
+    }
+}
+
+/// What the program said: its error (the first `error: ` line and all after it), or the endpoint
+/// (its last line of output that parses as a URL); notices pass through as log lines.
+fn answer(stdout: &[u8], stderr: &[u8], succeeded: bool) -> Result<String, String> {
+    let stderr = String::from_utf8_lossy(stderr);
+    let mut error: Option<String> = None;
+    for line in stderr.lines() {
+        match (&mut error, line.strip_prefix("error: ")) {
+            (Some(e), _) => {
+                e.push('\n');
+                e.push_str(line);
+            }
+            (None, Some(first)) => error = Some(first.to_string()),
+            (None, None) => match line.strip_prefix("warning: ") {
+                Some(w) => tracing::warn!("{w}"),
+                None => tracing::info!("{line}"),
+            },
+        }
+    }
+    let stdout = String::from_utf8_lossy(stdout);
+    let endpoint = stdout
+        .lines()
+        .map(str::trim)
+        .rfind(|l| url::Url::parse(l).is_ok());
+    match (succeeded, error, endpoint) {
+        (_, Some(error), _) => Err(error),
+        (true, None, Some(endpoint)) => Ok(endpoint.to_string()),
+        _ => Err("gave no local AWS endpoint; start it with `cargo xtask local up`".into()),
     }
 }
 
@@ -52,33 +90,65 @@ impl crate::cli::LocalAws for LocalProgram {
         .env("DAL_ROOT", root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // A Ctrl-C at the terminal is this process's to handle: the start (an install of the
+        // emulator, the first time) finishes or fails cleanly, never killed halfway.
+        .process_group(0);
+        for name in WITHHELD {
+            cmd.env_remove(name);
+        }
         let mut child = cmd
             .spawn()
             .with_context(|| format!("running {}", self.program.display()))?;
-        // Notices pass through as they come; the program's error becomes this one's.
-        let stderr = child
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdout = child.stdout.take().context("the program's output")?;
+        let mut stderr = child
             .stderr
             .take()
             .context("the program's standard error")?;
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        let mut error = None;
-        while let Some(line) = lines.next_line().await? {
-            match line.strip_prefix("error: ") {
-                Some(message) => error = Some(message.to_string()),
-                None => tracing::info!("{line}"),
+        // Both at once: a program filling one pipe while this one waits on the other never ends.
+        let (read_out, read_err) =
+            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        read_out?;
+        read_err?;
+        let status = child.wait().await?;
+        answer(&out, &err, status.success()).map_err(|e| {
+            if e.starts_with("gave no") {
+                anyhow::anyhow!("{} {e} ({status})", self.program.display())
+            } else {
+                anyhow::anyhow!(e)
             }
-        }
-        let out = child.wait_with_output().await?;
-        let endpoint = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        match (out.status.success(), error) {
-            (true, _) if !endpoint.is_empty() => Ok(endpoint),
-            (_, Some(message)) => anyhow::bail!(message),
-            _ => anyhow::bail!(
-                "{} gave no local AWS endpoint ({}); start it with `cargo xtask local up`",
-                self.program.display(),
-                out.status
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer;
+
+    #[test]
+    fn the_endpoint_is_the_last_url_and_the_error_runs_from_its_first_line() {
+        let noisy = b"Collecting moto\nInstalling collected packages\nhttp://127.0.0.1:4566\n";
+        assert_eq!(answer(noisy, b"", true), Ok("http://127.0.0.1:4566".into()));
+        assert!(answer(b"", b"", true).unwrap_err().starts_with("gave no"));
+        assert!(answer(b"\n", b"", false)
+            .unwrap_err()
+            .starts_with("gave no"));
+        let stderr = b"starting\nerror: port 4566 may be taken (choose another with --port). Its log:\nerror: bind failed\n";
+        assert_eq!(
+            answer(b"", stderr, false),
+            Err(
+                "port 4566 may be taken (choose another with --port). Its log:\nerror: bind failed"
+                    .into()
+            )
+        );
+        assert_eq!(
+            answer(
+                b"http://127.0.0.1:4566\n",
+                b"\xff\xfeerror: bad bytes\n",
+                false
             ),
-        }
+            Err("gave no local AWS endpoint; start it with `cargo xtask local up`".into())
+        );
     }
 }

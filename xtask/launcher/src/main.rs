@@ -57,10 +57,16 @@ fn main() {
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .expect("the launcher's own directory");
-    let e = Command::new(dir.join("xtask"))
+    let mut tasks = Command::new(dir.join("xtask"));
+    tasks
         .args(std::env::args_os().skip(1))
-        .env("DAL_PRODUCT_BIN", dir.join("data-and-ai"))
-        .exec();
+        .env("DAL_PRODUCT_BIN", dir.join("data-and-ai"));
+    for (name, _) in std::env::vars() {
+        if set_by_cargo_run(&name) {
+            tasks.env_remove(name);
+        }
+    }
+    let e = tasks.exec();
     eprintln!("error: running {}: {e}", dir.join("xtask").display());
     exit(1);
 }

@@ -26,20 +26,22 @@ fn wait_of(address: &str, slow: &SlowSettings) -> u64 {
 
 /// The dependency graph in the DOT that `data-and-ai graph` prints: each node (`"a" [label=…]`)
 /// with what its edges (`"dependency" -> "a"`) say it depends on.
-pub(crate) fn from_dot(dot: &str) -> Vec<(String, Vec<String>)> {
+pub(crate) fn from_dot(dot: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
     let name = |s: &str| s.trim().trim_end_matches(';').trim_matches('"').to_string();
     let mut graph: Vec<(String, Vec<String>)> = Vec::new();
     for line in dot.lines().map(str::trim) {
         if let Some((dep, a)) = line.split_once(" -> ") {
             let (dep, a) = (name(dep), name(a));
-            if let Some((_, deps)) = graph.iter_mut().find(|(n, _)| *n == a) {
-                deps.push(dep);
-            }
+            let Some((_, deps)) = graph.iter_mut().find(|(n, _)| *n == a) else {
+                anyhow::bail!("the graph's edge {dep} -> {a} names no node drawn before it");
+            };
+            deps.push(dep);
         } else if let Some((node, _)) = line.split_once(" [label=") {
             graph.push((name(node), Vec::new()));
         }
     }
-    graph
+    anyhow::ensure!(!graph.is_empty(), "the graph has no node:\n{dot}");
+    Ok(graph)
 }
 
 /// The longest chain (seconds, and the addresses along it) of `graph`: each resource with what it
@@ -102,8 +104,10 @@ mod tests {
 }
 "#;
         let g = |a: &str, d: &[&str]| (a.to_string(), d.iter().map(|s| s.to_string()).collect());
+        assert!(from_dot("digraph {\n}\n").is_err());
+        assert!(from_dot("  \"a\" -> \"b\";\n").is_err());
         assert_eq!(
-            from_dot(dot),
+            from_dot(dot).unwrap(),
             vec![
                 g("aws_security_group.aurora", &[]),
                 g("aws_rds_cluster.aurora", &["aws_security_group.aurora"]),
