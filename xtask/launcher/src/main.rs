@@ -39,6 +39,12 @@ fn main() {
         "--bin",
         "data-and-ai",
     ]);
+    // The profile this launcher was built with (`cargo xtask` is `cargo run`, the dev profile; a
+    // `--release` in the alias would build the tasks so too), so that the binaries beside it are
+    // the ones just built.
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
     for (name, _) in std::env::vars() {
         if set_by_cargo_run(&name) {
             build.env_remove(name);
