@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The variable by which `cargo xtask`'s launcher names the installable binary it built beside
+/// xtask (`product::binary`); for xtask only, never passed on.
+pub(crate) const PRODUCT_BIN: &str = "DAL_PRODUCT_BIN";
+
 /// A cargo command in `root`, without what `cargo run` told this process about xtask. A build
 /// script may watch one of those variables (ring's watches `CARGO_MANIFEST_DIR`): inherited, it
 /// made every `ci` rebuild ring and all that links it, and the next `cargo xtask` rebuild it back.
@@ -12,7 +16,7 @@ pub(crate) fn cargo(root: &Path) -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(root);
     // The binary the launcher built is this workspace's, for this program only.
-    c.env_remove("DAL_PRODUCT_BIN");
+    c.env_remove(PRODUCT_BIN);
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         let set_by_cargo_run = name.starts_with("CARGO_PKG_")

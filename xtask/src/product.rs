@@ -1,6 +1,7 @@
 //! The layer's commands through `cargo xtask`: the installable binary (`data-and-ai`), built with
 //! the workspace's features and run in this process's place, told where this program answers for
-//! the local AWS. xtask links no layer code, so an edit to a family crate never rebuilds it.
+//! the local AWS. xtask links neither `layer` nor a family crate, so an edit to a family never
+//! rebuilds it.
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ const LOCAL_AWS_PROGRAM: &str = "DAL_LOCAL_AWS";
 /// (`DAL_PRODUCT_BIN`), else built now from the workspace at `workspace` (nothing to do when it is
 /// fresh).
 pub(crate) fn binary(workspace: &Path) -> anyhow::Result<PathBuf> {
-    match std::env::var_os("DAL_PRODUCT_BIN").map(PathBuf::from) {
+    match std::env::var_os(crate::cargo::PRODUCT_BIN).map(PathBuf::from) {
         Some(built) if built.is_file() => Ok(built),
         _ => built(workspace, Target::Bin, "data-and-ai"),
     }
@@ -71,7 +72,7 @@ pub(crate) fn exec(workspace: &Path, root: &Path, args: &[String]) -> anyhow::Er
         .args(args)
         .env("DAL_ROOT", root)
         .env(LOCAL_AWS_PROGRAM, this)
-        .env_remove("DAL_PRODUCT_BIN")
+        .env_remove(crate::cargo::PRODUCT_BIN)
         .exec();
     anyhow::Error::new(e).context(format!("running {}", program.display()))
 }

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::Context as _;
-use tokio::io::AsyncReadExt as _;
 
 /// The variable naming the program that runs the local AWS.
 pub const LOCAL_AWS_PROGRAM: &str = "DAL_LOCAL_AWS";
@@ -38,6 +37,9 @@ impl LocalProgram {
     }
 }
 
+/// The program's answer when it gave neither an endpoint nor an error.
+const NO_ENDPOINT: &str = "gave no local AWS endpoint; start it with `cargo xtask local up`";
+
 /// What the program said: its error (the first `error: ` line and all after it), or the endpoint
 /// (its last line of output that parses as a URL); notices pass through as log lines.
 fn answer(stdout: &[u8], stderr: &[u8], succeeded: bool) -> Result<String, String> {
@@ -64,7 +66,7 @@ fn answer(stdout: &[u8], stderr: &[u8], succeeded: bool) -> Result<String, Strin
     match (succeeded, error, endpoint) {
         (_, Some(error), _) => Err(error),
         (true, None, Some(endpoint)) => Ok(endpoint.to_string()),
-        _ => Err("gave no local AWS endpoint; start it with `cargo xtask local up`".into()),
+        _ => Err(NO_ENDPOINT.into()),
     }
 }
 
@@ -97,23 +99,15 @@ impl crate::cli::LocalAws for LocalProgram {
         for name in WITHHELD {
             cmd.env_remove(name);
         }
-        let mut child = cmd
-            .spawn()
+        // `output` reads both streams at once: a program filling one pipe while this one waited on
+        // the other would never end.
+        let out = cmd
+            .output()
+            .await
             .with_context(|| format!("running {}", self.program.display()))?;
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let mut stdout = child.stdout.take().context("the program's output")?;
-        let mut stderr = child
-            .stderr
-            .take()
-            .context("the program's standard error")?;
-        // Both at once: a program filling one pipe while this one waits on the other never ends.
-        let (read_out, read_err) =
-            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        read_out?;
-        read_err?;
-        let status = child.wait().await?;
-        answer(&out, &err, status.success()).map_err(|e| {
-            if e.starts_with("gave no") {
+        let status = out.status;
+        answer(&out.stdout, &out.stderr, status.success()).map_err(|e| {
+            if e == NO_ENDPOINT {
                 anyhow::anyhow!("{} {e} ({status})", self.program.display())
             } else {
                 anyhow::anyhow!(e)

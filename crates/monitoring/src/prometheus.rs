@@ -219,32 +219,40 @@ impl Workspace {
         Ok(())
     }
 
+    /// The workspace's logging configuration, `None` when it has none (or none seen yet).
+    async fn logging(
+        &self,
+        id: &str,
+    ) -> Result<Option<aws_sdk_amp::types::LoggingConfigurationMetadata>> {
+        match self
+            .client
+            .describe_logging_configuration()
+            .workspace_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.logging_configuration().cloned()),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(Error::aws_on(
+                "aps",
+                "DescribeLoggingConfiguration",
+                &self.alias,
+                &e,
+            )),
+        }
+    }
+
     /// AWS creates and updates a logging configuration in the background (`CREATING`,
     /// `UPDATING`), refuses another change of it meanwhile (`ConflictException`), and says only
     /// there that it failed (`CREATION_FAILED`, `UPDATE_FAILED`, with the reason).
     async fn wait_logging(&self, cx: &Context, id: &str) -> Result<()> {
         let what = format!("the logging of Prometheus workspace {}", self.alias);
         layer_core::wait::until(cx, &what, || async {
-            let out = match self
-                .client
-                .describe_logging_configuration()
-                .workspace_id(id)
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                // Made a moment ago, and not seen yet by the read (AWS is eventually consistent).
-                Err(e) if not_found(&e) => return Ok(Some("not seen yet".to_string())),
-                Err(e) => {
-                    return Err(Error::aws_on(
-                        "aps",
-                        "DescribeLoggingConfiguration",
-                        &self.alias,
-                        &e,
-                    ))
-                }
+            // Made a moment ago, and not seen yet by the read (AWS is eventually consistent).
+            let Some(logging) = self.logging(id).await? else {
+                return Ok(Some("not seen yet".to_string()));
             };
-            let status = out.logging_configuration().and_then(|l| l.status());
+            let status = logging.status();
             let code = status.map(|s| s.status_code().as_str()).unwrap_or_default();
             if code.ends_with("_FAILED") {
                 let why = status.and_then(|s| s.status_reason()).unwrap_or("no reason given");
@@ -347,27 +355,11 @@ impl Resource for Workspace {
         if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
             return Ok(Observation::Absent);
         }
-        let log_group_arn = match self
-            .client
-            .describe_logging_configuration()
-            .workspace_id(&id)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .logging_configuration()
-                .map(|l| l.log_group_arn().to_string())
-                .filter(|a| !a.is_empty()),
-            Err(e) if not_found(&e) => None,
-            Err(e) => {
-                return Err(Error::aws_on(
-                    "aps",
-                    "DescribeLoggingConfiguration",
-                    &self.alias,
-                    &e,
-                ))
-            }
-        };
+        let log_group_arn = self
+            .logging(&id)
+            .await?
+            .map(|l| l.log_group_arn().to_string())
+            .filter(|a| !a.is_empty());
         let mut outputs = Outputs::new();
         outputs.insert(WORKSPACE_ID.into(), id.clone().into());
         outputs.insert(WORKSPACE_ARN.into(), w.arn().into());
