@@ -342,6 +342,44 @@ fn the_sdk_s_legacy_http_stack_stays_out_of_the_lock_file() {
     report(problems);
 }
 
+/// xtask links neither `layer` nor a family crate, so an edit to a family never rebuilds it
+/// (README, "What keeps the build short").
+#[test]
+fn the_tasks_link_no_layer_or_family_crate() {
+    let out = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["tree", "--offline", "-p", "xtask", "-e", "normal,build"])
+        .args(["--prefix", "none"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree: {out:?}");
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tree.contains("local-aws v"),
+        "the tree names local-aws:\n{tree}"
+    );
+    let layer_crates = [
+        "layer ",
+        "data-s3 ",
+        "data-aurora ",
+        "data-redis ",
+        "ai-bedrock ",
+        "secrets-seed ",
+        "monitoring ",
+        "shared-resources ",
+    ];
+    let problems = tree
+        .lines()
+        .filter(|l| layer_crates.iter().any(|c| l.starts_with(c)))
+        .map(|l| {
+            format!(
+                "xtask depends on `{l}`; run the installable binary instead (xtask/src/product.rs)"
+            )
+        })
+        .collect();
+    report(problems);
+}
+
 /// The features each package is built with, for a `cargo tree` selection.
 fn features(args: &[&str]) -> std::collections::BTreeMap<String, String> {
     let out = Command::new(env!("CARGO"))
