@@ -45,7 +45,21 @@ impl MasterRotation {
         Ok(arn)
     }
 
+    /// Set the schedule. The secret is RDS's, made with the cluster a moment ago: Secrets Manager
+    /// may not know it yet (`ResourceNotFoundException`, which changed nothing), so the call is
+    /// sent again until it does.
     async fn set(&self, arn: &str) -> Result<()> {
+        let what = format!("the master secret {arn}");
+        layer_core::wait::while_unseen(
+            &what,
+            &["ResourceNotFoundException"],
+            layer_core::wait::UNSEEN_LIMIT,
+            || self.send(arn),
+        )
+        .await
+    }
+
+    async fn send(&self, arn: &str) -> Result<()> {
         self.client
             .rotate_secret()
             .secret_id(arn)
