@@ -11,7 +11,12 @@ mod tidy;
 
 use std::path::{Path, PathBuf};
 
+/// The workspace the launcher was run in (`DAL_WORKSPACE`), else the one xtask was compiled in:
+/// where clones share a target directory, the binary may be another clone's build.
 fn project_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("DAL_WORKSPACE") {
+        return PathBuf::from(root);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the project root")

@@ -1,13 +1,13 @@
 //! `cargo xtask` (the alias in `.cargo/config.toml` runs this): builds the project's tasks
 //! (`xtask`) and the installable binary (`data-and-ai`) in one cargo run, with the whole workspace
 //! selected, then becomes `xtask`. One run, not `cargo run -p xtask` and then a build of the
-//! binary: on a new machine cargo then spreads every crate over the cores at once (the tasks alone
-//! are mostly aws-sdk-ec2, one crate on one core for minutes), and every build selects the
+//! binary: on a new machine cargo then spreads every crate over the cores at once (the tasks'
+//! own dependencies alone would leave a core idle), and every build selects the
 //! workspace, so each dependency is built with one feature set. Nothing but the standard library:
 //! it builds in a second.
 
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
 /// What `cargo run` tells the program it runs about its package. A build script may watch one of
@@ -25,12 +25,19 @@ fn set_by_cargo_run(name: &str) -> bool {
 }
 
 fn main() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Where the launcher's package is, as `cargo run` says at run time. The path compiled in can
+    // be another clone's: where clones share a target directory, cargo leaves the binary it
+    // finds up to date for this clone beside the other clone's, which was copied there last.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let workspace = package
         .ancestors()
         .nth(2)
-        .expect("the launcher lives in xtask/launcher");
+        .expect("the launcher lives in xtask/launcher")
+        .to_path_buf();
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    build.current_dir(workspace).args([
+    build.current_dir(&workspace).args([
         "build",
         "--quiet",
         "--workspace",
@@ -66,7 +73,8 @@ fn main() {
     let mut tasks = Command::new(dir.join("xtask"));
     tasks
         .args(std::env::args_os().skip(1))
-        .env("DAL_PRODUCT_BIN", dir.join("data-and-ai"));
+        .env("DAL_PRODUCT_BIN", dir.join("data-and-ai"))
+        .env("DAL_WORKSPACE", &workspace);
     for (name, _) in std::env::vars() {
         if set_by_cargo_run(&name) {
             tasks.env_remove(name);
