@@ -706,35 +706,25 @@ impl Sandbox {
             }
         }
 
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let ec2 = ec2_query::Client::new(&sdk);
         for g in ec2
-            .describe_security_groups()
-            .send()
+            .describe_security_groups(&[], &[])
             .await
             .expect("security groups")
-            .security_groups()
         {
-            let n = g.group_name().unwrap_or_default();
-            if ours(n) {
-                add("security group", n);
+            if ours(&g.name) {
+                add("security group", &g.name);
             }
         }
         for e in ec2
-            .describe_vpc_endpoints()
-            .send()
+            .describe_vpc_endpoints(&[], &[])
             .await
             .expect("endpoints")
-            .vpc_endpoints()
         {
-            let name = e
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some("Name"))
-                .and_then(|t| t.value())
-                .unwrap_or_default();
+            let name = e.tags.get("Name").map(String::as_str).unwrap_or_default();
             let gone = matches!(
-                e.state().map(|s| s.as_str().to_ascii_lowercase()),
-                Some(ref s) if s == "deleted" || s == "deleting"
+                e.state.to_ascii_lowercase().as_str(),
+                "deleted" | "deleting"
             );
             if ours(name) && !gone {
                 add("vpc endpoint", name);

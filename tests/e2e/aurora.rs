@@ -124,35 +124,27 @@ async fn sbx_like_aurora_waits_through_slow_creation_and_tears_down_with_a_final
         .filter_map(|s| s.subnet_identifier().map(String::from))
         .collect();
     assert_eq!(ids, infra.isolated_subnet_ids.iter().cloned().collect());
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = ec2_query::Client::new(&sdk);
     let sg = ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values("e2e-aurora-aurora")
-                .build(),
+        .describe_security_groups(
+            &[ec2_query::Filter::new("group-name", "e2e-aurora-aurora")],
+            &[],
         )
-        .send()
         .await
         .unwrap();
-    let sg = &sg.security_groups()[0];
-    let cidrs = |perms: &[aws_sdk_ec2::types::IpPermission]| -> Vec<(Option<i32>, String)> {
+    let sg = &sg[0];
+    let cidrs = |perms: &[ec2_query::Permission]| -> Vec<(Option<i32>, String)> {
         perms
             .iter()
-            .flat_map(|p| {
-                p.ip_ranges()
-                    .iter()
-                    .map(|r| (p.from_port(), r.cidr_ip().unwrap_or_default().to_string()))
-            })
+            .flat_map(|p| p.cidrs.iter().map(|c| (p.from_port, c.clone())))
             .collect()
     };
     assert_eq!(
-        cidrs(sg.ip_permissions()),
+        cidrs(&sg.ingress),
         vec![(Some(5432), infra.vpc_cidr.clone())]
     );
     assert_eq!(
-        cidrs(sg.ip_permissions_egress())
+        cidrs(&sg.egress)
             .iter()
             .map(|(_, c)| c.clone())
             .collect::<Vec<_>>(),
@@ -382,34 +374,22 @@ async fn aurora_drift_is_named_and_repaired_and_a_replacement_is_refused() {
         .await
         .unwrap();
     let session = sb.session().await;
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = ec2_query::Client::new(&sdk);
     let sg = ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values("e2e-adrift-aurora")
-                .build(),
+        .describe_security_groups(
+            &[ec2_query::Filter::new("group-name", "e2e-adrift-aurora")],
+            &[],
         )
-        .send()
         .await
         .unwrap();
-    let sg_id = sg.security_groups()[0].group_id().unwrap().to_string();
-    ec2.authorize_security_group_ingress()
-        .group_id(&sg_id)
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(5432)
-                .to_port(5432)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("0.0.0.0/0")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
+    let sg_id = sg[0].id.clone();
+    let open = ec2_query::Permission {
+        protocol: "tcp".into(),
+        from_port: Some(5432),
+        to_port: Some(5432),
+        cidrs: vec!["0.0.0.0/0".into()],
+    };
+    ec2.change_rules(ec2_query::RuleChange::AuthorizeIngress, &sg_id, &[open])
         .await
         .unwrap();
     drop(session);

@@ -420,63 +420,38 @@ async fn the_run_lock_under_a_name_scheduled_for_deletion_is_bounded_named_and_f
 /// group gets its rules right after it is made) goes through it in one run.
 #[tokio::test]
 async fn a_new_security_group_is_not_known_to_ec2_at_once() {
-    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
-    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    use ec2_query::{Permission, ProvideErrorMetadata as _, RuleChange};
     let sb = Sandbox::new("e2e-lag-sg").await;
     // Seconds, not one: two calls must come within it on a loaded machine.
     sb.aws.consistency().set(lag(0, 3_000));
-    let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
-    let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
-        .vpc_id()
-        .unwrap()
-        .to_string();
+    let ec2 = ec2_query::Client::new(&sb.sdk().await);
+    let vpc = ec2.describe_vpcs(&[]).await.unwrap()[0].id.clone();
+    let no_tags = Vec::<(&str, &str)>::new();
     let id = ec2
-        .create_security_group()
-        .group_name("lag-group")
-        .description("made a moment ago")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
-    let rule = IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
-        .build();
-    let e = ec2
-        .authorize_security_group_ingress()
-        .group_id(&id)
-        .ip_permissions(rule.clone())
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
-    let e = ec2
-        .describe_security_groups()
-        .group_ids(&id)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
-    tokio::time::sleep(Duration::from_millis(3_100)).await;
-    let group = ec2
-        .describe_security_groups()
-        .group_ids(&id)
-        .send()
+        .create_security_group("lag-group", "made a moment ago", &vpc, no_tags)
         .await
         .unwrap();
+    let rule = Permission {
+        protocol: "tcp".into(),
+        from_port: Some(5432),
+        to_port: Some(5432),
+        cidrs: vec!["10.0.0.0/8".into()],
+    };
+    let authorize = RuleChange::AuthorizeIngress;
+    let e = ec2
+        .change_rules(authorize, &id, std::slice::from_ref(&rule))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
+    let e = ec2.describe_security_groups(&[], &[&id]).await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidGroup.NotFound"));
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    let group = ec2.describe_security_groups(&[], &[&id]).await.unwrap();
     assert!(
-        group.security_groups()[0].ip_permissions().is_empty(),
+        group[0].ingress.is_empty(),
         "the refused call added nothing"
     );
-    ec2.authorize_security_group_ingress()
-        .group_id(&id)
-        .ip_permissions(rule)
-        .send()
+    ec2.change_rules(authorize, &id, &[rule])
         .await
         .expect("seen after the delay");
 

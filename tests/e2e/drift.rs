@@ -74,39 +74,21 @@ fn extra_tag() -> (String, String) {
 }
 
 pub(crate) async fn security_group(sdk: &SdkConfig, name: &str) -> String {
-    aws_sdk_ec2::Client::new(sdk)
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(name)
-                .build(),
-        )
-        .send()
+    ec2_query::Client::new(sdk)
+        .describe_security_groups(&[ec2_query::Filter::new("group-name", name)], &[])
         .await
-        .expect("described")
-        .security_groups()[0]
-        .group_id()
-        .expect("id")
-        .to_string()
+        .expect("described")[0]
+        .id
+        .clone()
 }
 
 pub(crate) async fn vpc_endpoint(sdk: &SdkConfig, name: &str) -> String {
-    aws_sdk_ec2::Client::new(sdk)
-        .describe_vpc_endpoints()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:Name")
-                .values(name)
-                .build(),
-        )
-        .send()
+    ec2_query::Client::new(sdk)
+        .describe_vpc_endpoints(&[ec2_query::Filter::new("tag:Name", name)], &[])
         .await
-        .expect("described")
-        .vpc_endpoints()[0]
-        .vpc_endpoint_id()
-        .expect("id")
-        .to_string()
+        .expect("described")[0]
+        .id
+        .clone()
 }
 
 /// The environment's workspace (its alias may have been changed already).
@@ -130,7 +112,7 @@ async fn change(sb: &Sandbox, sdk: &SdkConfig, address: &str, field: &str) -> Re
     let nid = sb.nid.as_str();
     let region = "eu-central-2";
     let rds = aws_sdk_rds::Client::new(sdk);
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
     let cache = aws_sdk_elasticache::Client::new(sdk);
     let iam = sb.iam().await;
@@ -144,10 +126,7 @@ async fn change(sb: &Sandbox, sdk: &SdkConfig, address: &str, field: &str) -> Re
         .key(&tk)
         .value(&tv)
         .build();
-    let ec2_tag = aws_sdk_ec2::types::Tag::builder()
-        .key(&tk)
-        .value(&tv)
-        .build();
+    let ec2_tag = [(&tk, &tv)];
     let rds_arn = |kind: &str, id: &str| format!("arn:aws:rds:{region}:{ACCOUNT}:{kind}:{id}");
     let cache_arn =
         |kind: &str, id: &str| format!("arn:aws:elasticache:{region}:{ACCOUNT}:{kind}:{id}");
@@ -300,43 +279,41 @@ async fn change(sb: &Sandbox, sdk: &SdkConfig, address: &str, field: &str) -> Re
             .await
             .map(drop)
             .map_err(why),
+        // The legacy top-level form of the call (no `IpPermissions`), as a console script sends it.
         ("aws_security_group.aurora", "ingress") => ec2
-            .authorize_security_group_ingress()
-            .group_id(security_group(sdk, &format!("{nid}-aurora")).await)
-            .ip_protocol("tcp")
-            .from_port(9999)
-            .to_port(9999)
-            .cidr_ip("192.0.2.0/24")
-            .send()
+            .call(
+                ec2_query::Query::new("AuthorizeSecurityGroupIngress")
+                    .param(
+                        "GroupId",
+                        security_group(sdk, &format!("{nid}-aurora")).await,
+                    )
+                    .param("IpProtocol", "tcp")
+                    .param("FromPort", "9999")
+                    .param("ToPort", "9999")
+                    .param("CidrIp", "192.0.2.0/24"),
+            )
             .await
             .map(drop)
             .map_err(why),
         ("aws_security_group.redis", "egress") => ec2
-            .authorize_security_group_egress()
-            .group_id(security_group(sdk, &format!("{nid}-redis")).await)
-            .ip_permissions(
-                aws_sdk_ec2::types::IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(25)
-                    .to_port(25)
-                    .ip_ranges(
-                        aws_sdk_ec2::types::IpRange::builder()
-                            .cidr_ip("192.0.2.0/24")
-                            .build(),
-                    )
-                    .build(),
+            .change_rules(
+                ec2_query::RuleChange::AuthorizeEgress,
+                &security_group(sdk, &format!("{nid}-redis")).await,
+                &[ec2_query::Permission {
+                    protocol: "tcp".into(),
+                    from_port: Some(25),
+                    to_port: Some(25),
+                    cidrs: vec!["192.0.2.0/24".into()],
+                }],
             )
-            .send()
             .await
-            .map(drop)
             .map_err(why),
         ("aws_security_group.aurora", "tags") => ec2
-            .create_tags()
-            .resources(security_group(sdk, &format!("{nid}-aurora")).await)
-            .tags(ec2_tag)
-            .send()
+            .create_tags(
+                &security_group(sdk, &format!("{nid}-aurora")).await,
+                ec2_tag,
+            )
             .await
-            .map(drop)
             .map_err(why),
         ("aws_db_subnet_group.aurora", "subnet_ids") => {
             let g = rds
@@ -442,20 +419,19 @@ async fn change(sb: &Sandbox, sdk: &SdkConfig, address: &str, field: &str) -> Re
             .map(drop)
             .map_err(why),
         ("aws_vpc_endpoint.rds", "private_dns") => ec2
-            .modify_vpc_endpoint()
-            .vpc_endpoint_id(vpc_endpoint(sdk, &format!("{nid}-rds")).await)
-            .private_dns_enabled(false)
-            .send()
+            .modify_vpc_endpoint(&ec2_query::VpcEndpointChange {
+                id: &vpc_endpoint(sdk, &format!("{nid}-rds")).await,
+                private_dns_enabled: Some(false),
+                ..Default::default()
+            })
             .await
-            .map(drop)
             .map_err(why),
         ("aws_vpc_endpoint.elasticache", "tags") => ec2
-            .create_tags()
-            .resources(vpc_endpoint(sdk, &format!("{nid}-elasticache")).await)
-            .tags(ec2_tag)
-            .send()
+            .create_tags(
+                &vpc_endpoint(sdk, &format!("{nid}-elasticache")).await,
+                ec2_tag,
+            )
             .await
-            .map(drop)
             .map_err(why),
         ("aws_elasticache_subnet_group.redis", "subnet_ids") => {
             let g = cache

@@ -803,47 +803,34 @@ async fn a_cluster_with_instances_cannot_be_deleted() {
 async fn interface_endpoints_are_idempotent_by_client_token_and_private_dns_is_unique() {
     let sb = Sandbox::new("vpce-rules").await;
     let session = sb.session().await;
-    let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
-    let create = |token: &str| {
-        ec2.create_vpc_endpoint()
-            .client_token(token)
-            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
-            .vpc_id(&session.infra.vpc_id)
-            .service_name("com.amazonaws.eu-central-2.rds")
-            .set_subnet_ids(Some(session.infra.isolated_subnet_ids.clone()))
-            .private_dns_enabled(true)
-            .send()
+    let ec2 = ec2_query::Client::new(&sb.sdk().await);
+    let create = |token: &str| ec2_query::NewVpcEndpoint {
+        client_token: Some(token.to_string()),
+        kind: "Interface",
+        vpc_id: &session.infra.vpc_id,
+        service_name: "com.amazonaws.eu-central-2.rds",
+        subnet_ids: session.infra.isolated_subnet_ids.clone(),
+        private_dns_enabled: Some(true),
+        ..Default::default()
     };
-    let first = create("token-1").await.unwrap();
-    let again = create("token-1").await.unwrap();
-    let id = |o: &aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput| {
-        o.vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .unwrap()
-            .to_string()
-    };
+    let first = ec2.create_vpc_endpoint(&create("token-1")).await.unwrap();
+    let again = ec2.create_vpc_endpoint(&create("token-1")).await.unwrap();
+    assert!(first.starts_with("vpce-"), "{first}");
+    assert_eq!(first, again, "the same token returns the same endpoint");
+    let e = ec2
+        .create_vpc_endpoint(&create("token-2"))
+        .await
+        .unwrap_err();
     assert_eq!(
-        id(&first),
-        id(&again),
-        "the same token returns the same endpoint"
-    );
-    let e = create("token-2").await.unwrap_err();
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&e),
+        ec2_query::ProvideErrorMetadata::code(&e),
         Some("InvalidParameter")
     );
-    let all = ec2
-        .describe_vpc_endpoints()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("service-name")
-                .values("com.amazonaws.eu-central-2.rds")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(all.vpc_endpoints().len(), 1);
+    let rds = [ec2_query::Filter::new(
+        "service-name",
+        "com.amazonaws.eu-central-2.rds",
+    )];
+    let all = ec2.describe_vpc_endpoints(&rds, &[]).await.unwrap();
+    assert_eq!(all.len(), 1);
 }
 
 #[tokio::test]

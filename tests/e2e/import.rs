@@ -94,7 +94,7 @@ async fn untag(sb: &Sandbox, arns: &BTreeMap<&str, String>) {
                 .unwrap();
         }
     }
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = ec2_query::Client::new(&sdk);
     for id in [
         &arns["sg:aurora"],
         &arns["sg:redis"],
@@ -102,30 +102,11 @@ async fn untag(sb: &Sandbox, arns: &BTreeMap<&str, String>) {
         &arns["vpce:redis"],
     ] {
         let tags = ec2
-            .describe_tags()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("resource-id")
-                    .values(id)
-                    .build(),
-            )
-            .send()
+            .describe_tags(&[ec2_query::Filter::new("resource-id", id)])
             .await
             .unwrap();
-        let keys: Vec<_> = ours(
-            tags.tags()
-                .iter()
-                .filter_map(|t| t.key().map(str::to_string)),
-        )
-        .into_iter()
-        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
-        .collect();
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .unwrap();
+        let keys = ours(tags.into_iter().map(|t| t.key));
+        ec2.delete_tags(id, keys).await.unwrap();
     }
     let s3 = sb.s3().await;
     for b in ["tf-app-data", "tf-ai-data"] {
@@ -242,7 +223,7 @@ async fn state(sb: &Sandbox) -> (Value, BTreeMap<&'static str, String>) {
     let (rds, ec, ec2) = (
         aws_sdk_rds::Client::new(&sdk),
         aws_sdk_elasticache::Client::new(&sdk),
-        aws_sdk_ec2::Client::new(&sdk),
+        ec2_query::Client::new(&sdk),
     );
     let mut arns = BTreeMap::new();
     let mut resources = Vec::new();
@@ -415,34 +396,31 @@ async fn state(sb: &Sandbox) -> (Value, BTreeMap<&'static str, String>) {
 
     for (key, name) in [("sg:aurora", "tf-db-sg"), ("sg:redis", "tf-cache-sg")] {
         let sg = ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("group-name")
-                    .values(name)
-                    .build(),
-            )
-            .send()
+            .describe_security_groups(&[ec2_query::Filter::new("group-name", name)], &[])
             .await
             .unwrap();
-        let sg = &sg.security_groups()[0];
+        let sg = &sg[0];
         resources.push(resource(
             "",
             "aws_security_group",
             key.trim_start_matches("sg:"),
-            one(json!({"id": sg.group_id(), "name": name, "arn": sg.security_group_arn()})),
+            one(json!({"id": sg.id, "name": name, "arn": sg.arn})),
         ));
-        arns.insert(key, sg.group_id().unwrap().to_string());
+        arns.insert(key, sg.id.clone());
     }
-    let endpoints = ec2.describe_vpc_endpoints().send().await.unwrap();
+    let endpoints = ec2.describe_vpc_endpoints(&[], &[]).await.unwrap();
     for (key, name) in [("vpce:aurora", "tf-rds"), ("vpce:redis", "tf-elasticache")] {
         let e = endpoints
-            .vpc_endpoints()
             .iter()
-            .find(|e| e.tags().iter().any(|t| t.value() == Some(name)))
+            .find(|e| e.tags.values().any(|v| v == name))
             .unwrap();
-        resources.push(resource("", "aws_vpc_endpoint", key.trim_start_matches("vpce:"), one(json!({"id": e.vpc_endpoint_id(), "service_name": e.service_name(), "tags": {"Name": name}}))));
-        arns.insert(key, e.vpc_endpoint_id().unwrap().to_string());
+        resources.push(resource(
+            "",
+            "aws_vpc_endpoint",
+            key.trim_start_matches("vpce:"),
+            one(json!({"id": e.id, "service_name": e.service_name, "tags": {"Name": name}})),
+        ));
+        arns.insert(key, e.id.clone());
     }
     (json!({"resources": resources}), arns)
 }

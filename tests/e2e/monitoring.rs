@@ -170,16 +170,16 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
         "{:?}",
         session.notices
     );
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    ec2.create_vpc_endpoint()
-        .vpc_id(&infra.vpc_id)
-        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
-        .service_name("com.amazonaws.eu-central-1.aps-workspaces")
-        .set_subnet_ids(Some(infra.isolated_subnet_ids.clone()))
-        .private_dns_enabled(true)
-        .send()
-        .await
-        .unwrap();
+    let ec2 = ec2_query::Client::new(&sdk);
+    let aps = ec2_query::NewVpcEndpoint {
+        kind: "Interface",
+        vpc_id: &infra.vpc_id,
+        service_name: "com.amazonaws.eu-central-1.aps-workspaces",
+        subnet_ids: infra.isolated_subnet_ids.clone(),
+        private_dns_enabled: Some(true),
+        ..Default::default()
+    };
+    ec2.create_vpc_endpoint(&aps).await.unwrap();
     assert_eq!(sb.session().await.notices, Vec::<String>::new());
     let out = session.outputs().await.unwrap();
     let id = out["grafana_workspace_id"].as_str().unwrap().to_string();
@@ -209,21 +209,16 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
     let subnets: std::collections::BTreeSet<&String> = vpc.subnet_ids().iter().collect();
     assert_eq!(subnets, infra.private_subnet_ids.iter().collect());
     let sg = ec2
-        .describe_security_groups()
-        .group_ids(&vpc.security_group_ids()[0])
-        .send()
+        .describe_security_groups(&[], &[&vpc.security_group_ids()[0]])
         .await
         .unwrap();
-    let sg = &sg.security_groups()[0];
-    assert_eq!(sg.group_name(), Some("e2e-graf-grafana"));
-    assert!(sg.ip_permissions().is_empty(), "no inbound rule");
-    let egress = sg.ip_permissions_egress();
+    let sg = &sg[0];
+    assert_eq!(sg.name, "e2e-graf-grafana");
+    assert!(sg.ingress.is_empty(), "no inbound rule");
+    let egress = &sg.egress;
     assert_eq!(egress.len(), 1);
-    assert_eq!(egress[0].from_port(), Some(443));
-    assert_eq!(
-        egress[0].ip_ranges()[0].cidr_ip(),
-        Some(infra.vpc_cidr.as_str())
-    );
+    assert_eq!(egress[0].from_port, Some(443));
+    assert_eq!(egress[0].cidrs, std::slice::from_ref(&infra.vpc_cidr));
     let iam = aws_sdk_iam::Client::new(&sdk);
     let policies = iam
         .list_role_policies()
@@ -276,11 +271,9 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
         .send()
         .await
         .is_err());
-    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    let sgs = ec2.describe_security_groups(&[], &[]).await.unwrap();
     assert!(
-        !sgs.security_groups()
-            .iter()
-            .any(|g| g.group_name() == Some("e2e-graf-grafana")),
+        !sgs.iter().any(|g| g.name == "e2e-graf-grafana"),
         "its security group is gone"
     );
     let amp = aws_sdk_amp::Client::new(&sdk);

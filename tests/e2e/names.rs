@@ -28,7 +28,7 @@ async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_unde
     let sdk = sb.sdk().await;
     let rds = aws_sdk_rds::Client::new(&sdk);
     let ec = aws_sdk_elasticache::Client::new(&sdk);
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = ec2_query::Client::new(&sdk);
     let session = sb.session().await;
 
     // Terraform made the Aurora subnet group under its own name, without our tags.
@@ -98,20 +98,14 @@ async fn every_name_is_overridable_and_a_terraform_made_resource_is_adopted_unde
             .and_then(|p| p.cache_parameter_group_name()),
         Some("tf-cache-params")
     );
-    let sgs = ec2.describe_security_groups().send().await.unwrap();
-    let sg_names: Vec<&str> = sgs
-        .security_groups()
-        .iter()
-        .filter_map(|g| g.group_name())
-        .collect();
+    let sgs = ec2.describe_security_groups(&[], &[]).await.unwrap();
+    let sg_names: Vec<&str> = sgs.iter().map(|g| g.name.as_str()).collect();
     assert!(sg_names.contains(&"tf-db-sg") && sg_names.contains(&"tf-cache-sg"));
-    let endpoints = ec2.describe_vpc_endpoints().send().await.unwrap();
+    let endpoints = ec2.describe_vpc_endpoints(&[], &[]).await.unwrap();
     let endpoint_names: Vec<&str> = endpoints
-        .vpc_endpoints()
         .iter()
-        .flat_map(|e| e.tags())
-        .filter(|t| t.key() == Some("Name"))
-        .filter_map(|t| t.value())
+        .filter_map(|e| e.tags.get("Name"))
+        .map(String::as_str)
         .collect();
     assert!(
         endpoint_names.contains(&"tf-rds") && endpoint_names.contains(&"tf-elasticache"),

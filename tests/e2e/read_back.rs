@@ -71,7 +71,7 @@ async fn tags_of(sb: &Sandbox, sdk: &SdkConfig, address: &str) -> BTreeMap<Strin
     let region = "eu-central-2";
     let rds = aws_sdk_rds::Client::new(sdk);
     let cache = aws_sdk_elasticache::Client::new(sdk);
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let rds_tags = |kind: &str, id: String| {
         let arn = format!("arn:aws:rds:{region}:{ACCOUNT}:{kind}:{id}");
         let rds = rds.clone();
@@ -110,26 +110,10 @@ async fn tags_of(sb: &Sandbox, sdk: &SdkConfig, address: &str) -> BTreeMap<Strin
     };
     let ec2_tags = |filter: (&str, String)| {
         let ec2 = ec2.clone();
-        let f = aws_sdk_ec2::types::Filter::builder()
-            .name(filter.0)
-            .values(filter.1)
-            .build();
+        let f = ec2_query::Filter::new(filter.0, filter.1);
         async move {
-            let out = ec2
-                .describe_tags()
-                .filters(f)
-                .send()
-                .await
-                .expect("ec2 tags");
-            out.tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().into(),
-                        t.value().unwrap_or_default().into(),
-                    )
-                })
-                .collect()
+            let out = ec2.describe_tags(&[f]).await.expect("ec2 tags");
+            out.into_iter().map(|t| (t.key, t.value)).collect()
         }
     };
     match address {
@@ -617,19 +601,13 @@ async fn others(
             )
         }
         ("aws_vpc_endpoint.rds", "private_dns") => {
-            let ec2 = aws_sdk_ec2::Client::new(sdk);
+            let ec2 = ec2_query::Client::new(sdk);
             let id = super::drift::vpc_endpoint(sdk, &format!("{nid}-rds")).await;
             let out = ec2
-                .describe_vpc_endpoints()
-                .vpc_endpoint_ids(id)
-                .send()
+                .describe_vpc_endpoints(&[], &[&id])
                 .await
                 .expect("endpoint");
-            same(
-                "private DNS",
-                out.vpc_endpoints()[0].private_dns_enabled(),
-                Some(true),
-            )
+            same("private DNS", out[0].private_dns_enabled, true)
         }
         ("aws_bedrock_inference_profile.profiles", "profiles") => {
             let bedrock = aws_sdk_bedrock::Client::new(sdk);
@@ -783,31 +761,22 @@ fn urlencoding_decode(s: &str) -> String {
 
 /// A security group's ingress (or egress) rules as (from, to, CIDR).
 async fn ingress(sdk: &SdkConfig, name: &str, inbound: bool) -> Vec<(i32, i32, String)> {
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
-    let f = aws_sdk_ec2::types::Filter::builder()
-        .name("group-name")
-        .values(name)
-        .build();
+    let ec2 = ec2_query::Client::new(sdk);
+    let f = ec2_query::Filter::new("group-name", name);
     let out = ec2
-        .describe_security_groups()
-        .filters(f)
-        .send()
+        .describe_security_groups(&[f], &[])
         .await
         .expect("group");
-    let g = &out.security_groups()[0];
-    let rules = if inbound {
-        g.ip_permissions()
-    } else {
-        g.ip_permissions_egress()
-    };
+    let g = &out[0];
+    let rules = if inbound { &g.ingress } else { &g.egress };
     rules
         .iter()
         .flat_map(|p| {
-            p.ip_ranges().iter().map(move |r| {
+            p.cidrs.iter().map(move |c| {
                 (
-                    p.from_port().unwrap_or(-1),
-                    p.to_port().unwrap_or(-1),
-                    r.cidr_ip().unwrap_or_default().to_string(),
+                    p.from_port.unwrap_or(-1),
+                    p.to_port.unwrap_or(-1),
+                    c.clone(),
                 )
             })
         })

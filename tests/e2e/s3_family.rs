@@ -701,29 +701,19 @@ async fn a_lost_response_on_every_create_of_a_fresh_deploy_converges_without_dup
     assert_eq!(sb.cli(&["deploy", "local", "--auto-approve"]).await, 0);
     assert_eq!(sb.mutating_calls(), Vec::<String>::new());
     // No duplicates: one endpoint per service, one security group per name.
-    let ec2 = aws_sdk_ec2::Client::new(&sb.sdk().await);
-    let vpce = ec2.describe_vpc_endpoints().send().await.unwrap();
+    let ec2 = ec2_query::Client::new(&sb.sdk().await);
+    let vpce = ec2.describe_vpc_endpoints(&[], &[]).await.unwrap();
     for service in ["rds", "elasticache"] {
         let n = vpce
-            .vpc_endpoints()
             .iter()
-            .filter(|e| e.service_name() == Some(&format!("com.amazonaws.eu-central-2.{service}")))
-            .filter(|e| {
-                e.state()
-                    .map(|s| s.as_str().to_ascii_lowercase())
-                    .as_deref()
-                    != Some("deleted")
-            })
+            .filter(|e| e.service_name == format!("com.amazonaws.eu-central-2.{service}"))
+            .filter(|e| !e.state.eq_ignore_ascii_case("deleted"))
             .count();
         assert_eq!(n, 1, "{service} endpoints");
     }
-    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    let sgs = ec2.describe_security_groups(&[], &[]).await.unwrap();
     for name in ["e2e-lost-aurora", "e2e-lost-redis"] {
-        let n = sgs
-            .security_groups()
-            .iter()
-            .filter(|g| g.group_name() == Some(name))
-            .count();
+        let n = sgs.iter().filter(|g| g.name == name).count();
         assert_eq!(n, 1, "{name}");
     }
 }

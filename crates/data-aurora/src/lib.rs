@@ -286,7 +286,7 @@ fn resources(
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let names = s.names(env)?;
     let rds = aws_sdk_rds::Client::new(sdk);
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
     let mut out: Vec<Arc<dyn AnyResource>> = vec![
         Arc::new(

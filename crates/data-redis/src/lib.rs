@@ -212,7 +212,7 @@ fn resources(
 ) -> Result<Vec<Arc<dyn AnyResource>>> {
     let names = s.names(env)?;
     let client = aws_sdk_elasticache::Client::new(sdk);
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let mut out: Vec<Arc<dyn AnyResource>> = vec![
         Arc::new(
             LogGroup::builder()

@@ -4,8 +4,8 @@
 //! Prometheus log group (`Purpose = prometheus`); and, for Grafana, the VPC's `aps-workspaces`
 //! interface endpoint. Read-only calls only.
 
-use aws_sdk_ec2::types::Filter;
 use aws_types::SdkConfig;
+use ec2_query::Filter;
 use layer_core::config::InfrastructureInputs;
 use layer_core::{Error, Result, Tags};
 
@@ -13,7 +13,7 @@ fn filters(tags: &Tags, extra: &[(&str, &str)]) -> Vec<Filter> {
     tags.iter()
         .map(|(k, v)| (format!("tag:{k}"), v.clone()))
         .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-        .map(|(k, v)| Filter::builder().name(k).values(v).build())
+        .map(|(k, v)| Filter::new(k, v))
         .collect()
 }
 
@@ -69,24 +69,19 @@ pub fn access() -> Vec<layer_core::access::Access> {
 /// Discover whatever the infrastructure layer's tags lead to. Missing pieces stay `None`; the
 /// caller reports them all at once.
 pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<InfrastructureInputs> {
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let mut found = InfrastructureInputs::default();
-    let vpcs = ec2
-        .describe_vpcs()
-        .set_filters(Some(filters(tags, &[])))
-        .send()
-        .await
-        .map_err(|e| {
-            Error::aws(
-                "ec2:DescribeVpcs (discovering the infrastructure layer)",
-                &e,
-            )
-        })?;
-    match vpcs.vpcs() {
+    let vpcs = ec2.describe_vpcs(&filters(tags, &[])).await.map_err(|e| {
+        Error::aws(
+            "ec2:DescribeVpcs (discovering the infrastructure layer)",
+            &e,
+        )
+    })?;
+    match vpcs.as_slice() {
         [] => {}
         [vpc] => {
-            found.vpc_id = vpc.vpc_id().map(str::to_string);
-            found.vpc_cidr = vpc.cidr_block().map(str::to_string);
+            found.vpc_id = Some(vpc.id.clone());
+            found.vpc_cidr = Some(vpc.cidr_block.clone());
         }
         many => {
             return Err(Error::Config(format!(
@@ -99,21 +94,14 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
         return Ok(found);
     };
     let subnets = ec2
-        .describe_subnets()
-        .set_filters(Some(filters(tags, &[("vpc-id", &vpc_id)])))
-        .send()
+        .describe_subnets(&filters(tags, &[("vpc-id", &vpc_id)]))
         .await
         .map_err(|e| Error::aws("ec2:DescribeSubnets", &e))?;
     let tier = |t: &str| -> Option<Vec<String>> {
         let mut ids: Vec<String> = subnets
-            .subnets()
             .iter()
-            .filter(|s| {
-                s.tags()
-                    .iter()
-                    .any(|tag| tag.key() == Some("Tier") && tag.value() == Some(t))
-            })
-            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .filter(|s| s.tags.get("Tier").map(String::as_str) == Some(t))
+            .map(|s| s.id.clone())
             .collect();
         ids.sort();
         (!ids.is_empty()).then_some(ids)
@@ -121,40 +109,26 @@ pub async fn discover(sdk: &SdkConfig, region: &str, tags: &Tags) -> Result<Infr
     found.isolated_subnet_ids = tier("isolated");
     found.private_subnet_ids = tier("private");
     let sgs = ec2
-        .describe_security_groups()
-        .set_filters(Some(filters(
-            tags,
-            &[("vpc-id", &vpc_id), ("tag:Purpose", "vpc-endpoints")],
-        )))
-        .send()
+        .describe_security_groups(
+            &filters(
+                tags,
+                &[("vpc-id", &vpc_id), ("tag:Purpose", "vpc-endpoints")],
+            ),
+            &[],
+        )
         .await
         .map_err(|e| Error::aws("ec2:DescribeSecurityGroups", &e))?;
-    found.vpc_endpoint_security_group_id = sgs
-        .security_groups()
-        .first()
-        .and_then(|g| g.group_id())
-        .map(str::to_string);
+    found.vpc_endpoint_security_group_id = sgs.first().map(|g| g.id.clone());
+    let gateway = [
+        Filter::new("vpc-id", &vpc_id),
+        Filter::new("service-name", format!("com.amazonaws.{region}.s3")),
+        Filter::new("vpc-endpoint-type", "Gateway"),
+    ];
     let endpoints = ec2
-        .describe_vpc_endpoints()
-        .set_filters(Some(vec![
-            Filter::builder().name("vpc-id").values(&vpc_id).build(),
-            Filter::builder()
-                .name("service-name")
-                .values(format!("com.amazonaws.{region}.s3"))
-                .build(),
-            Filter::builder()
-                .name("vpc-endpoint-type")
-                .values("Gateway")
-                .build(),
-        ]))
-        .send()
+        .describe_vpc_endpoints(&gateway, &[])
         .await
         .map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", &e))?;
-    found.s3_gateway_endpoint_id = endpoints
-        .vpc_endpoints()
-        .first()
-        .and_then(|e| e.vpc_endpoint_id())
-        .map(str::to_string);
+    found.s3_gateway_endpoint_id = endpoints.first().map(|e| e.id.clone());
 
     let kms = aws_sdk_kms::Client::new(sdk);
     let mut key_ids: Vec<(String, String)> = Vec::new();
@@ -309,28 +283,21 @@ pub async fn grafana_prometheus_advice(
     region: &str,
     vpc_id: &str,
 ) -> Result<Option<String>> {
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let service = format!("com.amazonaws.{region}.aps-workspaces");
+    let interface = [
+        Filter::new("vpc-id", vpc_id),
+        Filter::new("service-name", &service),
+        Filter::new("vpc-endpoint-type", "Interface"),
+    ];
     let found = ec2
-        .describe_vpc_endpoints()
-        .set_filters(Some(vec![
-            Filter::builder().name("vpc-id").values(vpc_id).build(),
-            Filter::builder()
-                .name("service-name")
-                .values(&service)
-                .build(),
-            Filter::builder()
-                .name("vpc-endpoint-type")
-                .values("Interface")
-                .build(),
-        ]))
-        .send()
+        .describe_vpc_endpoints(&interface, &[])
         .await
         .map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", &e))?;
-    let usable = found.vpc_endpoints().iter().any(|e| {
+    let usable = found.iter().any(|e| {
         !matches!(
-            e.state().map(|s| s.as_str()),
-            Some("deleting" | "deleted" | "rejected" | "failed" | "expired")
+            e.state.as_str(),
+            "deleting" | "deleted" | "rejected" | "failed" | "expired"
         )
     });
     Ok((!usable).then(|| {

@@ -3,7 +3,6 @@
 //! endpoint security group and the Prometheus log group, all tagged so that discovery finds them
 //! the way it finds the real layer.
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification, VpcEndpointType};
 use aws_types::SdkConfig;
 
 /// The tags that mark the stand-in, matching `[infrastructure] discover_tags` of `local.toml`.
@@ -12,14 +11,13 @@ pub const TAGS: [(&str, &str); 2] = [("Layer", "infrastructure"), ("Environment"
 /// The VPC's CIDR block.
 pub const VPC_CIDR: &str = "10.42.0.0/16";
 
-fn tag_spec(kind: ResourceType, name: &str, extra: &[(&str, &str)]) -> TagSpecification {
-    let mut b = TagSpecification::builder()
-        .resource_type(kind)
-        .tags(Tag::builder().key("Name").value(name).build());
-    for (k, v) in TAGS.iter().chain(extra) {
-        b = b.tags(Tag::builder().key(*k).value(*v).build());
-    }
-    b.build()
+/// A stand-in resource's tags: its `Name`, the stand-in's marks and any others.
+fn tags<'a>(name: &'a str, extra: &'a [(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    [("Name", name)]
+        .into_iter()
+        .chain(TAGS)
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 fn err<E: std::error::Error + Send + Sync + 'static>(
@@ -48,87 +46,63 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
 
 /// Create the stand-in unless it exists. Returns whether it was created now.
 pub async fn ensure(sdk: &SdkConfig) -> anyhow::Result<bool> {
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let ec2 = ec2_query::Client::new(sdk);
     let region = sdk
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "eu-central-2".into());
-    let mut filters = Vec::new();
-    for (k, v) in TAGS {
-        filters.push(
-            aws_sdk_ec2::types::Filter::builder()
-                .name(format!("tag:{k}"))
-                .values(v)
-                .build(),
-        );
-    }
+    let marks: Vec<ec2_query::Filter> = TAGS
+        .iter()
+        .map(|(k, v)| ec2_query::Filter::new(format!("tag:{k}"), *v))
+        .collect();
     let existing = ec2
-        .describe_vpcs()
-        .set_filters(Some(filters))
-        .send()
+        .describe_vpcs(&marks)
         .await
         .map_err(err("DescribeVpcs"))?;
-    if !existing.vpcs().is_empty() {
+    if !existing.is_empty() {
         return Ok(false);
     }
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block(VPC_CIDR)
-        .tag_specifications(tag_spec(ResourceType::Vpc, "local-infrastructure", &[]))
-        .send()
+    let vpc_id = ec2
+        .create_vpc(VPC_CIDR, tags("local-infrastructure", &[]))
         .await
         .map_err(err("CreateVpc"))?;
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .unwrap_or_default()
-        .to_string();
     for (i, az) in ["a", "b", "c"].iter().enumerate() {
         for (tier, base) in [("isolated", 0), ("private", 10)] {
-            ec2.create_subnet()
-                .vpc_id(&vpc_id)
-                .cidr_block(format!("10.42.{}.0/24", base + i))
-                .availability_zone(format!("{region}{az}"))
-                .tag_specifications(tag_spec(
-                    ResourceType::Subnet,
-                    &format!("local-{tier}-{az}"),
-                    &[("Tier", tier)],
-                ))
-                .send()
-                .await
-                .map_err(err("CreateSubnet"))?;
+            let name = format!("local-{tier}-{az}");
+            ec2.create_subnet(
+                &vpc_id,
+                &format!("10.42.{}.0/24", base + i),
+                &format!("{region}{az}"),
+                tags(&name, &[("Tier", tier)]),
+            )
+            .await
+            .map_err(err("CreateSubnet"))?;
         }
     }
-    ec2.create_security_group()
-        .vpc_id(&vpc_id)
-        .group_name("local-vpc-endpoints")
-        .description("VPC interface endpoints (local stand-in)")
-        .tag_specifications(tag_spec(
-            ResourceType::SecurityGroup,
-            "local-vpc-endpoints",
-            &[("Purpose", "vpc-endpoints")],
-        ))
-        .send()
-        .await
-        .map_err(err("CreateSecurityGroup"))?;
-    let rt = ec2
-        .create_route_table()
-        .vpc_id(&vpc_id)
-        .tag_specifications(tag_spec(ResourceType::RouteTable, "local-isolated", &[]))
-        .send()
+    ec2.create_security_group(
+        "local-vpc-endpoints",
+        "VPC interface endpoints (local stand-in)",
+        &vpc_id,
+        tags("local-vpc-endpoints", &[("Purpose", "vpc-endpoints")]),
+    )
+    .await
+    .map_err(err("CreateSecurityGroup"))?;
+    let route_table = ec2
+        .create_route_table(&vpc_id, "local-isolated", tags("local-isolated", &[]))
         .await
         .map_err(err("CreateRouteTable"))?;
-    ec2.create_vpc_endpoint()
-        .vpc_id(&vpc_id)
-        .vpc_endpoint_type(VpcEndpointType::Gateway)
-        .service_name(format!("com.amazonaws.{region}.s3"))
-        .route_table_ids(
-            rt.route_table()
-                .and_then(|r| r.route_table_id())
-                .unwrap_or_default(),
-        )
-        .tag_specifications(tag_spec(ResourceType::VpcEndpoint, "local-s3-gateway", &[]))
-        .send()
+    let gateway = ec2_query::NewVpcEndpoint {
+        kind: "Gateway",
+        vpc_id: &vpc_id,
+        service_name: &format!("com.amazonaws.{region}.s3"),
+        route_table_ids: vec![route_table],
+        tags: tags("local-s3-gateway", &[])
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    ec2.create_vpc_endpoint(&gateway)
         .await
         .map_err(err("CreateVpcEndpoint"))?;
 

@@ -192,7 +192,7 @@ fn resources(
         ));
         out.push(Arc::new(
             SecurityGroup::builder()
-                .client(aws_sdk_ec2::Client::new(sdk))
+                .client(ec2_query::Client::new(sdk))
                 .key("grafana")
                 .name(name.clone())
                 .description("Managed Grafana: HTTPS to the VPC only")

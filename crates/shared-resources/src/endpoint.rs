@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VpcEndpointType};
-use aws_sdk_ec2::Client;
+use ec2_query::{Client, Filter, NewVpcEndpoint, VpcEndpoint, VpcEndpointChange};
 use layer_core::access::{arn, Access, Need};
 use layer_core::resource::{Context, Observation, Observed};
 use layer_core::FieldChange;
@@ -160,72 +159,45 @@ impl Resource for InterfaceEndpoint {
     }
 
     async fn observe(&self, _cx: &Context, _inputs: &Inputs) -> Result<Observation<EndpointSpec>> {
-        let out = self
+        let filters = [
+            Filter::new("vpc-id", &self.vpc_id),
+            Filter::new("service-name", &self.service_name),
+        ];
+        let found = self
             .client
-            .describe_vpc_endpoints()
-            .filters(
-                Filter::builder()
-                    .name("vpc-id")
-                    .values(&self.vpc_id)
-                    .build(),
-            )
-            .filters(
-                Filter::builder()
-                    .name("service-name")
-                    .values(&self.service_name)
-                    .build(),
-            )
-            .send()
+            .describe_vpc_endpoints(&filters, &[])
             .await
             .map_err(|e| Error::aws_on("ec2", "DescribeVpcEndpoints", &self.name, &e))?;
-        let live: Vec<_> = out
-            .vpc_endpoints()
+        let live: Vec<&VpcEndpoint> = found
             .iter()
             .filter(|e| {
                 !matches!(
-                    e.state()
-                        .map(|s| s.as_str().to_ascii_lowercase())
-                        .as_deref(),
-                    Some("deleted" | "deleting")
+                    e.state.to_ascii_lowercase().as_str(),
+                    "deleted" | "deleting"
                 )
             })
             .collect();
-        let named = |e: &&aws_sdk_ec2::types::VpcEndpoint| {
-            e.tags()
-                .iter()
-                .any(|t| t.key() == Some("Name") && t.value() == Some(self.name.as_str()))
-        };
+        let named = |e: &&VpcEndpoint| e.tags.get("Name") == Some(&self.name);
         // Ours by its Name tag; otherwise the service's endpoint with private DNS in this VPC
         // (made by Terraform, say), which AWS allows only once: adopted, never duplicated.
-        let live = live.iter().copied().find(named).or_else(|| {
-            live.iter()
-                .copied()
-                .find(|e| e.private_dns_enabled() == Some(true))
-        });
+        let live = live
+            .iter()
+            .copied()
+            .find(named)
+            .or_else(|| live.iter().copied().find(|e| e.private_dns_enabled));
         let Some(e) = live else {
             return Ok(Observation::Absent);
         };
-        let tags: Tags = e
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect();
+        let tags: Tags = e.tags.clone();
         let spec = EndpointSpec {
-            service_name: e.service_name().unwrap_or_default().to_string(),
-            subnet_ids: e.subnet_ids().iter().cloned().collect(),
-            security_group_ids: e
-                .groups()
-                .iter()
-                .filter_map(|g| g.group_id().map(str::to_string))
-                .collect(),
-            private_dns: e.private_dns_enabled().unwrap_or(false),
+            service_name: e.service_name.clone(),
+            subnet_ids: e.subnet_ids.iter().cloned().collect(),
+            security_group_ids: e.group_ids.iter().cloned().collect(),
+            private_dns: e.private_dns_enabled,
             tags: tags.clone(),
         };
         let mut outputs = Outputs::new();
-        outputs.insert(
-            self.output.clone(),
-            e.vpc_endpoint_id().unwrap_or_default().into(),
-        );
+        outputs.insert(self.output.clone(), e.id.clone().into());
         Ok(Observed::builder()
             .spec(spec)
             .tags(tags)
@@ -235,33 +207,25 @@ impl Resource for InterfaceEndpoint {
     }
 
     async fn create(&self, _cx: &Context, desired: &EndpointSpec, _inputs: &Inputs) -> Result<()> {
-        let tags: Vec<Tag> = desired
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
         // A client token makes the SDK's retries of a call whose answer was lost idempotent.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let token = format!("{}-{}-{nanos}", self.key, std::process::id());
+        let new = NewVpcEndpoint {
+            client_token: Some(token),
+            kind: "Interface",
+            vpc_id: &self.vpc_id,
+            service_name: &desired.service_name,
+            subnet_ids: desired.subnet_ids.iter().cloned().collect(),
+            security_group_ids: desired.security_group_ids.iter().cloned().collect(),
+            private_dns_enabled: Some(desired.private_dns),
+            tags: desired.tags.clone().into_iter().collect(),
+            ..NewVpcEndpoint::default()
+        };
         self.client
-            .create_vpc_endpoint()
-            .client_token(token)
-            .vpc_endpoint_type(VpcEndpointType::Interface)
-            .vpc_id(&self.vpc_id)
-            .service_name(&desired.service_name)
-            .set_subnet_ids(Some(desired.subnet_ids.iter().cloned().collect()))
-            .set_security_group_ids(Some(desired.security_group_ids.iter().cloned().collect()))
-            .private_dns_enabled(desired.private_dns)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::VpcEndpoint)
-                    .set_tags(Some(tags))
-                    .build(),
-            )
-            .send()
+            .create_vpc_endpoint(&new)
             .await
             .map_err(|e| Error::aws_on("ec2", "CreateVpcEndpoint", &self.name, &e))?;
         Ok(())
@@ -299,42 +263,29 @@ impl Resource for InterfaceEndpoint {
                 .difference(&desired.security_group_ids)
                 .cloned()
                 .collect();
+            let change = VpcEndpointChange {
+                id: &id,
+                add_subnet_ids: add_subnets,
+                remove_subnet_ids: remove_subnets,
+                add_security_group_ids: add_sgs,
+                remove_security_group_ids: remove_sgs,
+                private_dns_enabled: Some(desired.private_dns),
+            };
             self.client
-                .modify_vpc_endpoint()
-                .vpc_endpoint_id(&id)
-                .set_add_subnet_ids(Some(add_subnets).filter(|v| !v.is_empty()))
-                .set_remove_subnet_ids(Some(remove_subnets).filter(|v| !v.is_empty()))
-                .set_add_security_group_ids(Some(add_sgs).filter(|v| !v.is_empty()))
-                .set_remove_security_group_ids(Some(remove_sgs).filter(|v| !v.is_empty()))
-                .private_dns_enabled(desired.private_dns)
-                .send()
+                .modify_vpc_endpoint(&change)
                 .await
                 .map_err(|e| Error::aws_on("ec2", "ModifyVpcEndpoint", &self.name, &e))?;
         }
         if changed("tags") {
-            let stale: Vec<Tag> = layer_core::tags::stale_keys(&observed.tags, &desired.tags)
-                .into_iter()
-                .map(|k| Tag::builder().key(k).build())
-                .collect();
+            let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
             if !stale.is_empty() {
                 self.client
-                    .delete_tags()
-                    .resources(&id)
-                    .set_tags(Some(stale))
-                    .send()
+                    .delete_tags(&id, &stale)
                     .await
                     .map_err(|e| Error::aws_on("ec2", "DeleteTags", &self.name, &e))?;
             }
-            let tags: Vec<Tag> = desired
-                .tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
             self.client
-                .create_tags()
-                .resources(&id)
-                .set_tags(Some(tags))
-                .send()
+                .create_tags(&id, &desired.tags)
                 .await
                 .map_err(|e| Error::aws_on("ec2", "CreateTags", &self.name, &e))?;
         }
@@ -343,23 +294,26 @@ impl Resource for InterfaceEndpoint {
 
     async fn delete(&self, _cx: &Context, observed: &Observed<EndpointSpec>) -> Result<()> {
         let id = self.id_of(observed);
-        let out = self
+        let unsuccessful = self
             .client
-            .delete_vpc_endpoints()
-            .vpc_endpoint_ids(&id)
-            .send()
+            .delete_vpc_endpoints(&[&id])
             .await
             .map_err(|e| Error::aws_on("ec2", "DeleteVpcEndpoints", &self.name, &e))?;
         // Failures come back in `Unsuccessful`, with a success status.
-        if let Some(u) = out.unsuccessful().first() {
-            let err = u.error();
+        if let Some(u) = unsuccessful.first() {
+            let or = |s: &str, default: &str| {
+                if s.is_empty() {
+                    default.to_string()
+                } else {
+                    s.to_string()
+                }
+            };
             return Err(Error::Aws {
                 operation: format!("ec2:DeleteVpcEndpoints on {} ({id})", self.name),
                 message: format!(
                     "{}: {}",
-                    err.and_then(|e| e.code()).unwrap_or("Unsuccessful"),
-                    err.and_then(|e| e.message())
-                        .unwrap_or("the endpoint was not deleted")
+                    or(&u.code, "Unsuccessful"),
+                    or(&u.message, "the endpoint was not deleted")
                 ),
             });
         }

@@ -4,9 +4,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
-use aws_sdk_ec2::Client;
+use ec2_query::{Client, Filter, Permission, ProvideErrorMetadata as _, RuleChange};
 use layer_core::access::{arn, Access, Need};
 use layer_core::diff::Changes as _;
 use layer_core::resource::{Context, Observation, Observed};
@@ -70,43 +68,39 @@ pub struct SecurityGroup {
     egress: Vec<Rule>,
 }
 
-fn rules(perms: &[IpPermission]) -> BTreeSet<Rule> {
+fn rules(perms: &[Permission]) -> BTreeSet<Rule> {
     let mut out = BTreeSet::new();
     for p in perms {
-        let protocol = p.ip_protocol().unwrap_or("-1").to_string();
+        let protocol = if p.protocol.is_empty() {
+            "-1"
+        } else {
+            &p.protocol
+        };
         let (from, to) = if protocol == "-1" {
             (0, 0)
         } else {
-            (p.from_port().unwrap_or(0), p.to_port().unwrap_or(0))
+            (p.from_port.unwrap_or(0), p.to_port.unwrap_or(0))
         };
-        for r in p.ip_ranges() {
-            if let Some(cidr) = r.cidr_ip() {
-                out.insert(Rule {
-                    protocol: protocol.clone(),
-                    from_port: from,
-                    to_port: to,
-                    cidr: cidr.to_string(),
-                });
-            }
+        for cidr in &p.cidrs {
+            out.insert(Rule {
+                protocol: protocol.to_string(),
+                from_port: from,
+                to_port: to,
+                cidr: cidr.clone(),
+            });
         }
     }
     out
 }
 
-fn permission(r: &Rule) -> IpPermission {
-    let mut p = IpPermission::builder()
-        .ip_protocol(&r.protocol)
-        .ip_ranges(IpRange::builder().cidr_ip(&r.cidr).build());
-    if r.protocol != "-1" {
-        p = p.from_port(r.from_port).to_port(r.to_port);
+fn permission(r: &Rule) -> Permission {
+    let ports = (r.protocol != "-1").then_some((r.from_port, r.to_port));
+    Permission {
+        protocol: r.protocol.clone(),
+        from_port: ports.map(|p| p.0),
+        to_port: ports.map(|p| p.1),
+        cidrs: vec![r.cidr.clone()],
     }
-    p.build()
-}
-
-fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 impl SecurityGroup {
@@ -160,7 +154,7 @@ impl SecurityGroup {
             if rules.is_empty() {
                 continue;
             }
-            let perms: Vec<IpPermission> = rules.into_iter().map(permission).collect();
+            let perms: Vec<Permission> = rules.into_iter().map(permission).collect();
             wait::while_unseen(&what, unseen, wait::UNSEEN_LIMIT, || {
                 self.change_rules(id, ingress, add, perms.clone())
             })
@@ -177,7 +171,7 @@ impl SecurityGroup {
         id: &str,
         ingress: bool,
         add: bool,
-        perms: Vec<IpPermission>,
+        perms: Vec<Permission>,
     ) -> Result<()> {
         let done = if add {
             "InvalidPermission.Duplicate"
@@ -206,34 +200,13 @@ impl SecurityGroup {
         id: &str,
         ingress: bool,
         add: bool,
-        perms: Vec<IpPermission>,
+        perms: Vec<Permission>,
     ) -> Result<()> {
-        let perms = Some(perms);
-        // The four calls take the same input; only the operation differs.
-        macro_rules! send {
-            ($call:ident, $operation:literal) => {
-                self.client
-                    .$call()
-                    .group_id(id)
-                    .set_ip_permissions(perms)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| Error::aws_on("ec2", $operation, &self.name, &e))
-            };
-        }
-        match (ingress, add) {
-            (true, true) => send!(
-                authorize_security_group_ingress,
-                "AuthorizeSecurityGroupIngress"
-            ),
-            (false, true) => send!(
-                authorize_security_group_egress,
-                "AuthorizeSecurityGroupEgress"
-            ),
-            (true, false) => send!(revoke_security_group_ingress, "RevokeSecurityGroupIngress"),
-            (false, false) => send!(revoke_security_group_egress, "RevokeSecurityGroupEgress"),
-        }
+        let change = RuleChange::of(ingress, add);
+        self.client
+            .change_rules(change, id, &perms)
+            .await
+            .map_err(|e| Error::aws_on("ec2", change.action(), &self.name, &e))
     }
 }
 
@@ -307,42 +280,26 @@ impl Resource for SecurityGroup {
         _cx: &Context,
         _inputs: &Inputs,
     ) -> Result<Observation<SecurityGroupSpec>> {
-        let out = self
+        let filters = [
+            Filter::new("group-name", &self.name),
+            Filter::new("vpc-id", &self.vpc_id),
+        ];
+        let found = self
             .client
-            .describe_security_groups()
-            .filters(
-                Filter::builder()
-                    .name("group-name")
-                    .values(&self.name)
-                    .build(),
-            )
-            .filters(
-                Filter::builder()
-                    .name("vpc-id")
-                    .values(&self.vpc_id)
-                    .build(),
-            )
-            .send()
+            .describe_security_groups(&filters, &[])
             .await
             .map_err(|e| Error::aws_on("ec2", "DescribeSecurityGroups", &self.name, &e))?;
-        let Some(g) = out.security_groups().first() else {
+        let Some(g) = found.into_iter().next() else {
             return Ok(Observation::Absent);
         };
-        let tags: Tags = g
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect();
+        let tags: Tags = g.tags.into_iter().collect();
         let spec = SecurityGroupSpec {
-            ingress: rules(g.ip_permissions()),
-            egress: rules(g.ip_permissions_egress()),
+            ingress: rules(&g.ingress),
+            egress: rules(&g.egress),
             tags: tags.clone(),
         };
         let mut outputs = Outputs::new();
-        outputs.insert(
-            crate::SECURITY_GROUP_ID.into(),
-            g.group_id().unwrap_or_default().into(),
-        );
+        outputs.insert(crate::SECURITY_GROUP_ID.into(), g.id.into());
         Ok(Observed::builder()
             .spec(spec)
             .tags(tags)
@@ -359,20 +316,10 @@ impl Resource for SecurityGroup {
     ) -> Result<()> {
         let created = self
             .client
-            .create_security_group()
-            .group_name(&self.name)
-            .description(&self.description)
-            .vpc_id(&self.vpc_id)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .set_tags(Some(sdk_tags(&cx.tags)))
-                    .build(),
-            )
-            .send()
+            .create_security_group(&self.name, &self.description, &self.vpc_id, &cx.tags)
             .await;
         let id = match created {
-            Ok(out) => out.group_id().unwrap_or_default().to_string(),
+            Ok(id) => id,
             Err(e) => {
                 return Err(Error::on_create(
                     "ec2:CreateSecurityGroup",
@@ -426,24 +373,15 @@ impl Resource for SecurityGroup {
         )
         .await?;
         if changes.touches(SecurityGroupSpec::TAGS) {
-            let stale: Vec<Tag> = layer_core::tags::stale_keys(&observed.tags, &desired.tags)
-                .into_iter()
-                .map(|k| Tag::builder().key(k).build())
-                .collect();
+            let stale = layer_core::tags::stale_keys(&observed.tags, &desired.tags);
             if !stale.is_empty() {
                 self.client
-                    .delete_tags()
-                    .resources(&id)
-                    .set_tags(Some(stale))
-                    .send()
+                    .delete_tags(&id, &stale)
                     .await
                     .map_err(|e| Error::aws_on("ec2", "DeleteTags", &self.name, &e))?;
             }
             self.client
-                .create_tags()
-                .resources(&id)
-                .set_tags(Some(sdk_tags(&desired.tags)))
-                .send()
+                .create_tags(&id, &desired.tags)
                 .await
                 .map_err(|e| Error::aws_on("ec2", "CreateTags", &self.name, &e))?;
         }
@@ -457,13 +395,7 @@ impl Resource for SecurityGroup {
             cx,
             &format!("security group {} to be free", self.name),
             || async {
-                match self
-                    .client
-                    .delete_security_group()
-                    .group_id(&id)
-                    .send()
-                    .await
-                {
+                match self.client.delete_security_group(&id).await {
                     Ok(_) => Ok(None),
                     Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(None),
                     Err(e) if e.code() == Some("DependencyViolation") => {
