@@ -65,6 +65,10 @@ struct Shared {
     consistency: Arc<crate::consistency::Consistency>,
     failure_states: Arc<crate::failure_states::FailureStates>,
     rotation_schedules: crate::rotation_schedules::RotationSchedules,
+    /// One lock per secret name, held while moto makes that secret: its `CreateSecret` checks the
+    /// name, then stores, so two at once could both succeed, which AWS's never do. Seen: two of
+    /// eight concurrent deploys took the run lock at once on a loaded machine.
+    secret_creates: SecretCreates,
     emulated: Emulated,
     performance_insights: fixes::PerformanceInsights,
     /// AMP `CreateWorkspace` answers by client token.
@@ -82,6 +86,10 @@ struct Shared {
     /// The local data plane the emulated clusters and replication groups lead to, once bound.
     data_plane: DataPlaneSlot,
 }
+
+/// A lock per `(region, secret name)`.
+type SecretCreates =
+    std::sync::Mutex<std::collections::HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>;
 
 type DataPlaneSlot = Arc<std::sync::RwLock<Option<Arc<crate::dataplane::DataPlane>>>>;
 
@@ -137,6 +145,7 @@ impl Gateway {
             consistency: consistency.clone(),
             failure_states: failure_states.clone(),
             rotation_schedules: Default::default(),
+            secret_creates: Default::default(),
             emulated: Emulated::default(),
             performance_insights: fixes::PerformanceInsights::default(),
             roles_created: Default::default(),

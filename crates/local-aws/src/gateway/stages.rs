@@ -219,7 +219,13 @@ pub(super) async fn forward_call(
         None
     };
     let parts = std::mem::replace(&mut x.parts, Request::new(()).into_parts().0);
+    let name_lock = creating_secret(shared, x);
+    let one_at_a_time = match &name_lock {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
     let resp = forward(shared, Request::from_parts(parts, body)).await?;
+    drop(one_at_a_time);
     if !resp.status().is_success() {
         return Ok(resp);
     }
@@ -229,6 +235,19 @@ pub(super) async fn forward_call(
     kms_grants::after(shared, &x.service, &x.region, &x.op, &x.form).await?;
     fidelity::after_forward(shared, x).await?;
     Ok(resp)
+}
+
+/// The lock of the secret name a `CreateSecret` makes, if it is one.
+fn creating_secret(
+    shared: &Shared,
+    x: &Exchange,
+) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+    if x.service != "secretsmanager" || x.op != "CreateSecret" {
+        return None;
+    }
+    let name = x.json_str("Name")?;
+    let mut locks = shared.secret_creates.lock().expect("not poisoned");
+    Some(locks.entry((x.region.clone(), name)).or_default().clone())
 }
 
 /// Whether the answer is read and rewritten (others stream through untouched).
