@@ -14,6 +14,7 @@ use aws_smithy_runtime::client::orchestrator::operation::Operation;
 use aws_smithy_runtime::client::retries::classifiers::{
     HttpStatusCodeClassifier, TransientErrorClassifier,
 };
+use aws_smithy_runtime::client::stalled_stream_protection::StalledStreamProtectionInterceptor;
 use aws_smithy_runtime_api::client::auth::static_resolver::StaticAuthSchemeOptionResolver;
 use aws_smithy_runtime_api::client::auth::{
     AuthSchemeOptionResolverParams, SharedAuthScheme, SharedAuthSchemeOptionResolver,
@@ -38,7 +39,8 @@ use crate::xml::Node;
 pub type Ec2Error = SdkError<ServiceError, HttpResponse>;
 
 /// An error EC2 answered with: the first `Errors/Error` of its error document. An answer with
-/// no readable document (a proxy's HTML page) carries no code, as with the SDK.
+/// no readable document (a proxy's HTML page, a success status with a body that is not EC2's
+/// answer) carries no code, as with the SDK: not retried unless its status is.
 #[derive(Debug)]
 pub struct ServiceError {
     meta: ErrorMetadata,
@@ -65,6 +67,14 @@ impl ServiceError {
             status,
         }
     }
+
+    /// An error with no code, only what happened.
+    fn unhandled(status: u16, message: String) -> Self {
+        ServiceError {
+            meta: ErrorMetadata::builder().message(message).build(),
+            status,
+        }
+    }
 }
 
 impl fmt::Display for ServiceError {
@@ -72,7 +82,14 @@ impl fmt::Display for ServiceError {
         match (self.meta.code(), self.meta.message()) {
             (Some(code), Some(message)) => write!(f, "{code}: {message}"),
             (Some(code), None) => f.write_str(code),
-            _ => write!(f, "unhandled error (HTTP status {})", self.status),
+            (None, Some(message)) => {
+                write!(
+                    f,
+                    "unhandled error (HTTP status {}): {message}",
+                    self.status
+                )
+            }
+            (None, None) => write!(f, "unhandled error (HTTP status {})", self.status),
         }
     }
 }
@@ -97,13 +114,16 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Where EC2 answers: the configured endpoint (`AWS_ENDPOINT_URL_EC2`, then the shared one), else
-/// the region's, FIPS where asked. `None` without a region.
+/// Where EC2 answers: the configured endpoint (`AWS_ENDPOINT_URL_EC2` or the profile's
+/// `services` section, then the shared one), else the region's in the commercial and China
+/// partitions, FIPS where asked. `None` without a region.
 pub fn endpoint(sdk: &SdkConfig) -> Option<String> {
+    // The key as aws-sdk-ec2 names it: the loader adds the `_EC2` suffix and honours
+    // `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`.
     let key = ServiceConfigKey::builder()
         .service_id("EC2")
         .profile("endpoint_url")
-        .env("AWS_ENDPOINT_URL_EC2")
+        .env("AWS_ENDPOINT_URL")
         .build()
         .ok()?;
     let configured = sdk
@@ -168,13 +188,12 @@ fn request(query: Query) -> Result<HttpRequest, aws_smithy_runtime_api::box_erro
 
 fn answer(response: &HttpResponse) -> Result<Node, OrchestratorError<ServiceError>> {
     let body = String::from_utf8_lossy(response.body().bytes().unwrap_or_default());
+    let status = response.status().as_u16();
+    let unhandled = || OrchestratorError::operation(ServiceError::from_answer(status, &body));
     if !response.status().is_success() {
-        let status = response.status().as_u16();
-        return Err(OrchestratorError::operation(ServiceError::from_answer(
-            status, &body,
-        )));
+        return Err(unhandled());
     }
-    Node::parse(&body).map_err(|e| OrchestratorError::response(e.into()))
+    Node::parse(&body).map_err(|_| unhandled())
 }
 
 impl Client {
@@ -196,7 +215,11 @@ impl Client {
             .retry_classifier(AwsErrorCodeClassifier::<ServiceError>::new())
             .retry_classifier(HttpStatusCodeClassifier::default())
             .with_connection_poisoning()
+            .interceptor(StalledStreamProtectionInterceptor::default())
             .runtime_plugin(signing(sdk));
+        if let Some(s) = sdk.stalled_stream_protection() {
+            op = op.stalled_stream_protection(s);
+        }
         if let Some(t) = sdk.timeout_config() {
             op = op.timeout_config(t.clone());
         }
@@ -227,12 +250,13 @@ impl Client {
         };
         let action = query.action();
         let answer = op.invoke(query).await?;
-        let expected = format!("{action}Response");
-        if answer.name != expected {
-            return Err(SdkError::construction_failure(format!(
-                "EC2 answered {action} with <{}>, not <{expected}>",
-                answer.name
-            )));
+        if answer.name != format!("{action}Response") {
+            let what = format!("EC2 answered {action} with <{}>", answer.name);
+            let status = 200u16.try_into().expect("a valid status");
+            return Err(SdkError::service_error(
+                ServiceError::unhandled(200, what),
+                HttpResponse::new(status, SdkBody::empty()),
+            ));
         }
         Ok(answer)
     }

@@ -161,8 +161,26 @@ impl RuleChange {
     }
 }
 
+/// A token no other call of this process (or another) sends: the time in nanoseconds, the
+/// process and a counter.
+fn client_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos}-{}-{n}", std::process::id())
+}
+
 fn text(n: &Node, name: &str) -> String {
     n.text_of(name).unwrap_or_default().to_string()
+}
+
+/// The text at a path (`vpc/vpcId` of a create's answer), empty when it is absent.
+fn text_at(n: &Node, path: &[&str]) -> String {
+    n.at(path).map(|n| n.text.clone()).unwrap_or_default()
 }
 
 fn texts(n: &Node, list: &str, field: Option<&str>) -> Vec<String> {
@@ -333,7 +351,7 @@ impl Client {
     pub async fn create_vpc_endpoint(&self, new: &NewVpcEndpoint<'_>) -> Result<String, Ec2Error> {
         let q = Query::new("CreateVpcEndpoint")
             .maybe("ClientToken", new.client_token.as_deref())
-            .param("VpcEndpointType", new.kind)
+            .maybe("VpcEndpointType", Some(new.kind).filter(|k| !k.is_empty()))
             .param("VpcId", new.vpc_id)
             .param("ServiceName", new.service_name)
             .list("SubnetId", &new.subnet_ids)
@@ -344,11 +362,10 @@ impl Client {
                 new.private_dns_enabled.map(|b| b.to_string()),
             )
             .tag_specification("vpc-endpoint", new.tags.iter().map(|(k, v)| (k, v)));
-        let answer = self.call(q).await?;
-        Ok(answer
-            .at(&["vpcEndpoint", "vpcEndpointId"])
-            .map(|n| n.text.clone())
-            .unwrap_or_default())
+        Ok(text_at(
+            &self.call(q).await?,
+            &["vpcEndpoint", "vpcEndpointId"],
+        ))
     }
 
     /// `ModifyVpcEndpoint`.
@@ -377,14 +394,8 @@ impl Client {
             .items("unsuccessful")
             .map(|u| Unsuccessful {
                 resource_id: text(u, "resourceId"),
-                code: u
-                    .at(&["error", "code"])
-                    .map(|n| n.text.clone())
-                    .unwrap_or_default(),
-                message: u
-                    .at(&["error", "message"])
-                    .map(|n| n.text.clone())
-                    .unwrap_or_default(),
+                code: text_at(u, &["error", "code"]),
+                message: text_at(u, &["error", "message"]),
             })
             .collect())
     }
@@ -414,11 +425,7 @@ impl Client {
         let q = Query::new("CreateVpc")
             .param("CidrBlock", cidr_block)
             .tag_specification("vpc", tags);
-        let answer = self.call(q).await?;
-        Ok(answer
-            .at(&["vpc", "vpcId"])
-            .map(|n| n.text.clone())
-            .unwrap_or_default())
+        Ok(text_at(&self.call(q).await?, &["vpc", "vpcId"]))
     }
 
     /// `CreateSubnet`; the new subnet's id.
@@ -434,29 +441,24 @@ impl Client {
             .param("CidrBlock", cidr_block)
             .param("AvailabilityZone", zone)
             .tag_specification("subnet", tags);
-        let answer = self.call(q).await?;
-        Ok(answer
-            .at(&["subnet", "subnetId"])
-            .map(|n| n.text.clone())
-            .unwrap_or_default())
+        Ok(text_at(&self.call(q).await?, &["subnet", "subnetId"]))
     }
 
-    /// `CreateRouteTable`, with a client token as the SDK fills in; the new table's id.
+    /// `CreateRouteTable`, with a client token of its own as the SDK fills in (one per call, the
+    /// same on its retries); the new table's id.
     pub async fn create_route_table<K: AsRef<str>, V: AsRef<str>>(
         &self,
         vpc_id: &str,
-        client_token: &str,
         tags: impl IntoIterator<Item = (K, V)>,
     ) -> Result<String, Ec2Error> {
         let q = Query::new("CreateRouteTable")
             .param("VpcId", vpc_id)
-            .param("ClientToken", client_token)
+            .param("ClientToken", client_token())
             .tag_specification("route-table", tags);
-        let answer = self.call(q).await?;
-        Ok(answer
-            .at(&["routeTable", "routeTableId"])
-            .map(|n| n.text.clone())
-            .unwrap_or_default())
+        Ok(text_at(
+            &self.call(q).await?,
+            &["routeTable", "routeTableId"],
+        ))
     }
 }
 

@@ -88,7 +88,7 @@ pub async fn ensure(sdk: &SdkConfig) -> anyhow::Result<bool> {
     .await
     .map_err(err("CreateSecurityGroup"))?;
     let route_table = ec2
-        .create_route_table(&vpc_id, "local-isolated", tags("local-isolated", &[]))
+        .create_route_table(&vpc_id, tags("local-isolated", &[]))
         .await
         .map_err(err("CreateRouteTable"))?;
     let gateway = ec2_query::NewVpcEndpoint {
