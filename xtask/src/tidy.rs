@@ -207,25 +207,34 @@ fn product_code_never_names_the_emulator() {
     report(problems);
 }
 
-#[test]
-fn the_installable_binary_links_no_emulator() {
-    // What `cargo install` builds into `data-and-ai`: its normal and build dependencies.
+/// What a package links: its normal and build dependencies, one per line, as `cargo tree` names
+/// them.
+fn linked(package: &str) -> String {
     let out = Command::new(env!("CARGO"))
         .current_dir(root())
-        .args([
-            "tree",
-            "--offline",
-            "-p",
-            "bins",
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-        ])
+        .args(["tree", "--offline", "-p", package, "-e", "normal,build"])
+        .args(["--prefix", "none"])
         .output()
         .expect("cargo tree runs");
     assert!(out.status.success(), "cargo tree: {out:?}");
-    let tree = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `aws-sdk-ec2` is built by nothing in the workspace, the tests included (README: a quarter of
+/// a fresh build's compile; `ec2-query` makes the EC2 calls).
+#[test]
+fn no_package_builds_the_ec2_sdk() {
+    let lock = read(&root().join("Cargo.lock"));
+    assert!(
+        !lock.contains("name = \"aws-sdk-ec2\""),
+        "Cargo.lock holds aws-sdk-ec2: make the EC2 call through crates/ec2-query"
+    );
+}
+
+#[test]
+fn the_installable_binary_links_no_emulator() {
+    // What `cargo install` builds into `data-and-ai`: its normal and build dependencies.
+    let tree = linked("bins");
     assert!(
         tree.contains("layer v"),
         "the tree names the layer:\n{tree}"
@@ -346,14 +355,7 @@ fn the_sdk_s_legacy_http_stack_stays_out_of_the_lock_file() {
 /// (README, "What keeps the build short").
 #[test]
 fn the_tasks_link_no_layer_or_family_crate() {
-    let out = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["tree", "--offline", "-p", "xtask", "-e", "normal,build"])
-        .args(["--prefix", "none"])
-        .output()
-        .expect("cargo tree runs");
-    assert!(out.status.success(), "cargo tree: {out:?}");
-    let tree = String::from_utf8_lossy(&out.stdout);
+    let tree = linked("xtask");
     assert!(
         tree.contains("local-aws v"),
         "the tree names local-aws:\n{tree}"

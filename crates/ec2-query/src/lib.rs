@@ -16,8 +16,8 @@ pub mod xml;
 pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use client::{Client, Ec2Error, ServiceError};
 pub use ops::{
-    Network, NewVpcEndpoint, RuleChange, SecurityGroup, TagDescription, TagMap, Unsuccessful,
-    VpcEndpoint, VpcEndpointChange,
+    client_token, Network, NewVpcEndpoint, RuleChange, SecurityGroup, TagDescription, TagMap,
+    Unsuccessful, VpcEndpoint, VpcEndpointChange,
 };
 pub use query::{Filter, Permission, Query};
 pub use xml::Node;

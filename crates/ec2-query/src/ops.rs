@@ -161,9 +161,9 @@ impl RuleChange {
     }
 }
 
-/// A token no other call of this process (or another) sends: the time in nanoseconds, the
-/// process and a counter.
-fn client_token() -> String {
+/// A client token no other call of this process (or another) sends: the time in nanoseconds,
+/// the process and a counter. Built once per call, so the runtime's retries of it send the same.
+pub fn client_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

@@ -207,12 +207,8 @@ impl Resource for InterfaceEndpoint {
     }
 
     async fn create(&self, _cx: &Context, desired: &EndpointSpec, _inputs: &Inputs) -> Result<()> {
-        // A client token makes the SDK's retries of a call whose answer was lost idempotent.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let token = format!("{}-{}-{nanos}", self.key, std::process::id());
+        // A client token makes the retries of a call whose answer was lost idempotent.
+        let token = format!("{}-{}", self.key, ec2_query::client_token());
         let new = NewVpcEndpoint {
             client_token: Some(token),
             kind: "Interface",
