@@ -10,10 +10,12 @@ use local_aws::LocalAws;
 
 /// The project root.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is in the project")
-        .to_path_buf()
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .parent()
+    .expect("tests/ is in the project")
+    .to_path_buf()
 }
 
 /// The emulator's venv: `DAL_EMULATOR_VENV`, or the project's `.local/venv`.

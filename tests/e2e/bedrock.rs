@@ -66,7 +66,7 @@ async fn the_eight_profiles_and_invocation_logging_deploy_change_and_tear_down()
     let sb = Sandbox::new("e2e-ai").await;
     // IAM takes a moment before Bedrock may use the new role: the put is retried meanwhile.
     sb.aws.slow().set(SlowSettings {
-        role_propagation_ms: 1500,
+        role_propagation_ms: 5000,
         ..Default::default()
     });
     assert_eq!(

@@ -140,7 +140,7 @@ async fn grafana_where_aws_offers_it_with_its_role_security_group_and_vpc_access
     sb.settle().await;
     sb.edit_env("local", |t| format!("region = \"eu-central-1\"\n{t}"));
     sb.aws.slow().set(local_aws::SlowSettings {
-        role_propagation_ms: 1000,
+        role_propagation_ms: 5000,
         ..Default::default()
     });
     sb.aws.calls().reset();

@@ -9,15 +9,18 @@ mod product;
 #[cfg(test)]
 mod tidy;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The workspace the launcher was run in (`DAL_WORKSPACE`), else the one xtask was compiled in:
+/// The workspace the launcher was run in (`DAL_WORKSPACE`), else cargo's at run time, else the one
+/// xtask was compiled in:
 /// where clones share a target directory, the binary may be another clone's build.
 fn project_root() -> PathBuf {
     if let Some(root) = std::env::var_os("DAL_WORKSPACE") {
         return PathBuf::from(root);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    manifest
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask lives in the project root")
         .to_path_buf()

@@ -13,7 +13,15 @@ const CANARY: &str = "canary-env-5d1e";
 /// project's own.
 fn venv() -> PathBuf {
     std::env::var_os("DAL_EMULATOR_VENV").map_or_else(
-        || local_aws::daemon::venv_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()),
+        || {
+            local_aws::daemon::venv_dir(
+                std::path::PathBuf::from(
+                    std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+                )
+                .parent()
+                .unwrap(),
+            )
+        },
         PathBuf::from,
     )
 }
@@ -238,7 +246,12 @@ fn local_endpoint_answers_the_binary_and_starts_the_local_aws_only_when_asked() 
 #[test]
 fn deploy_local_through_xtask_starts_the_local_aws_and_deploys_there() {
     let root = project();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let workspace = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf();
     let environments = root.path().join("environments");
     std::fs::create_dir_all(&environments).unwrap();
     for entry in std::fs::read_dir(workspace.join("environments")).unwrap() {

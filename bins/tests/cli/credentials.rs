@@ -2,13 +2,15 @@
 //! credentials, an unknown profile or an SSO session that was never started, answers with one
 //! line that says which problem it is and what to run, and none of the SDK's internal warnings.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn environments() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("environments")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .parent()
+    .unwrap()
+    .join("environments")
 }
 
 /// `plan test` with only `vars` of the AWS environment, and a home without AWS files but `config`.

@@ -152,8 +152,10 @@ async fn eight_concurrent_deploys_hold_the_lock_one_at_a_time_and_only_the_first
 
 #[tokio::test]
 async fn a_killed_holders_lease_expires_and_the_next_run_waits_for_it_naming_the_holder() {
+    // A lease long enough to outlast the next run's plan on a loaded machine (a 5 s lease once ran
+    // out before the refused run asked for the lock).
     let sb = Sandbox::with("e2e-lock-kill", |t| {
-        t.replace("lease_seconds = 10", "lease_seconds = 5")
+        t.replace("lease_seconds = 10", "lease_seconds = 15")
     })
     .await;
     sb.aws.slow().set(local_aws::SlowSettings {
@@ -188,7 +190,7 @@ async fn a_killed_holders_lease_expires_and_the_next_run_waits_for_it_naming_the
     assert!(said.contains("running `deploy local`"), "{said}");
     assert!(said.contains("lock break local"), "{said}");
 
-    // Waiting, it starts once the lease (5 s) ran out, and finishes the job.
+    // Waiting, it starts once the lease (15 s) ran out, and finishes the job.
     let started = std::time::Instant::now();
     let next = run(&sb, &["deploy", "local", "--auto-approve", "--skip-seed"]).await;
     let said = text(&next);

@@ -599,7 +599,10 @@ mod diff_tests {
     use layer_core::config::Environment;
 
     fn dev() -> Environment {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../environments");
         let sections = [
             "s3",
             "aurora",

@@ -1320,7 +1320,10 @@ mod tests {
     use super::*;
 
     fn env() -> Environment {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../environments");
         crate::load(&dir, "dev").expect("dev loads")
     }
 

@@ -614,7 +614,10 @@ mod iam_policy_tests {
     use layer_core::access::{is_read_only, Command};
 
     fn environments() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments")
+        std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../environments")
     }
 
     #[test]
@@ -681,8 +684,10 @@ mod iam_policy_tests {
                 let doc = serde_json::to_string_pretty(&p.document()).expect("serializes");
                 out.push_str(&format!("# {}\n{doc}\n\n", c.name()));
             }
-            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(format!("snapshots/iam-policy-{name}.txt"));
+            let file = std::path::PathBuf::from(
+                std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+            )
+            .join(format!("snapshots/iam-policy-{name}.txt"));
             expect_test::expect_file![file].assert_eq(&out);
         }
     }
