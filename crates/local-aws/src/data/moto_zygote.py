@@ -90,10 +90,95 @@ def quicken():
     # A service's operation router (a URL map, built per request) and, for an error answer, the
     # service's name (botocore lists its models on the disk for it) and its table of error shapes.
     responses.get_service_router = once(responses.get_service_router)
-    utils.service_name_from_moto_package_name = once(utils.service_name_from_moto_package_name)
+    # A moto package's service name (hyphens dropped), looked up in a table made once, here: moto
+    # makes it on each call, reading botocore's models directory, and a fork would again for each
+    # service's first error.
+    from botocore.session import Session
+
+    services = {name.replace("-", ""): name for name in Session().get_available_services()}
+    utils.service_name_from_moto_package_name = lambda package: services.get(package, package)
     shapes = errors.ErrorLookupFactory()
     errors.ErrorLookupFactory = lambda: shapes
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def keep_alive(base):
+    # moto's request handler, answering on one connection for as long as the client keeps it open.
+    # Werkzeug ends every connection after one answer, so each call cost a new connection and a new
+    # thread on both sides. The answer is built whole and sent with its length; a request with a
+    # chunked body, or an application that fails, still ends the connection after its answer.
+    from werkzeug.wsgi import LimitedStream
+
+    class KeepAlive(base):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            # The head and the body go out in two writes: without this, the body of every answer
+            # but a connection's first waits for the client's delayed acknowledgement (40 ms).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def run_wsgi(self):
+            if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            environ = self.environ = self.make_environ()
+            body_in = None
+            if environ.get("wsgi.input_terminated"):
+                self.close_connection = True
+            else:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body_in = environ["wsgi.input"] = LimitedStream(self.rfile, length)
+            status, headers, chunks = self.answer(environ)
+            if body_in is not None:
+                body_in.exhaust()
+            self.send(status, headers, b"".join(chunks))
+
+        def answer(self, environ):
+            answered = []
+            chunks = []
+
+            def start_response(status, headers, exc_info=None):
+                answered[:] = [status, headers]
+                return chunks.append
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+                return answered[0], answered[1], chunks
+            except Exception:
+                self.close_connection = True
+                return "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], [b"error"]
+
+        def send(self, status, headers, body):
+            code, _, reason = status.partition(" ")
+            code = int(code)
+            # A HEAD answer keeps the length the application gave (the object's), without a body.
+            bodiless = self.command == "HEAD" or code in (204, 304) or code < 200
+            self.send_response_only(code, reason)
+            names = set()
+            for name, value in headers:
+                key = name.lower()
+                if key in ("connection", "keep-alive", "transfer-encoding") or (
+                    key == "content-length" and not bodiless
+                ):
+                    continue
+                names.add(key)
+                self.send_header(name, value)
+            if "date" not in names:
+                self.send_header("Date", self.date_time_string())
+            if not bodiless:
+                self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if not bodiless:
+                self.wfile.write(body)
+
+    return KeepAlive
 
 
 def serve_child(conn, app, handler):
@@ -159,7 +244,7 @@ def main():
             if os.fork() == 0:
                 listener.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                serve_child(conn, app, MotoRequestHandler)
+                serve_child(conn, app, keep_alive(MotoRequestHandler))
             conn.close()
     finally:
         # Gone from the path before the listener closes: a client that finds no socket starts a
