@@ -367,13 +367,17 @@ impl Sandbox {
             .collect()
     }
 
-    /// Whether the gateway counted a call of `operation` since the last reset.
-    pub fn called(&self, operation: &str) -> bool {
+    /// How many of [`Sandbox::layer_mutations`] there are, counted without copying the log (for a
+    /// loop that polls it).
+    pub fn layer_mutation_count(&self) -> usize {
         self.aws
             .calls()
-            .snapshot()
-            .iter()
-            .any(|c| c.operation == operation)
+            .count(|c| c.mutating && !is_lock_call(c))
+    }
+
+    /// Whether the gateway counted a call of `operation` since the last reset.
+    pub fn called(&self, operation: &str) -> bool {
+        self.aws.calls().count(|c| c.operation == operation) > 0
     }
 
     /// The calls on the run lock's secret since the last reset, as `operation`.

@@ -45,7 +45,7 @@ async fn seed_killed_at(points: &[usize]) {
             .spawn()
             .expect("the binary starts");
         let finished = loop {
-            if sb.layer_mutations().len() >= n {
+            if sb.layer_mutation_count() >= n {
                 break false;
             }
             if child.try_wait().expect("child state").is_some() {
@@ -235,7 +235,7 @@ async fn deploy_killed_after(n: usize, slow: bool) -> bool {
         let reached = if slow {
             sb.called("CreateDBCluster")
         } else {
-            sb.layer_mutations().len() >= n
+            sb.layer_mutation_count() >= n
         };
         if reached {
             break false;

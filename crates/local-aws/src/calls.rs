@@ -97,6 +97,13 @@ impl CallLog {
         self.calls.lock().expect("not poisoned").clone()
     }
 
+    /// How many calls so far match `matches`, counted in place: a test polling the log every
+    /// millisecond does not copy it each time (nor hold up the gateway's recording as long).
+    pub fn count(&self, matches: impl Fn(&Call) -> bool) -> usize {
+        let calls = self.calls.lock().expect("not poisoned");
+        calls.iter().filter(|c| matches(c)).count()
+    }
+
     /// The mutating calls so far.
     pub fn mutating(&self) -> Vec<Call> {
         self.snapshot().into_iter().filter(|c| c.mutating).collect()
