@@ -370,9 +370,7 @@ impl Sandbox {
     /// How many of [`Sandbox::layer_mutations`] there are, counted without copying the log (for a
     /// loop that polls it).
     pub fn layer_mutation_count(&self) -> usize {
-        self.aws
-            .calls()
-            .count(|c| c.mutating && !is_lock_call(c))
+        self.aws.calls().count(|c| c.mutating && !is_lock_call(c))
     }
 
     /// Whether the gateway counted a call of `operation` since the last reset.
