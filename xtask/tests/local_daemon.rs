@@ -9,21 +9,20 @@ use std::time::{Duration, Instant};
 
 const CANARY: &str = "canary-env-5d1e";
 
+/// The workspace, as cargo names it to the test at run time (a test binary shared between clones
+/// must not read the clone it was built in).
+fn workspace() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
 /// The suite's emulator venv: `DAL_EMULATOR_VENV` (as `cargo xtask ci` sets it), else this
 /// project's own.
 fn venv() -> PathBuf {
-    std::env::var_os("DAL_EMULATOR_VENV").map_or_else(
-        || {
-            local_aws::daemon::venv_dir(
-                std::path::PathBuf::from(
-                    std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-                )
-                .parent()
-                .unwrap(),
-            )
-        },
-        PathBuf::from,
-    )
+    std::env::var_os("DAL_EMULATOR_VENV")
+        .map_or_else(|| local_aws::daemon::venv_dir(&workspace()), PathBuf::from)
 }
 
 /// A project root of its own (its own `.local/`), sharing the suite's emulator venv.
@@ -246,12 +245,7 @@ fn local_endpoint_answers_the_binary_and_starts_the_local_aws_only_when_asked() 
 #[test]
 fn deploy_local_through_xtask_starts_the_local_aws_and_deploys_there() {
     let root = project();
-    let workspace = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    )
-    .parent()
-    .unwrap()
-    .to_path_buf();
+    let workspace = workspace();
     let environments = root.path().join("environments");
     std::fs::create_dir_all(&environments).unwrap();
     for entry in std::fs::read_dir(workspace.join("environments")).unwrap() {

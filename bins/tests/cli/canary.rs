@@ -222,12 +222,7 @@ async fn no_seeded_value_reaches_any_output_log_or_file() {
     assert!(transcript.contains("rpc.method"), "SDK tracing was not on");
     assert!(transcript.contains("TRACE"), "trace level was not on");
 
-    let project = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    )
-    .parent()
-    .unwrap()
-    .to_path_buf();
+    let project = dal_tests::project_root();
     let mut paths = Vec::new();
     files(sb.environments(), start, &[], &mut paths);
     files(&project, start, &["target", ".git", "venv"], &mut paths);

@@ -5,12 +5,7 @@
 use std::path::PathBuf;
 
 fn environments() -> PathBuf {
-    std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    )
-    .parent()
-    .unwrap()
-    .join("environments")
+    dal_tests::project_root().join("environments")
 }
 
 /// `plan test` with only `vars` of the AWS environment, and a home without AWS files but `config`.

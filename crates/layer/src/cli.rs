@@ -1559,10 +1559,7 @@ mod ci_example_tests {
 
     #[test]
     fn the_ci_example_s_jobs_run_commands_the_cli_has() {
-        let path = std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-        )
-        .join("../../examples/ci/github-actions.yml");
+        let path = crate::manifest_dir().join("../../examples/ci/github-actions.yml");
         let text = std::fs::read_to_string(&path).expect("the example");
         let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
         let jobs = docs[0]["jobs"].as_hash().expect("jobs");

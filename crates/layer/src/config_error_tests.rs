@@ -34,10 +34,7 @@ const CASES: &[(&str, &str, &str)] = &[
 
 #[test]
 fn every_bad_input_gets_its_one_message_at_load() {
-    let source = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    )
-    .join("../../environments");
+    let source = crate::manifest_dir().join("../../environments");
     let mut out = String::new();
     for (name, from, to) in CASES {
         let dir = tempfile::tempdir().expect("a temporary directory");

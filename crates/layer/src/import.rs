@@ -1320,10 +1320,7 @@ mod tests {
     use super::*;
 
     fn env() -> Environment {
-        let dir = std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-        )
-        .join("../../environments");
+        let dir = crate::manifest_dir().join("../../environments");
         crate::load(&dir, "dev").expect("dev loads")
     }
 

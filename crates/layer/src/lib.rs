@@ -614,10 +614,7 @@ mod iam_policy_tests {
     use layer_core::access::{is_read_only, Command};
 
     fn environments() -> std::path::PathBuf {
-        std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-        )
-        .join("../../environments")
+        crate::manifest_dir().join("../../environments")
     }
 
     #[test]
@@ -684,11 +681,17 @@ mod iam_policy_tests {
                 let doc = serde_json::to_string_pretty(&p.document()).expect("serializes");
                 out.push_str(&format!("# {}\n{doc}\n\n", c.name()));
             }
-            let file = std::path::PathBuf::from(
-                std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-            )
-            .join(format!("snapshots/iam-policy-{name}.txt"));
+            let file = crate::manifest_dir().join(format!("snapshots/iam-policy-{name}.txt"));
             expect_test::expect_file![file].assert_eq(&out);
         }
     }
+}
+
+/// This crate's directory as cargo names it to the test at run time: a test binary that clones
+/// share through one target directory must not read the clone it was built in.
+#[cfg(test)]
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
 }
