@@ -989,3 +989,69 @@ async fn a_forked_emulator_starts_empty_and_ends_with_its_holder() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// One answer read off `stream`: its head, and its body by its `Content-Length` (none for a HEAD).
+fn read_answer(stream: &mut std::io::BufReader<std::net::TcpStream>, head_only: bool) -> String {
+    use std::io::{BufRead, Read};
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).expect("a header line");
+        assert!(!line.is_empty(), "the connection closed mid-answer: {head}");
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().expect("a length"))
+        })
+        .expect("every answer says its length");
+    if !head_only {
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).expect("the body");
+    }
+    head
+}
+
+/// A forked emulator answers call after call on one connection (werkzeug closes each after one
+/// answer), HEAD answers included, which keep their length but send no body.
+#[tokio::test]
+async fn a_forked_emulator_answers_call_after_call_on_one_connection() {
+    use std::io::Write;
+    let sb = Sandbox::new("fork-keep").await;
+    let stream = std::net::TcpStream::connect(("127.0.0.1", sb.aws.moto_port())).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    let mut reader = std::io::BufReader::new(stream.try_clone().expect("a second handle"));
+    let mut writer = stream;
+    let scope = |service: &str| {
+        format!("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/eu-central-2/{service}/aws4_request, SignedHeaders=host, Signature=0")
+    };
+    let body = r#"{"SecretId":"none"}"#;
+    let describe = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nX-Amz-Target: secretsmanager.DescribeSecret\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+        scope("secretsmanager"),
+        body.len()
+    );
+    let head = format!(
+        "HEAD /no-such-bucket HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n\r\n",
+        scope("s3")
+    );
+    for (request, head_only) in [(&describe, false), (&head, true), (&describe, false)] {
+        writer
+            .write_all(request.as_bytes())
+            .expect("the request is sent");
+        let answer = read_answer(&mut reader, head_only);
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+        assert!(
+            !answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
+}
