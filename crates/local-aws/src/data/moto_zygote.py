@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 
 def prewarm(app, create_backend_app, account, region, services):
@@ -177,7 +178,18 @@ def keep_alive(base):
     # Werkzeug ends every connection after one answer, so each call cost a new connection and a new
     # thread on both sides. The answer is built whole and sent with its length; a request with a
     # chunked body, or an application that fails, still ends the connection after its answer.
+    from email.utils import formatdate
+
     from werkzeug.wsgi import LimitedStream
+
+    dates = [None, ""]
+
+    def now():
+        # An answer's Date, formatted once a second (as http.server formats it).
+        second = int(time.time())
+        if dates[0] != second:
+            dates[:] = [second, formatdate(second, usegmt=True)]
+        return dates[1]
 
     class KeepAlive(base):
         protocol_version = "HTTP/1.1"
@@ -239,14 +251,16 @@ def keep_alive(base):
                 names.add(key)
                 self.send_header(name, value)
             if "date" not in names:
-                self.send_header("Date", self.date_time_string())
+                self.send_header("Date", now())
             if not bodiless:
                 self.send_header("Content-Length", str(len(body)))
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
+            # The head and the body in one write: one segment on the wire, not two.
+            self._headers_buffer.append(b"\r\n")
             if not bodiless:
-                self.wfile.write(body)
+                self._headers_buffer.append(body)
+            self.flush_headers()
 
     return KeepAlive
 
