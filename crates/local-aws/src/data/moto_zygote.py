@@ -48,6 +48,31 @@ def warm_models(services):
                 load(name)
             except Exception:
                 continue
+        try:
+            model = get_service_model(name)
+            for operation in model.operation_names:
+                shaped(model.operation_model(operation), set())
+        except Exception:
+            continue
+
+
+def shaped(operation, seen):
+    # An operation's input and output shapes, and theirs in turn, each resolved once: botocore
+    # builds a shape's members the first time they are asked for, and keeps them.
+    stack = [operation.input_shape, operation.output_shape]
+    while stack:
+        shape = stack.pop()
+        # By name: a recursive shape resolves to a new object each time.
+        if shape is None or shape.name in seen:
+            continue
+        seen.add(shape.name)
+        kind = shape.type_name
+        if kind == "structure":
+            stack.extend(shape.members.values())
+        elif kind == "list":
+            stack.append(shape.member)
+        elif kind == "map":
+            stack.extend([shape.key, shape.value])
 
 
 class LazyKeyPair:
@@ -71,7 +96,7 @@ def lazy_kms_key_pairs():
     models.generate_private_key = lambda spec: LazyKeyPair(make, spec)
 
 
-def quicken():
+def quicken(services):
     # What moto works out again on every request, though it cannot change while the emulator
     # lives, answered from what was worked out once: the list of its service packages (read from
     # the disk per request), the method names of a response class, and what follows. A fork's
@@ -100,6 +125,11 @@ def quicken():
     utils.service_name_from_moto_package_name = lambda package: services.get(package, package)
     shapes = errors.ErrorLookupFactory()
     errors.ErrorLookupFactory = lambda: shapes
+    for name in services:
+        try:
+            shapes.for_service(utils.get_service_model(name))
+        except Exception:
+            continue
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     quick_headers()
 
@@ -312,7 +342,7 @@ def main():
     prewarm(app, make_app, account, region, services)
     warm_models(services)
     routed_once(app, services)
-    quicken()
+    quicken(services)
     # What the zygote built is never garbage: the collector of each fork leaves it alone (fewer
     # collections to run, fewer pages copied), and collects a request's garbage less often.
     gc.collect()
