@@ -43,11 +43,10 @@ def warm_models(services):
     from moto.core.utils import get_pagination_model, get_service_model
 
     for name in services:
-        for load in (get_service_model, get_pagination_model):
-            try:
-                load(name)
-            except Exception:
-                continue
+        try:
+            get_pagination_model(name)
+        except Exception:
+            pass
         try:
             model = get_service_model(name)
             for operation in model.operation_names:
@@ -121,8 +120,8 @@ def quicken(services):
     # service's first error.
     from botocore.session import Session
 
-    services = {name.replace("-", ""): name for name in Session().get_available_services()}
-    utils.service_name_from_moto_package_name = lambda package: services.get(package, package)
+    by_package = {name.replace("-", ""): name for name in Session().get_available_services()}
+    utils.service_name_from_moto_package_name = lambda package: by_package.get(package, package)
     shapes = errors.ErrorLookupFactory()
     errors.ErrorLookupFactory = lambda: shapes
     for name in services:
@@ -141,7 +140,6 @@ def quick_headers():
     # that parser, unchanged.
     import http.client
 
-    parse = http.client.parse_headers
     read = getattr(http.client, "_read_headers", None)
     if read is None:
         return
