@@ -19,7 +19,7 @@ num() { grep -o "\"$1\": [0-9.]*" "$json" | awk '{print $2}'; }
   echo "| \`cargo xtask ci\` ($(str tests)) | $(num ci_s) | |"
   echo "| both | $(num two_commands_s) | under $(num target_two_commands_s) |"
   echo "| \`cargo xtask ci\` warm (the target built at the parent commit) | $(num warm_ci_s) | under $(num target_warm_ci_s) |"
-  echo "| after editing one family crate: \`ci\`'s rebuild before the tests start (clippy $(num incremental_clippy_s) s, test build $(num incremental_test_build_s) s) | $(num incremental_before_tests_s) | under $(num target_incremental_s) |"
+  echo "| after editing one family crate: \`ci\` before the tests start (\`cargo xtask ci --build-only\`: clippy, the docs and the test build in one build) | $(num incremental_before_tests_s) | under $(num target_incremental_s) |"
   # The steps' own timings, where the summary has them (runs before they were recorded do not).
   if [ -n "$(str ci_steps)" ]; then
     echo

@@ -65,11 +65,10 @@ if git rev-parse --quiet --verify HEAD~1 >/dev/null; then
   # What the warm run had to rebuild: the folders the measured commit changed.
   warm_changed=$(git diff --name-only HEAD~1 HEAD | awk -F/ '{print (NF > 2 ? $1 "/" $2 : $1)}' | sort -u | paste -sd ',' | sed 's/,/, /g')
 fi
-# One family crate edited: what `cargo xtask ci` rebuilds before the tests start (clippy's check
-# and the test build), without running the tests.
+# One family crate edited: what `cargo xtask ci` does before the tests start (the launcher, the
+# format check, and the one build that runs clippy, the docs and the test build), without the tests.
 echo "// touched by bench/build.sh" >> crates/data-redis/src/lib.rs
-step incremental_clippy cargo clippy --workspace --all-targets --quiet -- -D warnings
-step incremental_test_build cargo nextest run --workspace --no-run
+step incremental_build cargo xtask ci --build-only
 git checkout --quiet crates/data-redis/src/lib.rs
 
 cores=$(nproc)

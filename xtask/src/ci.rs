@@ -2,10 +2,11 @@
 //! clippy with warnings denied, the docs, the emulator's venv, every test, and the example of
 //! another tool importing a family crate.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cargo::cargo;
+use crate::ci_driver::Driver;
 
 use anyhow::{bail, Context};
 
@@ -39,35 +40,21 @@ fn has_nextest(root: &Path) -> bool {
 /// Run the checks and tests. With `build_only`, build what they build (with the same flags, so
 /// the next run finds it built) and run nothing: how `bench/build.sh` warms a target directory.
 pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
-    let cargo = || cargo(root);
     step(
         "cargo fmt --check",
-        cargo().args(["fmt", "--all", "--check"]),
+        cargo(root).args(["fmt", "--all", "--check"]),
     )?;
-    step(
-        "cargo clippy",
-        cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--quiet",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    // The crates are a library others import: their docs build without a warning.
-    step(
-        "cargo doc",
-        cargo().env("RUSTDOCFLAGS", "-D warnings").args([
-            "doc",
-            "--workspace",
-            "--no-deps",
-            "--quiet",
-        ]),
-    )?;
+    let workspace = Workspace::read(root)?;
+    let driver = Driver::install(root, &workspace.target_dir)?;
+    // Every build below compiles the workspace's crates through the driver (clippy, and the docs
+    // of each library and binary), so they share one set of artifacts; the dependencies are
+    // the ones `cargo xtask deploy` built.
+    let cargo = || {
+        let mut c = cargo(root);
+        driver.wrap(&mut c);
+        c
+    };
     let venv = root.join(".local").join("venv");
-    timed("emulator venv", || local_aws_venv(&venv))?;
     let mut test = cargo();
     test.env("DAL_EMULATOR_VENV", &venv);
     // End-to-end tests drive whole commands on a test thread; the commands box their large
@@ -89,24 +76,36 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     ] {
         test.env_remove(var);
     }
-    // nextest does not run doctests: the compile-fail proofs of the secret type live there.
     // Every build here selects the whole workspace, so cargo unifies the dependencies' features
     // the same way each time and builds each dependency once: `-p layer-core` (or `-p data-s3`
     // below) resolved fewer features and rebuilt the AWS SDK for itself.
+    let nextest = has_nextest(root);
+    let mut build = cargo();
+    step(
+        "clippy, docs and the test build",
+        match nextest {
+            true => build.args(["nextest", "run", "--workspace", "--no-run"]),
+            false => build.args(["test", "--workspace", "--no-run"]),
+        },
+    )?;
+    let undocumented = driver.undocumented(&workspace.libraries);
+    if !undocumented.is_empty() {
+        bail!(
+            "the docs of {} were not checked: no build compiled it as a library",
+            undocumented.join(", ")
+        );
+    }
+    timed("emulator venv", || local_aws_venv(&venv))?;
     if build_only {
         // Doctests are compiled on every run; cargo keeps nothing of them to warm.
-        step(
-            "cargo nextest run --no-run",
-            test.args(["nextest", "run", "--workspace", "--no-run"]),
-        )?;
-        return timed(EXAMPLE_BUILD, || example_binary(root)).map(|_| ());
+        return timed(EXAMPLE_BUILD, || example_binary(root, &driver)).map(|_| ());
     }
-    let mut doc = cargo();
+    // nextest does not run doctests: the compile-fail proofs of the secret type live there.
     step(
         "cargo test --doc",
-        doc.args(["test", "--doc", "--workspace", "--quiet"]),
+        cargo().args(["test", "--doc", "--workspace", "--quiet"]),
     )?;
-    if has_nextest(root) {
+    if nextest {
         step(
             "cargo nextest run",
             // A failure's output again at the end, beside the summary, where a log's tail shows it.
@@ -128,7 +127,7 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     // The library as another tool uses it: the example plans a bucket against its own local AWS
     // and fails unless the plan is the one expected, made with no write. Built as the tests built
     // it (the whole workspace selected), then run.
-    let example = timed(EXAMPLE_BUILD, || example_binary(root))?;
+    let example = timed(EXAMPLE_BUILD, || example_binary(root, &driver))?;
     step(
         "example: another tool imports data-s3 (examples/plan_bucket)",
         Command::new(&example)
@@ -139,11 +138,57 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `ci` needs to know of the workspace: where cargo builds, and the libraries whose docs it
+/// checks (crate names).
+struct Workspace {
+    target_dir: PathBuf,
+    libraries: Vec<String>,
+}
+
+impl Workspace {
+    fn read(root: &Path) -> anyhow::Result<Self> {
+        let out = cargo(root)
+            .args(["metadata", "--no-deps", "--format-version", "1"])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("running cargo metadata")?;
+        if !out.status.success() {
+            bail!("cargo metadata failed ({})", out.status);
+        }
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("reading cargo metadata's answer")?;
+        let target_dir = meta["target_directory"]
+            .as_str()
+            .context("cargo metadata gave no target directory")?;
+        let libraries = meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+            .filter(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "lib"))
+            })
+            .filter_map(|t| t["name"].as_str().map(|n| n.replace('-', "_")))
+            .collect();
+        Ok(Self {
+            target_dir: PathBuf::from(target_dir),
+            libraries,
+        })
+    }
+}
+
 const EXAMPLE_BUILD: &str = "cargo build --workspace --example plan_bucket";
 
 /// The `plan_bucket` example, built with the workspace's features; its path, as cargo gives it.
-fn example_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
-    crate::product::built(root, crate::product::Target::Example, "plan_bucket")
+fn example_binary(root: &Path, driver: &Driver) -> anyhow::Result<PathBuf> {
+    crate::product::built(
+        root,
+        crate::product::Target::Example,
+        "plan_bucket",
+        Some(driver),
+    )
 }
 
 fn local_aws_venv(venv: &Path) -> anyhow::Result<()> {

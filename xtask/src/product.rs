@@ -18,7 +18,7 @@ const LOCAL_AWS_PROGRAM: &str = "DAL_LOCAL_AWS";
 pub(crate) fn binary(workspace: &Path) -> anyhow::Result<PathBuf> {
     match std::env::var_os(crate::cargo::PRODUCT_BIN).map(PathBuf::from) {
         Some(built) if built.is_file() => Ok(built),
-        _ => built(workspace, Target::Bin, "data-and-ai"),
+        _ => built(workspace, Target::Bin, "data-and-ai", None),
     }
 }
 
@@ -32,12 +32,22 @@ pub(crate) enum Target {
 /// Build one executable target of the workspace at `workspace` and give its path, as cargo gives
 /// it. Built with the whole workspace selected, as `ci` builds the tests, so cargo unifies the
 /// dependencies' features the same way and builds each dependency once.
-pub(crate) fn built(workspace: &Path, target: Target, name: &str) -> anyhow::Result<PathBuf> {
+/// `driver`: compiled through `ci`'s driver, as `ci` builds.
+pub(crate) fn built(
+    workspace: &Path,
+    target: Target,
+    name: &str,
+    driver: Option<&crate::ci_driver::Driver>,
+) -> anyhow::Result<PathBuf> {
     let (flag, kind) = match target {
         Target::Bin => ("--bin", "bin"),
         Target::Example => ("--example", "example"),
     };
-    let out = crate::cargo::cargo(workspace)
+    let mut cargo = crate::cargo::cargo(workspace);
+    if let Some(driver) = driver {
+        driver.wrap(&mut cargo);
+    }
+    let out = cargo
         .args(["build", "--workspace", flag, name, "--quiet"])
         .args(["--message-format", "json-render-diagnostics"])
         .stderr(std::process::Stdio::inherit())

@@ -439,7 +439,7 @@ fn cargo_xtask_builds_the_tasks_and_the_binary_in_one_run() {
                 .to_string(),
         );
     }
-    for needed in ["\"--workspace\"", "\"xtask\",", "\"data-and-ai\","] {
+    for needed in ["\"--workspace\"", "\"xtask\"", "\"data-and-ai\""] {
         if !launcher.contains(needed) {
             problems.push(format!(
                 "xtask/launcher/src/main.rs: the build must name {needed}"

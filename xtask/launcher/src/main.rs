@@ -1,6 +1,6 @@
 //! `cargo xtask` (the alias in `.cargo/config.toml` runs this): builds the project's tasks
-//! (`xtask`) and the installable binary (`data-and-ai`) in one cargo run, with the whole workspace
-//! selected, then becomes `xtask`. One run, not `cargo run -p xtask` and then a build of the
+//! (`xtask`) and, but for `ci`, the installable binary (`data-and-ai`) in one cargo run, with the
+//! whole workspace selected, then becomes `xtask`. One run, not `cargo run -p xtask` and then a build of the
 //! binary: on a new machine cargo then spreads every crate over the cores at once (the tasks'
 //! own dependencies alone would leave a core idle), and every build selects the
 //! workspace, so each dependency is built with one feature set. Nothing but the standard library:
@@ -37,15 +37,15 @@ fn main() {
         .expect("the launcher lives in xtask/launcher")
         .to_path_buf();
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    build.current_dir(&workspace).args([
-        "build",
-        "--quiet",
-        "--workspace",
-        "--bin",
-        "xtask",
-        "--bin",
-        "data-and-ai",
-    ]);
+    build
+        .current_dir(&workspace)
+        .args(["build", "--quiet", "--workspace", "--bin", "xtask"]);
+    // `ci` builds the binary itself, through its driver (clippy and the docs), with the tests:
+    // built here as well, an edit to a family would be compiled twice before the tests start.
+    let ci = std::env::args().nth(1).is_some_and(|task| task == "ci");
+    if !ci {
+        build.args(["--bin", "data-and-ai"]);
+    }
     // The profile this launcher was built with (`cargo xtask` is `cargo run`, the dev profile; a
     // `--release` in the alias would build the tasks so too), so that the binaries beside it are
     // the ones just built.
@@ -73,8 +73,10 @@ fn main() {
     let mut tasks = Command::new(dir.join("xtask"));
     tasks
         .args(std::env::args_os().skip(1))
-        .env("DAL_PRODUCT_BIN", dir.join("data-and-ai"))
         .env("DAL_WORKSPACE", &workspace);
+    if !ci {
+        tasks.env("DAL_PRODUCT_BIN", dir.join("data-and-ai"));
+    }
     for (name, _) in std::env::vars() {
         if set_by_cargo_run(&name) {
             tasks.env_remove(name);
