@@ -318,8 +318,10 @@ fn ci_never_builds_a_package_alone() {
     report(problems);
 }
 
+/// Two stacks a default feature would bring back: the SDK's legacy HTTP client (hyper 0.14,
+/// rustls 0.21), and AWS-LC, whose C build was 44 s of a fresh build.
 #[test]
-fn the_sdk_s_legacy_http_stack_stays_out_of_the_lock_file() {
+fn the_sdk_s_legacy_http_stack_and_aws_lc_stay_out_of_the_lock_file() {
     let lock = root().join("Cargo.lock");
     let text = read(&lock);
     let mut problems = Vec::new();
@@ -343,12 +345,12 @@ fn the_sdk_s_legacy_http_stack_stays_out_of_the_lock_file() {
             "hyper-rustls" => version.starts_with("0.24") || version.starts_with("0.23"),
             _ => false,
         };
-        if legacy {
-            problems.push(format!(
-                "Cargo.lock:{}: {name} {version} is the SDK's legacy HTTP stack; keep the SDK crates on default-features = false with default-https-client",
-                i + 1
-            ));
-        }
+        let why = match name {
+            _ if legacy => "is the SDK's legacy HTTP stack; keep the SDK crates and aws-config on default-features = false",
+            "aws-lc-rs" | "aws-lc-sys" => "is AWS-LC, a C build beside ring: keep default-https-client off the SDK crates, aws-config and aws-smithy-runtime (every configuration gets layer_core::aws::https_client), and ring on rustls and rcgen",
+            _ => continue,
+        };
+        problems.push(format!("Cargo.lock:{}: {name} {version} {why}", i + 1));
     }
     report(problems);
 }

@@ -46,12 +46,23 @@ pub fn check_shell(env: &Environment, var: impl Fn(&str) -> Option<String>) -> R
     Ok(())
 }
 
+/// The HTTPS client of every SDK configuration: the SDK's own (hyper 1, rustls, the system's
+/// roots), with ring for its cryptography. The SDK crates are built without their default client,
+/// which would compile AWS-LC, a C library, beside ring.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// An SDK configuration that can build clients but holds no credentials and makes no call: for
 /// building an environment's resources only to read their declarations (IAM policies).
 pub fn offline_config(region: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
+        .http_client(https_client())
         .build()
 }
 
@@ -62,6 +73,7 @@ pub async fn sdk_config(env: &Environment) -> Result<SdkConfig> {
         .with_initial_backoff(Duration::from_millis(if env.local { 20 } else { 500 }));
     let app = AppName::new(crate::TOOL_NAME).expect("tool name is a valid app name");
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .region(aws_config::Region::new(env.region.clone()))
         .retry_config(retry)
         .app_name(app);

@@ -34,6 +34,7 @@ fn err<E: std::error::Error + Send + Sync + 'static>(
 /// A client configuration for the local endpoint with static keys.
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(layer_core::aws::https_client())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::Credentials::from_keys(

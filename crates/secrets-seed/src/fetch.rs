@@ -22,7 +22,7 @@ pub async fn https_text(url: &str, roots: Option<rustls::RootCertStore>) -> Resu
     if uri.scheme_str() != Some("https") {
         return Err(format!("`{url}` is not an https URL"));
     }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
     let builder = match roots {
         Some(roots) => builder.with_tls_config(
@@ -92,7 +92,7 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca_cert.der().clone()).unwrap();
         let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
+            rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
