@@ -277,27 +277,61 @@ fn dependency_versions_are_set_in_the_workspace_only() {
 }
 
 /// The dependencies are built at opt-level 1 (the suite's Rust side runs at half the CPU), but
-/// every AWS SDK crate in the lock file at 0: they are the slowest crates to compile, and a new
-/// one would otherwise slow every cold build.
+/// at 0: every AWS SDK crate in the lock file (the slowest crates to compile), and every proc
+/// macro with syn, quote and proc-macro2 (they run only inside the compiler). A new one would
+/// otherwise slow every cold build.
 #[test]
-fn dependencies_are_optimised_but_the_sdk_crates() {
+fn dependencies_are_optimised_but_the_sdk_crates_and_the_proc_macros() {
     let lock = read(&root().join("Cargo.lock"));
-    let manifest = read(&root().join("Cargo.toml"));
-    let mut problems: Vec<String> = lock
+    let manifest: toml::Value = read(&root().join("Cargo.toml"))
+        .parse()
+        .expect("Cargo.toml is TOML");
+    let packages = &manifest["profile"]["dev"]["package"];
+    let level = |name: &str| {
+        packages
+            .get(name)
+            .and_then(|p| p.get("opt-level"))
+            .and_then(toml::Value::as_integer)
+    };
+    let sdk = lock
         .lines()
         .filter_map(|l| l.strip_prefix("name = \"aws-sdk-"))
         .filter_map(|l| l.strip_suffix('"'))
-        .map(|service| format!("aws-sdk-{service}"))
-        .filter(|name| {
-            !manifest.contains(&format!("[profile.dev.package.{name}]\nopt-level = 0\n"))
-        })
-        .map(|name| {
-            format!("Cargo.toml: {name} has no `[profile.dev.package.{name}]` with `opt-level = 0`; add one beside the others")
-        })
+        .map(|service| format!("aws-sdk-{service}"));
+    // The proc macros the workspace builds (cargo tree marks them), for this platform.
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--workspace",
+            "-e",
+            "normal,build,dev",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree: {out:?}");
+    let tree = String::from_utf8_lossy(&out.stdout).into_owned();
+    let macros = tree
+        .lines()
+        .filter(|l| l.contains("(proc-macro)") && !l.contains(&*root().to_string_lossy()))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string);
+    let compiler_side = ["syn", "quote", "proc-macro2"].map(str::to_string);
+    let mut problems: Vec<String> = sdk
+        .chain(macros)
+        .chain(compiler_side)
+        .filter(|name| level(name) != Some(0))
+        .map(|name| format!("Cargo.toml: {name} is not at `opt-level = 0` under `[profile.dev.package]`; add `{name}.opt-level = 0` beside the others"))
         .collect();
-    if !manifest.contains("[profile.dev.package.\"*\"]\ndebug = false\nopt-level = 1\n") {
+    problems.sort();
+    problems.dedup();
+    if level("*") != Some(1)
+        || packages["*"].get("debug").and_then(toml::Value::as_bool) != Some(false)
+    {
         problems.push(
-            "Cargo.toml: `[profile.dev.package.\"*\"]` no longer sets `opt-level = 1`; the suite's Rust side runs at twice the CPU without it".into(),
+            "Cargo.toml: `[profile.dev.package.\"*\"]` no longer sets `opt-level = 1` and `debug = false`; the suite's Rust side runs at twice the CPU without it".into(),
         );
     }
     report(problems);
