@@ -74,8 +74,8 @@ impl Driver {
             .env(DOC_DIR, &self.doc_dir)
     }
 
-    /// Say which of `libraries` (crate names) have no checked docs: a library that no build
-    /// compiled as a library (only as its own tests) would escape the doc check.
+    /// Say which of `libraries` (crate names) have no checked docs: the docs are checked beside a
+    /// library's test compile, so a library without one (`test = false`) would escape the check.
     pub(crate) fn undocumented<'a>(&self, libraries: &'a [String]) -> Vec<&'a str> {
         libraries
             .iter()
