@@ -91,7 +91,7 @@ pub(crate) fn run(root: &Path, build_only: bool) -> anyhow::Result<()> {
     let undocumented = driver.undocumented(&workspace.libraries);
     if !undocumented.is_empty() {
         bail!(
-            "the docs of {} were not checked: no build compiled it as a library",
+            "the docs of {} were not checked: the docs are checked beside a library's test compile, and none ran (`test = false`?)",
             undocumented.join(", ")
         );
     }

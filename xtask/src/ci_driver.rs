@@ -123,11 +123,11 @@ fn drive(args: Vec<OsString>) -> anyhow::Result<i32> {
     let (rustc, rest) = args.split_first().context("no compiler named")?;
     let unit = Unit::of(rest, |name| std::env::var_os(name).is_some());
     if unit == Unit::Plain {
-        let status = Command::new(rustc)
-            .args(rest)
-            .status()
-            .context("running rustc")?;
-        return Ok(status.code().unwrap_or(1));
+        // rustc in this process's place, as outside `ci`.
+        use std::os::unix::process::CommandExt as _;
+        return Err(
+            anyhow::Error::new(Command::new(rustc).args(rest).exec()).context("running rustc")
+        );
     }
     let doc = match unit {
         Unit::Documented(kind) => match rustdoc_args(rest, kind) {

@@ -68,3 +68,29 @@ fn a_clippy_warning_alone_fails_ci() {
     );
     assert!(!out.contains("unresolved link"), "{out}");
 }
+
+/// A test compiled outside `ci` (a plain `cargo test`, where clippy only warns) is compiled and
+/// checked again by the next `ci`: clippy-driver records `CLIPPY_ARGS`, which only `ci` sets.
+#[test]
+fn a_test_compiled_outside_ci_is_checked_again_by_ci() {
+    let lib = "//! A probe.\n\n/// Whether `v` is empty.\npub fn probe(v: &[u8]) -> bool {\n    v.len() == 0\n}\n";
+    let root = project(lib);
+    let plain = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["test", "--no-run", "--quiet"])
+        .current_dir(root.path())
+        .env("CARGO_TARGET_DIR", root.path().join("target"))
+        .env_remove("DAL_CI_DRIVER")
+        .env_remove("CLIPPY_ARGS")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        plain.status.success(),
+        "a plain test build passes with a warning: {plain:?}"
+    );
+    let (ok, out) = ci(root.path());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("clippy::len_zero") || out.contains("length comparison to zero"),
+        "{out}"
+    );
+}
